@@ -1,0 +1,117 @@
+//! The sweep file exactly as written: serde types with every value spanned, so that any
+//! later check can point at its line and column. Unknown keys are refused by serde.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use serde::de::IgnoredAny;
+use serde_saphyr::Spanned;
+
+/// A scalar as YAML gives it.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(untagged)]
+pub enum Scalar {
+    /// `true` / `false`.
+    Bool(bool),
+    /// An integer.
+    Int(i64),
+    /// A float.
+    Float(f64),
+    /// Text.
+    Str(String),
+}
+
+impl Scalar {
+    /// The value as JSON, for deserialising into typed hyperparameters.
+    pub fn to_json(&self) -> serde_json::Value {
+        match self {
+            Scalar::Bool(b) => (*b).into(),
+            Scalar::Int(i) => (*i).into(),
+            Scalar::Float(x) => serde_json::Number::from_f64(*x).map(serde_json::Value::Number).unwrap_or(serde_json::Value::Null),
+            Scalar::Str(s) => s.clone().into(),
+        }
+    }
+
+    /// The value as a number, if it is one.
+    pub fn as_f64(&self) -> Option<f64> {
+        match self {
+            Scalar::Int(i) => Some(*i as f64),
+            Scalar::Float(x) => Some(*x),
+            _ => None,
+        }
+    }
+}
+
+/// How one parameter is swept (W&B's vocabulary).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ParamFile {
+    /// A single fixed value.
+    pub value: Option<Spanned<Scalar>>,
+    /// A list of values (grid axis, or categorical draws).
+    pub values: Option<Spanned<Vec<Scalar>>>,
+    /// Lower bound of a range.
+    pub min: Option<Spanned<Scalar>>,
+    /// Upper bound of a range.
+    pub max: Option<Spanned<Scalar>>,
+    /// uniform | int_uniform | log_uniform_values | categorical.
+    pub distribution: Option<Spanned<String>>,
+}
+
+/// `metric:`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricFile {
+    /// val_loss or train_loss.
+    pub name: Spanned<String>,
+    /// minimize or maximize.
+    pub goal: Option<Spanned<String>>,
+}
+
+/// `samples:`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SamplesFile {
+    /// Text each sample continues.
+    pub prompt: Option<Spanned<String>>,
+    /// Characters per sample.
+    pub length: Option<Spanned<i64>>,
+    /// Softmax temperature.
+    pub temperature: Option<Spanned<f64>>,
+    /// Top-k filter.
+    pub top_k: Option<Spanned<i64>>,
+    /// Samples per run.
+    pub count: Option<Spanned<i64>>,
+    /// Seed of the first sample (the next ones use seed + 1, ...).
+    pub seed: Option<Spanned<u64>>,
+}
+
+/// A whole sweep file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SweepFile {
+    /// Unique per coordinator; defaults to the file's stem.
+    pub name: Option<Spanned<String>>,
+    /// A built-in corpus name or a path on the submitting machine.
+    pub dataset: Option<Spanned<String>>,
+    /// char (gpt2 is not built yet).
+    pub tokenizer: Option<Spanned<String>>,
+    /// grid | random (tpe is not built yet).
+    pub method: Spanned<String>,
+    /// What ranks the runs.
+    pub metric: Option<Spanned<MetricFile>>,
+    /// Most runs to plan; required for random.
+    pub run_cap: Option<Spanned<i64>>,
+    /// Seed of the random search.
+    pub seed: Option<Spanned<u64>>,
+    /// Swept parameters.
+    pub parameters: Option<Spanned<BTreeMap<String, Spanned<ParamFile>>>>,
+    /// Fixed hyperparameters of every run.
+    pub train: Option<Spanned<BTreeMap<String, Spanned<Scalar>>>>,
+    /// Early termination (not built yet; refused).
+    pub early_terminate: Option<Spanned<IgnoredAny>>,
+    /// Text each finished run generates.
+    pub samples: Option<Spanned<SamplesFile>>,
+    /// Refuse models whose training needs more memory than this many GiB (default 80).
+    pub max_memory_gb: Option<Spanned<f64>>,
+}

@@ -1,0 +1,13 @@
+//! Sweep files: the YAML a user writes ([`file`]), checked into a [`SweepSpec`]
+//! ([`spec`]) with every problem located at its line and column ([`diagnostic`]), then
+//! planned into concrete runs by grid or random search ([`plan`]).
+
+pub mod diagnostic;
+pub mod file;
+pub mod param;
+pub mod plan;
+pub mod spec;
+
+pub use diagnostic::{Diagnostic, SpecErrors};
+pub use plan::{PlannedRun, plan_runs};
+pub use spec::{DatasetRef, Goal, Method, Metric, SamplesSpec, SweepSpec, parse_sweep};

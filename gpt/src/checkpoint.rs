@@ -1,0 +1,175 @@
+//! Checkpoints: everything needed to continue a run exactly, or to sample from it.
+//! A checkpoint is three blobs: `meta.json` (hyperparameters, architecture, vocabulary,
+//! dataset identity, step, evaluations, and the sha256 of the other two), `model.mpk`
+//! (weights) and `optim.mpk` (AdamW moments). It lives in memory as bytes, so a worker can
+//! ship it over the network, and on disk as a directory written atomically (staged, then
+//! renamed), so a crash never leaves a half-written checkpoint behind.
+
+use std::path::{Path, PathBuf};
+
+use burn::module::Module;
+use burn::optim::Optimizer;
+use burn::optim::adaptor::OptimizerAdaptor;
+use burn::optim::AdamW;
+use burn::record::{FullPrecisionSettings, NamedMpkBytesRecorder, Recorder};
+use burn::tensor::backend::{AutodiffBackend, Backend};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::config::{Hyperparams, ModelConfig};
+use crate::corpus::Corpus;
+use crate::error::{GptError, Result};
+use crate::model::Gpt;
+use crate::tokenizer::CharTokenizer;
+use crate::trainer::Eval;
+
+/// Version of the on-disk layout; bumped on incompatible changes.
+pub const CHECKPOINT_FORMAT: u32 = 1;
+const META: &str = "meta.json";
+const MODEL: &str = "model.mpk";
+const OPTIM: &str = "optim.mpk";
+
+/// The human-readable part of a checkpoint.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CheckpointMeta {
+    /// [`CHECKPOINT_FORMAT`] of the writer.
+    pub format: u32,
+    /// The run's hyperparameters.
+    pub hyperparams: Hyperparams,
+    /// The architecture, with the vocabulary size.
+    pub model: ModelConfig,
+    /// The vocabulary.
+    pub tokenizer: CharTokenizer,
+    /// Name the dataset was loaded under.
+    pub dataset_name: String,
+    /// sha256 of the dataset text.
+    pub dataset_sha256: String,
+    /// Completed optimisation steps.
+    pub step: usize,
+    /// Evaluations up to this step.
+    pub evals: Vec<Eval>,
+    /// Seconds of training so far.
+    pub train_secs: f64,
+    /// sha256 of `model.mpk`.
+    pub model_sha256: String,
+    /// sha256 of `optim.mpk` (empty when the checkpoint holds no optimiser state).
+    pub optim_sha256: String,
+}
+
+impl CheckpointMeta {
+    /// The metadata of a run at `step` (blob hashes are filled in by [`Checkpoint::capture`]).
+    pub fn new(hp: &Hyperparams, corpus: &Corpus, step: usize, evals: Vec<Eval>, train_secs: f64) -> Self {
+        Self {
+            format: CHECKPOINT_FORMAT,
+            hyperparams: hp.clone(),
+            model: hp.model_config(corpus.tokenizer().vocab_size()),
+            tokenizer: corpus.tokenizer().clone(),
+            dataset_name: corpus.name().to_string(),
+            dataset_sha256: corpus.sha256().to_string(),
+            step,
+            evals,
+            train_secs,
+            model_sha256: String::new(),
+            optim_sha256: String::new(),
+        }
+    }
+}
+
+/// A checkpoint in memory.
+#[derive(Debug, Clone)]
+pub struct Checkpoint {
+    /// Hyperparameters, vocabulary, progress.
+    pub meta: CheckpointMeta,
+    /// Weights, named MessagePack.
+    pub model_bytes: Vec<u8>,
+    /// Optimiser state, named MessagePack.
+    pub optim_bytes: Vec<u8>,
+    /// Where it was read from, for error messages.
+    origin: PathBuf,
+}
+
+type Rec = NamedMpkBytesRecorder<FullPrecisionSettings>;
+
+fn sha(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+impl Checkpoint {
+    /// Serialises `model` and `optim` under `meta`.
+    pub fn capture<B: AutodiffBackend>(mut meta: CheckpointMeta, model: &Gpt<B>, optim: &OptimizerAdaptor<AdamW, Gpt<B>, B>) -> Result<Self> {
+        let model_bytes = Recorder::<B>::record(&Rec::default(), model.clone().into_record(), ())
+            .map_err(|e| GptError::Checkpoint { path: "<memory>".into(), reason: format!("cannot serialise the model: {e}") })?;
+        let optim_bytes = Recorder::<B>::record(&Rec::default(), optim.to_record(), ())
+            .map_err(|e| GptError::Checkpoint { path: "<memory>".into(), reason: format!("cannot serialise the optimiser: {e}") })?;
+        meta.model_sha256 = sha(&model_bytes);
+        meta.optim_sha256 = sha(&optim_bytes);
+        Ok(Self { meta, model_bytes, optim_bytes, origin: "<memory>".into() })
+    }
+
+    /// An error about this checkpoint.
+    pub fn corrupt(&self, reason: impl Into<String>) -> GptError {
+        GptError::Checkpoint { path: self.origin.clone(), reason: reason.into() }
+    }
+
+    /// The model with the checkpoint's weights, on any backend.
+    pub fn load_model<B: Backend>(&self, device: &B::Device) -> Result<Gpt<B>> {
+        let record = Recorder::<B>::load(&Rec::default(), self.model_bytes.clone(), device)
+            .map_err(|e| self.corrupt(format!("{MODEL} does not hold this model's weights: {e}")))?;
+        Ok(self.meta.model.init::<B>(device).load_record(record))
+    }
+
+    /// `optim` with the checkpoint's AdamW state.
+    pub fn load_optimizer<B: AutodiffBackend>(&self, optim: OptimizerAdaptor<AdamW, Gpt<B>, B>, device: &B::Device) -> Result<OptimizerAdaptor<AdamW, Gpt<B>, B>> {
+        let record = Recorder::<B>::load(&Rec::default(), self.optim_bytes.clone(), device)
+            .map_err(|e| self.corrupt(format!("{OPTIM} does not hold this run's optimiser state: {e}")))?;
+        Ok(optim.load_record(record))
+    }
+
+    /// Writes the checkpoint to `dir` atomically: staged beside it, then renamed over it.
+    pub fn save(&self, dir: &Path) -> Result<()> {
+        let staging = sibling(dir, "staging");
+        let old = sibling(dir, "old");
+        let _ = std::fs::remove_dir_all(&staging);
+        std::fs::create_dir_all(&staging).map_err(|e| GptError::io(&staging, e))?;
+        let meta = serde_json::to_vec_pretty(&self.meta).expect("checkpoint metadata serialises");
+        for (name, bytes) in [(META, meta.as_slice()), (MODEL, &self.model_bytes), (OPTIM, &self.optim_bytes)] {
+            let path = staging.join(name);
+            std::fs::write(&path, bytes).map_err(|e| GptError::io(&path, e))?;
+        }
+        let _ = std::fs::remove_dir_all(&old);
+        if dir.exists() {
+            std::fs::rename(dir, &old).map_err(|e| GptError::io(dir, e))?;
+        }
+        std::fs::rename(&staging, dir).map_err(|e| GptError::io(dir, e))?;
+        let _ = std::fs::remove_dir_all(&old);
+        Ok(())
+    }
+
+    /// Reads and verifies the checkpoint in `dir`.
+    pub fn load(dir: &Path) -> Result<Self> {
+        let bad = |reason: String| GptError::Checkpoint { path: dir.to_path_buf(), reason };
+        if !dir.is_dir() {
+            return Err(bad("no such checkpoint directory".into()));
+        }
+        let read = |name: &str| std::fs::read(dir.join(name)).map_err(|e| bad(format!("cannot read {name}: {e}")));
+        let meta: CheckpointMeta = serde_json::from_slice(&read(META)?).map_err(|e| bad(format!("{META} is not a gptsweep checkpoint: {e}")))?;
+        if meta.format != CHECKPOINT_FORMAT {
+            return Err(bad(format!("format {} is not supported (this gptsweep reads format {CHECKPOINT_FORMAT})", meta.format)));
+        }
+        let model_bytes = read(MODEL)?;
+        if sha(&model_bytes) != meta.model_sha256 {
+            return Err(bad(format!("{MODEL} is corrupt (its sha256 does not match {META})")));
+        }
+        let optim_bytes = read(OPTIM)?;
+        if sha(&optim_bytes) != meta.optim_sha256 {
+            return Err(bad(format!("{OPTIM} is corrupt (its sha256 does not match {META})")));
+        }
+        Ok(Self { meta, model_bytes, optim_bytes, origin: dir.to_path_buf() })
+    }
+}
+
+fn sibling(dir: &Path, suffix: &str) -> PathBuf {
+    let mut name = dir.file_name().map(|n| n.to_os_string()).unwrap_or_default();
+    name.push(format!(".{suffix}"));
+    dir.with_file_name(name)
+}

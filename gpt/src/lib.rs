@@ -1,0 +1,37 @@
+//! The character-level GPT of Karpathy's "Let's build GPT" lecture, in burn, with
+//! everything needed to train it well and nothing about networks or sweeps.
+//!
+//! A tour:
+//! - [`config`]: [`Hyperparams`], the flat record of a run's knobs, and its rules;
+//! - [`corpus`], [`tokenizer`], [`batch`]: text in, a char vocabulary, a 90/10 split,
+//!   seeded (x, y) batches;
+//! - [`model`]: the GPT itself ([`Gpt`]);
+//! - [`trainer`]: the explicit AdamW loop with evaluations ([`Trainer`]);
+//! - [`checkpoint`]: weights + optimiser + progress, in memory or on disk;
+//! - [`sample`]: text generation;
+//! - [`backend`]: CPU (burn-flex) or CUDA (burn-cuda), chosen at run time.
+//!
+//! Every random draw is keyed by (seed, step) ([`rng`]), so a run is reproducible and a
+//! resumed run continues exactly as an uninterrupted one.
+
+pub mod backend;
+pub mod batch;
+pub mod checkpoint;
+mod clip;
+pub mod config;
+pub mod corpus;
+pub mod error;
+pub mod model;
+pub mod rng;
+pub mod sample;
+pub mod tokenizer;
+pub mod trainer;
+
+pub use backend::{AutodiffBackend, Backend, DeviceSpec, OnBackend, with_backend};
+pub use checkpoint::Checkpoint;
+pub use config::{Hyperparams, ModelConfig};
+pub use corpus::Corpus;
+pub use error::{GptError, Result};
+pub use model::Gpt;
+pub use sample::SampleOptions;
+pub use trainer::{Eval, Event, Flow, RunSummary, Trainer};

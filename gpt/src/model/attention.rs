@@ -1,0 +1,65 @@
+//! Causal multi-head self-attention with every head in one batched matmul: one fused
+//! q/k/v projection (no bias, as the lecture's per-head Linear layers), scores scaled by
+//! head_size^-0.5, a causal mask, softmax, dropout on the weights, the output projection
+//! and dropout.
+
+use burn::module::Module;
+use burn::nn::{Dropout, DropoutConfig, Linear};
+use burn::tensor::activation::softmax;
+use burn::tensor::backend::Backend;
+use burn::tensor::{Bool, Tensor};
+
+use super::init;
+use crate::config::ModelConfig;
+
+/// All heads of one block's attention.
+#[derive(Module, Debug)]
+pub struct CausalSelfAttention<B: Backend> {
+    /// Query, key and value projections of every head, `n_embd -> 3 * n_embd`.
+    qkv: Linear<B>,
+    /// Output projection, `n_embd -> n_embd`.
+    proj: Linear<B>,
+    /// Dropout on the attention weights.
+    attn_drop: Dropout,
+    /// Dropout after the projection.
+    resid_drop: Dropout,
+    /// Number of heads.
+    n_head: usize,
+}
+
+impl<B: Backend> CausalSelfAttention<B> {
+    /// The attention of a block of `cfg`.
+    pub fn new(cfg: &ModelConfig, device: &B::Device) -> Self {
+        let c = cfg.n_embd;
+        Self {
+            qkv: init::linear(c, 3 * c, false, device),
+            proj: init::linear(c, c, true, device),
+            attn_drop: DropoutConfig::new(cfg.dropout).init(),
+            resid_drop: DropoutConfig::new(cfg.dropout).init(),
+            n_head: cfg.n_head,
+        }
+    }
+
+    /// `[batch, time, n_embd] -> [batch, time, n_embd]`, position t attending to <= t only.
+    pub fn forward(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
+        let [b, t, c] = x.dims();
+        let (h, d) = (self.n_head, c / self.n_head);
+        let device = x.device();
+        let heads = |m: Tensor<B, 3>| m.reshape([b, t, h, d]).swap_dims(1, 2);
+        let mut qkv = self.qkv.forward(x).chunk(3, 2).into_iter();
+        let (q, k, v) = (
+            heads(qkv.next().expect("q")),
+            heads(qkv.next().expect("k")),
+            heads(qkv.next().expect("v")),
+        );
+        let scores = q.matmul(k.swap_dims(2, 3)).mul_scalar((d as f64).powf(-0.5));
+        // burn's tril_mask is true strictly above the diagonal: the future positions.
+        let future = Tensor::<B, 2, Bool>::tril_mask([t, t], 0, &device)
+            .unsqueeze::<4>()
+            .expand([b, h, t, t]);
+        let weights = softmax(scores.mask_fill(future, f32::NEG_INFINITY), 3);
+        let out = self.attn_drop.forward(weights).matmul(v);
+        let out = out.swap_dims(1, 2).reshape([b, t, c]);
+        self.resid_drop.forward(self.proj.forward(out))
+    }
+}

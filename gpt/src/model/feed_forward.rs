@@ -1,0 +1,38 @@
+//! The position-wise feed-forward of a block: Linear(n, 4n) -> ReLU -> Linear(4n, n) -> dropout.
+
+use burn::module::Module;
+use burn::nn::{Dropout, DropoutConfig, Linear};
+use burn::tensor::Tensor;
+use burn::tensor::activation::relu;
+use burn::tensor::backend::Backend;
+
+use super::init;
+use crate::config::ModelConfig;
+
+/// The 4x ReLU MLP of a block.
+#[derive(Module, Debug)]
+pub struct FeedForward<B: Backend> {
+    /// Expansion, `n_embd -> 4 * n_embd`.
+    fc: Linear<B>,
+    /// Projection back, `4 * n_embd -> n_embd`.
+    proj: Linear<B>,
+    /// Dropout on the output.
+    drop: Dropout,
+}
+
+impl<B: Backend> FeedForward<B> {
+    /// The feed-forward of a block of `cfg`.
+    pub fn new(cfg: &ModelConfig, device: &B::Device) -> Self {
+        let c = cfg.n_embd;
+        Self {
+            fc: init::linear(c, 4 * c, true, device),
+            proj: init::linear(4 * c, c, true, device),
+            drop: DropoutConfig::new(cfg.dropout).init(),
+        }
+    }
+
+    /// `[batch, time, n_embd] -> [batch, time, n_embd]`.
+    pub fn forward(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
+        self.drop.forward(self.proj.forward(relu(self.fc.forward(x))))
+    }
+}

@@ -1,0 +1,142 @@
+//! The GPT of Karpathy's "Let's build GPT" lecture (final gpt.py), in burn: token and
+//! position embeddings, `n_layer` pre-LayerNorm blocks, a final LayerNorm and the lm_head.
+//! Submodules hold one layer each; this file holds the whole model and its loss.
+
+mod attention;
+mod block;
+mod feed_forward;
+mod init;
+
+pub use attention::CausalSelfAttention;
+pub use block::Block;
+pub use feed_forward::FeedForward;
+
+use burn::module::Module;
+use burn::nn::{Embedding, EmbeddingConfig, LayerNorm, LayerNormConfig, Linear};
+use burn::tensor::activation::log_softmax;
+use burn::tensor::backend::Backend;
+use burn::tensor::{Int, Tensor};
+
+use crate::config::ModelConfig;
+
+/// The language model: logits over the vocabulary for every position of a sequence.
+#[derive(Module, Debug)]
+pub struct Gpt<B: Backend> {
+    /// Token embedding table, `[vocab, n_embd]`.
+    tok_emb: Embedding<B>,
+    /// Learned position embedding table, `[block_size, n_embd]`.
+    pos_emb: Embedding<B>,
+    /// The transformer blocks.
+    blocks: Vec<Block<B>>,
+    /// Final LayerNorm.
+    ln_f: LayerNorm<B>,
+    /// Projection to vocabulary logits.
+    lm_head: Linear<B>,
+    /// Longest context the position table covers.
+    block_size: usize,
+}
+
+impl ModelConfig {
+    /// Builds the model with the lecture's initialisation: N(0, 0.02) for linear and
+    /// embedding weights, zero biases, LayerNorm at (1, 0). Draws from the backend's RNG,
+    /// so seed it first (`B::seed`) for a reproducible model.
+    pub fn init<B: Backend>(&self, device: &B::Device) -> Gpt<B> {
+        let c = self.n_embd;
+        let emb = |n| {
+            EmbeddingConfig::new(n, c)
+                .with_initializer(init::WEIGHT_INIT)
+                .init(device)
+        };
+        Gpt {
+            tok_emb: emb(self.vocab_size),
+            pos_emb: emb(self.block_size),
+            blocks: (0..self.n_layer).map(|_| Block::new(self, device)).collect(),
+            ln_f: LayerNormConfig::new(c).init(device),
+            lm_head: init::linear(c, self.vocab_size, true, device),
+            block_size: self.block_size,
+        }
+    }
+}
+
+impl<B: Backend> Gpt<B> {
+    /// Logits `[batch, time, vocab]` for token ids `[batch, time]`, time <= block_size.
+    pub fn forward(&self, idx: Tensor<B, 2, Int>) -> Tensor<B, 3> {
+        let [_, t] = idx.dims();
+        debug_assert!(t <= self.block_size, "sequence of {t} exceeds block_size {}", self.block_size);
+        let tok = self.tok_emb.forward(idx);
+        let pos = self.pos_emb.weight.val().slice([0..t]).unsqueeze::<3>();
+        let mut x = tok + pos;
+        for block in &self.blocks {
+            x = block.forward(x);
+        }
+        self.lm_head.forward(self.ln_f.forward(x))
+    }
+
+    /// Mean cross entropy of `logits` `[batch, time, vocab]` against `targets` `[batch, time]`.
+    pub fn loss(logits: Tensor<B, 3>, targets: Tensor<B, 2, Int>) -> Tensor<B, 1> {
+        let [b, t, v] = logits.dims();
+        let logp = log_softmax(logits.reshape([b * t, v]), 1);
+        logp.gather(1, targets.reshape([b * t, 1])).mean().neg()
+    }
+
+    /// The longest context this model accepts.
+    pub fn block_size(&self) -> usize {
+        self.block_size
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backend::CpuInfer;
+    use crate::config::Hyperparams;
+    use burn::tensor::{Distribution, TensorData, Tolerance};
+
+    fn tiny() -> ModelConfig {
+        Hyperparams { block_size: 16, n_embd: 32, n_head: 4, n_layer: 2, dropout: 0.0, ..Default::default() }.model_config(11)
+    }
+
+    #[test]
+    fn built_model_has_the_shape_formula_count() {
+        let device = Default::default();
+        let cfg = tiny();
+        let model = cfg.init::<CpuInfer>(&device);
+        assert_eq!(model.num_params(), cfg.num_params());
+    }
+
+    #[test]
+    fn lecture_model_has_10_788_929_params() {
+        let cfg = Hyperparams::default().model_config(65);
+        let model = cfg.init::<CpuInfer>(&Default::default());
+        assert_eq!(model.num_params(), 10_788_929);
+    }
+
+    #[test]
+    fn changing_later_tokens_leaves_earlier_logits_unchanged() {
+        let device = Default::default();
+        CpuInfer::seed(&device, 5);
+        let model = tiny().init::<CpuInfer>(&device);
+        let a: Vec<i32> = (0..16).map(|i| i % 11).collect();
+        let mut b = a.clone();
+        for tok in b.iter_mut().skip(9) {
+            *tok = (*tok + 3) % 11;
+        }
+        let run = |ids: Vec<i32>| model.forward(Tensor::from_data(TensorData::new(ids, [1, 16]), &device));
+        let (la, lb) = (run(a), run(b));
+        la.clone().slice([0..1, 0..9]).into_data().assert_approx_eq::<f32>(&lb.clone().slice([0..1, 0..9]).into_data(), Tolerance::absolute(1e-6));
+        let diff = (la.slice([0..1, 9..16]) - lb.slice([0..1, 9..16])).abs().max().into_data().iter::<f32>().next().unwrap();
+        assert!(diff > 1e-4, "later logits should change, max diff {diff}");
+    }
+
+    #[test]
+    fn loss_at_initialisation_is_close_to_ln_vocab() {
+        let device = Default::default();
+        CpuInfer::seed(&device, 1);
+        let cfg = Hyperparams { block_size: 32, n_embd: 64, n_head: 4, n_layer: 2, dropout: 0.0, ..Default::default() }.model_config(65);
+        let model = cfg.init::<CpuInfer>(&device);
+        let x = Tensor::<CpuInfer, 2>::random([8, 32], Distribution::Uniform(0.0, 65.0), &device).int();
+        let y = Tensor::<CpuInfer, 2>::random([8, 32], Distribution::Uniform(0.0, 65.0), &device).int();
+        let loss: f32 = Gpt::loss(model.forward(x), y).into_data().iter::<f32>().next().unwrap();
+        assert!((loss - 65f32.ln()).abs() < 0.05, "loss at init {loss}, ln 65 = {}", 65f32.ln());
+    }
+}

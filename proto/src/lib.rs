@@ -1,0 +1,21 @@
+//! gptsweep's wire format: the code generated from `gptsweep.proto`, re-exported as one
+//! module and never edited, plus the protocol version every call carries.
+//! Domain types live in the coordinator and worker; conversions sit beside them.
+
+#![allow(missing_docs)]
+
+/// Generated messages and services of package `gptsweep.v1`.
+pub mod v1 {
+    tonic::include_proto!("gptsweep.v1");
+}
+
+pub use v1 as pb;
+
+/// Version of the protocol; a coordinator refuses calls of any other.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// Metadata header that carries [`PROTOCOL_VERSION`] on every call.
+pub const PROTOCOL_HEADER: &str = "gptsweep-protocol";
+
+/// Metadata header that carries the bearer token.
+pub const AUTHORIZATION_HEADER: &str = "authorization";

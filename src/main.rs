@@ -1,0 +1,18 @@
+//! `gptsweep`: one binary that trains a GPT, runs a sweep's coordinator or worker, and is
+//! the client of a coordinator. This file only parses the command line and maps errors to
+//! exit codes; each verb lives in its own module under `cli/`.
+
+mod cli;
+
+use clap::Parser;
+
+fn main() -> std::process::ExitCode {
+    let args = cli::Cli::parse();
+    match cli::run(args) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            std::process::ExitCode::from(cli::exit_code(&err))
+        }
+    }
+}
