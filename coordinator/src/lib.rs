@@ -1,1 +1,4 @@
-//! placeholder
+//! gptsweep's coordinator: reads sweep files, plans runs, hands them to workers over gRPC
+//! and keeps everything in SQLite.
+
+pub mod sweep;

@@ -125,7 +125,10 @@ mod cuda {
                     .unwrap_or_else(|| "unknown failure".into());
                 Err(GptError::Device {
                     spec: format!("cuda:{index}"),
-                    reason: format!("no usable NVIDIA GPU here ({})", msg.lines().next().unwrap_or("")),
+                    reason: format!(
+                        "no usable NVIDIA GPU here ({})",
+                        msg.lines().next().unwrap_or("")
+                    ),
                 })
             }
         }
@@ -160,7 +163,9 @@ mod tests {
             type Output = ();
             fn run<B: AutodiffBackend>(self, _device: B::Device) {}
         }
-        let err = with_backend(DeviceSpec::Cuda(0), Nothing).unwrap_err().to_string();
+        let err = with_backend(DeviceSpec::Cuda(0), Nothing)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("built without CUDA support"), "{err}");
     }
 }

@@ -51,7 +51,9 @@ mod tests {
     fn windows_reach_the_last_token() {
         let tokens: Vec<u16> = (0..10).collect();
         let mut rng = Rng::keyed(3, Stream::TrainBatch, 0);
-        let max_y = (0..200).map(|_| *sample_batch(&tokens, 1, 9, &mut rng).y.last().unwrap()).max();
+        let max_y = (0..200)
+            .map(|_| *sample_batch(&tokens, 1, 9, &mut rng).y.last().unwrap())
+            .max();
         assert_eq!(max_y, Some(9));
     }
 }

@@ -8,9 +8,9 @@
 use std::path::{Path, PathBuf};
 
 use burn::module::Module;
+use burn::optim::AdamW;
 use burn::optim::Optimizer;
 use burn::optim::adaptor::OptimizerAdaptor;
-use burn::optim::AdamW;
 use burn::record::{FullPrecisionSettings, NamedMpkBytesRecorder, Recorder};
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use serde::{Deserialize, Serialize};
@@ -58,7 +58,13 @@ pub struct CheckpointMeta {
 
 impl CheckpointMeta {
     /// The metadata of a run at `step` (blob hashes are filled in by [`Checkpoint::capture`]).
-    pub fn new(hp: &Hyperparams, corpus: &Corpus, step: usize, evals: Vec<Eval>, train_secs: f64) -> Self {
+    pub fn new(
+        hp: &Hyperparams,
+        corpus: &Corpus,
+        step: usize,
+        evals: Vec<Eval>,
+        train_secs: f64,
+    ) -> Self {
         Self {
             format: CHECKPOINT_FORMAT,
             hyperparams: hp.clone(),
@@ -96,32 +102,62 @@ fn sha(bytes: &[u8]) -> String {
 
 impl Checkpoint {
     /// Serialises `model` and `optim` under `meta`.
-    pub fn capture<B: AutodiffBackend>(mut meta: CheckpointMeta, model: &Gpt<B>, optim: &OptimizerAdaptor<AdamW, Gpt<B>, B>) -> Result<Self> {
+    pub fn capture<B: AutodiffBackend>(
+        mut meta: CheckpointMeta,
+        model: &Gpt<B>,
+        optim: &OptimizerAdaptor<AdamW, Gpt<B>, B>,
+    ) -> Result<Self> {
         let model_bytes = Recorder::<B>::record(&Rec::default(), model.clone().into_record(), ())
-            .map_err(|e| GptError::Checkpoint { path: "<memory>".into(), reason: format!("cannot serialise the model: {e}") })?;
-        let optim_bytes = Recorder::<B>::record(&Rec::default(), optim.to_record(), ())
-            .map_err(|e| GptError::Checkpoint { path: "<memory>".into(), reason: format!("cannot serialise the optimiser: {e}") })?;
+            .map_err(|e| GptError::Checkpoint {
+            path: "<memory>".into(),
+            reason: format!("cannot serialise the model: {e}"),
+        })?;
+        let optim_bytes =
+            Recorder::<B>::record(&Rec::default(), optim.to_record(), ()).map_err(|e| {
+                GptError::Checkpoint {
+                    path: "<memory>".into(),
+                    reason: format!("cannot serialise the optimiser: {e}"),
+                }
+            })?;
         meta.model_sha256 = sha(&model_bytes);
         meta.optim_sha256 = sha(&optim_bytes);
-        Ok(Self { meta, model_bytes, optim_bytes, origin: "<memory>".into() })
+        Ok(Self {
+            meta,
+            model_bytes,
+            optim_bytes,
+            origin: "<memory>".into(),
+        })
     }
 
     /// An error about this checkpoint.
     pub fn corrupt(&self, reason: impl Into<String>) -> GptError {
-        GptError::Checkpoint { path: self.origin.clone(), reason: reason.into() }
+        GptError::Checkpoint {
+            path: self.origin.clone(),
+            reason: reason.into(),
+        }
     }
 
     /// The model with the checkpoint's weights, on any backend.
     pub fn load_model<B: Backend>(&self, device: &B::Device) -> Result<Gpt<B>> {
         let record = Recorder::<B>::load(&Rec::default(), self.model_bytes.clone(), device)
-            .map_err(|e| self.corrupt(format!("{MODEL} does not hold this model's weights: {e}")))?;
+            .map_err(|e| {
+                self.corrupt(format!("{MODEL} does not hold this model's weights: {e}"))
+            })?;
         Ok(self.meta.model.init::<B>(device).load_record(record))
     }
 
     /// `optim` with the checkpoint's AdamW state.
-    pub fn load_optimizer<B: AutodiffBackend>(&self, optim: OptimizerAdaptor<AdamW, Gpt<B>, B>, device: &B::Device) -> Result<OptimizerAdaptor<AdamW, Gpt<B>, B>> {
+    pub fn load_optimizer<B: AutodiffBackend>(
+        &self,
+        optim: OptimizerAdaptor<AdamW, Gpt<B>, B>,
+        device: &B::Device,
+    ) -> Result<OptimizerAdaptor<AdamW, Gpt<B>, B>> {
         let record = Recorder::<B>::load(&Rec::default(), self.optim_bytes.clone(), device)
-            .map_err(|e| self.corrupt(format!("{OPTIM} does not hold this run's optimiser state: {e}")))?;
+            .map_err(|e| {
+                self.corrupt(format!(
+                    "{OPTIM} does not hold this run's optimiser state: {e}"
+                ))
+            })?;
         Ok(optim.load_record(record))
     }
 
@@ -132,7 +168,11 @@ impl Checkpoint {
         let _ = std::fs::remove_dir_all(&staging);
         std::fs::create_dir_all(&staging).map_err(|e| GptError::io(&staging, e))?;
         let meta = serde_json::to_vec_pretty(&self.meta).expect("checkpoint metadata serialises");
-        for (name, bytes) in [(META, meta.as_slice()), (MODEL, &self.model_bytes), (OPTIM, &self.optim_bytes)] {
+        for (name, bytes) in [
+            (META, meta.as_slice()),
+            (MODEL, &self.model_bytes),
+            (OPTIM, &self.optim_bytes),
+        ] {
             let path = staging.join(name);
             std::fs::write(&path, bytes).map_err(|e| GptError::io(&path, e))?;
         }
@@ -147,29 +187,50 @@ impl Checkpoint {
 
     /// Reads and verifies the checkpoint in `dir`.
     pub fn load(dir: &Path) -> Result<Self> {
-        let bad = |reason: String| GptError::Checkpoint { path: dir.to_path_buf(), reason };
+        let bad = |reason: String| GptError::Checkpoint {
+            path: dir.to_path_buf(),
+            reason,
+        };
         if !dir.is_dir() {
             return Err(bad("no such checkpoint directory".into()));
         }
-        let read = |name: &str| std::fs::read(dir.join(name)).map_err(|e| bad(format!("cannot read {name}: {e}")));
-        let meta: CheckpointMeta = serde_json::from_slice(&read(META)?).map_err(|e| bad(format!("{META} is not a gptsweep checkpoint: {e}")))?;
+        let read = |name: &str| {
+            std::fs::read(dir.join(name)).map_err(|e| bad(format!("cannot read {name}: {e}")))
+        };
+        let meta: CheckpointMeta = serde_json::from_slice(&read(META)?)
+            .map_err(|e| bad(format!("{META} is not a gptsweep checkpoint: {e}")))?;
         if meta.format != CHECKPOINT_FORMAT {
-            return Err(bad(format!("format {} is not supported (this gptsweep reads format {CHECKPOINT_FORMAT})", meta.format)));
+            return Err(bad(format!(
+                "format {} is not supported (this gptsweep reads format {CHECKPOINT_FORMAT})",
+                meta.format
+            )));
         }
         let model_bytes = read(MODEL)?;
         if sha(&model_bytes) != meta.model_sha256 {
-            return Err(bad(format!("{MODEL} is corrupt (its sha256 does not match {META})")));
+            return Err(bad(format!(
+                "{MODEL} is corrupt (its sha256 does not match {META})"
+            )));
         }
         let optim_bytes = read(OPTIM)?;
         if sha(&optim_bytes) != meta.optim_sha256 {
-            return Err(bad(format!("{OPTIM} is corrupt (its sha256 does not match {META})")));
+            return Err(bad(format!(
+                "{OPTIM} is corrupt (its sha256 does not match {META})"
+            )));
         }
-        Ok(Self { meta, model_bytes, optim_bytes, origin: dir.to_path_buf() })
+        Ok(Self {
+            meta,
+            model_bytes,
+            optim_bytes,
+            origin: dir.to_path_buf(),
+        })
     }
 }
 
 fn sibling(dir: &Path, suffix: &str) -> PathBuf {
-    let mut name = dir.file_name().map(|n| n.to_os_string()).unwrap_or_default();
+    let mut name = dir
+        .file_name()
+        .map(|n| n.to_os_string())
+        .unwrap_or_default();
     name.push(format!(".{suffix}"));
     dir.with_file_name(name)
 }

@@ -32,14 +32,19 @@ struct Scale<'a> {
 impl<B: AutodiffBackend> ModuleVisitor<B> for Scale<'_> {
     fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
         if let Some(g) = self.grads.remove::<B::InnerBackend, D>(param.id) {
-            self.grads.register::<B::InnerBackend, D>(param.id, g.mul_scalar(self.factor));
+            self.grads
+                .register::<B::InnerBackend, D>(param.id, g.mul_scalar(self.factor));
         }
     }
 }
 
 /// Scales `grads` so that their global L2 norm is at most `max_norm`; returns the norm
 /// before clipping.
-pub fn clip_global_norm<B: AutodiffBackend, M: Module<B>>(module: &M, grads: &mut GradientsParams, max_norm: f64) -> f64 {
+pub fn clip_global_norm<B: AutodiffBackend, M: Module<B>>(
+    module: &M,
+    grads: &mut GradientsParams,
+    max_norm: f64,
+) -> f64 {
     let mut norm = SquaredNorm::<B> { grads, total: None };
     module.visit(&mut norm);
     let total: f64 = match norm.total {

@@ -135,23 +135,53 @@ impl Hyperparams {
         positive("max_iters", self.max_iters)?;
         positive("eval_interval", self.eval_interval)?;
         positive("eval_iters", self.eval_iters)?;
-        if self.n_embd % self.n_head != 0 {
+        if !self.n_embd.is_multiple_of(self.n_head) {
             return Err(GptError::invalid(
                 "n_embd",
                 self.n_embd,
                 format!("must be divisible by n_head = {}", self.n_head),
             ));
         }
-        finite_in("dropout", self.dropout, (0.0..1.0).contains(&self.dropout), "must be in [0, 1)")?;
+        finite_in(
+            "dropout",
+            self.dropout,
+            (0.0..1.0).contains(&self.dropout),
+            "must be in [0, 1)",
+        )?;
         finite_in("lr", self.lr, self.lr > 0.0, "must be > 0")?;
         if let Some(min_lr) = self.min_lr {
-            finite_in("min_lr", min_lr, min_lr >= 0.0 && min_lr <= self.lr, "must be in [0, lr]")?;
+            finite_in(
+                "min_lr",
+                min_lr,
+                min_lr >= 0.0 && min_lr <= self.lr,
+                "must be in [0, lr]",
+            )?;
         }
-        finite_in("weight_decay", self.weight_decay, self.weight_decay >= 0.0, "must be >= 0")?;
-        finite_in("beta1", self.beta1, (0.0..1.0).contains(&self.beta1), "must be in [0, 1)")?;
-        finite_in("beta2", self.beta2, (0.0..1.0).contains(&self.beta2), "must be in [0, 1)")?;
+        finite_in(
+            "weight_decay",
+            self.weight_decay,
+            self.weight_decay >= 0.0,
+            "must be >= 0",
+        )?;
+        finite_in(
+            "beta1",
+            self.beta1,
+            (0.0..1.0).contains(&self.beta1),
+            "must be in [0, 1)",
+        )?;
+        finite_in(
+            "beta2",
+            self.beta2,
+            (0.0..1.0).contains(&self.beta2),
+            "must be in [0, 1)",
+        )?;
         finite_in("eps", self.eps, self.eps > 0.0, "must be > 0")?;
-        finite_in("grad_clip", self.grad_clip, self.grad_clip >= 0.0, "must be >= 0 (0 disables clipping)")?;
+        finite_in(
+            "grad_clip",
+            self.grad_clip,
+            self.grad_clip >= 0.0,
+            "must be >= 0 (0 disables clipping)",
+        )?;
         Ok(())
     }
 
@@ -187,17 +217,20 @@ impl Hyperparams {
     /// steps and after the last one. Evaluations are labelled by completed steps, so a run of
     /// 1000 steps with interval 250 reports at 250, 500, 750 and 1000.
     pub fn evaluates_after(&self, done: usize) -> bool {
-        done > 0 && (done % self.eval_interval == 0 || done == self.max_iters)
+        done > 0 && (done.is_multiple_of(self.eval_interval) || done == self.max_iters)
     }
 
     /// The steps (counted as completed steps) after which a complete run evaluates.
     pub fn eval_steps(&self) -> Vec<usize> {
-        (1..=self.max_iters).filter(|d| self.evaluates_after(*d)).collect()
+        (1..=self.max_iters)
+            .filter(|d| self.evaluates_after(*d))
+            .collect()
     }
 
     /// The number of evaluations a complete run reports.
     pub fn expected_evals(&self) -> usize {
-        self.max_iters / self.eval_interval + usize::from(self.max_iters % self.eval_interval != 0)
+        self.max_iters / self.eval_interval
+            + usize::from(!self.max_iters.is_multiple_of(self.eval_interval))
     }
 }
 
@@ -231,7 +264,12 @@ impl ModelConfig {
     /// weights, gradients and two moments (4 copies), plus the activations autodiff keeps
     /// (per block about 16 * B*T*C floats and 2 * B*H*T*T for the attention matrices).
     pub fn training_bytes(&self, batch_size: usize) -> u64 {
-        let (b, t, c, h) = (batch_size as u64, self.block_size as u64, self.n_embd as u64, self.n_head as u64);
+        let (b, t, c, h) = (
+            batch_size as u64,
+            self.block_size as u64,
+            self.n_embd as u64,
+            self.n_head as u64,
+        );
         let params = self.num_params() as u64 * 4 * 4;
         let per_block = 16 * b * t * c + 3 * b * h * t * t;
         let logits = 3 * b * t * self.vocab_size as u64;
@@ -245,19 +283,65 @@ mod tests {
 
     #[test]
     fn lecture_config_has_exactly_10_788_929_params() {
-        assert_eq!(Hyperparams::default().model_config(65).num_params(), 10_788_929);
+        assert_eq!(
+            Hyperparams::default().model_config(65).num_params(),
+            10_788_929
+        );
     }
 
     #[test]
     fn each_rule_names_its_field() {
         let cases: Vec<(Hyperparams, &str)> = vec![
-            (Hyperparams { n_embd: 30, n_head: 4, ..Default::default() }, "n_embd = 30: must be divisible by n_head = 4"),
-            (Hyperparams { n_layer: 0, ..Default::default() }, "n_layer = 0"),
-            (Hyperparams { block_size: 0, ..Default::default() }, "block_size = 0"),
-            (Hyperparams { dropout: 1.0, ..Default::default() }, "dropout = 1: must be in [0, 1)"),
-            (Hyperparams { dropout: -0.1, ..Default::default() }, "dropout = -0.1"),
-            (Hyperparams { lr: 0.0, ..Default::default() }, "lr = 0: must be > 0"),
-            (Hyperparams { lr: f64::NAN, ..Default::default() }, "lr = NaN"),
+            (
+                Hyperparams {
+                    n_embd: 30,
+                    n_head: 4,
+                    ..Default::default()
+                },
+                "n_embd = 30: must be divisible by n_head = 4",
+            ),
+            (
+                Hyperparams {
+                    n_layer: 0,
+                    ..Default::default()
+                },
+                "n_layer = 0",
+            ),
+            (
+                Hyperparams {
+                    block_size: 0,
+                    ..Default::default()
+                },
+                "block_size = 0",
+            ),
+            (
+                Hyperparams {
+                    dropout: 1.0,
+                    ..Default::default()
+                },
+                "dropout = 1: must be in [0, 1)",
+            ),
+            (
+                Hyperparams {
+                    dropout: -0.1,
+                    ..Default::default()
+                },
+                "dropout = -0.1",
+            ),
+            (
+                Hyperparams {
+                    lr: 0.0,
+                    ..Default::default()
+                },
+                "lr = 0: must be > 0",
+            ),
+            (
+                Hyperparams {
+                    lr: f64::NAN,
+                    ..Default::default()
+                },
+                "lr = NaN",
+            ),
         ];
         for (hp, want) in cases {
             let err = hp.validate().unwrap_err().to_string();
@@ -268,16 +352,31 @@ mod tests {
 
     #[test]
     fn eval_steps_are_every_interval_and_the_last() {
-        let hp = Hyperparams { max_iters: 10, eval_interval: 4, ..Default::default() };
+        let hp = Hyperparams {
+            max_iters: 10,
+            eval_interval: 4,
+            ..Default::default()
+        };
         assert_eq!(hp.eval_steps(), vec![4, 8, 10]);
         assert_eq!(hp.expected_evals(), 3);
-        let hp = Hyperparams { max_iters: 8, eval_interval: 4, ..Default::default() };
+        let hp = Hyperparams {
+            max_iters: 8,
+            eval_interval: 4,
+            ..Default::default()
+        };
         assert_eq!(hp.expected_evals(), 2);
     }
 
     #[test]
     fn cosine_schedule_warms_up_then_decays_to_min_lr() {
-        let hp = Hyperparams { lr: 1e-3, min_lr: Some(1e-4), warmup_iters: 10, lr_decay: LrDecay::Cosine, max_iters: 110, ..Default::default() };
+        let hp = Hyperparams {
+            lr: 1e-3,
+            min_lr: Some(1e-4),
+            warmup_iters: 10,
+            lr_decay: LrDecay::Cosine,
+            max_iters: 110,
+            ..Default::default()
+        };
         assert!(hp.lr_at(0) < hp.lr_at(5));
         assert!((hp.lr_at(10) - 1e-3).abs() < 1e-12);
         assert!((hp.lr_at(110) - 1e-4).abs() < 1e-12);
@@ -286,7 +385,9 @@ mod tests {
 
     #[test]
     fn unknown_keys_are_refused() {
-        let err = serde_json::from_str::<Hyperparams>(r#"{"n_embed": 3}"#).unwrap_err().to_string();
+        let err = serde_json::from_str::<Hyperparams>(r#"{"n_embed": 3}"#)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("n_embed"), "{err}");
     }
 }

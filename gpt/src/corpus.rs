@@ -95,7 +95,11 @@ impl Corpus {
                 reason: format!(
                     "too short for block_size = {block_size}: its {} split has {shortest} tokens, \
                      each split needs at least block_size + 1 = {}",
-                    if self.train.len() <= self.val.len() { "train" } else { "val" },
+                    if self.train.len() <= self.val.len() {
+                        "train"
+                    } else {
+                        "val"
+                    },
                     block_size + 1
                 ),
             });
@@ -137,19 +141,35 @@ mod tests {
         assert_eq!(c.tokenizer().vocab_size(), 65);
         assert_eq!(c.split(Split::Train).len(), 1_003_854);
         assert_eq!(c.split(Split::Val).len(), 111_540);
-        assert_eq!(c.sha256(), "86c4e6aa9db7c042ec79f339dcb96d42b0075e16b8fc2e86bf0ca57e2dc565ed");
+        assert_eq!(
+            c.sha256(),
+            "86c4e6aa9db7c042ec79f339dcb96d42b0075e16b8fc2e86bf0ca57e2dc565ed"
+        );
     }
 
     #[test]
     fn bad_corpora_are_refused_with_reason() {
-        let missing = Corpus::load("/nonexistent/corpus.txt").unwrap_err().to_string();
-        assert!(missing.contains("/nonexistent/corpus.txt") && missing.contains("no such file"), "{missing}");
+        let missing = Corpus::load("/nonexistent/corpus.txt")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            missing.contains("/nonexistent/corpus.txt") && missing.contains("no such file"),
+            "{missing}"
+        );
         let empty = Corpus::from_bytes("e.txt", b"").unwrap_err().to_string();
         assert!(empty.contains("e.txt: is empty"), "{empty}");
-        let latin1 = Corpus::from_bytes("l.txt", b"caf\xe9").unwrap_err().to_string();
-        assert!(latin1.contains("not UTF-8") && latin1.contains("offset 3"), "{latin1}");
+        let latin1 = Corpus::from_bytes("l.txt", b"caf\xe9")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            latin1.contains("not UTF-8") && latin1.contains("offset 3"),
+            "{latin1}"
+        );
         let short = Corpus::from_text("s.txt", "abcdefghijklmnopqrst").unwrap();
         let err = short.check_fits(8).unwrap_err().to_string();
-        assert!(err.contains("too short for block_size = 8") && err.contains("val split has 2 tokens"), "{err}");
+        assert!(
+            err.contains("too short for block_size = 8") && err.contains("val split has 2 tokens"),
+            "{err}"
+        );
     }
 }

@@ -26,7 +26,9 @@ pub enum GptError {
         reason: String,
     },
     /// A character that the vocabulary does not contain.
-    #[error("{what} contains {ch:?} (at char {index}), which is not in the {vocab_size}-character vocabulary")]
+    #[error(
+        "{what} contains {ch:?} (at char {index}), which is not in the {vocab_size}-character vocabulary"
+    )]
     UnknownChar {
         /// What was being encoded ("prompt", ...).
         what: &'static str,

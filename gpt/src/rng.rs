@@ -24,6 +24,8 @@ pub enum Stream {
     EvalVal,
     /// Token draws while sampling text.
     Sample,
+    /// Hyperparameter draws of a random search.
+    Plan,
 }
 
 /// A small deterministic generator (SplitMix64) keyed by (seed, stream, counter).
@@ -35,7 +37,9 @@ pub struct Rng {
 impl Rng {
     /// The generator for `stream` at `counter` (usually the training step) of `seed`.
     pub fn keyed(seed: u64, stream: Stream, counter: u64) -> Self {
-        let s = mix64(seed ^ mix64(stream as u64 + 1) ^ mix64(counter.wrapping_mul(0xA24B_AED4_963E_E407)));
+        let s = mix64(
+            seed ^ mix64(stream as u64 + 1) ^ mix64(counter.wrapping_mul(0xA24B_AED4_963E_E407)),
+        );
         Self { state: s }
     }
 
@@ -62,9 +66,24 @@ mod tests {
 
     #[test]
     fn same_key_same_draws_other_key_other_draws() {
-        let a: Vec<u64> = (0..4).map(|_| 0).scan(Rng::keyed(7, Stream::TrainBatch, 3), |r, _| Some(r.next_u64())).collect();
-        let b: Vec<u64> = (0..4).map(|_| 0).scan(Rng::keyed(7, Stream::TrainBatch, 3), |r, _| Some(r.next_u64())).collect();
-        let c: Vec<u64> = (0..4).map(|_| 0).scan(Rng::keyed(7, Stream::TrainBatch, 4), |r, _| Some(r.next_u64())).collect();
+        let a: Vec<u64> = (0..4)
+            .map(|_| 0)
+            .scan(Rng::keyed(7, Stream::TrainBatch, 3), |r, _| {
+                Some(r.next_u64())
+            })
+            .collect();
+        let b: Vec<u64> = (0..4)
+            .map(|_| 0)
+            .scan(Rng::keyed(7, Stream::TrainBatch, 3), |r, _| {
+                Some(r.next_u64())
+            })
+            .collect();
+        let c: Vec<u64> = (0..4)
+            .map(|_| 0)
+            .scan(Rng::keyed(7, Stream::TrainBatch, 4), |r, _| {
+                Some(r.next_u64())
+            })
+            .collect();
         assert_eq!(a, b);
         assert_ne!(a, c);
     }

@@ -27,7 +27,13 @@ pub struct SampleOptions {
 
 impl Default for SampleOptions {
     fn default() -> Self {
-        Self { prompt: "\n".into(), length: 500, temperature: 1.0, top_k: None, seed: 42 }
+        Self {
+            prompt: "\n".into(),
+            length: 500,
+            temperature: 1.0,
+            top_k: None,
+            seed: 42,
+        }
     }
 }
 
@@ -35,7 +41,11 @@ impl SampleOptions {
     /// Checks temperature and top-k.
     pub fn validate(&self) -> Result<()> {
         if !(self.temperature.is_finite() && self.temperature > 0.0) {
-            return Err(GptError::invalid("temperature", self.temperature, "must be > 0"));
+            return Err(GptError::invalid(
+                "temperature",
+                self.temperature,
+                "must be > 0",
+            ));
         }
         if self.top_k == Some(0) {
             return Err(GptError::invalid("top_k", 0, "must be >= 1"));
@@ -69,7 +79,12 @@ fn draw(logits: &[f32], opts: &SampleOptions, rng: &mut Rng) -> usize {
 }
 
 /// The continuation of `opts.prompt` (without the prompt itself).
-pub fn generate<B: Backend>(model: &Gpt<B>, tokenizer: &CharTokenizer, opts: &SampleOptions, device: &B::Device) -> Result<String> {
+pub fn generate<B: Backend>(
+    model: &Gpt<B>,
+    tokenizer: &CharTokenizer,
+    opts: &SampleOptions,
+    device: &B::Device,
+) -> Result<String> {
     opts.validate()?;
     let mut tokens: Vec<u16> = tokenizer.encode(&opts.prompt, "prompt")?;
     if tokens.is_empty() {
@@ -83,7 +98,12 @@ pub fn generate<B: Backend>(model: &Gpt<B>, tokenizer: &CharTokenizer, opts: &Sa
         let idx = Tensor::<B, 2, Int>::from_data(TensorData::new(ids, [1, ctx.len()]), device);
         let logits = model.forward(idx);
         let [_, t, v] = logits.dims();
-        let last: Vec<f32> = logits.slice([0..1, t - 1..t]).reshape([v]).into_data().iter::<f32>().collect();
+        let last: Vec<f32> = logits
+            .slice([0..1, t - 1..t])
+            .reshape([v])
+            .into_data()
+            .iter::<f32>()
+            .collect();
         tokens.push(draw(&last, opts, &mut rng) as u16);
     }
     Ok(tokenizer.decode(&tokens[start..]))
@@ -95,13 +115,24 @@ mod tests {
 
     #[test]
     fn top_1_is_argmax_and_temperature_must_be_positive() {
-        let opts = SampleOptions { top_k: Some(1), ..Default::default() };
+        let opts = SampleOptions {
+            top_k: Some(1),
+            ..Default::default()
+        };
         let mut rng = Rng::keyed(0, Stream::Sample, 0);
         for _ in 0..20 {
             assert_eq!(draw(&[0.1, 3.0, 0.2, 2.9], &opts, &mut rng), 1);
         }
-        let bad = SampleOptions { temperature: 0.0, ..Default::default() };
-        assert!(bad.validate().unwrap_err().to_string().contains("temperature = 0: must be > 0"));
+        let bad = SampleOptions {
+            temperature: 0.0,
+            ..Default::default()
+        };
+        assert!(
+            bad.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("temperature = 0: must be > 0")
+        );
     }
 
     #[test]
@@ -109,7 +140,12 @@ mod tests {
         let opts = SampleOptions::default();
         let mut rng = Rng::keyed(9, Stream::Sample, 0);
         let logits = [0.0f32, (3.0f32).ln()];
-        let ones = (0..4000).filter(|_| draw(&logits, &opts, &mut rng) == 1).count();
-        assert!((2800..3200).contains(&ones), "expected ~3000 of 4000, got {ones}");
+        let ones = (0..4000)
+            .filter(|_| draw(&logits, &opts, &mut rng) == 1)
+            .count();
+        assert!(
+            (2800..3200).contains(&ones),
+            "expected ~3000 of 4000, got {ones}"
+        );
     }
 }

@@ -38,13 +38,21 @@ impl From<CharTokenizer> for CharVocab {
 impl CharTokenizer {
     /// The tokenizer whose vocabulary is every distinct character of `text`, sorted.
     pub fn from_corpus(text: &str) -> Self {
-        let mut chars: Vec<char> = text.chars().collect::<std::collections::BTreeSet<_>>().into_iter().collect();
+        let mut chars: Vec<char> = text
+            .chars()
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect();
         chars.dedup();
         Self::from_chars(chars)
     }
 
     fn from_chars(chars: Vec<char>) -> Self {
-        let index = chars.iter().enumerate().map(|(i, c)| (*c, i as u16)).collect();
+        let index = chars
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (*c, i as u16))
+            .collect();
         Self { chars, index }
     }
 
@@ -70,7 +78,10 @@ impl CharTokenizer {
 
     /// The text of `tokens` (ids outside the vocabulary are skipped).
     pub fn decode(&self, tokens: &[u16]) -> String {
-        tokens.iter().filter_map(|t| self.chars.get(*t as usize)).collect()
+        tokens
+            .iter()
+            .filter_map(|t| self.chars.get(*t as usize))
+            .collect()
     }
 }
 
@@ -91,7 +102,10 @@ mod tests {
     fn unknown_char_names_char_and_position() {
         let t = CharTokenizer::from_corpus("abc");
         let err = t.encode("abz", "prompt").unwrap_err().to_string();
-        assert!(err.contains("'z'") && err.contains("char 2") && err.contains("3-character"), "{err}");
+        assert!(
+            err.contains("'z'") && err.contains("char 2") && err.contains("3-character"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -93,9 +93,20 @@ impl<B: AutodiffBackend> Trainer<B> {
         hp.validate()?;
         corpus.check_fits(hp.block_size)?;
         B::seed(&device, hp.seed);
-        let model = hp.model_config(corpus.tokenizer().vocab_size()).init::<B>(&device);
+        let model = hp
+            .model_config(corpus.tokenizer().vocab_size())
+            .init::<B>(&device);
         let optim = optimizer(&hp);
-        Ok(Self::assemble(hp, corpus, device, model, optim, 0, Vec::new(), 0.0))
+        Ok(Self::assemble(
+            hp,
+            corpus,
+            device,
+            model,
+            optim,
+            0,
+            Vec::new(),
+            0.0,
+        ))
     }
 
     /// The run saved in `ckpt`, ready to continue from its step as if never interrupted.
@@ -112,7 +123,16 @@ impl<B: AutodiffBackend> Trainer<B> {
         }
         let model = ckpt.load_model::<B>(&device)?;
         let optim = ckpt.load_optimizer(optimizer::<B>(&meta.hyperparams), &device)?;
-        Ok(Self::assemble(meta.hyperparams.clone(), corpus, device, model, optim, meta.step, meta.evals.clone(), meta.train_secs))
+        Ok(Self::assemble(
+            meta.hyperparams.clone(),
+            corpus,
+            device,
+            model,
+            optim,
+            meta.step,
+            meta.evals.clone(),
+            meta.train_secs,
+        ))
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -187,7 +207,9 @@ impl<B: AutodiffBackend> Trainer<B> {
 
     /// Parameter count of the model.
     pub fn num_params(&self) -> usize {
-        self.hp.model_config(self.corpus.tokenizer().vocab_size()).num_params()
+        self.hp
+            .model_config(self.corpus.tokenizer().vocab_size())
+            .num_params()
     }
 
     /// One AdamW step on a fresh training batch.
@@ -199,7 +221,12 @@ impl<B: AutodiffBackend> Trainer<B> {
             B::seed(&self.device, mix64(hp.seed ^ mix64(step + 1)));
         }
         let mut rng = Rng::keyed(hp.seed, Stream::TrainBatch, step);
-        let batch = sample_batch(self.corpus.split(Split::Train), hp.batch_size, hp.block_size, &mut rng);
+        let batch = sample_batch(
+            self.corpus.split(Split::Train),
+            hp.batch_size,
+            hp.block_size,
+            &mut rng,
+        );
         let x = to_tensor::<B>(batch.x.clone(), &batch, &self.device);
         let y = to_tensor::<B>(batch.y.clone(), &batch, &self.device);
         let model = self.model.take().expect("model is present between steps");
@@ -216,7 +243,13 @@ impl<B: AutodiffBackend> Trainer<B> {
 
     /// Reads the loss of the last step (a device sync on GPUs; call it sparingly).
     pub fn last_loss(&self) -> Option<f32> {
-        self.last_loss.as_ref().map(|l| l.clone().into_data().iter::<f32>().next().unwrap_or(f32::NAN))
+        self.last_loss.as_ref().map(|l| {
+            l.clone()
+                .into_data()
+                .iter::<f32>()
+                .next()
+                .unwrap_or(f32::NAN)
+        })
     }
 
     /// Mean losses over `eval_iters` batches per split, in eval mode (no dropout, no graph),
@@ -231,7 +264,12 @@ impl<B: AutodiffBackend> Trainer<B> {
             let mut total: Option<Tensor<B::InnerBackend, 1>> = None;
             for i in 0..hp.eval_iters {
                 let counter = (self.step as u64) << 32 | i as u64;
-                let batch = sample_batch(tokens, hp.batch_size, hp.block_size, &mut Rng::keyed(hp.seed, stream, counter));
+                let batch = sample_batch(
+                    tokens,
+                    hp.batch_size,
+                    hp.block_size,
+                    &mut Rng::keyed(hp.seed, stream, counter),
+                );
                 let x = to_tensor::<B::InnerBackend>(batch.x.clone(), &batch, &device);
                 let y = to_tensor::<B::InnerBackend>(batch.y.clone(), &batch, &device);
                 let l = Gpt::loss(model.forward(x), y);
@@ -240,7 +278,9 @@ impl<B: AutodiffBackend> Trainer<B> {
                     None => l,
                 });
             }
-            let sum: f32 = total.map(|t| t.into_data().iter::<f32>().next().unwrap_or(f32::NAN)).unwrap_or(f32::NAN);
+            let sum: f32 = total
+                .map(|t| t.into_data().iter::<f32>().next().unwrap_or(f32::NAN))
+                .unwrap_or(f32::NAN);
             sum / hp.eval_iters as f32
         };
         let train_loss = mean_loss(Split::Train, Stream::EvalTrain);
@@ -248,7 +288,11 @@ impl<B: AutodiffBackend> Trainer<B> {
         if !train_loss.is_finite() || !val_loss.is_finite() {
             return Err(GptError::Diverged {
                 step: self.step,
-                loss: if train_loss.is_finite() { val_loss } else { train_loss },
+                loss: if train_loss.is_finite() {
+                    val_loss
+                } else {
+                    train_loss
+                },
             });
         }
         let (_, secs0, step0) = self.window;
@@ -269,15 +313,24 @@ impl<B: AutodiffBackend> Trainer<B> {
 
     /// Trains to `max_iters` (or until `observer` says stop), evaluating after every
     /// `eval_interval` steps and the last. The batch loss is read every `loss_every` steps.
-    pub fn run(&mut self, loss_every: usize, mut observer: impl FnMut(&Self, Event) -> Flow) -> Result<()> {
+    pub fn run(
+        &mut self,
+        loss_every: usize,
+        mut observer: impl FnMut(&Self, Event) -> Flow,
+    ) -> Result<()> {
         while !self.finished() {
             self.step();
             let done = self.step;
-            let loss = (loss_every > 0 && done % loss_every == 0).then(|| self.last_loss()).flatten();
+            let loss = (loss_every > 0 && done.is_multiple_of(loss_every))
+                .then(|| self.last_loss())
+                .flatten();
             if let Some(l) = loss
                 && !l.is_finite()
             {
-                return Err(GptError::Diverged { step: done, loss: l });
+                return Err(GptError::Diverged {
+                    step: done,
+                    loss: l,
+                });
             }
             if observer(self, Event::Step { step: done, loss }) == Flow::Stop {
                 return Ok(());
@@ -294,7 +347,13 @@ impl<B: AutodiffBackend> Trainer<B> {
 
     /// A checkpoint of the current state: weights, optimiser moments, step, evaluations.
     pub fn checkpoint(&self) -> Result<Checkpoint> {
-        let meta = CheckpointMeta::new(&self.hp, &self.corpus, self.step, self.evals.clone(), self.train_secs);
+        let meta = CheckpointMeta::new(
+            &self.hp,
+            &self.corpus,
+            self.step,
+            self.evals.clone(),
+            self.train_secs,
+        );
         Checkpoint::capture(meta, self.model(), &self.optim)
     }
 }
@@ -325,7 +384,10 @@ pub struct RunSummary {
 impl<B: AutodiffBackend> Trainer<B> {
     /// The summary of the run so far.
     pub fn summary(&self) -> RunSummary {
-        let best = self.evals.iter().min_by(|a, b| a.val_loss.total_cmp(&b.val_loss));
+        let best = self
+            .evals
+            .iter()
+            .min_by(|a, b| a.val_loss.total_cmp(&b.val_loss));
         let last = self.evals.last();
         let tokens = self.step * self.hp.batch_size * self.hp.block_size;
         RunSummary {
@@ -336,7 +398,11 @@ impl<B: AutodiffBackend> Trainer<B> {
             final_train_loss: last.map(|e| e.train_loss),
             final_val_loss: last.map(|e| e.val_loss),
             evals: self.evals.clone(),
-            tokens_per_sec: if self.train_secs > 0.0 { tokens as f64 / self.train_secs } else { 0.0 },
+            tokens_per_sec: if self.train_secs > 0.0 {
+                tokens as f64 / self.train_secs
+            } else {
+                0.0
+            },
             train_secs: self.train_secs,
         }
     }

@@ -25,7 +25,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Train one GPT, no coordinator: losses as it goes, a checkpoint in --out.
-    Train(train::Args),
+    Train(Box<train::Args>),
     /// Continue a prompt with a trained checkpoint.
     Sample(sample::Args),
 }
@@ -33,7 +33,7 @@ pub enum Command {
 /// Runs the parsed command line.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Train(args) => train::run(args, cli.output),
+        Command::Train(args) => train::run(*args, cli.output),
         Command::Sample(args) => sample::run(args, cli.output),
     }
 }

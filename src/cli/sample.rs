@@ -3,7 +3,9 @@
 use std::path::PathBuf;
 
 use gptsweep_gpt::sample::generate;
-use gptsweep_gpt::{AutodiffBackend, Checkpoint, DeviceSpec, OnBackend, SampleOptions, with_backend};
+use gptsweep_gpt::{
+    AutodiffBackend, Checkpoint, DeviceSpec, OnBackend, SampleOptions, with_backend,
+};
 use serde::Serialize;
 
 use super::output::{OutputMode, print_json};
@@ -59,13 +61,23 @@ struct Report {
 pub fn run(args: Args, output: OutputMode) -> anyhow::Result<()> {
     let device: DeviceSpec = args.device.parse()?;
     let ckpt = Checkpoint::load(&args.checkpoint)?;
-    let opts = SampleOptions { prompt: args.prompt.clone(), length: args.length, temperature: args.temperature, top_k: args.top_k, seed: args.seed };
+    let opts = SampleOptions {
+        prompt: args.prompt.clone(),
+        length: args.length,
+        temperature: args.temperature,
+        top_k: args.top_k,
+        seed: args.seed,
+    };
     opts.validate()?;
     ckpt.meta.tokenizer.encode(&opts.prompt, "prompt")?;
     let step = ckpt.meta.step;
     let text = with_backend(device, SampleTask { ckpt, opts })??;
     match output {
-        OutputMode::Json => print_json(&Report { prompt: args.prompt, text, step })?,
+        OutputMode::Json => print_json(&Report {
+            prompt: args.prompt,
+            text,
+            step,
+        })?,
         OutputMode::Text => println!("{}{}", args.prompt, text),
     }
     Ok(())

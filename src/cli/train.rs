@@ -8,7 +8,10 @@ use std::time::Instant;
 
 use anyhow::Context;
 use gptsweep_gpt::sample::generate;
-use gptsweep_gpt::{AutodiffBackend, Checkpoint, Corpus, DeviceSpec, Event, Flow, Hyperparams, OnBackend, RunSummary, SampleOptions, Trainer, with_backend};
+use gptsweep_gpt::{
+    AutodiffBackend, Checkpoint, Corpus, DeviceSpec, Event, Flow, Hyperparams, OnBackend,
+    RunSummary, SampleOptions, Trainer, with_backend,
+};
 use serde::Serialize;
 
 use super::output::{OutputMode, print_json};
@@ -92,13 +95,30 @@ impl Args {
         macro_rules! set {
             ($($f:ident),*) => { $( if let Some(v) = self.$f.clone() { hp.$f = v; } )* };
         }
-        set!(batch_size, block_size, n_embd, n_head, n_layer, dropout, lr, warmup_iters, weight_decay, grad_clip, max_iters, eval_interval, eval_iters, seed);
+        set!(
+            batch_size,
+            block_size,
+            n_embd,
+            n_head,
+            n_layer,
+            dropout,
+            lr,
+            warmup_iters,
+            weight_decay,
+            grad_clip,
+            max_iters,
+            eval_interval,
+            eval_iters,
+            seed
+        );
         if self.min_lr.is_some() {
             hp.min_lr = self.min_lr;
         }
         if let Some(d) = &self.lr_decay {
-            hp.lr_decay = serde_json::from_value(serde_json::Value::String(d.clone()))
-                .map_err(|_| gptsweep_gpt::GptError::invalid("lr_decay", d, "must be constant or cosine"))?;
+            hp.lr_decay =
+                serde_json::from_value(serde_json::Value::String(d.clone())).map_err(|_| {
+                    gptsweep_gpt::GptError::invalid("lr_decay", d, "must be constant or cosine")
+                })?;
         }
         hp.validate()?;
         Ok(hp)
@@ -134,7 +154,12 @@ impl OnBackend for TrainTask {
         let mut trainer = match &self.resume {
             Some(ckpt) => {
                 let mut t = Trainer::<B>::resume(ckpt, self.corpus.clone(), device.clone())?;
-                anyhow::ensure!(self.hp.max_iters >= t.steps_done(), "max_iters = {}: the checkpoint is already at step {}", self.hp.max_iters, t.steps_done());
+                anyhow::ensure!(
+                    self.hp.max_iters >= t.steps_done(),
+                    "max_iters = {}: the checkpoint is already at step {}",
+                    self.hp.max_iters,
+                    t.steps_done()
+                );
                 t.set_max_iters(self.hp.max_iters);
                 t
             }
@@ -163,7 +188,10 @@ impl OnBackend for TrainTask {
                     }
                 }
                 Event::Eval(e) => {
-                    bar.println(format!("step {}: train loss {:.4}, val loss {:.4}", e.step, e.train_loss, e.val_loss));
+                    bar.println(format!(
+                        "step {}: train loss {:.4}, val loss {:.4}",
+                        e.step, e.train_loss, e.val_loss
+                    ));
                     if let Some(out) = &self.out
                         && let Err(err) = t.checkpoint().and_then(|c| c.save(out))
                     {
@@ -206,13 +234,25 @@ pub fn run(args: Args, output: OutputMode) -> anyhow::Result<()> {
             (hp, corpus, None)
         }
     };
-    let sample = SampleOptions { prompt: args.prompt.clone(), length: args.sample_length, seed: hp.seed, ..Default::default() };
+    let sample = SampleOptions {
+        prompt: args.prompt.clone(),
+        length: args.sample_length,
+        seed: hp.seed,
+        ..Default::default()
+    };
     sample.validate()?;
     corpus.tokenizer().encode(&sample.prompt, "prompt")?;
     if let Some(out) = &args.out {
         check_out_dir(out)?;
     }
-    let task = TrainTask { hp: hp.clone(), corpus: Arc::new(corpus), resume, out: args.out.clone(), output, sample };
+    let task = TrainTask {
+        hp: hp.clone(),
+        corpus: Arc::new(corpus),
+        resume,
+        out: args.out.clone(),
+        output,
+        sample,
+    };
     let (summary, sample) = with_backend(device, task)??;
     let report = Report {
         summary,
@@ -225,7 +265,8 @@ pub fn run(args: Args, output: OutputMode) -> anyhow::Result<()> {
     };
     if let Some(out) = &args.out {
         let path = out.join("summary.json");
-        std::fs::write(&path, serde_json::to_vec_pretty(&report)?).with_context(|| format!("writing {}", path.display()))?;
+        std::fs::write(&path, serde_json::to_vec_pretty(&report)?)
+            .with_context(|| format!("writing {}", path.display()))?;
     }
     match output {
         OutputMode::Json => print_json(&report)?,
@@ -252,7 +293,10 @@ fn check_out_dir(out: &std::path::Path) -> anyhow::Result<()> {
         anyhow::bail!("--out {}: is a file, expected a directory", out.display());
     }
     if out.is_dir() && !out.join("meta.json").exists() && std::fs::read_dir(out)?.next().is_some() {
-        anyhow::bail!("--out {}: directory is not empty and holds no gptsweep checkpoint; refusing to overwrite it", out.display());
+        anyhow::bail!(
+            "--out {}: directory is not empty and holds no gptsweep checkpoint; refusing to overwrite it",
+            out.display()
+        );
     }
     Ok(())
 }

@@ -17,12 +17,20 @@ pub struct Diagnostic {
 impl Diagnostic {
     /// A problem at `loc`.
     pub fn at(loc: serde_saphyr::Location, message: impl Into<String>) -> Self {
-        Self { line: loc.line() as u32, column: loc.column() as u32, message: message.into() }
+        Self {
+            line: loc.line() as u32,
+            column: loc.column() as u32,
+            message: message.into(),
+        }
     }
 
     /// A problem about the file as a whole.
     pub fn whole(message: impl Into<String>) -> Self {
-        Self { line: 0, column: 0, message: message.into() }
+        Self {
+            line: 0,
+            column: 0,
+            message: message.into(),
+        }
     }
 }
 

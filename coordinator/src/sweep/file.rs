@@ -27,7 +27,9 @@ impl Scalar {
         match self {
             Scalar::Bool(b) => (*b).into(),
             Scalar::Int(i) => (*i).into(),
-            Scalar::Float(x) => serde_json::Number::from_f64(*x).map(serde_json::Value::Number).unwrap_or(serde_json::Value::Null),
+            Scalar::Float(x) => serde_json::Number::from_f64(*x)
+                .map(serde_json::Value::Number)
+                .unwrap_or(serde_json::Value::Null),
             Scalar::Str(s) => s.clone().into(),
         }
     }

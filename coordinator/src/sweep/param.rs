@@ -51,9 +51,15 @@ impl Param {
         match self {
             Param::Value(v) => Some(vec![v.clone()]),
             Param::Values(vs) => Some(vs.clone()),
-            Param::Range { min, max, distribution: Distribution::IntUniform } => {
-                Some((*min as i64..=*max as i64).map(serde_json::Value::from).collect())
-            }
+            Param::Range {
+                min,
+                max,
+                distribution: Distribution::IntUniform,
+            } => Some(
+                (*min as i64..=*max as i64)
+                    .map(serde_json::Value::from)
+                    .collect(),
+            ),
             Param::Range { .. } => None,
         }
     }
@@ -63,7 +69,11 @@ impl Param {
         match self {
             Param::Value(v) => v.clone(),
             Param::Values(vs) => vs[rng.below(vs.len() as u64) as usize].clone(),
-            Param::Range { min, max, distribution } => match distribution {
+            Param::Range {
+                min,
+                max,
+                distribution,
+            } => match distribution {
                 Distribution::IntUniform => {
                     let (lo, hi) = (*min as i64, *max as i64);
                     (lo + rng.below((hi - lo + 1) as u64) as i64).into()
@@ -72,7 +82,9 @@ impl Param {
                     let (lo, hi) = (min.ln(), max.ln());
                     (lo + rng.unit_f64() * (hi - lo)).exp().into()
                 }
-                Distribution::Uniform | Distribution::Categorical => (min + rng.unit_f64() * (max - min)).into(),
+                Distribution::Uniform | Distribution::Categorical => {
+                    (min + rng.unit_f64() * (max - min)).into()
+                }
             },
         }
     }
@@ -86,8 +98,16 @@ mod tests {
     #[test]
     fn draws_stay_within_their_ranges() {
         let mut rng = Rng::keyed(1, Stream::Sample, 0);
-        let log = Param::Range { min: 1e-4, max: 1e-2, distribution: Distribution::LogUniformValues };
-        let int = Param::Range { min: 2.0, max: 4.0, distribution: Distribution::IntUniform };
+        let log = Param::Range {
+            min: 1e-4,
+            max: 1e-2,
+            distribution: Distribution::LogUniformValues,
+        };
+        let int = Param::Range {
+            min: 2.0,
+            max: 4.0,
+            distribution: Distribution::IntUniform,
+        };
         let mut ints = std::collections::BTreeSet::new();
         for _ in 0..500 {
             let v = log.draw(&mut rng).as_f64().unwrap();

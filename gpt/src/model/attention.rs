@@ -52,7 +52,9 @@ impl<B: Backend> CausalSelfAttention<B> {
             heads(qkv.next().expect("k")),
             heads(qkv.next().expect("v")),
         );
-        let scores = q.matmul(k.swap_dims(2, 3)).mul_scalar((d as f64).powf(-0.5));
+        let scores = q
+            .matmul(k.swap_dims(2, 3))
+            .mul_scalar((d as f64).powf(-0.5));
         // burn's tril_mask is true strictly above the diagonal: the future positions.
         let future = Tensor::<B, 2, Bool>::tril_mask([t, t], 0, &device)
             .unsqueeze::<4>()

@@ -6,7 +6,10 @@ use burn::nn::Linear;
 use burn::tensor::backend::Backend;
 
 /// N(0, 0.02), the lecture's initialiser for linear and embedding weights.
-pub const WEIGHT_INIT: Initializer = Initializer::Normal { mean: 0.0, std: 0.02 };
+pub const WEIGHT_INIT: Initializer = Initializer::Normal {
+    mean: 0.0,
+    std: 0.02,
+};
 
 /// A `d_in -> d_out` linear layer initialised as in the lecture.
 pub fn linear<B: Backend>(d_in: usize, d_out: usize, bias: bool, device: &B::Device) -> Linear<B> {

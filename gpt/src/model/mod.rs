@@ -50,7 +50,9 @@ impl ModelConfig {
         Gpt {
             tok_emb: emb(self.vocab_size),
             pos_emb: emb(self.block_size),
-            blocks: (0..self.n_layer).map(|_| Block::new(self, device)).collect(),
+            blocks: (0..self.n_layer)
+                .map(|_| Block::new(self, device))
+                .collect(),
             ln_f: LayerNormConfig::new(c).init(device),
             lm_head: init::linear(c, self.vocab_size, true, device),
             block_size: self.block_size,
@@ -62,9 +64,13 @@ impl<B: Backend> Gpt<B> {
     /// Logits `[batch, time, vocab]` for token ids `[batch, time]`, time <= block_size.
     pub fn forward(&self, idx: Tensor<B, 2, Int>) -> Tensor<B, 3> {
         let [_, t] = idx.dims();
-        debug_assert!(t <= self.block_size, "sequence of {t} exceeds block_size {}", self.block_size);
+        debug_assert!(
+            t <= self.block_size,
+            "sequence of {t} exceeds block_size {}",
+            self.block_size
+        );
         let tok = self.tok_emb.forward(idx);
-        let pos = self.pos_emb.weight.val().slice([0..t]).unsqueeze::<3>();
+        let pos = self.pos_emb.weight.val().narrow(0, 0, t).unsqueeze::<3>();
         let mut x = tok + pos;
         for block in &self.blocks {
             x = block.forward(x);
@@ -93,7 +99,15 @@ mod tests {
     use burn::tensor::{Distribution, TensorData, Tolerance};
 
     fn tiny() -> ModelConfig {
-        Hyperparams { block_size: 16, n_embd: 32, n_head: 4, n_layer: 2, dropout: 0.0, ..Default::default() }.model_config(11)
+        Hyperparams {
+            block_size: 16,
+            n_embd: 32,
+            n_head: 4,
+            n_layer: 2,
+            dropout: 0.0,
+            ..Default::default()
+        }
+        .model_config(11)
     }
 
     #[test]
@@ -121,10 +135,24 @@ mod tests {
         for tok in b.iter_mut().skip(9) {
             *tok = (*tok + 3) % 11;
         }
-        let run = |ids: Vec<i32>| model.forward(Tensor::from_data(TensorData::new(ids, [1, 16]), &device));
+        let run = |ids: Vec<i32>| {
+            model.forward(Tensor::from_data(TensorData::new(ids, [1, 16]), &device))
+        };
         let (la, lb) = (run(a), run(b));
-        la.clone().slice([0..1, 0..9]).into_data().assert_approx_eq::<f32>(&lb.clone().slice([0..1, 0..9]).into_data(), Tolerance::absolute(1e-6));
-        let diff = (la.slice([0..1, 9..16]) - lb.slice([0..1, 9..16])).abs().max().into_data().iter::<f32>().next().unwrap();
+        la.clone()
+            .slice([0..1, 0..9])
+            .into_data()
+            .assert_approx_eq::<f32>(
+                &lb.clone().slice([0..1, 0..9]).into_data(),
+                Tolerance::absolute(1e-6),
+            );
+        let diff = (la.slice([0..1, 9..16]) - lb.slice([0..1, 9..16]))
+            .abs()
+            .max()
+            .into_data()
+            .iter::<f32>()
+            .next()
+            .unwrap();
         assert!(diff > 1e-4, "later logits should change, max diff {diff}");
     }
 
@@ -132,11 +160,29 @@ mod tests {
     fn loss_at_initialisation_is_close_to_ln_vocab() {
         let device = Default::default();
         CpuInfer::seed(&device, 1);
-        let cfg = Hyperparams { block_size: 32, n_embd: 64, n_head: 4, n_layer: 2, dropout: 0.0, ..Default::default() }.model_config(65);
+        let cfg = Hyperparams {
+            block_size: 32,
+            n_embd: 64,
+            n_head: 4,
+            n_layer: 2,
+            dropout: 0.0,
+            ..Default::default()
+        }
+        .model_config(65);
         let model = cfg.init::<CpuInfer>(&device);
-        let x = Tensor::<CpuInfer, 2>::random([8, 32], Distribution::Uniform(0.0, 65.0), &device).int();
-        let y = Tensor::<CpuInfer, 2>::random([8, 32], Distribution::Uniform(0.0, 65.0), &device).int();
-        let loss: f32 = Gpt::loss(model.forward(x), y).into_data().iter::<f32>().next().unwrap();
-        assert!((loss - 65f32.ln()).abs() < 0.05, "loss at init {loss}, ln 65 = {}", 65f32.ln());
+        let x =
+            Tensor::<CpuInfer, 2>::random([8, 32], Distribution::Uniform(0.0, 65.0), &device).int();
+        let y =
+            Tensor::<CpuInfer, 2>::random([8, 32], Distribution::Uniform(0.0, 65.0), &device).int();
+        let loss: f32 = Gpt::loss(model.forward(x), y)
+            .into_data()
+            .iter::<f32>()
+            .next()
+            .unwrap();
+        assert!(
+            (loss - 65f32.ln()).abs() < 0.05,
+            "loss at init {loss}, ln 65 = {}",
+            65f32.ln()
+        );
     }
 }

@@ -1,0 +1,174 @@
+//! Planning: a checked spec becomes concrete runs. Grid enumerates the cartesian product
+//! (parameters in name order) and refuses points that are not buildable models, naming
+//! them; random draws `run_cap` points, drawing again when a point is not buildable.
+
+use std::collections::BTreeMap;
+
+use gptsweep_gpt::Hyperparams;
+use gptsweep_gpt::rng::{Rng, Stream};
+
+use super::diagnostic::{Diagnostic, SpecErrors};
+use super::spec::{Method, SweepSpec, apply};
+
+/// One run to be queued.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlannedRun {
+    /// Position in the sweep, from 0.
+    pub index: usize,
+    /// Every hyperparameter of the run.
+    pub hyperparams: Hyperparams,
+    /// Only the swept ones, by name.
+    pub swept: BTreeMap<String, serde_json::Value>,
+}
+
+/// Draws per run before random search gives up on finding a buildable model.
+const MAX_DRAWS: usize = 1000;
+/// Invalid grid points named in the error, at most.
+const MAX_NAMED: usize = 8;
+
+/// Why a point cannot run on this corpus, if it cannot.
+fn point_problem(
+    spec: &SweepSpec,
+    hp: &Hyperparams,
+    vocab_size: usize,
+    shortest_split: usize,
+) -> Option<String> {
+    if let Err(e) = hp.validate() {
+        return Some(e.to_string());
+    }
+    if hp.block_size + 1 > shortest_split {
+        return Some(format!(
+            "block_size = {} needs splits of at least {} tokens; the dataset's shortest split has {shortest_split}",
+            hp.block_size,
+            hp.block_size + 1
+        ));
+    }
+    let model = hp.model_config(vocab_size);
+    let bytes = model.training_bytes(hp.batch_size);
+    if bytes > spec.max_memory_bytes {
+        return Some(format!(
+            "needs about {:.1} GiB to train ({} parameters, batch {} x {} tokens), over max_memory_gb = {:.1}",
+            bytes as f64 / (1u64 << 30) as f64,
+            model.num_params(),
+            hp.batch_size,
+            hp.block_size,
+            spec.max_memory_bytes as f64 / (1u64 << 30) as f64
+        ));
+    }
+    None
+}
+
+fn show(swept: &BTreeMap<String, serde_json::Value>) -> String {
+    let parts: Vec<String> = swept.iter().map(|(k, v)| format!("{k}: {v}")).collect();
+    format!("{{{}}}", parts.join(", "))
+}
+
+/// Plans the runs of `spec` for a corpus of `vocab_size` characters whose shorter split
+/// has `shortest_split` tokens.
+pub fn plan_runs(
+    spec: &SweepSpec,
+    file: &str,
+    vocab_size: usize,
+    shortest_split: usize,
+) -> Result<Vec<PlannedRun>, SpecErrors> {
+    let fail = |messages: Vec<String>| SpecErrors {
+        file: file.to_string(),
+        diagnostics: messages.into_iter().map(Diagnostic::whole).collect(),
+    };
+    match spec.method {
+        Method::Grid => {
+            let axes: Vec<(&String, Vec<serde_json::Value>)> = spec
+                .parameters
+                .iter()
+                .map(|(k, p)| {
+                    (
+                        k,
+                        p.grid_values()
+                            .expect("grid parameters were checked to be enumerable"),
+                    )
+                })
+                .collect();
+            let total: usize = axes.iter().map(|(_, v)| v.len()).product();
+            if total > super::spec::MAX_RUNS && spec.run_cap.is_none() {
+                return Err(fail(vec![format!(
+                    "the grid has {total} points, over the limit of {}; set run_cap or use fewer values",
+                    super::spec::MAX_RUNS
+                )]));
+            }
+            let take = spec.run_cap.unwrap_or(total).min(total);
+            let mut runs = Vec::with_capacity(take);
+            let mut bad = Vec::new();
+            let mut bad_count = 0;
+            for i in 0..take {
+                let mut rest = i;
+                let mut swept = BTreeMap::new();
+                for (name, values) in axes.iter().rev() {
+                    swept.insert((*name).clone(), values[rest % values.len()].clone());
+                    rest /= values.len();
+                }
+                let hp = apply(&spec.base, &swept).expect("values were type-checked");
+                match point_problem(spec, &hp, vocab_size, shortest_split) {
+                    Some(why) => {
+                        bad_count += 1;
+                        if bad.len() < MAX_NAMED {
+                            bad.push(format!("grid point {i} {}: {why}", show(&swept)));
+                        }
+                    }
+                    None => runs.push(PlannedRun {
+                        index: i,
+                        hyperparams: hp,
+                        swept,
+                    }),
+                }
+            }
+            if bad_count > 0 {
+                if bad_count > bad.len() {
+                    bad.push(format!(
+                        "... and {} more invalid grid points",
+                        bad_count - bad.len()
+                    ));
+                }
+                return Err(fail(bad));
+            }
+            Ok(runs)
+        }
+        Method::Random => {
+            let cap = spec.run_cap.expect("random search has a run_cap");
+            let mut runs = Vec::with_capacity(cap);
+            for i in 0..cap {
+                let mut last = String::new();
+                let mut found = None;
+                for attempt in 0..MAX_DRAWS {
+                    let mut rng =
+                        Rng::keyed(spec.seed, Stream::Plan, (i * MAX_DRAWS + attempt) as u64);
+                    let swept: BTreeMap<String, serde_json::Value> = spec
+                        .parameters
+                        .iter()
+                        .map(|(k, p)| (k.clone(), p.draw(&mut rng)))
+                        .collect();
+                    let hp = apply(&spec.base, &swept).expect("draws were type-checked");
+                    match point_problem(spec, &hp, vocab_size, shortest_split) {
+                        Some(why) => last = format!("{}: {why}", show(&swept)),
+                        None => {
+                            found = Some(PlannedRun {
+                                index: i,
+                                hyperparams: hp,
+                                swept,
+                            });
+                            break;
+                        }
+                    }
+                }
+                match found {
+                    Some(run) => runs.push(run),
+                    None => {
+                        return Err(fail(vec![format!(
+                            "no buildable model in {MAX_DRAWS} draws for run {i}; last draw {last}"
+                        )]));
+                    }
+                }
+            }
+            Ok(runs)
+        }
+    }
+}

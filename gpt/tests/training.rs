@@ -1,0 +1,193 @@
+//! Training behaviour pinned on the CPU backend with tiny models: reproducibility,
+//! checkpoints, exact resume, and learning beyond the bigram baseline.
+//!
+//! burn-flex keeps one process-wide RNG, so tests that seed it run one at a time.
+
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use burn::tensor::{Int, Tensor, TensorData};
+use gptsweep_gpt::backend::{CpuInfer, CpuTrain};
+use gptsweep_gpt::corpus::{BUILTIN_TINYSHAKESPEARE, TINYSHAKESPEARE};
+use gptsweep_gpt::{Checkpoint, Corpus, Eval, Flow, Hyperparams, Trainer};
+
+static SERIAL: Mutex<()> = Mutex::new(());
+
+fn serial() -> MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn small_corpus() -> Arc<Corpus> {
+    Arc::new(Corpus::from_text("shakespeare-slice", &TINYSHAKESPEARE[..60_000]).unwrap())
+}
+
+fn tiny(max_iters: usize, dropout: f64) -> Hyperparams {
+    Hyperparams {
+        batch_size: 8,
+        block_size: 16,
+        n_embd: 32,
+        n_head: 4,
+        n_layer: 2,
+        dropout,
+        lr: 1e-3,
+        max_iters,
+        eval_interval: 5,
+        eval_iters: 4,
+        seed: 7,
+        ..Default::default()
+    }
+}
+
+fn train(hp: Hyperparams, corpus: &Arc<Corpus>) -> Vec<Eval> {
+    let mut t = Trainer::<CpuTrain>::new(hp, corpus.clone(), Default::default()).unwrap();
+    t.run(0, |_, _| Flow::Continue).unwrap();
+    t.evals().to_vec()
+}
+
+fn losses(evals: &[Eval]) -> Vec<(usize, f32, f32)> {
+    evals
+        .iter()
+        .map(|e| (e.step, e.train_loss, e.val_loss))
+        .collect()
+}
+
+#[test]
+fn same_seed_gives_the_same_losses() {
+    let _g = serial();
+    let corpus = small_corpus();
+    let a = train(tiny(10, 0.1), &corpus);
+    let b = train(tiny(10, 0.1), &corpus);
+    assert_eq!(losses(&a), losses(&b));
+    let c = train(
+        Hyperparams {
+            seed: 8,
+            ..tiny(10, 0.1)
+        },
+        &corpus,
+    );
+    assert_ne!(losses(&a), losses(&c));
+}
+
+#[test]
+fn checkpoint_round_trip_gives_identical_logits() {
+    let _g = serial();
+    let corpus = small_corpus();
+    let mut t = Trainer::<CpuTrain>::new(tiny(5, 0.0), corpus.clone(), Default::default()).unwrap();
+    t.run(0, |_, _| Flow::Continue).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ckpt");
+    t.checkpoint().unwrap().save(&path).unwrap();
+    let loaded = Checkpoint::load(&path).unwrap();
+    assert_eq!(loaded.meta.step, 5);
+    let device = Default::default();
+    let model = loaded.load_model::<CpuInfer>(&device).unwrap();
+    let ids: Vec<i32> = (0..16).map(|i| (i * 7) % 40).collect();
+    let x =
+        || Tensor::<CpuInfer, 2, Int>::from_data(TensorData::new(ids.clone(), [1, 16]), &device);
+    let before: Vec<f32> = t
+        .eval_model()
+        .forward(x())
+        .into_data()
+        .iter::<f32>()
+        .collect();
+    let after: Vec<f32> = model.forward(x()).into_data().iter::<f32>().collect();
+    assert_eq!(before, after);
+}
+
+#[test]
+fn resumed_training_continues_exactly_as_uninterrupted() {
+    let _g = serial();
+    let corpus = small_corpus();
+    let whole = train(tiny(20, 0.1), &corpus);
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ckpt");
+    let mut first =
+        Trainer::<CpuTrain>::new(tiny(20, 0.1), corpus.clone(), Default::default()).unwrap();
+    first
+        .run(0, |t, _| {
+            if t.steps_done() == 10 && t.evals().len() == 2 {
+                Flow::Stop
+            } else {
+                Flow::Continue
+            }
+        })
+        .unwrap();
+    assert_eq!(first.steps_done(), 10);
+    first.checkpoint().unwrap().save(&path).unwrap();
+    drop(first);
+
+    let ckpt = Checkpoint::load(&path).unwrap();
+    let mut second =
+        Trainer::<CpuTrain>::resume(&ckpt, corpus.clone(), Default::default()).unwrap();
+    second.run(0, |_, _| Flow::Continue).unwrap();
+    assert_eq!(losses(second.evals()), losses(&whole));
+    assert_eq!(
+        second.evals().iter().map(|e| e.step).collect::<Vec<_>>(),
+        vec![5, 10, 15, 20]
+    );
+}
+
+#[test]
+fn missing_and_corrupt_checkpoints_are_refused() {
+    let _g = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let err = Checkpoint::load(&dir.path().join("nope"))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("no such checkpoint directory"), "{err}");
+
+    let corpus = small_corpus();
+    let t = Trainer::<CpuTrain>::new(tiny(5, 0.0), corpus, Default::default()).unwrap();
+    let path = dir.path().join("ckpt");
+    t.checkpoint().unwrap().save(&path).unwrap();
+    let mut bytes = std::fs::read(path.join("model.mpk")).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0xff;
+    std::fs::write(path.join("model.mpk"), bytes).unwrap();
+    let err = Checkpoint::load(&path).unwrap_err().to_string();
+    assert!(err.contains("model.mpk is corrupt"), "{err}");
+
+    std::fs::write(path.join("meta.json"), b"{not json").unwrap();
+    let err = Checkpoint::load(&path).unwrap_err().to_string();
+    assert!(
+        err.contains("meta.json is not a gptsweep checkpoint"),
+        "{err}"
+    );
+}
+
+#[test]
+fn resume_on_another_dataset_is_refused() {
+    let _g = serial();
+    let corpus = small_corpus();
+    let t = Trainer::<CpuTrain>::new(tiny(5, 0.0), corpus, Default::default()).unwrap();
+    let ckpt = t.checkpoint().unwrap();
+    let other = Arc::new(Corpus::from_text("other", &TINYSHAKESPEARE[..50_000]).unwrap());
+    let err = Trainer::<CpuTrain>::resume(&ckpt, other, Default::default())
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(err.contains("was trained on dataset sha256"), "{err}");
+}
+
+#[test]
+fn a_short_run_on_tiny_shakespeare_beats_the_bigram_baseline() {
+    let _g = serial();
+    let corpus = Arc::new(Corpus::load(BUILTIN_TINYSHAKESPEARE).unwrap());
+    let hp = Hyperparams {
+        batch_size: 32,
+        block_size: 32,
+        n_embd: 64,
+        n_head: 4,
+        n_layer: 2,
+        dropout: 0.0,
+        lr: 2e-3,
+        max_iters: 300,
+        eval_interval: 300,
+        eval_iters: 20,
+        seed: 1337,
+        ..Default::default()
+    };
+    let evals = train(hp, &corpus);
+    let val = evals.last().unwrap().val_loss;
+    assert!(val < 2.45, "val loss {val} should beat the bigram's ~2.48");
+}
