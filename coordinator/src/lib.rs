@@ -1,4 +1,17 @@
 //! gptsweep's coordinator: reads sweep files, plans runs, hands them to workers over gRPC
 //! and keeps everything in SQLite.
+//!
+//! - [`sweep`]: sweep files, checks with line and column, planning;
+//! - [`store`]: SQLite through one batching writer;
+//! - [`server`]: the gRPC services for workers and clients;
+//! - [`datasets`]: corpora stored by sha256 under the state directory.
 
+pub mod clock;
+pub mod datasets;
+pub mod error;
+pub mod server;
+pub mod store;
 pub mod sweep;
+
+pub use error::{CoordinatorError, Result};
+pub use server::{Coordinator, CoordinatorConfig};

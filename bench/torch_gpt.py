@@ -1,0 +1,122 @@
+"""PyTorch reference of gptsweep's model, for benchmarks only (never run by the tests).
+
+The lecture's final gpt.py with all heads in one batched matmul (the same arithmetic as
+gptsweep's burn model): token + position embeddings, pre-LayerNorm blocks of causal
+multi-head self-attention and a 4x ReLU MLP, final LayerNorm, lm_head, N(0, 0.02) init,
+AdamW with PyTorch's defaults. Prints one JSON line with training tokens/s.
+"""
+import argparse, json, math, os, sys, time
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class Attention(nn.Module):
+    def __init__(self, c, h, block, dropout):
+        super().__init__()
+        self.h = h
+        self.qkv = nn.Linear(c, 3 * c, bias=False)
+        self.proj = nn.Linear(c, c)
+        self.attn_drop = nn.Dropout(dropout)
+        self.resid_drop = nn.Dropout(dropout)
+        self.register_buffer("tril", torch.tril(torch.ones(block, block)))
+
+    def forward(self, x):
+        b, t, c = x.shape
+        q, k, v = self.qkv(x).split(c, dim=2)
+        q, k, v = (m.view(b, t, self.h, c // self.h).transpose(1, 2) for m in (q, k, v))
+        w = q @ k.transpose(-2, -1) * (c // self.h) ** -0.5
+        w = w.masked_fill(self.tril[:t, :t] == 0, float("-inf"))
+        w = self.attn_drop(F.softmax(w, dim=-1))
+        y = (w @ v).transpose(1, 2).contiguous().view(b, t, c)
+        return self.resid_drop(self.proj(y))
+
+
+class Block(nn.Module):
+    def __init__(self, c, h, block, dropout):
+        super().__init__()
+        self.ln1, self.ln2 = nn.LayerNorm(c), nn.LayerNorm(c)
+        self.attn = Attention(c, h, block, dropout)
+        self.ffwd = nn.Sequential(nn.Linear(c, 4 * c), nn.ReLU(), nn.Linear(4 * c, c), nn.Dropout(dropout))
+
+    def forward(self, x):
+        x = x + self.attn(self.ln1(x))
+        return x + self.ffwd(self.ln2(x))
+
+
+class GPT(nn.Module):
+    def __init__(self, vocab, block, c, h, layers, dropout):
+        super().__init__()
+        self.tok = nn.Embedding(vocab, c)
+        self.pos = nn.Embedding(block, c)
+        self.blocks = nn.Sequential(*[Block(c, h, block, dropout) for _ in range(layers)])
+        self.ln_f = nn.LayerNorm(c)
+        self.head = nn.Linear(c, vocab)
+        self.apply(self._init)
+
+    @staticmethod
+    def _init(m):
+        if isinstance(m, nn.Linear):
+            nn.init.normal_(m.weight, 0.0, 0.02)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.Embedding):
+            nn.init.normal_(m.weight, 0.0, 0.02)
+
+    def forward(self, idx, targets):
+        b, t = idx.shape
+        x = self.tok(idx) + self.pos(torch.arange(t, device=idx.device))
+        logits = self.head(self.ln_f(self.blocks(x)))
+        return F.cross_entropy(logits.view(b * t, -1), targets.view(b * t))
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--data", required=True)
+    p.add_argument("--device", default="cpu")
+    for name, default in [("batch_size", 64), ("block_size", 256), ("n_embd", 384), ("n_head", 6), ("n_layer", 6), ("steps", 5)]:
+        p.add_argument("--" + name.replace("_", "-"), type=int, default=default)
+    p.add_argument("--dropout", type=float, default=0.0)
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--threads", type=int, default=os.cpu_count())
+    a = p.parse_args()
+    torch.set_num_threads(a.threads)
+    torch.manual_seed(1337)
+    text = open(a.data, encoding="utf-8").read()
+    chars = sorted(set(text))
+    stoi = {ch: i for i, ch in enumerate(chars)}
+    data = torch.tensor([stoi[c] for c in text], dtype=torch.long)
+    train = data[: int(0.9 * len(data))]
+    dev = torch.device(a.device)
+    model = GPT(len(chars), a.block_size, a.n_embd, a.n_head, a.n_layer, a.dropout).to(dev)
+    opt = torch.optim.AdamW(model.parameters(), lr=a.lr)
+    params = sum(p.numel() for p in model.parameters())
+
+    def batch():
+        ix = torch.randint(len(train) - a.block_size, (a.batch_size,))
+        x = torch.stack([train[i : i + a.block_size] for i in ix]).to(dev)
+        y = torch.stack([train[i + 1 : i + a.block_size + 1] for i in ix]).to(dev)
+        return x, y
+
+    def sync():
+        if dev.type == "cuda":
+            torch.cuda.synchronize()
+
+    loss = None
+    t0 = time.perf_counter()
+    for _ in range(a.steps):
+        x, y = batch()
+        loss = model(x, y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+    sync()
+    secs = time.perf_counter() - t0
+    tokens = a.steps * a.batch_size * a.block_size
+    print(json.dumps({"impl": "pytorch " + torch.__version__, "device": a.device, "params": params, "steps": a.steps,
+                      "secs": secs, "tokens_per_sec": tokens / secs, "final_loss": float(loss)}))
+
+
+if __name__ == "__main__":
+    main()

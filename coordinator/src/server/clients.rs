@@ -1,0 +1,164 @@
+//! The Clients service: datasets in, sweeps in, and every listing the CLI shows.
+
+use tonic::{Request, Response, Status, Streaming};
+
+use gptsweep_proto::pb;
+
+use super::Coordinator;
+use super::convert::{run_detail_to_pb, run_row_to_pb, sweep_to_pb, worker_to_pb};
+use crate::clock::now_ms;
+use crate::datasets::MAX_DATASET_BYTES;
+use crate::store::{WriteOp, reads};
+
+pub struct ClientsService(pub Coordinator);
+
+#[tonic::async_trait]
+impl pb::clients_server::Clients for ClientsService {
+    async fn upload_dataset(
+        &self,
+        req: Request<Streaming<pb::DatasetUpload>>,
+    ) -> Result<Response<pb::UploadDatasetReply>, Status> {
+        let mut stream = req.into_inner();
+        let mut name = String::new();
+        let mut bytes = Vec::new();
+        while let Some(chunk) = stream.message().await? {
+            if name.is_empty() {
+                name = chunk.name;
+            }
+            if bytes.len() + chunk.data.len() > MAX_DATASET_BYTES {
+                return Err(Status::invalid_argument(format!(
+                    "dataset {name}: over the limit of {MAX_DATASET_BYTES} bytes"
+                )));
+            }
+            bytes.extend_from_slice(&chunk.data);
+        }
+        let c = self.0.clone();
+        let n = bytes.len() as u64;
+        let (sha, name) = tokio::task::spawn_blocking(move || {
+            c.datasets.put(&name, &bytes).map(|sha| (sha, name))
+        })
+        .await
+        .map_err(|e| Status::internal(e.to_string()))??;
+        self.0
+            .store
+            .write(|reply| WriteOp::InsertDataset {
+                sha256: sha.clone(),
+                name,
+                bytes: n,
+                builtin: false,
+                reply,
+            })
+            .await?;
+        Ok(Response::new(pb::UploadDatasetReply {
+            sha256: sha,
+            bytes: n,
+        }))
+    }
+
+    async fn submit(
+        &self,
+        req: Request<pb::SubmitRequest>,
+    ) -> Result<Response<pb::SubmitReply>, Status> {
+        let r = req.into_inner();
+        let s = self
+            .0
+            .submit(&r.file_name, &r.yaml, &r.dataset_sha256)
+            .await?;
+        Ok(Response::new(pb::SubmitReply {
+            sweep_id: s.id,
+            name: s.name,
+            runs: s.runs as u32,
+        }))
+    }
+
+    async fn list_sweeps(
+        &self,
+        _: Request<pb::ListSweepsRequest>,
+    ) -> Result<Response<pb::ListSweepsReply>, Status> {
+        let sweeps = reads::list_sweeps(&self.0.store.pool).await?;
+        Ok(Response::new(pb::ListSweepsReply {
+            sweeps: sweeps.iter().map(sweep_to_pb).collect(),
+        }))
+    }
+
+    async fn sweep_status(
+        &self,
+        req: Request<pb::SweepRef>,
+    ) -> Result<Response<pb::SweepStatusReply>, Status> {
+        let id = reads::sweep_id(&self.0.store.pool, &req.into_inner().sweep).await?;
+        let info = reads::sweep_info(&self.0.store.pool, id).await?;
+        Ok(Response::new(pb::SweepStatusReply {
+            sweep: Some(sweep_to_pb(&info)),
+        }))
+    }
+
+    async fn top(&self, req: Request<pb::TopRequest>) -> Result<Response<pb::TopReply>, Status> {
+        let r = req.into_inner();
+        let id = reads::sweep_id(&self.0.store.pool, &r.sweep).await?;
+        let (info, rows) = reads::top(&self.0.store.pool, id, r.limit, r.samples.min(16)).await?;
+        Ok(Response::new(pb::TopReply {
+            sweep: Some(sweep_to_pb(&info)),
+            runs: rows.iter().map(run_row_to_pb).collect(),
+        }))
+    }
+
+    async fn show_run(
+        &self,
+        req: Request<pb::ShowRunRequest>,
+    ) -> Result<Response<pb::ShowRunReply>, Status> {
+        let d = reads::run_detail(&self.0.store.pool, req.into_inner().run_id).await?;
+        Ok(Response::new(run_detail_to_pb(&d)))
+    }
+
+    async fn list_workers(
+        &self,
+        _: Request<pb::ListWorkersRequest>,
+    ) -> Result<Response<pb::ListWorkersReply>, Status> {
+        let ws = reads::workers(&self.0.store.pool).await?;
+        let horizon = now_ms() - self.0.config.lease_timeout.as_millis() as i64;
+        Ok(Response::new(pb::ListWorkersReply {
+            workers: ws
+                .iter()
+                .map(|w| worker_to_pb(w, w.last_seen_ms >= horizon))
+                .collect(),
+        }))
+    }
+
+    async fn cancel(
+        &self,
+        req: Request<pb::SweepRef>,
+    ) -> Result<Response<pb::CancelReply>, Status> {
+        let sweep_id = reads::sweep_id(&self.0.store.pool, &req.into_inner().sweep).await?;
+        let (queued, running) = self
+            .0
+            .store
+            .write(|reply| WriteOp::Cancel { sweep_id, reply })
+            .await?;
+        Ok(Response::new(pb::CancelReply {
+            cancelled_queued: queued,
+            stopping_running: running,
+        }))
+    }
+
+    async fn retry(
+        &self,
+        req: Request<pb::RetryRequest>,
+    ) -> Result<Response<pb::RetryReply>, Status> {
+        let r = req.into_inner();
+        let sweep_id = reads::sweep_id(&self.0.store.pool, &r.sweep).await?;
+        let n = self
+            .0
+            .store
+            .write(|reply| WriteOp::Retry {
+                sweep_id,
+                failed: r.failed,
+                stopped: r.stopped,
+                reply,
+            })
+            .await?;
+        if n > 0 {
+            self.0.work.notify_waiters();
+        }
+        Ok(Response::new(pb::RetryReply { requeued: n }))
+    }
+}

@@ -1,0 +1,187 @@
+//! The Workers service: register, long-poll leases, reports, heartbeats, finish, datasets.
+
+use std::pin::Pin;
+use std::time::Duration;
+
+use tokio_stream::Stream;
+use tonic::{Request, Response, Status};
+
+use gptsweep_proto::pb;
+
+use super::Coordinator;
+use super::convert::{directive_to_pb, eval_from_pb, run_spec_to_pb, sample_from_pb};
+use crate::store::{Outcome, WriteOp};
+
+/// Longest a lease poll is held open.
+const MAX_WAIT: Duration = Duration::from_secs(30);
+/// Chunk size of dataset downloads.
+const CHUNK: usize = 1 << 20;
+
+pub struct WorkersService(pub Coordinator);
+
+impl WorkersService {
+    fn lease_ms(&self) -> i64 {
+        self.0.config.lease_timeout.as_millis() as i64
+    }
+}
+
+#[tonic::async_trait]
+impl pb::workers_server::Workers for WorkersService {
+    async fn register(
+        &self,
+        req: Request<pb::RegisterRequest>,
+    ) -> Result<Response<pb::RegisterReply>, Status> {
+        let r = req.into_inner();
+        if r.name.len() > 200 || r.devices.is_empty() || r.devices.len() > 64 {
+            return Err(Status::invalid_argument(
+                "a worker needs a name under 200 characters and 1 to 64 devices",
+            ));
+        }
+        let devices = r.devices.iter().map(|d| d.spec.clone()).collect();
+        let id = self
+            .0
+            .store
+            .write(|reply| WriteOp::RegisterWorker {
+                name: r.name,
+                devices,
+                reply,
+            })
+            .await?;
+        let lease = self.0.config.lease_timeout;
+        Ok(Response::new(pb::RegisterReply {
+            worker_id: id,
+            lease_timeout_ms: lease.as_millis() as u64,
+            heartbeat_interval_ms: (lease / 4).as_millis() as u64,
+        }))
+    }
+
+    async fn lease(
+        &self,
+        req: Request<pb::LeaseRequest>,
+    ) -> Result<Response<pb::LeaseReply>, Status> {
+        let r = req.into_inner();
+        let deadline = tokio::time::Instant::now() + Duration::from_millis(r.wait_ms).min(MAX_WAIT);
+        loop {
+            let notified = self.0.work.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            let lease_ms = self.lease_ms();
+            let leased = self
+                .0
+                .store
+                .write(|reply| WriteOp::Lease {
+                    worker_id: r.worker_id,
+                    device: r.device.clone(),
+                    lease_ms,
+                    reply,
+                })
+                .await?;
+            if let Some(run) = leased {
+                return Ok(Response::new(pb::LeaseReply {
+                    run: Some(run_spec_to_pb(run)),
+                }));
+            }
+            tokio::select! {
+                _ = &mut notified => continue,
+                _ = tokio::time::sleep_until(deadline) => return Ok(Response::new(pb::LeaseReply { run: None })),
+            }
+        }
+    }
+
+    async fn report(
+        &self,
+        req: Request<pb::ReportRequest>,
+    ) -> Result<Response<pb::ReportReply>, Status> {
+        let r = req.into_inner();
+        if r.evals.len() > 10_000 {
+            return Err(Status::invalid_argument(
+                "at most 10000 evaluations per report",
+            ));
+        }
+        let evals = r.evals.iter().map(eval_from_pb).collect();
+        let lease_ms = self.lease_ms();
+        let d = self
+            .0
+            .store
+            .write(|reply| WriteOp::Report {
+                run_id: r.run_id,
+                lease_id: r.lease_id,
+                evals,
+                lease_ms,
+                reply,
+            })
+            .await?;
+        let (directive, reason) = directive_to_pb(d);
+        Ok(Response::new(pb::ReportReply { directive, reason }))
+    }
+
+    async fn heartbeat(
+        &self,
+        req: Request<pb::HeartbeatRequest>,
+    ) -> Result<Response<pb::HeartbeatReply>, Status> {
+        let r = req.into_inner();
+        let lease_ms = self.lease_ms();
+        let d = self
+            .0
+            .store
+            .write(|reply| WriteOp::Heartbeat {
+                run_id: r.run_id,
+                lease_id: r.lease_id,
+                lease_ms,
+                reply,
+            })
+            .await?;
+        let (directive, reason) = directive_to_pb(d);
+        Ok(Response::new(pb::HeartbeatReply { directive, reason }))
+    }
+
+    async fn finish(
+        &self,
+        req: Request<pb::FinishRequest>,
+    ) -> Result<Response<pb::FinishReply>, Status> {
+        let r = req.into_inner();
+        let outcome = match pb::Outcome::try_from(r.outcome) {
+            Ok(pb::Outcome::Finished) => Outcome::Finished,
+            Ok(pb::Outcome::Stopped) => Outcome::Stopped,
+            Ok(pb::Outcome::Failed) => Outcome::Failed,
+            _ => {
+                return Err(Status::invalid_argument(
+                    "finish needs an outcome: finished, stopped or failed",
+                ));
+            }
+        };
+        if r.samples.len() > 16 || r.error.len() > 64 << 10 {
+            return Err(Status::invalid_argument(
+                "at most 16 samples and a 64 KiB error per run",
+            ));
+        }
+        let samples = r.samples.iter().map(sample_from_pb).collect();
+        self.0
+            .store
+            .write(|reply| WriteOp::Finish {
+                run_id: r.run_id,
+                lease_id: r.lease_id,
+                outcome,
+                error: r.error,
+                samples,
+                summary_json: r.summary_json,
+                reply,
+            })
+            .await?;
+        Ok(Response::new(pb::FinishReply {}))
+    }
+
+    type FetchDatasetStream = Pin<Box<dyn Stream<Item = Result<pb::Chunk, Status>> + Send>>;
+
+    async fn fetch_dataset(
+        &self,
+        req: Request<pb::FetchDatasetRequest>,
+    ) -> Result<Response<Self::FetchDatasetStream>, Status> {
+        let bytes = self.0.datasets.get(&req.into_inner().sha256)?;
+        let chunks: Vec<Result<pb::Chunk, Status>> = bytes
+            .chunks(CHUNK)
+            .map(|c| Ok(pb::Chunk { data: c.to_vec() }))
+            .collect();
+        Ok(Response::new(Box::pin(tokio_stream::iter(chunks))))
+    }
+}

@@ -1,0 +1,415 @@
+//! The write operations, each run by the writer inside its own savepoint.
+
+use sqlx::{Row, SqliteConnection};
+
+use super::records::{Directive, LeasedRun, Outcome, StoredSample};
+use crate::clock::now_ms;
+use crate::error::{CoordinatorError, Result};
+use crate::sweep::{PlannedRun, SweepSpec};
+use gptsweep_gpt::Eval;
+
+/// A sweep ready to be stored.
+#[derive(Debug, Clone)]
+pub struct NewSweep {
+    /// The checked spec.
+    pub spec: SweepSpec,
+    /// The file as submitted.
+    pub yaml: String,
+    /// Its name as the user gave it.
+    pub file_name: String,
+    /// Dataset identity.
+    pub dataset_sha256: String,
+    /// Planned runs, with their parameter counts.
+    pub runs: Vec<(PlannedRun, u64)>,
+}
+
+pub async fn insert_dataset(
+    c: &mut SqliteConnection,
+    sha256: &str,
+    name: &str,
+    bytes: u64,
+    builtin: bool,
+) -> Result<()> {
+    sqlx::query("INSERT INTO datasets (sha256, name, bytes, builtin, created_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT(sha256) DO NOTHING")
+        .bind(sha256)
+        .bind(name)
+        .bind(bytes as i64)
+        .bind(builtin)
+        .bind(now_ms())
+        .execute(&mut *c)
+        .await?;
+    Ok(())
+}
+
+pub async fn create_sweep(c: &mut SqliteConnection, s: &NewSweep) -> Result<i64> {
+    let taken: Option<i64> = sqlx::query_scalar("SELECT id FROM sweeps WHERE name = ?")
+        .bind(&s.spec.name)
+        .fetch_optional(&mut *c)
+        .await?;
+    if let Some(id) = taken {
+        return Err(CoordinatorError::AlreadyExists(format!(
+            "{}: a sweep named {:?} already exists (id {id}); set another `name:` in the file",
+            s.file_name, s.spec.name
+        )));
+    }
+    let now = now_ms();
+    let spec_json = serde_json::to_string(&s.spec).expect("spec serialises");
+    let method = serde_json::to_value(s.spec.method)
+        .expect("serialises")
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let goal = serde_json::to_value(s.spec.metric.goal)
+        .expect("serialises")
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO sweeps (name, file_name, yaml, spec_json, method, metric, goal, dataset_sha256, state, created_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'running', ?) RETURNING id",
+    )
+    .bind(&s.spec.name)
+    .bind(&s.file_name)
+    .bind(&s.yaml)
+    .bind(spec_json)
+    .bind(method)
+    .bind(&s.spec.metric.name)
+    .bind(goal)
+    .bind(&s.dataset_sha256)
+    .bind(now)
+    .fetch_one(&mut *c)
+    .await?;
+    for (run, params) in &s.runs {
+        sqlx::query(
+            "INSERT INTO runs (sweep_id, idx, hyperparams_json, swept_json, state, num_params, created_at) VALUES (?, ?, ?, ?, 'queued', ?, ?)",
+        )
+        .bind(id)
+        .bind(run.index as i64)
+        .bind(serde_json::to_string(&run.hyperparams).expect("serialises"))
+        .bind(serde_json::to_string(&run.swept).expect("serialises"))
+        .bind(*params as i64)
+        .bind(now)
+        .execute(&mut *c)
+        .await?;
+    }
+    Ok(id)
+}
+
+pub async fn register_worker(
+    c: &mut SqliteConnection,
+    name: &str,
+    devices: &[String],
+) -> Result<i64> {
+    let now = now_ms();
+    Ok(sqlx::query_scalar("INSERT INTO workers (name, devices_json, registered_at, last_seen) VALUES (?, ?, ?, ?) RETURNING id")
+        .bind(name)
+        .bind(serde_json::to_string(devices).expect("serialises"))
+        .bind(now)
+        .bind(now)
+        .fetch_one(&mut *c)
+        .await?)
+}
+
+async fn touch_worker(c: &mut SqliteConnection, worker_id: i64) -> Result<()> {
+    sqlx::query("UPDATE workers SET last_seen = ? WHERE id = ?")
+        .bind(now_ms())
+        .bind(worker_id)
+        .execute(&mut *c)
+        .await?;
+    Ok(())
+}
+
+pub async fn lease(
+    c: &mut SqliteConnection,
+    worker_id: i64,
+    device: &str,
+    lease_ms: i64,
+) -> Result<Option<LeasedRun>> {
+    let known: Option<i64> = sqlx::query_scalar("SELECT id FROM workers WHERE id = ?")
+        .bind(worker_id)
+        .fetch_optional(&mut *c)
+        .await?;
+    if known.is_none() {
+        return Err(CoordinatorError::NotFound(format!(
+            "worker {worker_id} is not registered; register again"
+        )));
+    }
+    touch_worker(c, worker_id).await?;
+    let row = sqlx::query(
+        "SELECT r.id, r.hyperparams_json, r.attempts, s.name, s.spec_json, s.dataset_sha256, d.name AS dname, d.builtin
+         FROM runs r JOIN sweeps s ON s.id = r.sweep_id JOIN datasets d ON d.sha256 = s.dataset_sha256
+         WHERE r.state = 'queued' AND s.state = 'running'
+         ORDER BY s.id, r.idx LIMIT 1",
+    )
+    .fetch_optional(&mut *c)
+    .await?;
+    let Some(row) = row else { return Ok(None) };
+    let run_id: i64 = row.get("id");
+    let now = now_ms();
+    let lease_id: i64 = sqlx::query_scalar("INSERT INTO attempts (run_id, worker_id, device, state, started_at) VALUES (?, ?, ?, 'running', ?) RETURNING id")
+        .bind(run_id)
+        .bind(worker_id)
+        .bind(device)
+        .bind(now)
+        .fetch_one(&mut *c)
+        .await?;
+    let updated = sqlx::query("UPDATE runs SET state = 'running', attempts = attempts + 1, lease_id = ?, lease_expires_at = ? WHERE id = ? AND state = 'queued'")
+        .bind(lease_id)
+        .bind(now + lease_ms)
+        .bind(run_id)
+        .execute(&mut *c)
+        .await?;
+    debug_assert_eq!(updated.rows_affected(), 1);
+    let spec: serde_json::Value =
+        serde_json::from_str(row.get::<&str, _>("spec_json")).unwrap_or_default();
+    Ok(Some(LeasedRun {
+        run_id,
+        lease_id,
+        sweep: row.get("name"),
+        hyperparams_json: row.get("hyperparams_json"),
+        dataset_name: row.get("dname"),
+        dataset_sha256: row.get("dataset_sha256"),
+        dataset_builtin: row.get("builtin"),
+        samples_json: spec
+            .get("samples")
+            .map(|s| s.to_string())
+            .unwrap_or_default(),
+        attempt: row.get::<i64, _>("attempts") as u32 + 1,
+    }))
+}
+
+/// Checks that `lease_id` still holds `run_id`, renews it, and answers the directive.
+async fn renew(
+    c: &mut SqliteConnection,
+    run_id: i64,
+    lease_id: i64,
+    lease_ms: i64,
+) -> Result<Directive> {
+    let row = sqlx::query("SELECT r.lease_id, r.state, r.stop_requested, a.worker_id FROM runs r LEFT JOIN attempts a ON a.id = r.lease_id WHERE r.id = ?")
+        .bind(run_id)
+        .fetch_optional(&mut *c)
+        .await?
+        .ok_or_else(|| CoordinatorError::NotFound(format!("run {run_id} does not exist")))?;
+    let holder: Option<i64> = row.get("lease_id");
+    let state: String = row.get("state");
+    if holder != Some(lease_id) || state != "running" {
+        return Err(CoordinatorError::LeaseLost(format!(
+            "lease {lease_id} no longer holds run {run_id} (the run is {state}); drop it"
+        )));
+    }
+    sqlx::query("UPDATE runs SET lease_expires_at = ? WHERE id = ?")
+        .bind(now_ms() + lease_ms)
+        .bind(run_id)
+        .execute(&mut *c)
+        .await?;
+    if let Some(w) = row.get::<Option<i64>, _>("worker_id") {
+        touch_worker(c, w).await?;
+    }
+    Ok(if row.get::<bool, _>("stop_requested") {
+        Directive::Stop("the sweep was cancelled".into())
+    } else {
+        Directive::Continue
+    })
+}
+
+pub async fn report(
+    c: &mut SqliteConnection,
+    run_id: i64,
+    lease_id: i64,
+    evals: &[Eval],
+    lease_ms: i64,
+) -> Result<Directive> {
+    let directive = renew(c, run_id, lease_id, lease_ms).await?;
+    let now = now_ms();
+    for e in evals {
+        sqlx::query(
+            "INSERT INTO evals (run_id, step, train_loss, val_loss, tokens_per_sec, train_secs, attempt_id, recorded_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(run_id, step) DO NOTHING",
+        )
+        .bind(run_id)
+        .bind(e.step as i64)
+        .bind(e.train_loss as f64)
+        .bind(e.val_loss as f64)
+        .bind(e.tokens_per_sec)
+        .bind(e.train_secs)
+        .bind(lease_id)
+        .bind(now)
+        .execute(&mut *c)
+        .await?;
+    }
+    if let Some(last) = evals.iter().max_by_key(|e| e.step) {
+        sqlx::query(
+            "UPDATE runs SET
+               best_step = CASE WHEN best_val_loss IS NULL OR ? < best_val_loss THEN ? ELSE best_step END,
+               best_val_loss = (SELECT MIN(val_loss) FROM evals WHERE run_id = ?),
+               last_train_loss = ?, last_step = MAX(last_step, ?), tokens_per_sec = ?, train_secs = ?
+             WHERE id = ?",
+        )
+        .bind(evals.iter().map(|e| e.val_loss as f64).fold(f64::INFINITY, f64::min))
+        .bind(evals.iter().min_by(|a, b| a.val_loss.total_cmp(&b.val_loss)).map(|e| e.step as i64))
+        .bind(run_id)
+        .bind(last.train_loss as f64)
+        .bind(last.step as i64)
+        .bind(last.tokens_per_sec)
+        .bind(last.train_secs)
+        .bind(run_id)
+        .execute(&mut *c)
+        .await?;
+    }
+    Ok(directive)
+}
+
+pub async fn heartbeat(
+    c: &mut SqliteConnection,
+    run_id: i64,
+    lease_id: i64,
+    lease_ms: i64,
+) -> Result<Directive> {
+    renew(c, run_id, lease_id, lease_ms).await
+}
+
+async fn close_sweep_if_done(c: &mut SqliteConnection, run_id: i64) -> Result<()> {
+    sqlx::query(
+        "UPDATE sweeps SET state = 'finished', finished_at = ?
+         WHERE id = (SELECT sweep_id FROM runs WHERE id = ?) AND state = 'running'
+           AND NOT EXISTS (SELECT 1 FROM runs WHERE sweep_id = sweeps.id AND state IN ('queued', 'running'))",
+    )
+    .bind(now_ms())
+    .bind(run_id)
+    .execute(&mut *c)
+    .await?;
+    Ok(())
+}
+
+pub async fn finish(
+    c: &mut SqliteConnection,
+    run_id: i64,
+    lease_id: i64,
+    outcome: Outcome,
+    error: &str,
+    samples: &[StoredSample],
+    summary_json: &str,
+) -> Result<()> {
+    let holder: Option<Option<i64>> =
+        sqlx::query_scalar("SELECT lease_id FROM runs WHERE id = ? AND state = 'running'")
+            .bind(run_id)
+            .fetch_optional(&mut *c)
+            .await?;
+    if holder != Some(Some(lease_id)) {
+        return Err(CoordinatorError::LeaseLost(format!(
+            "lease {lease_id} no longer holds run {run_id}; its result is dropped"
+        )));
+    }
+    let (run_state, attempt_state) = match outcome {
+        Outcome::Finished => ("finished", "finished"),
+        Outcome::Stopped => ("stopped", "stopped"),
+        Outcome::Failed => ("failed", "failed"),
+    };
+    let now = now_ms();
+    for (i, s) in samples.iter().enumerate() {
+        sqlx::query("INSERT INTO samples (run_id, idx, prompt, seed, text) VALUES (?, ?, ?, ?, ?) ON CONFLICT(run_id, idx) DO UPDATE SET text = excluded.text")
+            .bind(run_id)
+            .bind(i as i64)
+            .bind(&s.prompt)
+            .bind(s.seed as i64)
+            .bind(&s.text)
+            .execute(&mut *c)
+            .await?;
+    }
+    sqlx::query("UPDATE runs SET state = ?, lease_id = NULL, lease_expires_at = NULL, error = ?, summary_json = ?, finished_at = ? WHERE id = ?")
+        .bind(run_state)
+        .bind(error)
+        .bind(if summary_json.is_empty() { None } else { Some(summary_json) })
+        .bind(now)
+        .bind(run_id)
+        .execute(&mut *c)
+        .await?;
+    sqlx::query("UPDATE attempts SET state = ?, reason = ?, ended_at = ? WHERE id = ?")
+        .bind(attempt_state)
+        .bind(error)
+        .bind(now)
+        .bind(lease_id)
+        .execute(&mut *c)
+        .await?;
+    close_sweep_if_done(c, run_id).await
+}
+
+pub async fn expire_leases(c: &mut SqliteConnection) -> Result<Vec<i64>> {
+    let now = now_ms();
+    let expired: Vec<(i64, i64)> = sqlx::query_as(
+        "SELECT id, lease_id FROM runs WHERE state = 'running' AND lease_expires_at < ?",
+    )
+    .bind(now)
+    .fetch_all(&mut *c)
+    .await?;
+    for (run_id, lease_id) in &expired {
+        sqlx::query("UPDATE attempts SET state = 'expired', reason = 'lease expired: the worker went quiet', ended_at = ? WHERE id = ?")
+            .bind(now)
+            .bind(lease_id)
+            .execute(&mut *c)
+            .await?;
+        sqlx::query("UPDATE runs SET state = CASE WHEN stop_requested THEN 'stopped' ELSE 'queued' END, lease_id = NULL, lease_expires_at = NULL WHERE id = ?")
+            .bind(run_id)
+            .execute(&mut *c)
+            .await?;
+        close_sweep_if_done(c, *run_id).await?;
+    }
+    Ok(expired.into_iter().map(|(r, _)| r).collect())
+}
+
+pub async fn cancel(c: &mut SqliteConnection, sweep_id: i64) -> Result<(u32, u32)> {
+    let now = now_ms();
+    let queued = sqlx::query("UPDATE runs SET state = 'cancelled', finished_at = ? WHERE sweep_id = ? AND state = 'queued'").bind(now).bind(sweep_id).execute(&mut *c).await?;
+    let running =
+        sqlx::query("UPDATE runs SET stop_requested = 1 WHERE sweep_id = ? AND state = 'running'")
+            .bind(sweep_id)
+            .execute(&mut *c)
+            .await?;
+    sqlx::query(
+        "UPDATE sweeps SET state = 'cancelled', finished_at = ? WHERE id = ? AND state = 'running'",
+    )
+    .bind(now)
+    .bind(sweep_id)
+    .execute(&mut *c)
+    .await?;
+    Ok((
+        queued.rows_affected() as u32,
+        running.rows_affected() as u32,
+    ))
+}
+
+pub async fn retry(
+    c: &mut SqliteConnection,
+    sweep_id: i64,
+    failed: bool,
+    stopped: bool,
+) -> Result<u32> {
+    let mut states = Vec::new();
+    if failed {
+        states.push("'failed'");
+    }
+    if stopped {
+        states.push("'stopped'");
+        states.push("'cancelled'");
+    }
+    if states.is_empty() {
+        return Ok(0);
+    }
+    let sql = format!(
+        "UPDATE runs SET state = 'queued', stop_requested = 0, error = '', finished_at = NULL WHERE sweep_id = ? AND state IN ({})",
+        states.join(", ")
+    );
+    // `states` holds only the fixed literals pushed above.
+    let n = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(sweep_id)
+        .execute(&mut *c)
+        .await?
+        .rows_affected() as u32;
+    if n > 0 {
+        sqlx::query("UPDATE sweeps SET state = 'running', finished_at = NULL WHERE id = ?")
+            .bind(sweep_id)
+            .execute(&mut *c)
+            .await?;
+    }
+    Ok(n)
+}

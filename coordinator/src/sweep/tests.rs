@@ -1,0 +1,155 @@
+//! The sweep-file rules of SPEC.md, one test each, pinned with exact line:column output.
+
+use super::*;
+
+fn err(yaml: &str) -> String {
+    parse_sweep("s.yaml", yaml).unwrap_err().to_string()
+}
+
+const OK: &str = "method: grid
+parameters:
+  n_embd: {values: [32, 64]}
+  n_head: {values: [4]}
+train:
+  max_iters: 10
+  eval_interval: 5
+";
+
+#[test]
+fn a_valid_grid_plans_the_cartesian_product() {
+    let spec = parse_sweep("quick.yaml", OK).unwrap();
+    assert_eq!(spec.name, "quick");
+    let runs = plan_runs(&spec, "quick.yaml", 65, 100_000).unwrap();
+    assert_eq!(runs.len(), 2);
+    assert_eq!(runs[0].hyperparams.n_embd, 32);
+    assert_eq!(runs[1].hyperparams.n_embd, 64);
+    assert_eq!(runs[1].hyperparams.max_iters, 10);
+    assert_eq!(runs[1].swept.len(), 2);
+}
+
+#[test]
+fn unknown_top_level_key_is_located() {
+    let e = err("method: grid\nparamters: {}\n");
+    assert!(
+        e.starts_with("s.yaml:2:1:") && e.contains("paramters"),
+        "{e}"
+    );
+}
+
+#[test]
+fn unknown_parameter_and_train_key_are_located() {
+    let e = err("method: grid\nparameters:\n  n_embed: {values: [1]}\n");
+    assert!(
+        e.starts_with("s.yaml:3:") && e.contains("parameters.n_embed: unknown hyperparameter"),
+        "{e}"
+    );
+    let e = err("method: grid\ntrain:\n  batchsize: 3\n");
+    assert!(
+        e.starts_with("s.yaml:3:") && e.contains("train.batchsize: unknown hyperparameter"),
+        "{e}"
+    );
+}
+
+#[test]
+fn wrong_types_empty_values_and_inverted_ranges_are_refused() {
+    let e = err("method: grid\nparameters:\n  n_layer: {values: []}\n");
+    assert!(
+        e.starts_with("s.yaml:3:") && e.contains("values: must not be empty"),
+        "{e}"
+    );
+    let e = err("method: random\nrun_cap: 2\nparameters:\n  lr: {min: 0.1, max: 0.01}\n");
+    assert!(
+        e.starts_with("s.yaml:4:") && e.contains("min 0.1 is greater than max 0.01"),
+        "{e}"
+    );
+    let e = err("method: grid\nparameters:\n  n_layer: {values: [two]}\n");
+    assert!(
+        e.contains("parameters.n_layer: \"two\" is not a valid value"),
+        "{e}"
+    );
+    let e = err("method: grid\ntrain:\n  batch_size: 1.5\n");
+    assert!(
+        e.starts_with("s.yaml:3:") && e.contains("train.batch_size"),
+        "{e}"
+    );
+}
+
+#[test]
+fn features_not_built_are_refused_not_ignored() {
+    assert!(err("method: tpe\n").contains("s.yaml:1:9: method: tpe is not built yet"));
+    let e = err("method: grid\nearly_terminate: {type: hyperband, min_iter: 2}\n");
+    assert!(
+        e.starts_with("s.yaml:2:") && e.contains("early termination (hyperband) is not built yet"),
+        "{e}"
+    );
+    let e = err("method: grid\ntokenizer: gpt2\n");
+    assert!(
+        e.contains("s.yaml:2:12: tokenizer: gpt2 (BPE) is not built yet"),
+        "{e}"
+    );
+}
+
+#[test]
+fn random_needs_a_run_cap() {
+    assert!(
+        err("method: random\nparameters:\n  lr: {min: 0.001, max: 0.01}\n")
+            .contains("run_cap: required when method is random")
+    );
+}
+
+#[test]
+fn grid_points_that_are_not_models_are_named() {
+    let spec = parse_sweep(
+        "g.yaml",
+        "method: grid\nparameters:\n  n_embd: {values: [64, 96]}\n  n_head: {values: [4, 6]}\n",
+    )
+    .unwrap();
+    let e = plan_runs(&spec, "g.yaml", 65, 100_000)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains(
+            "grid point 1 {n_embd: 64, n_head: 6}: n_embd = 64: must be divisible by n_head = 6"
+        ),
+        "{e}"
+    );
+    assert!(
+        !e.contains("grid point 2 {n_embd: 96, n_head: 4}"),
+        "96 % 4 == 0 is valid: {e}"
+    );
+}
+
+#[test]
+fn random_search_draws_again_until_the_model_is_valid() {
+    let yaml = "method: random\nrun_cap: 20\nseed: 3\nparameters:\n  n_embd: {values: [64, 96]}\n  n_head: {values: [4, 6]}\n  lr: {distribution: log_uniform_values, min: 1.0e-4, max: 1.0e-2}\n";
+    let spec = parse_sweep("r.yaml", yaml).unwrap();
+    let runs = plan_runs(&spec, "r.yaml", 65, 100_000).unwrap();
+    assert_eq!(runs.len(), 20);
+    assert!(
+        runs.iter()
+            .all(|r| r.hyperparams.n_embd % r.hyperparams.n_head == 0)
+    );
+    assert!(
+        runs.iter()
+            .all(|r| (1e-4..=1e-2).contains(&r.hyperparams.lr))
+    );
+    assert_eq!(
+        runs,
+        plan_runs(&spec, "r.yaml", 65, 100_000).unwrap(),
+        "same seed, same plan"
+    );
+}
+
+#[test]
+fn a_model_too_big_for_memory_is_refused_with_its_estimate() {
+    let spec = parse_sweep("m.yaml", "method: grid\nmax_memory_gb: 1\ntrain: {n_embd: 1024, n_head: 8, n_layer: 12, batch_size: 64, block_size: 512}\n").unwrap();
+    let e = plan_runs(&spec, "m.yaml", 65, 100_000)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("needs about")
+            && e.contains("GiB to train")
+            && e.contains("over max_memory_gb = 1.0"),
+        "{e}"
+    );
+}
