@@ -65,6 +65,16 @@ impl fmt::Display for DeviceSpec {
 /// Whether this build can drive NVIDIA GPUs.
 pub const CUDA_BUILT: bool = cfg!(feature = "cuda");
 
+/// The devices this machine offers: every NVIDIA GPU that answers (CUDA builds), else the CPU.
+pub fn detect_devices() -> Vec<DeviceSpec> {
+    let gpus = cuda::count();
+    if gpus == 0 {
+        vec![DeviceSpec::Cpu]
+    } else {
+        (0..gpus).map(DeviceSpec::Cuda).collect()
+    }
+}
+
 /// A computation that works on any autodiff backend; [`with_backend`] picks which.
 pub trait OnBackend {
     /// What the task produces.
@@ -85,6 +95,10 @@ pub fn with_backend<T: OnBackend>(spec: DeviceSpec, task: T) -> Result<T::Output
 #[cfg(not(feature = "cuda"))]
 mod cuda {
     use super::*;
+
+    pub fn count() -> usize {
+        0
+    }
 
     pub fn run<T: OnBackend>(index: usize, _task: T) -> Result<T::Output> {
         Err(GptError::Device {
@@ -132,6 +146,11 @@ mod cuda {
                 })
             }
         }
+    }
+
+    /// GPUs that answer a probe, counted from 0 until the first that does not (at most 16).
+    pub fn count() -> usize {
+        (0..16).take_while(|i| probe(*i).is_ok()).count()
     }
 
     pub fn run<T: OnBackend>(index: usize, task: T) -> Result<T::Output> {

@@ -27,7 +27,7 @@ pub mod sample;
 pub mod tokenizer;
 pub mod trainer;
 
-pub use backend::{AutodiffBackend, Backend, DeviceSpec, OnBackend, with_backend};
+pub use backend::{AutodiffBackend, Backend, DeviceSpec, OnBackend, detect_devices, with_backend};
 pub use checkpoint::Checkpoint;
 pub use config::{Hyperparams, ModelConfig};
 pub use corpus::Corpus;

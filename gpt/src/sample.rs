@@ -54,6 +54,26 @@ impl SampleOptions {
     }
 }
 
+/// The text every finished run of a sweep generates: `count` samples with `options`, the
+/// i-th drawn with seed `options.seed + i`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SamplesSpec {
+    /// Samples per run.
+    pub count: usize,
+    /// Prompt, length, temperature, top-k and the first sample's seed.
+    pub options: SampleOptions,
+}
+
+impl SamplesSpec {
+    /// The options of the `i`-th sample.
+    pub fn nth(&self, i: usize) -> SampleOptions {
+        SampleOptions {
+            seed: self.options.seed.wrapping_add(i as u64),
+            ..self.options.clone()
+        }
+    }
+}
+
 /// Draws a token index from `logits` with the options' temperature and top-k.
 fn draw(logits: &[f32], opts: &SampleOptions, rng: &mut Rng) -> usize {
     let t = opts.temperature as f32;

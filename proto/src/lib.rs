@@ -2,9 +2,10 @@
 //! module and never edited, plus the protocol version every call carries.
 //! Domain types live in the coordinator and worker; conversions sit beside them.
 
-#![allow(missing_docs)]
+pub mod client;
 
 /// Generated messages and services of package `gptsweep.v1`.
+#[allow(missing_docs)]
 pub mod v1 {
     tonic::include_proto!("gptsweep.v1");
 }

@@ -1,9 +1,26 @@
-//! The command tree. Each verb is a module with an `Args` struct and a `run` function.
+//! The command tree. Each verb is a module with an `Args` struct and a `run` function;
+//! `run` here builds the async runtime for the verbs that talk gRPC.
 
+mod cancel;
+mod connect;
+mod coordinator;
+mod ctx;
+mod local;
 mod output;
+mod paths;
 mod progress;
+mod retry;
 mod sample;
+mod samples;
+mod show;
+mod status;
+mod submit;
+mod sweeps;
+mod table;
+mod top;
 mod train;
+mod worker;
+mod workers;
 
 use clap::{Parser, Subcommand};
 
@@ -16,6 +33,9 @@ pub struct Cli {
     /// How listings and results are printed.
     #[arg(long, global = true, value_enum, default_value_t = OutputMode::Text, env = "GPTSWEEP_OUTPUT")]
     pub output: OutputMode,
+    /// Coordinator address for client and worker verbs.
+    #[arg(long, global = true, env = "GPTSWEEP_COORDINATOR", default_value = connect::DEFAULT_COORDINATOR)]
+    pub coordinator: String,
     /// The verb.
     #[command(subcommand)]
     pub command: Command,
@@ -28,20 +48,98 @@ pub enum Command {
     Train(Box<train::Args>),
     /// Continue a prompt with a trained checkpoint.
     Sample(sample::Args),
+    /// Run a coordinator: sweeps, scheduling and the SQLite store.
+    Coordinator(coordinator::Args),
+    /// Join a coordinator and train its runs on this machine's devices.
+    Worker(worker::Args),
+    /// Run one sweep here: coordinator and worker in this process, then top and samples.
+    Local(local::Args),
+    /// Check a sweep file and queue its runs.
+    Submit(submit::Args),
+    /// List sweeps.
+    Sweeps,
+    /// Progress of a sweep.
+    Status(status::Args),
+    /// Leaderboard of a sweep by its metric.
+    Top(top::Args),
+    /// The best runs' generated text, side by side.
+    Samples(samples::Args),
+    /// Everything about one run.
+    Show(show::Args),
+    /// Registered workers.
+    Workers,
+    /// Cancel a sweep.
+    Cancel(cancel::Args),
+    /// Queue a sweep's failed or stopped runs again.
+    Retry(retry::Args),
+}
+
+fn init_logging(default: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("GPTSWEEP_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
 }
 
 /// Runs the parsed command line.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
+    let rt = || {
+        tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+    };
+    let url = cli.coordinator.clone();
+    let client = |output| ctx::Ctx::new(&url, None, output);
     match cli.command {
         Command::Train(args) => train::run(*args, cli.output),
         Command::Sample(args) => sample::run(args, cli.output),
+        Command::Coordinator(args) => {
+            init_logging("info");
+            rt()?.block_on(coordinator::run(args))
+        }
+        Command::Worker(args) => {
+            init_logging("info");
+            rt()?.block_on(worker::run(args, &url, None))
+        }
+        Command::Local(args) => {
+            init_logging("warn");
+            rt()?.block_on(local::run(args, cli.output))
+        }
+        command => {
+            init_logging("warn");
+            let rt = rt()?;
+            let _guard = rt.enter();
+            let ctx = client(cli.output)?;
+            rt.block_on(async move {
+                match command {
+                    Command::Submit(a) => submit::run(a, ctx).await,
+                    Command::Sweeps => sweeps::run(ctx).await,
+                    Command::Status(a) => status::run(a, ctx).await,
+                    Command::Top(a) => top::run(a, ctx).await,
+                    Command::Samples(a) => samples::run(a, ctx).await,
+                    Command::Show(a) => show::run(a, ctx).await,
+                    Command::Workers => workers::run(ctx).await,
+                    Command::Cancel(a) => cancel::run(a, ctx).await,
+                    Command::Retry(a) => retry::run(a, ctx).await,
+                    _ => unreachable!("handled above"),
+                }
+            })
+        }
     }
 }
 
-/// Exit code for an error: 2 for bad input (config, dataset, prompt, device, checkpoint),
-/// 1 for anything else.
+/// Exit code for an error: 2 for bad input (config, dataset, prompt, device, checkpoint,
+/// sweep file), 1 for anything else.
 pub fn exit_code(err: &anyhow::Error) -> u8 {
     use gptsweep_gpt::GptError;
+    if err
+        .downcast_ref::<gptsweep_coordinator::sweep::SpecErrors>()
+        .is_some()
+    {
+        return 2;
+    }
     match err.downcast_ref::<GptError>() {
         Some(GptError::Io { .. } | GptError::Diverged { .. }) => 1,
         Some(_) => 2,

@@ -1,1 +1,20 @@
-//! placeholder
+//! gptsweep's worker: one command on any machine with a CPU or NVIDIA GPUs. It registers
+//! with a coordinator, then, per device, long-polls for a run, trains the burn GPT,
+//! streams each evaluation as it happens, keeps its lease alive, stops when told, and
+//! reports samples and the outcome.
+//!
+//! - [`worker`]: registration and the per-device loops;
+//! - [`execute`]: one run from lease to finish;
+//! - [`train_task`]: the compute side on a blocking thread;
+//! - [`dataset_cache`]: corpora by sha256;
+//! - [`backoff`]: retrying through coordinator outages.
+
+pub mod backoff;
+pub mod dataset_cache;
+pub mod error;
+pub mod execute;
+pub mod train_task;
+pub mod worker;
+
+pub use error::{Result, WorkerError};
+pub use worker::{WorkerConfig, run};

@@ -42,7 +42,7 @@ pub struct LeasedRun {
     pub dataset_sha256: String,
     /// Whether the dataset is compiled into workers.
     pub dataset_builtin: bool,
-    /// Sample settings as JSON ([`crate::sweep::SamplesSpec`]).
+    /// Sample settings as JSON ([`gptsweep_gpt::sample::SamplesSpec`]).
     pub samples_json: String,
     /// 1 for the first attempt.
     pub attempt: u32,

@@ -10,7 +10,7 @@ pub mod spec;
 
 pub use diagnostic::{Diagnostic, SpecErrors};
 pub use plan::{PlannedRun, plan_runs};
-pub use spec::{DatasetRef, Goal, Method, Metric, SamplesSpec, SweepSpec, parse_sweep};
+pub use spec::{DatasetRef, Goal, Method, Metric, SweepSpec, parse_sweep};
 
 #[cfg(test)]
 mod tests;

@@ -9,6 +9,7 @@ use serde_saphyr::{Location, Spanned};
 
 use gptsweep_gpt::config::HYPERPARAM_NAMES;
 use gptsweep_gpt::corpus::{BUILTIN_TINYSHAKESPEARE, is_builtin};
+use gptsweep_gpt::sample::SamplesSpec;
 use gptsweep_gpt::{Hyperparams, SampleOptions};
 
 use super::diagnostic::{Diagnostic, SpecErrors};
@@ -52,15 +53,6 @@ pub enum DatasetRef {
     Builtin(String),
     /// A file on the submitting machine, uploaded to the coordinator.
     Path(String),
-}
-
-/// The text every finished run generates.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct SamplesSpec {
-    /// Samples per run.
-    pub count: usize,
-    /// Prompt, length, temperature, top-k and the first sample's seed.
-    pub options: SampleOptions,
 }
 
 /// A validated sweep.

@@ -1,0 +1,51 @@
+//! `gptsweep coordinator`: serve sweeps to workers and clients from a state directory.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use gptsweep_coordinator::{Coordinator, CoordinatorConfig};
+
+use super::paths::default_state_dir;
+
+/// Flags of `gptsweep coordinator`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Address to listen on (port 0 picks a free one; the chosen address is printed).
+    #[arg(long, default_value = "127.0.0.1:50051", env = "GPTSWEEP_LISTEN")]
+    pub listen: String,
+    /// Where the SQLite database and datasets live [~/.local/share/gptsweep].
+    #[arg(long, env = "GPTSWEEP_STATE_DIR")]
+    pub state_dir: Option<PathBuf>,
+    /// Seconds after which a silent worker's run is requeued.
+    #[arg(long, default_value_t = 30.0)]
+    pub lease_timeout: f64,
+}
+
+/// Runs `gptsweep coordinator` until Ctrl-C.
+pub async fn run(args: Args) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        args.lease_timeout.is_finite() && args.lease_timeout >= 0.2,
+        "--lease-timeout {}: must be at least 0.2 seconds",
+        args.lease_timeout
+    );
+    let state_dir = args.state_dir.unwrap_or_else(default_state_dir);
+    let listener = tokio::net::TcpListener::bind(&args.listen)
+        .await
+        .map_err(|e| anyhow::anyhow!("--listen {}: {e}", args.listen))?;
+    let addr = listener.local_addr()?;
+    let mut config = CoordinatorConfig::new(state_dir.clone());
+    config.lease_timeout = Duration::from_secs_f64(args.lease_timeout);
+    let coordinator = Coordinator::open(config).await?;
+    println!(
+        "gptsweep coordinator listening on {addr} (state in {})",
+        state_dir.display()
+    );
+    std::io::stdout().flush()?;
+    coordinator
+        .serve(listener, async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,96 @@
+//! `gptsweep local FILE`: a coordinator and a worker in this process, on loopback gRPC
+//! (the same code paths as a cluster), running one sweep to its end, then its leaderboard
+//! and samples.
+
+use std::path::PathBuf;
+
+use gptsweep_coordinator::sweep::parse_sweep;
+use gptsweep_coordinator::{Coordinator, CoordinatorConfig};
+use serde_json::json;
+
+use super::ctx::Ctx;
+use super::output::{OutputMode, print_json};
+use super::paths::default_cache_dir;
+use super::{samples, status, submit, top};
+
+/// Flags of `gptsweep local`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The sweep file (YAML).
+    pub file: PathBuf,
+    /// Keep the state here (database, datasets) [a new temporary directory].
+    #[arg(long)]
+    pub state_dir: Option<PathBuf>,
+    /// Devices of the local worker: cpu, cuda, cuda:0,cuda:1 ...
+    #[arg(long, default_value = "cpu")]
+    pub devices: String,
+    /// Runs shown in the leaderboard and samples at the end.
+    #[arg(long, default_value_t = 3)]
+    pub top: u32,
+}
+
+/// Runs `gptsweep local`.
+pub async fn run(args: Args, output: OutputMode) -> anyhow::Result<()> {
+    let file_name = args.file.display().to_string();
+    let yaml =
+        std::fs::read_to_string(&args.file).map_err(|e| anyhow::anyhow!("{file_name}: {e}"))?;
+    parse_sweep(&file_name, &yaml)?;
+    let devices = super::worker::parse_devices(&args.devices)?;
+    let state_dir = match args.state_dir {
+        Some(d) => d,
+        None => std::env::temp_dir().join(format!(
+            "gptsweep-local-{}",
+            gptsweep_coordinator::clock::now_ms()
+        )),
+    };
+    let coordinator = Coordinator::open(CoordinatorConfig::new(state_dir.clone())).await?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let url = format!("http://{}", listener.local_addr()?);
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(coordinator.serve(listener, async {
+        let _ = stop_rx.await;
+    }));
+    let (wstop_tx, wstop_rx) = tokio::sync::oneshot::channel::<()>();
+    let worker_config = gptsweep_worker::WorkerConfig {
+        coordinator: url.clone(),
+        token: None,
+        name: "local".into(),
+        devices,
+        cache_dir: default_cache_dir(),
+        poll: std::time::Duration::from_secs(5),
+    };
+    let worker = tokio::spawn(gptsweep_worker::run(worker_config, async {
+        let _ = wstop_rx.await;
+    }));
+
+    let mut ctx = Ctx::new(&url, None, output)?;
+    let sub = submit::submit_file(&mut ctx, &args.file).await?;
+    if output == OutputMode::Text {
+        eprintln!(
+            "sweep {} (id {}): {} runs on {}; state in {}",
+            sub.name,
+            sub.id,
+            sub.runs,
+            args.devices,
+            state_dir.display()
+        );
+    }
+    let info = status::watch(&mut ctx, &sub.name).await?;
+    let (board_info, board) = top::fetch(&mut ctx, &sub.name, 0, 16).await?;
+    match output {
+        OutputMode::Json => {
+            print_json(&json!({ "sweep": info, "top": board, "state_dir": state_dir }))?
+        }
+        OutputMode::Text => {
+            print!("{}", top::render(&board_info, &board));
+            println!();
+            let best: Vec<_> = board.into_iter().take(args.top as usize).collect();
+            print!("{}", samples::render(&best, 40));
+        }
+    }
+    let _ = wstop_tx.send(());
+    let _ = stop_tx.send(());
+    let _ = worker.await;
+    let _ = server.await;
+    Ok(())
+}

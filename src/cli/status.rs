@@ -1,0 +1,103 @@
+//! `gptsweep status SWEEP [--watch]`: counts by state and the best run so far; with
+//! --watch, a live progress bar until the sweep ends.
+
+use std::time::Duration;
+
+use gptsweep_coordinator::server::convert::sweep_from_pb;
+use gptsweep_coordinator::store::SweepInfo;
+use gptsweep_proto::pb;
+use indicatif::{ProgressBar, ProgressStyle};
+
+use super::ctx::Ctx;
+use super::output::{OutputMode, print_json};
+use super::table;
+
+/// Flags of `gptsweep status`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Sweep name or id.
+    pub sweep: String,
+    /// Refresh until the sweep ends.
+    #[arg(long)]
+    pub watch: bool,
+}
+
+/// Fetches a sweep's status.
+pub async fn fetch(ctx: &mut Ctx, sweep: &str) -> anyhow::Result<SweepInfo> {
+    let reply = ctx
+        .client
+        .sweep_status(pb::SweepRef {
+            sweep: sweep.to_string(),
+        })
+        .await
+        .map_err(|s| ctx.err(s))?
+        .into_inner();
+    Ok(sweep_from_pb(&reply.sweep.unwrap_or_default()))
+}
+
+fn line(s: &SweepInfo) -> String {
+    let r = &s.runs;
+    format!(
+        "{} [{}]: {} queued, {} running, {} finished, {} failed, {} stopped, {} cancelled; evals {}/{}; best {} {}",
+        s.name,
+        s.state,
+        r.queued,
+        r.running,
+        r.finished,
+        r.failed,
+        r.stopped,
+        r.cancelled,
+        s.evals_stored,
+        s.evals_expected,
+        s.metric,
+        match (s.best, s.best_run) {
+            (Some(b), Some(run)) => format!("{b:.4} (run {run})"),
+            _ => "-".into(),
+        }
+    )
+}
+
+/// Shows a live bar over the sweep's evaluations until it is no longer running.
+pub async fn watch(ctx: &mut Ctx, sweep: &str) -> anyhow::Result<SweepInfo> {
+    let bar = ProgressBar::new(1);
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{spinner} [{elapsed_precise}] {bar:30.green/white} {pos}/{len} evals  {msg}",
+        )
+        .expect("valid template")
+        .progress_chars("=> "),
+    );
+    loop {
+        let s = fetch(ctx, sweep).await?;
+        bar.set_length(s.evals_expected.max(1));
+        bar.set_position(s.evals_stored);
+        let r = &s.runs;
+        bar.set_message(format!(
+            "runs: {} queued, {} running, {} done, {} failed | best {}",
+            r.queued,
+            r.running,
+            r.finished,
+            r.failed + r.stopped,
+            table::loss(s.best)
+        ));
+        if s.state != "running" {
+            bar.finish_and_clear();
+            return Ok(s);
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+/// Runs `gptsweep status`.
+pub async fn run(args: Args, mut ctx: Ctx) -> anyhow::Result<()> {
+    let s = if args.watch {
+        watch(&mut ctx, &args.sweep).await?
+    } else {
+        fetch(&mut ctx, &args.sweep).await?
+    };
+    match ctx.output {
+        OutputMode::Json => print_json(&s)?,
+        OutputMode::Text => println!("{}", line(&s)),
+    }
+    Ok(())
+}

@@ -1,0 +1,124 @@
+//! `gptsweep top SWEEP [-n N]`: the leaderboard by the sweep's metric.
+
+use gptsweep_coordinator::server::convert::{run_row_from_pb, sweep_from_pb};
+use gptsweep_coordinator::store::{RunInfo, SweepInfo};
+use gptsweep_proto::pb;
+use serde::Serialize;
+
+use super::ctx::Ctx;
+use super::output::{OutputMode, print_json};
+use super::table;
+
+/// Flags of `gptsweep top`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Sweep name or id.
+    pub sweep: String,
+    /// Show the best N runs (0 = all).
+    #[arg(short = 'n', long = "limit", default_value_t = 10)]
+    pub limit: u32,
+}
+
+/// A leaderboard row as JSON.
+#[derive(Debug, Serialize)]
+struct Row<'a> {
+    rank: u32,
+    run: i64,
+    state: &'a str,
+    params: &'a serde_json::Value,
+    best_val_loss: Option<f64>,
+    step: Option<u64>,
+    last_train_loss: Option<f64>,
+    steps: u64,
+    num_params: u64,
+    tokens_per_sec: f64,
+    train_secs: f64,
+}
+
+/// Fetches the leaderboard with up to `samples` samples per run.
+pub async fn fetch(
+    ctx: &mut Ctx,
+    sweep: &str,
+    limit: u32,
+    samples: u32,
+) -> anyhow::Result<(SweepInfo, Vec<RunInfo>)> {
+    let reply = ctx
+        .client
+        .top(pb::TopRequest {
+            sweep: sweep.to_string(),
+            limit,
+            samples,
+        })
+        .await
+        .map_err(|s| ctx.err(s))?
+        .into_inner();
+    Ok((
+        sweep_from_pb(&reply.sweep.unwrap_or_default()),
+        reply.runs.iter().map(run_row_from_pb).collect(),
+    ))
+}
+
+/// The leaderboard as a text table.
+pub fn render(info: &SweepInfo, runs: &[RunInfo]) -> String {
+    let mut header: Vec<&str> = vec!["RANK", "RUN", "STATE"];
+    header.extend(info.swept.iter().map(String::as_str));
+    header.extend(["BEST VAL", "AT STEP", "TRAIN", "PARAMS", "TOK/S", "TIME"]);
+    let rows: Vec<Vec<String>> = runs
+        .iter()
+        .map(|r| {
+            let mut row = vec![r.rank.to_string(), r.run_id.to_string(), r.state.clone()];
+            row.extend(
+                info.swept
+                    .iter()
+                    .map(|k| r.swept.get(k).map(table::value).unwrap_or_default()),
+            );
+            row.extend([
+                table::loss(r.best_val_loss),
+                r.best_step
+                    .map(|s| s.to_string())
+                    .unwrap_or_else(|| "-".into()),
+                table::loss(r.last_train_loss),
+                r.num_params.to_string(),
+                format!("{:.0}", r.tokens_per_sec),
+                table::secs(r.train_secs),
+            ]);
+            row
+        })
+        .collect();
+    format!(
+        "{} ({} by {}, {})\n{}",
+        info.name,
+        info.method,
+        info.metric,
+        info.goal,
+        table::render(&header, &rows)
+    )
+}
+
+/// Runs `gptsweep top`.
+pub async fn run(args: Args, mut ctx: Ctx) -> anyhow::Result<()> {
+    let (info, runs) = fetch(&mut ctx, &args.sweep, args.limit, 0).await?;
+    match ctx.output {
+        OutputMode::Json => {
+            let rows: Vec<Row> = runs
+                .iter()
+                .map(|r| Row {
+                    rank: r.rank,
+                    run: r.run_id,
+                    state: &r.state,
+                    params: &r.swept,
+                    best_val_loss: r.best_val_loss,
+                    step: r.best_step,
+                    last_train_loss: r.last_train_loss,
+                    steps: r.steps,
+                    num_params: r.num_params,
+                    tokens_per_sec: r.tokens_per_sec,
+                    train_secs: r.train_secs,
+                })
+                .collect();
+            print_json(&rows)?
+        }
+        OutputMode::Text => print!("{}", render(&info, &runs)),
+    }
+    Ok(())
+}

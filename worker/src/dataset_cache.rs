@@ -1,0 +1,85 @@
+//! Corpora on the worker: built-ins from the binary, others fetched from the coordinator by
+//! sha256 once, verified, and cached under the cache directory.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use sha2::{Digest, Sha256};
+
+use gptsweep_gpt::Corpus;
+use gptsweep_proto::client::Workers;
+use gptsweep_proto::pb;
+
+use crate::backoff::retry;
+use crate::error::{Result, WorkerError};
+
+/// Where fetched corpora are kept.
+#[derive(Debug, Clone)]
+pub struct DatasetCache {
+    dir: PathBuf,
+}
+
+impl DatasetCache {
+    /// A cache in `dir`.
+    pub fn new(dir: PathBuf) -> Self {
+        Self { dir }
+    }
+
+    /// The corpus `name` with `sha256`, from the binary, the cache, or the coordinator.
+    pub async fn corpus(
+        &self,
+        client: &Workers,
+        name: &str,
+        sha256: &str,
+        builtin: bool,
+    ) -> Result<Arc<Corpus>> {
+        let bad = |reason: String| WorkerError::Dataset {
+            sha256: sha256.to_string(),
+            reason,
+        };
+        let corpus = if builtin {
+            Corpus::load(name)?
+        } else {
+            let path = self.dir.join(format!("{sha256}.txt"));
+            let bytes = match std::fs::read(&path) {
+                Ok(b) if hex::encode(Sha256::digest(&b)) == sha256 => b,
+                _ => {
+                    let bytes = retry("FetchDataset", || {
+                        let mut c = client.clone();
+                        let sha = sha256.to_string();
+                        async move {
+                            let mut stream = c
+                                .fetch_dataset(pb::FetchDatasetRequest { sha256: sha })
+                                .await?
+                                .into_inner();
+                            let mut bytes = Vec::new();
+                            while let Some(chunk) = stream.message().await? {
+                                bytes.extend_from_slice(&chunk.data);
+                            }
+                            Ok(bytes)
+                        }
+                    })
+                    .await?;
+                    if hex::encode(Sha256::digest(&bytes)) != sha256 {
+                        return Err(bad("the coordinator sent bytes with another sha256".into()));
+                    }
+                    std::fs::create_dir_all(&self.dir)
+                        .map_err(|e| bad(format!("cannot create {}: {e}", self.dir.display())))?;
+                    let tmp = self.dir.join(format!(".{sha256}.partial"));
+                    std::fs::write(&tmp, &bytes)
+                        .and_then(|_| std::fs::rename(&tmp, &path))
+                        .map_err(|e| bad(format!("cannot cache at {}: {e}", path.display())))?;
+                    bytes
+                }
+            };
+            Corpus::from_bytes(name, &bytes)?
+        };
+        if corpus.sha256() != sha256 {
+            return Err(bad(format!(
+                "this worker's {name} has sha256 {}; the sweep was planned on another text",
+                corpus.sha256()
+            )));
+        }
+        Ok(Arc::new(corpus))
+    }
+}

@@ -1,0 +1,78 @@
+//! The part of a run that computes: on a blocking thread, train the model on the run's
+//! device, hand each evaluation to the async side as it happens, stop between steps when
+//! told, and generate the sweep's samples at the end.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use tokio::sync::mpsc::UnboundedSender;
+
+use gptsweep_gpt::sample::{SamplesSpec, generate};
+use gptsweep_gpt::{
+    AutodiffBackend, Corpus, DeviceSpec, Eval, Event, Flow, Hyperparams, OnBackend, RunSummary,
+    SampleOptions, Trainer, with_backend,
+};
+
+/// What a run produced.
+#[derive(Debug)]
+pub struct RunOutput {
+    /// Losses, throughput, steps.
+    pub summary: RunSummary,
+    /// The generated texts with the options that drew them.
+    pub samples: Vec<(SampleOptions, String)>,
+    /// Whether it ended early on the coordinator's word.
+    pub stopped: bool,
+}
+
+/// Everything the compute thread needs.
+pub struct RunTask {
+    /// The run's hyperparameters.
+    pub hp: Hyperparams,
+    /// Its corpus.
+    pub corpus: Arc<Corpus>,
+    /// The samples to generate at the end.
+    pub samples: SamplesSpec,
+    /// Where evaluations go as they happen.
+    pub evals: UnboundedSender<Eval>,
+    /// Set by the async side to stop between steps.
+    pub stop: Arc<AtomicBool>,
+}
+
+impl OnBackend for RunTask {
+    type Output = gptsweep_gpt::Result<RunOutput>;
+
+    fn run<B: AutodiffBackend>(self, device: B::Device) -> Self::Output {
+        let mut trainer = Trainer::<B>::new(self.hp, self.corpus.clone(), device.clone())?;
+        let mut stopped = false;
+        trainer.run(0, |_, event| {
+            if let Event::Eval(e) = event {
+                let _ = self.evals.send(e);
+            }
+            if self.stop.load(Ordering::Relaxed) {
+                stopped = true;
+                Flow::Stop
+            } else {
+                Flow::Continue
+            }
+        })?;
+        let mut samples = Vec::new();
+        if !stopped {
+            let model = trainer.eval_model();
+            for i in 0..self.samples.count {
+                let opts = self.samples.nth(i);
+                let text = generate(&model, self.corpus.tokenizer(), &opts, &device)?;
+                samples.push((opts, text));
+            }
+        }
+        Ok(RunOutput {
+            summary: trainer.summary(),
+            samples,
+            stopped,
+        })
+    }
+}
+
+/// Runs `task` to its end on `device` (blocking: call from a blocking thread).
+pub fn train_blocking(device: DeviceSpec, task: RunTask) -> gptsweep_gpt::Result<RunOutput> {
+    with_backend(device, task)?
+}
