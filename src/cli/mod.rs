@@ -140,6 +140,9 @@ pub fn exit_code(err: &anyhow::Error) -> u8 {
     {
         return 2;
     }
+    if let Some(remote) = err.downcast_ref::<connect::Remote>() {
+        return if remote.is_bad_input() { 2 } else { 1 };
+    }
     match err.downcast_ref::<GptError>() {
         Some(GptError::Io { .. } | GptError::Diverged { .. }) => 1,
         Some(_) => 2,

@@ -1,0 +1,186 @@
+//! A cluster of real gptsweep processes for end-to-end tests: one coordinator on a free
+//! loopback port with a temporary state directory, N workers, and the CLI pointed at them.
+//! Everything is killed when the cluster is dropped; logs stay in the temp dir until then.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// The binary under test.
+pub fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_gptsweep")
+}
+
+/// Polls `f` every 100 ms until it returns `Some`, or panics after `timeout` naming `what`.
+pub fn wait_until<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Option<T>) -> T {
+    let start = Instant::now();
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(
+            start.elapsed() < timeout,
+            "timed out after {timeout:?} waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Coordinator, workers and a scratch directory.
+pub struct Cluster {
+    /// Scratch space: state, caches, logs, sweep files.
+    pub dir: tempfile::TempDir,
+    /// `http://127.0.0.1:PORT`.
+    pub url: String,
+    coordinator: Child,
+    workers: Vec<Child>,
+}
+
+impl Cluster {
+    /// Starts a coordinator with `lease_timeout` seconds and `workers` CPU workers.
+    pub fn start(workers: usize, lease_timeout: f64) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let mut coordinator = Command::new(bin())
+            .args([
+                "coordinator",
+                "--listen",
+                "127.0.0.1:0",
+                "--lease-timeout",
+                &lease_timeout.to_string(),
+                "--state-dir",
+            ])
+            .arg(dir.path().join("state"))
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(dir.path().join("coordinator.log")).unwrap())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(coordinator.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let addr = line
+            .split_whitespace()
+            .nth(4)
+            .unwrap_or_else(|| panic!("unexpected first line {line:?}"));
+        let mut cluster = Self {
+            url: format!("http://{addr}"),
+            dir,
+            coordinator,
+            workers: Vec::new(),
+        };
+        for _ in 0..workers {
+            cluster.add_worker();
+        }
+        cluster
+    }
+
+    /// Starts one more CPU worker; answers its index.
+    pub fn add_worker(&mut self) -> usize {
+        let i = self.workers.len();
+        let child = Command::new(bin())
+            .args([
+                "worker",
+                "--devices",
+                "cpu",
+                "--poll",
+                "2",
+                "--coordinator",
+                &self.url,
+                "--name",
+                &format!("w{i}"),
+                "--cache-dir",
+            ])
+            .arg(self.dir.path().join(format!("cache{i}")))
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(self.dir.path().join(format!("worker{i}.log"))).unwrap())
+            .spawn()
+            .unwrap();
+        self.workers.push(child);
+        i
+    }
+
+    /// Kills worker `i` with SIGKILL.
+    pub fn kill_worker(&mut self, i: usize) {
+        self.workers[i].kill().unwrap();
+        self.workers[i].wait().unwrap();
+    }
+
+    /// Writes `text` to `name` in the scratch directory.
+    pub fn write(&self, name: &str, text: &str) -> PathBuf {
+        let p = self.dir.path().join(name);
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+
+    /// Runs the CLI against this cluster.
+    pub fn cli(&self, args: &[&str]) -> Output {
+        Command::new(bin())
+            .args(args)
+            .args(["--coordinator", &self.url])
+            .output()
+            .unwrap()
+    }
+
+    /// Runs the CLI with `--output json`, asserting success, and parses stdout.
+    pub fn json(&self, args: &[&str]) -> Value {
+        let out = self.cli(&[args, &["--output", "json"]].concat());
+        assert!(
+            out.status.success(),
+            "gptsweep {args:?} failed: {}\n{}",
+            String::from_utf8_lossy(&out.stderr),
+            self.logs()
+        );
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+            panic!(
+                "gptsweep {args:?}: not JSON ({e}): {}",
+                String::from_utf8_lossy(&out.stdout)
+            )
+        })
+    }
+
+    /// Every log, for failure messages.
+    pub fn logs(&self) -> String {
+        let mut s = String::new();
+        for entry in std::fs::read_dir(self.dir.path()).unwrap().flatten() {
+            let p = entry.path();
+            if p.extension().is_some_and(|e| e == "log") {
+                s += &format!(
+                    "--- {} ---\n{}\n",
+                    p.display(),
+                    std::fs::read_to_string(&p).unwrap_or_default()
+                );
+            }
+        }
+        s
+    }
+
+    /// The state directory.
+    pub fn state(&self) -> PathBuf {
+        self.dir.path().join("state")
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        for w in &mut self.workers {
+            let _ = w.kill();
+            let _ = w.wait();
+        }
+        let _ = self.coordinator.kill();
+        let _ = self.coordinator.wait();
+    }
+}
+
+/// The first `n` characters of tiny shakespeare, from the shipped copy.
+pub fn shakespeare(n: usize) -> String {
+    let text = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("gpt/data/tinyshakespeare.txt"),
+    )
+    .unwrap();
+    text.chars().take(n).collect()
+}

@@ -1,0 +1,176 @@
+//! The sweep system end to end with real processes: a coordinator and two workers on
+//! loopback, sweeps submitted, cancelled and refused through the CLI.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{Cluster, shakespeare, wait_until};
+use serde_json::Value;
+
+fn sweep_yaml(name: &str, max_iters: u32, eval_interval: u32) -> String {
+    format!(
+        "name: {name}
+dataset: corpus.txt
+method: grid
+parameters:
+  n_embd: {{values: [16, 32]}}
+  lr: {{values: [0.001, 0.003]}}
+train:
+  n_head: 2
+  n_layer: 1
+  block_size: 16
+  batch_size: 8
+  dropout: 0.0
+  max_iters: {max_iters}
+  eval_interval: {eval_interval}
+  eval_iters: 2
+samples: {{prompt: \"ROMEO:\", length: 30, count: 2, seed: 7}}
+"
+    )
+}
+
+fn counts(status: &Value) -> (u64, u64, u64, u64, u64, u64) {
+    let r = &status["runs"];
+    let n = |k: &str| r[k].as_u64().unwrap();
+    (
+        n("queued"),
+        n("running"),
+        n("finished"),
+        n("failed"),
+        n("stopped"),
+        n("cancelled"),
+    )
+}
+
+#[test]
+fn two_workers_run_a_four_run_sweep_to_the_end() {
+    let c = Cluster::start(2, 10.0);
+    c.write("corpus.txt", &shakespeare(40_000));
+    let file = c.write("e2e.yaml", &sweep_yaml("e2e", 40, 10));
+    let sub = c.json(&["submit", file.to_str().unwrap()]);
+    assert_eq!(sub["runs"], 4);
+
+    let status = c.json(&["status", "e2e", "--watch"]);
+    assert_eq!(status["state"], "finished", "{}", c.logs());
+    assert_eq!(counts(&status), (0, 0, 4, 0, 0, 0), "{}", c.logs());
+    assert_eq!(status["evals_stored"], 16);
+
+    let top = c.json(&["top", "e2e", "-n", "0"]);
+    let rows = top.as_array().unwrap();
+    assert_eq!(rows.len(), 4);
+    let losses: Vec<f64> = rows
+        .iter()
+        .map(|r| r["best_val_loss"].as_f64().unwrap())
+        .collect();
+    assert!(
+        losses.windows(2).all(|w| w[0] <= w[1]),
+        "top is ordered by val loss: {losses:?}"
+    );
+    assert_eq!(
+        rows.iter()
+            .map(|r| r["rank"].as_u64().unwrap())
+            .collect::<Vec<_>>(),
+        vec![1, 2, 3, 4]
+    );
+    assert!(
+        rows.iter()
+            .all(|r| r["params"]["n_embd"].is_number() && r["params"]["lr"].is_number())
+    );
+
+    let mut workers_used = std::collections::BTreeSet::new();
+    for r in rows {
+        let show = c.json(&["show", &r["run"].to_string()]);
+        let steps: Vec<u64> = show["evals"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["step"].as_u64().unwrap())
+            .collect();
+        assert_eq!(
+            steps,
+            vec![10, 20, 30, 40],
+            "exactly one evaluation per interval"
+        );
+        assert_eq!(show["samples"].as_array().unwrap().len(), 2);
+        let attempts = show["attempts"].as_array().unwrap();
+        assert_eq!(attempts.len(), 1);
+        assert_eq!(attempts[0]["state"], "finished");
+        workers_used.insert(attempts[0]["worker"].as_str().unwrap().to_string());
+    }
+    assert!(!workers_used.is_empty());
+
+    let samples = c.json(&["samples", "e2e", "--top", "4"]);
+    let samples = samples.as_array().unwrap();
+    assert_eq!(samples.len(), 4);
+    for s in samples {
+        let texts = s["samples"].as_array().unwrap();
+        assert_eq!(texts.len(), 2);
+        assert!(
+            texts
+                .iter()
+                .all(|t| t.as_str().unwrap().chars().count() == 30)
+        );
+    }
+
+    let workers = c.json(&["workers"]);
+    assert_eq!(workers.as_array().unwrap().len(), 2);
+    let text = c.cli(&["samples", "e2e", "--top", "2"]);
+    assert!(String::from_utf8_lossy(&text.stdout).contains("ROMEO:"));
+}
+
+#[test]
+fn cancelling_a_sweep_stops_its_running_runs() {
+    let c = Cluster::start(1, 10.0);
+    c.write("corpus.txt", &shakespeare(40_000));
+    let file = c.write("long.yaml", &sweep_yaml("long", 1_000_000, 5));
+    c.json(&["submit", file.to_str().unwrap()]);
+    wait_until("a run to report", Duration::from_secs(60), || {
+        let s = c.json(&["status", "long"]);
+        (s["runs"]["running"] == 1 && s["evals_stored"].as_u64().unwrap() >= 1).then_some(())
+    });
+    let cancel = c.json(&["cancel", "long"]);
+    assert_eq!(cancel["cancelled_queued"], 3);
+    assert_eq!(cancel["stopping_running"], 1);
+    let status = wait_until("the running run to stop", Duration::from_secs(30), || {
+        let s = c.json(&["status", "long"]);
+        (s["runs"]["running"] == 0).then_some(s)
+    });
+    assert_eq!(status["state"], "cancelled");
+    assert_eq!(counts(&status), (0, 0, 0, 0, 1, 3), "{}", c.logs());
+    let top = c.json(&["top", "long", "-n", "1"]);
+    let show = c.json(&["show", &top[0]["run"].to_string()]);
+    assert_eq!(show["state"], "stopped");
+    assert_eq!(show["attempts"][0]["state"], "stopped");
+}
+
+#[test]
+fn a_bad_sweep_file_is_refused_with_line_and_column_and_nothing_stored() {
+    let c = Cluster::start(0, 10.0);
+    let before = c.json(&["sweeps"]);
+    let bad = c.write(
+        "bad.yaml",
+        "method: grid\nparameters:\n  n_layer: {values: []}\n  dropout: {min: 0.5, max: 0.1}\n",
+    );
+    let out = c.cli(&["submit", bad.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("bad.yaml:3:") && err.contains("values: must not be empty"),
+        "{err}"
+    );
+    assert!(
+        err.contains("bad.yaml:4:") && err.contains("min 0.5 is greater than max 0.1"),
+        "{err}"
+    );
+
+    // The coordinator refuses it too (the CLI's local check is a convenience, not the guard).
+    let grid = c.write(
+        "grid.yaml",
+        "method: grid\nparameters:\n  n_embd: {values: [64, 96]}\n  n_head: {values: [4, 6]}\n",
+    );
+    let out = c.cli(&["submit", grid.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("grid point 1 {n_embd: 64, n_head: 6}"));
+    assert_eq!(c.json(&["sweeps"]), before, "nothing was stored");
+}
