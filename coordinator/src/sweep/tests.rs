@@ -153,3 +153,20 @@ fn a_model_too_big_for_memory_is_refused_with_its_estimate() {
         "{e}"
     );
 }
+
+#[test]
+fn shipped_sweep_files_parse_and_plan() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../sweeps");
+    let mut seen = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.display().to_string();
+        let yaml = std::fs::read_to_string(&path).unwrap();
+        let spec = parse_sweep(&name, &yaml).unwrap_or_else(|e| panic!("{e}"));
+        let vocab = if matches!(spec.dataset, DatasetRef::Builtin(_)) { 65 } else { 89 };
+        let runs = plan_runs(&spec, &name, vocab, 100_000).unwrap_or_else(|e| panic!("{e}"));
+        assert!(!runs.is_empty(), "{name}");
+        seen += 1;
+    }
+    assert_eq!(seen, 3);
+}

@@ -55,11 +55,14 @@ impl<B: Backend> CausalSelfAttention<B> {
         let scores = q
             .matmul(k.swap_dims(2, 3))
             .mul_scalar((d as f64).powf(-0.5));
-        // burn's tril_mask is true strictly above the diagonal: the future positions.
-        let future = Tensor::<B, 2, Bool>::tril_mask([t, t], 0, &device)
-            .unsqueeze::<4>()
-            .expand([b, h, t, t]);
-        let weights = softmax(scores.mask_fill(future, f32::NEG_INFINITY), 3);
+        // burn's tril_mask is true strictly above the diagonal: the future positions. The
+        // mask is applied as an additive [1, 1, T, T] bias that broadcasts over batch and heads:
+        // an expanded boolean mask would be materialised at [B, H, T, T] in forward and backward.
+        let future = Tensor::<B, 2, Bool>::tril_mask([t, t], 0, &device);
+        let bias = Tensor::<B, 2>::zeros([t, t], &device)
+            .mask_fill(future, f32::NEG_INFINITY)
+            .reshape([1, 1, t, t]);
+        let weights = softmax(scores + bias, 3);
         let out = self.attn_drop.forward(weights).matmul(v);
         let out = out.swap_dims(1, 2).reshape([b, t, c]);
         self.resid_drop.forward(self.proj.forward(out))
