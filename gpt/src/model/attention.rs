@@ -46,7 +46,7 @@ impl<B: Backend> CausalSelfAttention<B> {
         let (h, d) = (self.n_head, c / self.n_head);
         let device = x.device();
         let heads = |m: Tensor<B, 3>| m.reshape([b, t, h, d]).swap_dims(1, 2);
-        let mut qkv = self.qkv.forward(x).chunk(3, 2).into_iter();
+        let mut qkv = init::apply(&self.qkv, x).chunk(3, 2).into_iter();
         let (q, k, v) = (
             heads(qkv.next().expect("q")),
             heads(qkv.next().expect("k")),
@@ -65,6 +65,6 @@ impl<B: Backend> CausalSelfAttention<B> {
         let weights = softmax(scores + bias, 3);
         let out = self.attn_drop.forward(weights).matmul(v);
         let out = out.swap_dims(1, 2).reshape([b, t, c]);
-        self.resid_drop.forward(self.proj.forward(out))
+        self.resid_drop.forward(init::apply(&self.proj, out))
     }
 }

@@ -33,7 +33,7 @@ impl<B: Backend> FeedForward<B> {
 
     /// `[batch, time, n_embd] -> [batch, time, n_embd]`.
     pub fn forward(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
-        self.drop
-            .forward(self.proj.forward(relu(self.fc.forward(x))))
+        let hidden = relu(init::apply(&self.fc, x));
+        self.drop.forward(init::apply(&self.proj, hidden))
     }
 }

@@ -75,7 +75,7 @@ impl<B: Backend> Gpt<B> {
         for block in &self.blocks {
             x = block.forward(x);
         }
-        self.lm_head.forward(self.ln_f.forward(x))
+        init::apply(&self.lm_head, self.ln_f.forward(x))
     }
 
     /// Mean cross entropy of `logits` `[batch, time, vocab]` against `targets` `[batch, time]`.
