@@ -115,7 +115,7 @@ def main():
     secs = time.perf_counter() - t0
     tokens = a.steps * a.batch_size * a.block_size
     print(json.dumps({"impl": "pytorch " + torch.__version__, "device": a.device, "params": params, "steps": a.steps,
-                      "secs": secs, "tokens_per_sec": tokens / secs, "final_loss": float(loss)}))
+                      "secs": secs, "tokens_per_sec": tokens / secs, "final_loss": float(loss.detach())}))
 
 
 if __name__ == "__main__":
