@@ -17,7 +17,10 @@ fn time<T>(name: &str, mut f: impl FnMut() -> T) {
     for _ in 0..n {
         std::hint::black_box(f());
     }
-    println!("{name:<28} {:>8.3} ms", t.elapsed().as_secs_f64() * 1e3 / n as f64);
+    println!(
+        "{name:<28} {:>8.3} ms",
+        t.elapsed().as_secs_f64() * 1e3 / n as f64
+    );
 }
 
 fn main() {
@@ -32,7 +35,8 @@ fn main() {
     let q = Tensor::<B, 4>::random([b, h, t, c / h], Distribution::Normal(0.0, 1.0), &d);
     let att = Tensor::<B, 4>::random([b, h, t, t], Distribution::Normal(0.0, 1.0), &d);
     let logits = Tensor::<B, 2>::random([b * t, 65], Distribution::Normal(0.0, 1.0), &d);
-    let targets: Tensor<B, 2, Int> = Tensor::<B, 2>::random([b * t, 1], Distribution::Uniform(0.0, 65.0), &d).int();
+    let targets: Tensor<B, 2, Int> =
+        Tensor::<B, 2>::random([b * t, 1], Distribution::Uniform(0.0, 65.0), &d).int();
     time("embedding", || emb.forward(ids.clone()));
     time("layer_norm", || ln.forward(x.clone()));
     time("linear c->3c", || qkv.forward(x.clone()));
@@ -41,12 +45,17 @@ fn main() {
     time("add [b,t,c]", || x.clone() + x.clone());
     time("chunk+reshape+swap", || {
         let parts = qkv.forward(x.clone()).chunk(3, 2);
-        parts.into_iter().map(|m| m.reshape([b, t, h, c / h]).swap_dims(1, 2)).collect::<Vec<_>>()
+        parts
+            .into_iter()
+            .map(|m| m.reshape([b, t, h, c / h]).swap_dims(1, 2))
+            .collect::<Vec<_>>()
     });
     time("q @ k^T", || q.clone().matmul(q.clone().swap_dims(2, 3)));
     time("softmax [b,h,t,t]", || softmax(att.clone(), 3));
     time("att @ v", || att.clone().matmul(q.clone()));
-    time("swap+reshape back", || q.clone().swap_dims(1, 2).reshape([b, t, c]));
+    time("swap+reshape back", || {
+        q.clone().swap_dims(1, 2).reshape([b, t, c])
+    });
     let x2 = x.clone().reshape([b * t, c]);
     time("linear 2d c->3c", || qkv.forward(x2.clone()));
     time("linear 2d c->4c", || fc.forward(x2.clone()));
@@ -54,11 +63,18 @@ fn main() {
     time("matmul 2d [bt,c]x[c,3c]", || x2.clone().matmul(w.clone()));
     let kt = q.clone().swap_dims(2, 3);
     time("q @ kT (kT view)", || q.clone().matmul(kt.clone()));
-    let ktc = kt.clone().reshape([b * h, c / h, t]).reshape([b, h, c / h, t]);
+    let ktc = kt
+        .clone()
+        .reshape([b * h, c / h, t])
+        .reshape([b, h, c / h, t]);
     time("q @ kT (reshaped)", || q.clone().matmul(ktc.clone()));
     let q3 = q.clone().reshape([b * h, t, c / h]);
     let k3t = q3.clone().swap_dims(1, 2);
     time("3d q @ kT view", || q3.clone().matmul(k3t.clone()));
     time("relu 2d", || relu(x2.clone()));
-    time("log_softmax+gather", || log_softmax(logits.clone(), 1).gather(1, targets.clone()).mean());
+    time("log_softmax+gather", || {
+        log_softmax(logits.clone(), 1)
+            .gather(1, targets.clone())
+            .mean()
+    });
 }

@@ -9,18 +9,37 @@ use gptsweep_gpt::backend::CpuTrain;
 use gptsweep_gpt::{Gpt, Hyperparams};
 
 fn main() {
-    let a: Vec<usize> = std::env::args().skip(1).map(|s| s.parse().expect("integers")).collect();
+    let a: Vec<usize> = std::env::args()
+        .skip(1)
+        .map(|s| s.parse().expect("integers"))
+        .collect();
     let get = |i: usize, d: usize| a.get(i).copied().unwrap_or(d);
-    let hp = Hyperparams { n_layer: get(0, 2), n_head: get(1, 4), n_embd: get(2, 64), block_size: get(3, 64), batch_size: get(4, 32), dropout: 0.0, ..Default::default() };
+    let hp = Hyperparams {
+        n_layer: get(0, 2),
+        n_head: get(1, 4),
+        n_embd: get(2, 64),
+        block_size: get(3, 64),
+        batch_size: get(4, 32),
+        dropout: 0.0,
+        ..Default::default()
+    };
     let steps = get(5, 50);
     let device = Default::default();
     let mut model = hp.model_config(65).init::<CpuTrain>(&device);
     let mut optim = AdamWConfig::new().init::<CpuTrain, Gpt<CpuTrain>>();
-    let ids: Vec<i32> = (0..hp.batch_size * hp.block_size).map(|i| (i * 7 % 65) as i32).collect();
+    let ids: Vec<i32> = (0..hp.batch_size * hp.block_size)
+        .map(|i| (i * 7 % 65) as i32)
+        .collect();
     let (mut f, mut b, mut o) = (0.0, 0.0, 0.0);
     for s in 0..steps + 5 {
-        let x = Tensor::<CpuTrain, 2, Int>::from_data(TensorData::new(ids.clone(), [hp.batch_size, hp.block_size]), &device);
-        let y = Tensor::<CpuTrain, 2, Int>::from_data(TensorData::new(ids.clone(), [hp.batch_size, hp.block_size]), &device);
+        let x = Tensor::<CpuTrain, 2, Int>::from_data(
+            TensorData::new(ids.clone(), [hp.batch_size, hp.block_size]),
+            &device,
+        );
+        let y = Tensor::<CpuTrain, 2, Int>::from_data(
+            TensorData::new(ids.clone(), [hp.batch_size, hp.block_size]),
+            &device,
+        );
         let t0 = Instant::now();
         let loss = Gpt::loss(model.forward(x), y);
         let t1 = Instant::now();

@@ -163,7 +163,11 @@ fn shipped_sweep_files_parse_and_plan() {
         let name = path.display().to_string();
         let yaml = std::fs::read_to_string(&path).unwrap();
         let spec = parse_sweep(&name, &yaml).unwrap_or_else(|e| panic!("{e}"));
-        let vocab = if matches!(spec.dataset, DatasetRef::Builtin(_)) { 65 } else { 89 };
+        let vocab = if matches!(spec.dataset, DatasetRef::Builtin(_)) {
+            65
+        } else {
+            89
+        };
         let runs = plan_runs(&spec, &name, vocab, 100_000).unwrap_or_else(|e| panic!("{e}"));
         assert!(!runs.is_empty(), "{name}");
         seen += 1;
