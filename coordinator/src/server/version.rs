@@ -17,3 +17,35 @@ pub fn check(req: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Statu
     }
     Ok(req)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn other_or_missing_versions_are_refused_naming_both() {
+        let err = check(tonic::Request::new(())).unwrap_err();
+        assert_eq!(err.code(), tonic::Code::FailedPrecondition);
+        assert!(
+            err.message()
+                .contains("the caller speaks none, this coordinator speaks 1"),
+            "{}",
+            err.message()
+        );
+        let mut req = tonic::Request::new(());
+        req.metadata_mut()
+            .insert(PROTOCOL_HEADER, "7".parse().unwrap());
+        assert!(
+            check(req)
+                .unwrap_err()
+                .message()
+                .contains("the caller speaks 7")
+        );
+        let mut req = tonic::Request::new(());
+        req.metadata_mut().insert(
+            PROTOCOL_HEADER,
+            PROTOCOL_VERSION.to_string().parse().unwrap(),
+        );
+        assert!(check(req).is_ok());
+    }
+}

@@ -1,0 +1,126 @@
+//! Runs that go wrong, with real processes: a worker killed mid-run loses its lease and the
+//! run finishes elsewhere; a diverging run is marked failed with its error and can be retried.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{Cluster, wait_until};
+
+#[test]
+fn a_killed_workers_run_is_requeued_and_finished_by_another() {
+    let mut c = Cluster::start(1, 1.0);
+    let file = c.write(
+        "one.yaml",
+        "name: one\nmethod: grid\ntrain: {n_embd: 16, n_head: 2, n_layer: 1, block_size: 16, batch_size: 8, dropout: 0.0, max_iters: 3000, eval_interval: 100, eval_iters: 2}\nsamples: {count: 1, length: 10}\n",
+    );
+    c.json(&["submit", file.to_str().unwrap()]);
+    wait_until("the first evaluation", Duration::from_secs(60), || {
+        (c.json(&["status", "one"])["evals_stored"].as_u64().unwrap() >= 1).then_some(())
+    });
+    c.kill_worker(0);
+    c.add_worker();
+    let status = c.json(&["status", "one", "--watch"]);
+    assert_eq!(status["runs"]["finished"], 1, "{}", c.logs());
+    let show = c.json(&["show", "1"]);
+    let attempts = show["attempts"].as_array().unwrap();
+    assert_eq!(attempts.len(), 2, "{show}");
+    assert_eq!(attempts[0]["state"], "expired");
+    assert!(attempts[0]["worker"].as_str().unwrap().starts_with("w0"));
+    assert_eq!(attempts[1]["state"], "finished");
+    assert!(attempts[1]["worker"].as_str().unwrap().starts_with("w1"));
+    let steps: Vec<u64> = show["evals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["step"].as_u64().unwrap())
+        .collect();
+    assert_eq!(
+        steps,
+        (1..=30).map(|i| i * 100).collect::<Vec<_>>(),
+        "one evaluation per interval, none twice"
+    );
+    assert_eq!(show["samples"].as_array().unwrap().len(), 1);
+}
+
+#[test]
+fn a_diverging_run_fails_with_its_error_and_can_be_retried() {
+    let c = Cluster::start(1, 5.0);
+    let file = c.write(
+        "boom.yaml",
+        "name: boom\nmethod: grid\ntrain: {n_embd: 16, n_head: 2, n_layer: 1, block_size: 16, batch_size: 8, lr: 1.0e30, max_iters: 20, eval_interval: 10, eval_iters: 2}\n",
+    );
+    c.json(&["submit", file.to_str().unwrap()]);
+    let status = c.json(&["status", "boom", "--watch"]);
+    assert_eq!(status["runs"]["failed"], 1, "{}", c.logs());
+    assert_eq!(status["state"], "finished");
+    let show = c.json(&["show", "1"]);
+    assert_eq!(show["state"], "failed");
+    assert!(
+        show["error"].as_str().unwrap().contains("diverged"),
+        "{show}"
+    );
+
+    let retry = c.json(&["retry", "boom", "--failed"]);
+    assert_eq!(retry["requeued"], 1);
+    let status = c.json(&["status", "boom", "--watch"]);
+    assert_eq!(status["runs"]["failed"], 1);
+    let show = c.json(&["show", "1"]);
+    let states: Vec<&str> = show["attempts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["state"].as_str().unwrap())
+        .collect();
+    assert_eq!(states, vec!["failed", "failed"]);
+}
+
+#[test]
+fn local_runs_a_sweep_to_its_end_and_prints_top_and_samples() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("tiny.yaml");
+    std::fs::write(
+        &file,
+        "name: tiny\nmethod: grid\nparameters:\n  n_layer: {values: [1, 2]}\ntrain: {n_embd: 16, n_head: 2, block_size: 16, batch_size: 8, max_iters: 20, eval_interval: 10, eval_iters: 2}\nsamples: {count: 1, length: 12}\n",
+    )
+    .unwrap();
+    let out = std::process::Command::new(common::bin())
+        .args([
+            "local",
+            file.to_str().unwrap(),
+            "--output",
+            "json",
+            "--state-dir",
+        ])
+        .arg(dir.path().join("state"))
+        .env("XDG_CACHE_HOME", dir.path().join("cache"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["sweep"]["state"], "finished");
+    assert_eq!(v["sweep"]["runs"]["finished"], 2);
+    let top = v["top"].as_array().unwrap();
+    assert_eq!(top.len(), 2);
+    assert!(
+        top.iter()
+            .all(|r| r["samples"].as_array().unwrap().len() == 1)
+    );
+    assert!(dir.path().join("state/gptsweep.db").exists());
+
+    let text = std::process::Command::new(common::bin())
+        .args(["local", file.to_str().unwrap(), "--state-dir"])
+        .arg(dir.path().join("state2"))
+        .output()
+        .unwrap();
+    assert!(text.status.success());
+    let stdout = String::from_utf8_lossy(&text.stdout);
+    assert!(
+        stdout.contains("RANK") && stdout.contains("n_layer") && stdout.contains("#1 run"),
+        "{stdout}"
+    );
+}
