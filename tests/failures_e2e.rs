@@ -8,16 +8,28 @@ use std::time::Duration;
 use common::{Cluster, wait_until};
 
 #[test]
-fn a_killed_workers_run_is_requeued_and_finished_by_another() {
+fn a_killed_workers_run_resumes_on_another_from_its_last_checkpoint() {
     let mut c = Cluster::start(1, 1.0);
     let file = c.write(
         "one.yaml",
         "name: one\nmethod: grid\ntrain: {n_embd: 16, n_head: 2, n_layer: 1, block_size: 16, batch_size: 8, dropout: 0.0, max_iters: 3000, eval_interval: 100, eval_iters: 2}\nsamples: {count: 1, length: 10}\n",
     );
     c.json(&["submit", file.to_str().unwrap()]);
-    wait_until("the first evaluation", Duration::from_secs(60), || {
-        (c.json(&["status", "one"])["evals_stored"].as_u64().unwrap() >= 1).then_some(())
+    wait_until("two evaluations", Duration::from_secs(60), || {
+        (c.json(&["status", "one"])["evals_stored"].as_u64().unwrap() >= 2).then_some(())
     });
+    let evals = c.json(&["show", "1"])["evals"].clone();
+    let seen = evals
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["step"].as_u64().unwrap())
+        .max()
+        .unwrap();
+    let killed_at = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
     c.kill_worker(0);
     c.add_worker();
     let status = c.json(&["status", "one", "--watch"]);
@@ -28,6 +40,17 @@ fn a_killed_workers_run_is_requeued_and_finished_by_another() {
     assert_eq!(attempts[0]["state"], "expired");
     assert!(attempts[0]["worker"].as_str().unwrap().starts_with("w0"));
     assert_eq!(attempts[1]["state"], "finished");
+    let resumed = attempts[1]["resumed_from"].as_u64().unwrap();
+    assert!(
+        resumed > 0 && resumed + 100 >= seen,
+        "resumed from step {resumed}, last evaluation seen before the kill {seen}"
+    );
+    assert_eq!(resumed % 100, 0, "checkpoints are taken at evaluations");
+    let restarted = attempts[1]["started_at_ms"].as_i64().unwrap();
+    eprintln!(
+        "kill -9 -> resumed attempt leased after {} ms (lease timeout 1 s); resumed at step {resumed}, last evaluation before the kill {seen}",
+        restarted - killed_at
+    );
     assert!(attempts[1]["worker"].as_str().unwrap().starts_with("w1"));
     let steps: Vec<u64> = show["evals"]
         .as_array()

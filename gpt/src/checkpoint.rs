@@ -28,6 +28,7 @@ pub const CHECKPOINT_FORMAT: u32 = 1;
 const META: &str = "meta.json";
 const MODEL: &str = "model.mpk";
 const OPTIM: &str = "optim.mpk";
+const BLOB_MAGIC: &[u8; 8] = b"GPTSWCK1";
 
 /// The human-readable part of a checkpoint.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -159,6 +160,64 @@ impl Checkpoint {
                 ))
             })?;
         Ok(optim.load_record(record))
+    }
+
+    /// The checkpoint as one blob (to ship or store by hash): a magic tag, then the
+    /// metadata, weights and optimiser state, each behind its length.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let meta = serde_json::to_vec(&self.meta).expect("checkpoint metadata serialises");
+        let mut out = Vec::with_capacity(
+            8 + 24 + meta.len() + self.model_bytes.len() + self.optim_bytes.len(),
+        );
+        out.extend_from_slice(BLOB_MAGIC);
+        for part in [meta.as_slice(), &self.model_bytes, &self.optim_bytes] {
+            out.extend_from_slice(&(part.len() as u64).to_le_bytes());
+            out.extend_from_slice(part);
+        }
+        out
+    }
+
+    /// Reads a blob made by [`Checkpoint::to_bytes`], verifying its hashes; `origin` names it in errors.
+    pub fn from_bytes(bytes: &[u8], origin: &str) -> Result<Self> {
+        let bad = |reason: String| GptError::Checkpoint {
+            path: origin.into(),
+            reason,
+        };
+        let rest = bytes
+            .strip_prefix(BLOB_MAGIC)
+            .ok_or_else(|| bad("not a gptsweep checkpoint blob".into()))?;
+        let mut parts = Vec::with_capacity(3);
+        let mut rest = rest;
+        for name in [META, MODEL, OPTIM] {
+            let (len, tail) = rest
+                .split_at_checked(8)
+                .ok_or_else(|| bad(format!("truncated before {name}")))?;
+            let len = u64::from_le_bytes(len.try_into().expect("8 bytes")) as usize;
+            let (part, tail) = tail
+                .split_at_checked(len)
+                .ok_or_else(|| bad(format!("truncated inside {name}")))?;
+            parts.push(part);
+            rest = tail;
+        }
+        let meta: CheckpointMeta =
+            serde_json::from_slice(parts[0]).map_err(|e| bad(format!("{META}: {e}")))?;
+        if meta.format != CHECKPOINT_FORMAT {
+            return Err(bad(format!(
+                "format {} is not supported (this gptsweep reads format {CHECKPOINT_FORMAT})",
+                meta.format
+            )));
+        }
+        if sha(parts[1]) != meta.model_sha256 || sha(parts[2]) != meta.optim_sha256 {
+            return Err(bad(
+                "corrupt: a blob's sha256 does not match its metadata".into()
+            ));
+        }
+        Ok(Self {
+            meta,
+            model_bytes: parts[1].to_vec(),
+            optim_bytes: parts[2].to_vec(),
+            origin: origin.into(),
+        })
     }
 
     /// Writes the checkpoint to `dir` atomically: staged beside it, then renamed over it.

@@ -117,6 +117,7 @@ fn resumed_training_continues_exactly_as_uninterrupted() {
     drop(first);
 
     let ckpt = Checkpoint::load(&path).unwrap();
+    let ckpt = Checkpoint::from_bytes(&ckpt.to_bytes(), "blob").unwrap();
     let mut second =
         Trainer::<CpuTrain>::resume(&ckpt, corpus.clone(), Default::default()).unwrap();
     second.run(0, |_, _| Flow::Continue).unwrap();
@@ -146,6 +147,19 @@ fn missing_and_corrupt_checkpoints_are_refused() {
     std::fs::write(path.join("model.mpk"), bytes).unwrap();
     let err = Checkpoint::load(&path).unwrap_err().to_string();
     assert!(err.contains("model.mpk is corrupt"), "{err}");
+
+    let blob = t.checkpoint().unwrap().to_bytes();
+    let err = Checkpoint::from_bytes(&blob[..blob.len() - 1], "blob")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("truncated inside optim.mpk"), "{err}");
+    let mut flipped = blob.clone();
+    let last = flipped.len() - 1;
+    flipped[last] ^= 1;
+    let err = Checkpoint::from_bytes(&flipped, "blob")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("sha256 does not match"), "{err}");
 
     std::fs::write(path.join("meta.json"), b"{not json").unwrap();
     let err = Checkpoint::load(&path).unwrap_err().to_string();

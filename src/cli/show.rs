@@ -31,6 +31,7 @@ struct AttemptJson<'a> {
     reason: &'a str,
     started_at_ms: i64,
     ended_at_ms: Option<i64>,
+    resumed_from: u64,
 }
 
 #[derive(Serialize)]
@@ -85,6 +86,7 @@ pub async fn run(args: Args, mut ctx: Ctx) -> anyhow::Result<()> {
                     reason: &a.reason,
                     started_at_ms: a.started_at_ms,
                     ended_at_ms: a.ended_at_ms,
+                    resumed_from: a.resumed_from,
                 })
                 .collect(),
             error: &d.error,

@@ -1,7 +1,9 @@
-//! One leased run, from lease to finish: fetch the corpus, start training on a blocking
-//! thread, stream each evaluation to the coordinator as it happens, keep the lease alive
-//! with heartbeats, obey a stop, and report the outcome. Reports that cannot be delivered
-//! (coordinator down) are held and sent again; a lost lease abandons the run.
+//! One leased run, from lease to finish: fetch the corpus (and the checkpoint to resume,
+//! if the lease names one), start training on a blocking thread, stream each evaluation to
+//! the coordinator as it happens and upload the checkpoint taken after it, keep the lease
+//! alive with heartbeats, obey a stop, and report the outcome. Reports and checkpoints that
+//! cannot be delivered (coordinator down) are held and sent again; a lost lease abandons
+//! the run.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -10,14 +12,17 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 
 use gptsweep_gpt::sample::SamplesSpec;
-use gptsweep_gpt::{DeviceSpec, Eval, Hyperparams};
+use gptsweep_gpt::{Checkpoint, Corpus, DeviceSpec, Eval, Hyperparams};
 use gptsweep_proto::client::Workers;
 use gptsweep_proto::pb;
 
 use crate::backoff::{retry, transient};
 use crate::dataset_cache::DatasetCache;
 use crate::error::{Result, WorkerError};
-use crate::train_task::{RunOutput, RunTask, train_blocking};
+use crate::train_task::{Progress, RunOutput, RunTask, train_blocking};
+
+/// Chunk size of checkpoint uploads.
+const CHUNK: usize = 1 << 20;
 
 /// What a run needs from its worker.
 #[derive(Clone)]
@@ -61,7 +66,7 @@ fn classify(status: tonic::Status) -> Heard {
     } else if transient(&status) {
         Heard::Unreachable
     } else {
-        Heard::Lost(format!("coordinator refused the report: {status}"))
+        Heard::Lost(format!("coordinator refused the call: {status}"))
     }
 }
 
@@ -99,10 +104,64 @@ async fn heartbeat(client: &Workers, run: &pb::RunSpec, step: u64) -> Heard {
     }
 }
 
+/// Uploads a checkpoint; on success clears `pending`.
+async fn upload(
+    client: &Workers,
+    run: &pb::RunSpec,
+    pending: &mut Option<(u64, Vec<u8>)>,
+) -> Heard {
+    let Some((step, bytes)) = pending.as_ref() else {
+        return Heard::Continue;
+    };
+    let chunks: Vec<pb::CheckpointUpload> = bytes
+        .chunks(CHUNK)
+        .enumerate()
+        .map(|(i, c)| pb::CheckpointUpload {
+            run_id: if i == 0 { run.run_id } else { 0 },
+            lease_id: if i == 0 { run.lease_id } else { 0 },
+            step: *step,
+            data: c.to_vec(),
+        })
+        .collect();
+    match client
+        .clone()
+        .put_checkpoint(tokio_stream::iter(chunks))
+        .await
+    {
+        Ok(_) => {
+            *pending = None;
+            Heard::Continue
+        }
+        Err(s) => classify(s),
+    }
+}
+
+async fn fetch_checkpoint(client: &Workers, run: &pb::RunSpec) -> Result<Checkpoint> {
+    let req = pb::GetCheckpointRequest {
+        run_id: run.run_id,
+        lease_id: run.lease_id,
+    };
+    let bytes = retry("GetCheckpoint", || {
+        let mut c = client.clone();
+        async move {
+            let mut stream = c.get_checkpoint(req).await?.into_inner();
+            let mut bytes = Vec::new();
+            while let Some(chunk) = stream.message().await? {
+                bytes.extend_from_slice(&chunk.data);
+            }
+            Ok(bytes)
+        }
+    })
+    .await?;
+    Ok(Checkpoint::from_bytes(
+        &bytes,
+        &format!("checkpoint of run {}", run.run_id),
+    )?)
+}
+
 /// Trains `run` on `device` and reports it to the end.
 pub async fn execute(ctx: &RunContext, run: pb::RunSpec, device: DeviceSpec) -> Result<()> {
-    let prepared = prepare(ctx, &run).await;
-    let (hp, samples, corpus) = match prepared {
+    let (hp, samples, corpus) = match prepare(ctx, &run).await {
         Ok(p) => p,
         Err(e) => {
             return finish(
@@ -116,35 +175,63 @@ pub async fn execute(ctx: &RunContext, run: pb::RunSpec, device: DeviceSpec) -> 
             .await;
         }
     };
-    tracing::info!(run = run.run_id, sweep = %run.sweep, %device, attempt = run.attempt, "training");
+    let resume = if run.resume_step > 0 {
+        match fetch_checkpoint(&ctx.client, &run).await {
+            Ok(c) => Some(c),
+            Err(e) => {
+                tracing::warn!(
+                    run = run.run_id,
+                    "cannot resume from step {} ({e}); training from scratch",
+                    run.resume_step
+                );
+                None
+            }
+        }
+    } else {
+        None
+    };
+    let from = resume.as_ref().map(|c| c.meta.step).unwrap_or(0);
+    tracing::info!(run = run.run_id, sweep = %run.sweep, %device, attempt = run.attempt, from_step = from, "training");
     let (tx, mut rx) = mpsc::unbounded_channel();
     let stop = Arc::new(AtomicBool::new(false));
     let task = RunTask {
         hp,
         corpus,
         samples,
-        evals: tx,
+        resume,
+        progress: tx,
         stop: stop.clone(),
     };
     let handle = tokio::task::spawn_blocking(move || train_blocking(device, task));
 
     let mut pending: Vec<Eval> = Vec::new();
-    let mut last_step = 0u64;
+    let mut pending_ckpt: Option<(u64, Vec<u8>)> = None;
+    let mut last_step = from as u64;
     let mut lost: Option<String> = None;
     let mut ticker = tokio::time::interval(ctx.heartbeat);
     ticker.tick().await;
     loop {
         let outcome = tokio::select! {
-            e = rx.recv() => match e {
-                Some(e) => {
+            p = rx.recv() => match p {
+                Some(Progress::Eval(e)) => {
                     last_step = e.step as u64;
                     pending.push(e);
                     report(&ctx.client, &run, &mut pending).await
                 }
+                Some(Progress::Checkpoint { step, bytes }) => {
+                    pending_ckpt = Some((step, bytes));
+                    if pending.is_empty() { upload(&ctx.client, &run, &mut pending_ckpt).await } else { Heard::Unreachable }
+                }
                 None => break,
             },
             _ = ticker.tick() => {
-                if pending.is_empty() { heartbeat(&ctx.client, &run, last_step).await } else { report(&ctx.client, &run, &mut pending).await }
+                if !pending.is_empty() {
+                    report(&ctx.client, &run, &mut pending).await
+                } else if pending_ckpt.is_some() {
+                    upload(&ctx.client, &run, &mut pending_ckpt).await
+                } else {
+                    heartbeat(&ctx.client, &run, last_step).await
+                }
             }
         };
         match outcome {
@@ -180,6 +267,9 @@ pub async fn execute(ctx: &RunContext, run: pb::RunSpec, device: DeviceSpec) -> 
             samples,
             stopped,
         }) => {
+            if let Heard::Lost(why) = upload(&ctx.client, &run, &mut pending_ckpt).await {
+                return Err(WorkerError::LeaseLost(why));
+            }
             let texts = samples
                 .into_iter()
                 .map(|(o, text)| pb::SampleText {
@@ -220,7 +310,7 @@ pub async fn execute(ctx: &RunContext, run: pb::RunSpec, device: DeviceSpec) -> 
 async fn prepare(
     ctx: &RunContext,
     run: &pb::RunSpec,
-) -> Result<(Hyperparams, SamplesSpec, Arc<gptsweep_gpt::Corpus>)> {
+) -> Result<(Hyperparams, SamplesSpec, Arc<Corpus>)> {
     let bad = |reason: String| WorkerError::BadRun {
         run_id: run.run_id,
         reason,

@@ -1,6 +1,7 @@
 //! The part of a run that computes: on a blocking thread, train the model on the run's
-//! device, hand each evaluation to the async side as it happens, stop between steps when
-//! told, and generate the sweep's samples at the end.
+//! device (from scratch, or continuing a checkpoint), hand each evaluation and a checkpoint
+//! taken right after it to the async side, stop between steps when told, and generate the
+//! sweep's samples at the end.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -9,9 +10,23 @@ use tokio::sync::mpsc::UnboundedSender;
 
 use gptsweep_gpt::sample::{SamplesSpec, generate};
 use gptsweep_gpt::{
-    AutodiffBackend, Corpus, DeviceSpec, Eval, Event, Flow, Hyperparams, OnBackend, RunSummary,
-    SampleOptions, Trainer, with_backend,
+    AutodiffBackend, Checkpoint, Corpus, DeviceSpec, Eval, Event, Flow, Hyperparams, OnBackend,
+    RunSummary, SampleOptions, Trainer, with_backend,
 };
+
+/// What the compute thread tells the async side as training goes.
+#[derive(Debug)]
+pub enum Progress {
+    /// An evaluation, as it happens.
+    Eval(Eval),
+    /// A checkpoint taken right after that evaluation, as one blob.
+    Checkpoint {
+        /// Completed steps.
+        step: u64,
+        /// [`Checkpoint::to_bytes`].
+        bytes: Vec<u8>,
+    },
+}
 
 /// What a run produced.
 #[derive(Debug)]
@@ -32,8 +47,10 @@ pub struct RunTask {
     pub corpus: Arc<Corpus>,
     /// The samples to generate at the end.
     pub samples: SamplesSpec,
-    /// Where evaluations go as they happen.
-    pub evals: UnboundedSender<Eval>,
+    /// Continue this checkpoint instead of starting from scratch.
+    pub resume: Option<Checkpoint>,
+    /// Where evaluations and checkpoints go as they happen.
+    pub progress: UnboundedSender<Progress>,
     /// Set by the async side to stop between steps.
     pub stop: Arc<AtomicBool>,
 }
@@ -42,11 +59,24 @@ impl OnBackend for RunTask {
     type Output = gptsweep_gpt::Result<RunOutput>;
 
     fn run<B: AutodiffBackend>(self, device: B::Device) -> Self::Output {
-        let mut trainer = Trainer::<B>::new(self.hp, self.corpus.clone(), device.clone())?;
+        let mut trainer = match &self.resume {
+            Some(ckpt) => Trainer::<B>::resume(ckpt, self.corpus.clone(), device.clone())?,
+            None => Trainer::<B>::new(self.hp, self.corpus.clone(), device.clone())?,
+        };
         let mut stopped = false;
-        trainer.run(0, |_, event| {
+        trainer.run(0, |t, event| {
             if let Event::Eval(e) = event {
-                let _ = self.evals.send(e);
+                let _ = self.progress.send(Progress::Eval(e));
+                match t.checkpoint() {
+                    Ok(c) => {
+                        let bytes = c.to_bytes();
+                        let _ = self.progress.send(Progress::Checkpoint {
+                            step: e.step as u64,
+                            bytes,
+                        });
+                    }
+                    Err(err) => tracing::warn!("cannot checkpoint at step {}: {err}", e.step),
+                }
             }
             if self.stop.load(Ordering::Relaxed) {
                 stopped = true;

@@ -68,6 +68,7 @@ pub fn run_spec_to_pb(r: LeasedRun) -> pb::RunSpec {
         dataset_builtin: r.dataset_builtin,
         samples_json: r.samples_json,
         attempt: r.attempt,
+        resume_step: r.resume_step,
     }
 }
 
@@ -191,6 +192,7 @@ pub fn run_detail_to_pb(d: &RunDetail) -> pb::ShowRunReply {
                 reason: a.reason.clone(),
                 started_at_ms: a.started_at_ms,
                 ended_at_ms: a.ended_at_ms,
+                resumed_from: a.resumed_from,
             })
             .collect(),
         error: d.error.clone(),
@@ -219,6 +221,7 @@ pub fn run_detail_from_pb(d: &pb::ShowRunReply) -> RunDetail {
                 reason: a.reason.clone(),
                 started_at_ms: a.started_at_ms,
                 ended_at_ms: a.ended_at_ms,
+                resumed_from: a.resumed_from,
             })
             .collect(),
         error: d.error.clone(),

@@ -17,6 +17,7 @@ use gptsweep_gpt::Corpus;
 use gptsweep_gpt::corpus::Split;
 use gptsweep_proto::pb;
 
+use crate::checkpoints::CheckpointStore;
 use crate::datasets::{DatasetStore, builtin_sha};
 use crate::error::{CoordinatorError, Result};
 use crate::store::{NewSweep, Store, WriteOp, open_pool};
@@ -46,6 +47,7 @@ impl CoordinatorConfig {
 pub struct Coordinator {
     pub(crate) store: Store,
     pub(crate) datasets: DatasetStore,
+    pub(crate) checkpoints: CheckpointStore,
     pub(crate) config: CoordinatorConfig,
     /// Woken when runs become leasable (submit, retry, expiry).
     pub(crate) work: Arc<Notify>,
@@ -73,6 +75,7 @@ impl Coordinator {
         let pool = open_pool(&config.state_dir.join("gptsweep.db")).await?;
         let store = Store::start(pool);
         let datasets = DatasetStore::open(&config.state_dir.join("datasets"))?;
+        let checkpoints = CheckpointStore::open(&config.state_dir.join("checkpoints"))?;
         let tiny = gptsweep_gpt::corpus::BUILTIN_TINYSHAKESPEARE;
         let bytes = gptsweep_gpt::corpus::TINYSHAKESPEARE.len() as u64;
         store
@@ -87,6 +90,7 @@ impl Coordinator {
         let c = Self {
             store,
             datasets,
+            checkpoints,
             config,
             work: Arc::new(Notify::new()),
         };

@@ -10,7 +10,8 @@ use gptsweep_proto::pb;
 
 use super::Coordinator;
 use super::convert::{directive_to_pb, eval_from_pb, run_spec_to_pb, sample_from_pb};
-use crate::store::{Outcome, WriteOp};
+use crate::checkpoints::MAX_CHECKPOINT_BYTES;
+use crate::store::{Outcome, WriteOp, reads};
 
 /// Longest a lease poll is held open.
 const MAX_WAIT: Duration = Duration::from_secs(30);
@@ -169,6 +170,75 @@ impl pb::workers_server::Workers for WorkersService {
             })
             .await?;
         Ok(Response::new(pb::FinishReply {}))
+    }
+
+    async fn put_checkpoint(
+        &self,
+        req: Request<tonic::Streaming<pb::CheckpointUpload>>,
+    ) -> Result<Response<pb::PutCheckpointReply>, Status> {
+        let mut stream = req.into_inner();
+        let first = stream
+            .message()
+            .await?
+            .ok_or_else(|| Status::invalid_argument("empty checkpoint upload"))?;
+        let (run_id, lease_id, step) = (first.run_id, first.lease_id, first.step);
+        let mut bytes = first.data;
+        while let Some(chunk) = stream.message().await? {
+            if bytes.len() + chunk.data.len() > MAX_CHECKPOINT_BYTES {
+                return Err(Status::invalid_argument(format!(
+                    "checkpoint over the limit of {MAX_CHECKPOINT_BYTES} bytes"
+                )));
+            }
+            bytes.extend_from_slice(&chunk.data);
+        }
+        let c = self.0.clone();
+        let sha = tokio::task::spawn_blocking(move || {
+            gptsweep_gpt::Checkpoint::from_bytes(&bytes, "upload")
+                .map_err(|e| crate::CoordinatorError::Invalid(e.to_string()))?;
+            c.checkpoints.put(&bytes)
+        })
+        .await
+        .map_err(|e| Status::internal(e.to_string()))??;
+        let lease_ms = self.lease_ms();
+        let written = self
+            .0
+            .store
+            .write(|reply| WriteOp::SetCheckpoint {
+                run_id,
+                lease_id,
+                sha256: sha.clone(),
+                step,
+                lease_ms,
+                reply,
+            })
+            .await;
+        match written {
+            Ok(Some(stale)) => self.0.checkpoints.remove(&stale),
+            Ok(None) => {}
+            Err(e) => {
+                self.0.checkpoints.remove(&sha);
+                return Err(e.into());
+            }
+        }
+        Ok(Response::new(pb::PutCheckpointReply { sha256: sha }))
+    }
+
+    type GetCheckpointStream = Pin<Box<dyn Stream<Item = Result<pb::Chunk, Status>> + Send>>;
+
+    async fn get_checkpoint(
+        &self,
+        req: Request<pb::GetCheckpointRequest>,
+    ) -> Result<Response<Self::GetCheckpointStream>, Status> {
+        let r = req.into_inner();
+        let (sha, _) = reads::checkpoint_for_lease(&self.0.store.pool, r.run_id, r.lease_id)
+            .await?
+            .ok_or_else(|| Status::not_found(format!("run {} has no checkpoint", r.run_id)))?;
+        let bytes = self.0.checkpoints.get(&sha)?;
+        let chunks: Vec<Result<pb::Chunk, Status>> = bytes
+            .chunks(CHUNK)
+            .map(|c| Ok(pb::Chunk { data: c.to_vec() }))
+            .collect();
+        Ok(Response::new(Box::pin(tokio_stream::iter(chunks))))
     }
 
     type FetchDatasetStream = Pin<Box<dyn Stream<Item = Result<pb::Chunk, Status>> + Send>>;

@@ -215,7 +215,7 @@ pub async fn run_detail(pool: &SqlitePool, run_id: i64) -> Result<RunDetail> {
     let evals: Vec<(i64, f64, f64, f64, f64)> =
         sqlx::query_as("SELECT step, train_loss, val_loss, tokens_per_sec, train_secs FROM evals WHERE run_id = ? ORDER BY step").bind(run_id).fetch_all(pool).await?;
     let attempts = sqlx::query(
-        "SELECT a.id, w.name, w.id AS wid, a.device, a.state, a.reason, a.started_at, a.ended_at FROM attempts a JOIN workers w ON w.id = a.worker_id WHERE a.run_id = ? ORDER BY a.id",
+        "SELECT a.id, w.name, w.id AS wid, a.device, a.state, a.reason, a.started_at, a.ended_at, a.resumed_from FROM attempts a JOIN workers w ON w.id = a.worker_id WHERE a.run_id = ? ORDER BY a.id",
     )
     .bind(run_id)
     .fetch_all(pool)
@@ -247,6 +247,7 @@ pub async fn run_detail(pool: &SqlitePool, run_id: i64) -> Result<RunDetail> {
                 reason: a.get("reason"),
                 started_at_ms: a.get("started_at"),
                 ended_at_ms: a.get("ended_at"),
+                resumed_from: a.get::<i64, _>("resumed_from") as u64,
             })
             .collect(),
         error: r.get("error"),
@@ -275,6 +276,26 @@ pub async fn workers(pool: &SqlitePool) -> Result<Vec<WorkerRecord>> {
         });
     }
     Ok(out)
+}
+
+/// The latest checkpoint of `run_id` (sha256, step), if `lease_id` holds the run.
+pub async fn checkpoint_for_lease(
+    pool: &SqlitePool,
+    run_id: i64,
+    lease_id: i64,
+) -> Result<Option<(String, u64)>> {
+    let row: Option<(Option<i64>, Option<String>, i64)> = sqlx::query_as(
+        "SELECT lease_id, checkpoint_sha256, checkpoint_step FROM runs WHERE id = ?",
+    )
+    .bind(run_id)
+    .fetch_optional(pool)
+    .await?;
+    match row {
+        Some((Some(holder), sha, step)) if holder == lease_id => Ok(sha.map(|s| (s, step as u64))),
+        _ => Err(CoordinatorError::LeaseLost(format!(
+            "lease {lease_id} does not hold run {run_id}"
+        ))),
+    }
 }
 
 /// Size and builtin flag of a stored dataset.

@@ -46,6 +46,8 @@ pub struct LeasedRun {
     pub samples_json: String,
     /// 1 for the first attempt.
     pub attempt: u32,
+    /// Step of the checkpoint to resume from (0 = from scratch).
+    pub resume_step: u64,
 }
 
 /// A generated text stored with a run.
@@ -155,6 +157,8 @@ pub struct AttemptInfo {
     pub started_at_ms: i64,
     /// End, ms.
     pub ended_at_ms: Option<i64>,
+    /// Checkpoint step the attempt started from (0 = scratch).
+    pub resumed_from: u64,
 }
 
 /// Everything about one run.

@@ -65,6 +65,15 @@ pub enum WriteOp {
         lease_ms: i64,
         reply: Reply<Directive>,
     },
+    /// Records a run's latest checkpoint; answers the blob to prune.
+    SetCheckpoint {
+        run_id: i64,
+        lease_id: i64,
+        sha256: String,
+        step: u64,
+        lease_ms: i64,
+        reply: Reply<Option<String>>,
+    },
     /// Ends an attempt.
     Finish {
         run_id: i64,
@@ -185,6 +194,19 @@ async fn apply(conn: &mut sqlx::SqliteConnection, op: WriteOp) -> Answer {
             reply,
             writes::heartbeat(&mut sp, run_id, lease_id, lease_ms).await
         ),
+        WriteOp::SetCheckpoint {
+            run_id,
+            lease_id,
+            sha256,
+            step,
+            lease_ms,
+            reply,
+        } => {
+            run!(
+                reply,
+                writes::set_checkpoint(&mut sp, run_id, lease_id, &sha256, step, lease_ms).await
+            )
+        }
         WriteOp::Finish {
             run_id,
             lease_id,
@@ -232,6 +254,7 @@ fn reply_error(op: WriteOp, err: CoordinatorError) -> Answer {
             finish_with!(reply, Err::<Directive, _>(err))
         }
         WriteOp::Finish { reply, .. } => finish_with!(reply, Err::<(), _>(err)),
+        WriteOp::SetCheckpoint { reply, .. } => finish_with!(reply, Err::<Option<String>, _>(err)),
         WriteOp::ExpireLeases { reply } => finish_with!(reply, Err::<Vec<i64>, _>(err)),
         WriteOp::Cancel { reply, .. } => finish_with!(reply, Err::<(u32, u32), _>(err)),
         WriteOp::Retry { reply, .. } => finish_with!(reply, Err::<u32, _>(err)),

@@ -136,7 +136,7 @@ pub async fn lease(
     }
     touch_worker(c, worker_id).await?;
     let row = sqlx::query(
-        "SELECT r.id, r.hyperparams_json, r.attempts, s.name, s.spec_json, s.dataset_sha256, d.name AS dname, d.builtin
+        "SELECT r.id, r.hyperparams_json, r.attempts, r.checkpoint_step, s.name, s.spec_json, s.dataset_sha256, d.name AS dname, d.builtin
          FROM runs r JOIN sweeps s ON s.id = r.sweep_id JOIN datasets d ON d.sha256 = s.dataset_sha256
          WHERE r.state = 'queued' AND s.state = 'running'
          ORDER BY s.id, r.idx LIMIT 1",
@@ -146,11 +146,15 @@ pub async fn lease(
     let Some(row) = row else { return Ok(None) };
     let run_id: i64 = row.get("id");
     let now = now_ms();
-    let lease_id: i64 = sqlx::query_scalar("INSERT INTO attempts (run_id, worker_id, device, state, started_at) VALUES (?, ?, ?, 'running', ?) RETURNING id")
+    let resume_step: i64 = row.get("checkpoint_step");
+    let lease_id: i64 = sqlx::query_scalar(
+        "INSERT INTO attempts (run_id, worker_id, device, state, started_at, resumed_from) VALUES (?, ?, ?, 'running', ?, ?) RETURNING id",
+    )
         .bind(run_id)
         .bind(worker_id)
         .bind(device)
         .bind(now)
+        .bind(resume_step)
         .fetch_one(&mut *c)
         .await?;
     let updated = sqlx::query("UPDATE runs SET state = 'running', attempts = attempts + 1, lease_id = ?, lease_expires_at = ? WHERE id = ? AND state = 'queued'")
@@ -175,6 +179,7 @@ pub async fn lease(
             .map(|s| s.to_string())
             .unwrap_or_default(),
         attempt: row.get::<i64, _>("attempts") as u32 + 1,
+        resume_step: resume_step as u64,
     }))
 }
 
@@ -257,6 +262,34 @@ pub async fn report(
         .await?;
     }
     Ok(directive)
+}
+
+/// Records `sha256` as the run's latest checkpoint if it is newer than the stored one;
+/// answers the blob that is no longer referenced (the old one, or this one if stale).
+pub async fn set_checkpoint(
+    c: &mut SqliteConnection,
+    run_id: i64,
+    lease_id: i64,
+    sha256: &str,
+    step: u64,
+    lease_ms: i64,
+) -> Result<Option<String>> {
+    renew(c, run_id, lease_id, lease_ms).await?;
+    let (old_sha, old_step): (Option<String>, i64) =
+        sqlx::query_as("SELECT checkpoint_sha256, checkpoint_step FROM runs WHERE id = ?")
+            .bind(run_id)
+            .fetch_one(&mut *c)
+            .await?;
+    if (step as i64) < old_step {
+        return Ok(Some(sha256.to_string()).filter(|s| old_sha.as_deref() != Some(s)));
+    }
+    sqlx::query("UPDATE runs SET checkpoint_sha256 = ?, checkpoint_step = ? WHERE id = ?")
+        .bind(sha256)
+        .bind(step as i64)
+        .bind(run_id)
+        .execute(&mut *c)
+        .await?;
+    Ok(old_sha.filter(|s| s != sha256))
 }
 
 pub async fn heartbeat(
