@@ -34,6 +34,10 @@ async fn main() {
         seeds.join(", "),
         evals
     );
+    let (worker_token, client_token) = (
+        coordinator.access().worker_token.clone(),
+        coordinator.access().client_token.clone(),
+    );
     let submitted = Instant::now();
     coordinator.submit("load.yaml", &yaml, "").await.unwrap();
 
@@ -41,8 +45,12 @@ async fn main() {
     let mut tasks = Vec::new();
     for w in 0..workers {
         let url = url.clone();
+        let token = worker_token.clone();
         tasks.push(tokio::spawn(async move {
-            let mut c = client::workers(client::channel(&url).unwrap(), Stamp::default());
+            let mut c = client::workers(
+                client::channel(&url).unwrap(),
+                Stamp::new(Some(&token)).unwrap(),
+            );
             let reg = c
                 .register(pb::RegisterRequest {
                     name: format!("sim{w}"),
@@ -108,7 +116,10 @@ async fn main() {
         };
     }
     let secs = t0.elapsed().as_secs_f64();
-    let mut cc = client::clients(client::channel(&url).unwrap(), Stamp::default());
+    let mut cc = client::clients(
+        client::channel(&url).unwrap(),
+        Stamp::new(Some(&client_token)).unwrap(),
+    );
     let status = cc
         .sweep_status(pb::SweepRef {
             sweep: "load".into(),

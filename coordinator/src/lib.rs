@@ -6,6 +6,7 @@
 //! - [`server`]: the gRPC services for workers and clients;
 //! - [`datasets`]: corpora stored by sha256 under the state directory.
 
+pub mod access;
 pub mod checkpoints;
 pub mod clock;
 pub mod datasets;

@@ -46,6 +46,8 @@ pub async fn run(args: Args, output: OutputMode) -> anyhow::Result<()> {
     let coordinator = Coordinator::open(CoordinatorConfig::new(state_dir.clone())).await?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let url = format!("http://{}", listener.local_addr()?);
+    let client_token = coordinator.access().client_token.clone();
+    let worker_token = coordinator.access().worker_token.clone();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(coordinator.serve(listener, async {
         let _ = stop_rx.await;
@@ -53,7 +55,7 @@ pub async fn run(args: Args, output: OutputMode) -> anyhow::Result<()> {
     let (wstop_tx, wstop_rx) = tokio::sync::oneshot::channel::<()>();
     let worker_config = gptsweep_worker::WorkerConfig {
         coordinator: url.clone(),
-        token: None,
+        token: Some(worker_token),
         name: "local".into(),
         devices,
         cache_dir: default_cache_dir(),
@@ -63,7 +65,7 @@ pub async fn run(args: Args, output: OutputMode) -> anyhow::Result<()> {
         let _ = wstop_rx.await;
     }));
 
-    let mut ctx = Ctx::new(&url, None, output)?;
+    let mut ctx = Ctx::new(&url, Some(&client_token), output)?;
     let sub = submit::submit_file(&mut ctx, &args.file).await?;
     if output == OutputMode::Text {
         eprintln!(

@@ -17,6 +17,7 @@ mod status;
 mod submit;
 mod sweeps;
 mod table;
+mod token;
 mod top;
 mod train;
 mod worker;
@@ -36,6 +37,9 @@ pub struct Cli {
     /// Coordinator address for client and worker verbs.
     #[arg(long, global = true, env = "GPTSWEEP_COORDINATOR", default_value = connect::DEFAULT_COORDINATOR)]
     pub coordinator: String,
+    /// Bearer token file: worker.token, client.token, or the coordinator's access.json.
+    #[arg(long, global = true, env = "GPTSWEEP_TOKEN_FILE")]
+    pub token_file: Option<std::path::PathBuf>,
     /// The verb.
     #[command(subcommand)]
     pub command: Command,
@@ -92,7 +96,6 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             .build()
     };
     let url = cli.coordinator.clone();
-    let client = |output| ctx::Ctx::new(&url, None, output);
     match cli.command {
         Command::Train(args) => train::run(*args, cli.output),
         Command::Sample(args) => sample::run(args, cli.output),
@@ -102,7 +105,11 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Worker(args) => {
             init_logging("info");
-            rt()?.block_on(worker::run(args, &url, None))
+            let token = token::resolve(
+                cli.token_file.as_deref(),
+                gptsweep_coordinator::access::Role::Worker,
+            )?;
+            rt()?.block_on(worker::run(args, &url, token))
         }
         Command::Local(args) => {
             init_logging("warn");
@@ -112,7 +119,11 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             init_logging("warn");
             let rt = rt()?;
             let _guard = rt.enter();
-            let ctx = client(cli.output)?;
+            let token = token::resolve(
+                cli.token_file.as_deref(),
+                gptsweep_coordinator::access::Role::Client,
+            )?;
+            let ctx = ctx::Ctx::new(&url, token.as_deref(), cli.output)?;
             rt.block_on(async move {
                 match command {
                     Command::Submit(a) => submit::run(a, ctx).await,

@@ -96,6 +96,8 @@ impl Cluster {
                 "--cache-dir",
             ])
             .arg(self.dir.path().join(format!("cache{i}")))
+            .arg("--token-file")
+            .arg(self.token_file())
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(self.dir.path().join(format!("worker{i}.log"))).unwrap())
             .spawn()
@@ -122,6 +124,8 @@ impl Cluster {
         Command::new(bin())
             .args(args)
             .args(["--coordinator", &self.url])
+            .arg("--token-file")
+            .arg(self.token_file())
             .output()
             .unwrap()
     }
@@ -157,6 +161,11 @@ impl Cluster {
             }
         }
         s
+    }
+
+    /// The coordinator's access file (both tokens).
+    pub fn token_file(&self) -> PathBuf {
+        self.state().join("access.json")
     }
 
     /// The state directory.

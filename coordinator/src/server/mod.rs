@@ -3,7 +3,6 @@
 
 mod clients;
 pub mod convert;
-mod version;
 mod workers;
 
 use std::path::PathBuf;
@@ -17,6 +16,7 @@ use gptsweep_gpt::Corpus;
 use gptsweep_gpt::corpus::Split;
 use gptsweep_proto::pb;
 
+use crate::access::{Access, Gate, Role};
 use crate::checkpoints::CheckpointStore;
 use crate::datasets::{DatasetStore, builtin_sha};
 use crate::error::{CoordinatorError, Result};
@@ -48,6 +48,7 @@ pub struct Coordinator {
     pub(crate) store: Store,
     pub(crate) datasets: DatasetStore,
     pub(crate) checkpoints: CheckpointStore,
+    pub(crate) access: Arc<Access>,
     pub(crate) config: CoordinatorConfig,
     /// Woken when runs become leasable (submit, retry, expiry).
     pub(crate) work: Arc<Notify>,
@@ -76,6 +77,7 @@ impl Coordinator {
         let store = Store::start(pool);
         let datasets = DatasetStore::open(&config.state_dir.join("datasets"))?;
         let checkpoints = CheckpointStore::open(&config.state_dir.join("checkpoints"))?;
+        let access = Arc::new(Access::load_or_create(&config.state_dir)?);
         let tiny = gptsweep_gpt::corpus::BUILTIN_TINYSHAKESPEARE;
         let bytes = gptsweep_gpt::corpus::TINYSHAKESPEARE.len() as u64;
         store
@@ -91,6 +93,7 @@ impl Coordinator {
             store,
             datasets,
             checkpoints,
+            access,
             config,
             work: Arc::new(Notify::new()),
         };
@@ -117,6 +120,11 @@ impl Coordinator {
                 }
             }
         });
+    }
+
+    /// The access tokens of this coordinator.
+    pub fn access(&self) -> &Access {
+        &self.access
     }
 
     /// Checks a sweep file, plans it and queues its runs. Nothing is stored if any check fails.
@@ -199,11 +207,17 @@ impl Coordinator {
         tonic::transport::Server::builder()
             .add_service(tonic::service::interceptor::InterceptedService::new(
                 workers,
-                version::check,
+                Gate {
+                    role: Role::Worker,
+                    access: self.access.clone(),
+                },
             ))
             .add_service(tonic::service::interceptor::InterceptedService::new(
                 clients,
-                version::check,
+                Gate {
+                    role: Role::Client,
+                    access: self.access.clone(),
+                },
             ))
             .serve_with_incoming_shutdown(incoming, shutdown)
             .await

@@ -1,0 +1,204 @@
+//! Who may call what. On first start the coordinator writes `<state>/access.json` (and the
+//! same two tokens as `worker.token` and `client.token`), readable by its owner only. Every
+//! call must carry `authorization: Bearer <token>`: the worker token opens the Workers
+//! service, the client token the Clients service. No token or an unknown one is
+//! UNAUTHENTICATED; the other role's token is PERMISSION_DENIED. Tokens are compared in
+//! constant time.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+
+use gptsweep_proto::{AUTHORIZATION_HEADER, PROTOCOL_HEADER, PROTOCOL_VERSION};
+
+use crate::error::{CoordinatorError, Result};
+
+/// The two tokens of a coordinator.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Access {
+    /// Opens the Workers service.
+    pub worker_token: String,
+    /// Opens the Clients service.
+    pub client_token: String,
+}
+
+/// Which service a call is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// Register, lease, report, checkpoints.
+    Worker,
+    /// Submit, list, cancel.
+    Client,
+}
+
+fn new_token() -> String {
+    hex::encode(rand::rng().random::<[u8; 32]>())
+}
+
+fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
+    use std::io::Write;
+    let io = |source| CoordinatorError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let tmp = path.with_extension("partial");
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+    let mut f = opts.open(&tmp).map_err(io)?;
+    f.write_all(bytes).map_err(io)?;
+    f.sync_all().map_err(io)?;
+    std::fs::rename(&tmp, path).map_err(io)
+}
+
+impl Access {
+    /// Reads `<dir>/access.json`, creating it (and the token files) on first start.
+    pub fn load_or_create(dir: &Path) -> Result<Self> {
+        let path = dir.join("access.json");
+        if path.exists() {
+            let text = std::fs::read_to_string(&path).map_err(|source| CoordinatorError::Io {
+                path: path.clone(),
+                source,
+            })?;
+            return serde_json::from_str(&text)
+                .map_err(|e| CoordinatorError::Invalid(format!("{}: {e}", path.display())));
+        }
+        let access = Self {
+            worker_token: new_token(),
+            client_token: new_token(),
+        };
+        write_private(&dir.join("worker.token"), access.worker_token.as_bytes())?;
+        write_private(&dir.join("client.token"), access.client_token.as_bytes())?;
+        write_private(
+            &path,
+            serde_json::to_string_pretty(&access)
+                .expect("serialises")
+                .as_bytes(),
+        )?;
+        Ok(access)
+    }
+}
+
+/// Equality that takes the same time wherever the inputs differ.
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// The check every call passes first: protocol version, then token and role.
+#[derive(Debug, Clone)]
+pub struct Gate {
+    /// The service this gate guards.
+    pub role: Role,
+    /// The tokens.
+    pub access: Arc<Access>,
+}
+
+impl tonic::service::Interceptor for Gate {
+    fn call(&mut self, req: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
+        let theirs = req
+            .metadata()
+            .get(PROTOCOL_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("none");
+        if theirs != PROTOCOL_VERSION.to_string() {
+            return Err(tonic::Status::failed_precondition(format!(
+                "protocol version mismatch: the caller speaks {theirs}, this coordinator speaks {PROTOCOL_VERSION}; use the same gptsweep release on both ends"
+            )));
+        }
+        let token = req
+            .metadata()
+            .get(AUTHORIZATION_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .ok_or_else(|| tonic::Status::unauthenticated("no bearer token: pass --token-file (the coordinator's access.json, worker.token or client.token)"))?;
+        let (mine, other) = match self.role {
+            Role::Worker => (&self.access.worker_token, &self.access.client_token),
+            Role::Client => (&self.access.client_token, &self.access.worker_token),
+        };
+        if constant_time_eq(token.as_bytes(), mine.as_bytes()) {
+            Ok(req)
+        } else if constant_time_eq(token.as_bytes(), other.as_bytes()) {
+            Err(tonic::Status::permission_denied(match self.role {
+                Role::Worker => {
+                    "a client token cannot call the Workers service; workers use worker.token"
+                }
+                Role::Client => {
+                    "a worker token cannot call the Clients service; clients use client.token"
+                }
+            }))
+        } else {
+            Err(tonic::Status::unauthenticated("invalid token"))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tonic::service::Interceptor;
+
+    fn req(token: Option<&str>, version: &str) -> tonic::Request<()> {
+        let mut r = tonic::Request::new(());
+        r.metadata_mut()
+            .insert(PROTOCOL_HEADER, version.parse().unwrap());
+        if let Some(t) = token {
+            r.metadata_mut()
+                .insert(AUTHORIZATION_HEADER, format!("Bearer {t}").parse().unwrap());
+        }
+        r
+    }
+
+    #[test]
+    fn tokens_are_created_once_private_and_checked_by_role() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = Access::load_or_create(dir.path()).unwrap();
+        assert_eq!(a, Access::load_or_create(dir.path()).unwrap());
+        assert_ne!(a.worker_token, a.client_token);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(dir.path().join("access.json"))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        let v = PROTOCOL_VERSION.to_string();
+        let mut gate = Gate {
+            role: Role::Worker,
+            access: Arc::new(a.clone()),
+        };
+        assert!(gate.call(req(Some(&a.worker_token), &v)).is_ok());
+        assert_eq!(
+            gate.call(req(Some(&a.client_token), &v))
+                .unwrap_err()
+                .code(),
+            tonic::Code::PermissionDenied
+        );
+        assert_eq!(
+            gate.call(req(Some("nope"), &v)).unwrap_err().code(),
+            tonic::Code::Unauthenticated
+        );
+        assert_eq!(
+            gate.call(req(None, &v)).unwrap_err().code(),
+            tonic::Code::Unauthenticated
+        );
+        let err = gate.call(req(Some(&a.worker_token), "7")).unwrap_err();
+        assert_eq!(err.code(), tonic::Code::FailedPrecondition);
+        assert!(
+            err.message()
+                .contains("the caller speaks 7, this coordinator speaks 1")
+        );
+        assert!(
+            constant_time_eq(b"abc", b"abc")
+                && !constant_time_eq(b"abc", b"abd")
+                && !constant_time_eq(b"ab", b"abc")
+        );
+    }
+}
