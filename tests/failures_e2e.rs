@@ -147,3 +147,57 @@ fn local_runs_a_sweep_to_its_end_and_prints_top_and_samples() {
         "{stdout}"
     );
 }
+
+#[test]
+fn a_sweep_survives_a_coordinator_killed_and_restarted() {
+    let mut c = Cluster::start(2, 10.0);
+    let file = c.write(
+        "four.yaml",
+        "name: four\nmethod: grid\nparameters:\n  seed: {values: [1, 2, 3, 4]}\ntrain: {n_embd: 16, n_head: 2, n_layer: 1, block_size: 16, batch_size: 8, dropout: 0.0, max_iters: 1500, eval_interval: 100, eval_iters: 2}\nsamples: {count: 1, length: 10}\n",
+    );
+    c.json(&["submit", file.to_str().unwrap()]);
+    wait_until(
+        "evaluations before the crash",
+        Duration::from_secs(60),
+        || {
+            (c.json(&["status", "four"])["evals_stored"]
+                .as_u64()
+                .unwrap()
+                >= 3)
+                .then_some(())
+        },
+    );
+    c.restart_coordinator();
+    let status = c.json(&["status", "four", "--watch"]);
+    assert_eq!(status["runs"]["finished"], 4, "{}", c.logs());
+    assert_eq!(
+        status["evals_stored"],
+        4 * 15,
+        "every evaluation stored exactly once"
+    );
+    for run in 1..=4 {
+        let show = c.json(&["show", &run.to_string()]);
+        let steps: Vec<u64> = show["evals"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["step"].as_u64().unwrap())
+            .collect();
+        assert_eq!(
+            steps,
+            (1..=15).map(|i| i * 100).collect::<Vec<_>>(),
+            "run {run}"
+        );
+        let attempts = show["attempts"].as_array().unwrap();
+        for pair in attempts.windows(2) {
+            let ended = pair[0]["ended_at_ms"]
+                .as_i64()
+                .expect("an earlier attempt has ended");
+            assert!(
+                ended <= pair[1]["started_at_ms"].as_i64().unwrap(),
+                "run {run} was held by two workers at once: {attempts:?}"
+            );
+        }
+        assert_eq!(attempts.last().unwrap()["state"], "finished");
+    }
+}

@@ -1,6 +1,7 @@
 //! A cluster of real gptsweep processes for end-to-end tests: one coordinator on a free
-//! loopback port with a temporary state directory, N workers, and the CLI pointed at them.
-//! Everything is killed when the cluster is dropped; logs stay in the temp dir until then.
+//! loopback port with a temporary state directory, N workers, and the CLI pointed at them
+//! with the coordinator's access file. Everything is killed when the cluster is dropped;
+//! logs stay in the temp dir until then and are printed by failing assertions.
 
 #![allow(dead_code)]
 
@@ -31,12 +32,39 @@ pub fn wait_until<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Optio
     }
 }
 
+/// Starts a coordinator on `listen` with its state under `dir`, waiting until it listens.
+fn spawn_coordinator(dir: &Path, listen: &str, lease_timeout: f64, generation: usize) -> Child {
+    let mut child = Command::new(bin())
+        .args([
+            "coordinator",
+            "--listen",
+            listen,
+            "--lease-timeout",
+            &lease_timeout.to_string(),
+            "--state-dir",
+        ])
+        .arg(dir.join("state"))
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(dir.join(format!("coordinator{generation}.log"))).unwrap())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert!(line.contains(listen), "unexpected first line {line:?}");
+    child
+}
+
 /// Coordinator, workers and a scratch directory.
 pub struct Cluster {
     /// Scratch space: state, caches, logs, sweep files.
     pub dir: tempfile::TempDir,
     /// `http://127.0.0.1:PORT`.
     pub url: String,
+    listen: String,
+    lease_timeout: f64,
+    restarts: usize,
     coordinator: Child,
     workers: Vec<Child>,
 }
@@ -45,30 +73,18 @@ impl Cluster {
     /// Starts a coordinator with `lease_timeout` seconds and `workers` CPU workers.
     pub fn start(workers: usize, lease_timeout: f64) -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let mut coordinator = Command::new(bin())
-            .args([
-                "coordinator",
-                "--listen",
-                "127.0.0.1:0",
-                "--lease-timeout",
-                &lease_timeout.to_string(),
-                "--state-dir",
-            ])
-            .arg(dir.path().join("state"))
-            .stdout(Stdio::piped())
-            .stderr(std::fs::File::create(dir.path().join("coordinator.log")).unwrap())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(coordinator.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let addr = line
-            .split_whitespace()
-            .nth(4)
-            .unwrap_or_else(|| panic!("unexpected first line {line:?}"));
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let listen = format!("127.0.0.1:{port}");
+        let coordinator = spawn_coordinator(dir.path(), &listen, lease_timeout, 0);
         let mut cluster = Self {
-            url: format!("http://{addr}"),
+            url: format!("http://{listen}"),
+            listen,
+            lease_timeout,
+            restarts: 0,
             dir,
             coordinator,
             workers: Vec::new(),
@@ -77,6 +93,19 @@ impl Cluster {
             cluster.add_worker();
         }
         cluster
+    }
+
+    /// Kills the coordinator with SIGKILL and starts it again on the same address and state.
+    pub fn restart_coordinator(&mut self) {
+        self.coordinator.kill().unwrap();
+        self.coordinator.wait().unwrap();
+        self.restarts += 1;
+        self.coordinator = spawn_coordinator(
+            self.dir.path(),
+            &self.listen,
+            self.lease_timeout,
+            self.restarts,
+        );
     }
 
     /// Starts one more CPU worker; answers its index.
