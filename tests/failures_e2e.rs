@@ -79,10 +79,13 @@ fn a_diverging_run_fails_with_its_error_and_can_be_retried() {
     assert_eq!(status["state"], "finished");
     let show = c.json(&["show", "1"]);
     assert_eq!(show["state"], "failed");
+    let error = show["error"].as_str().unwrap();
     assert!(
-        show["error"].as_str().unwrap().contains("diverged"),
-        "{show}"
+        error.starts_with("failed 3 of 3 allowed attempts; attempt 1: training diverged"),
+        "{error}"
     );
+    assert!(error.contains("attempt 3: training diverged"), "{error}");
+    assert_eq!(show["attempts"].as_array().unwrap().len(), 3);
 
     let retry = c.json(&["retry", "boom", "--failed"]);
     assert_eq!(retry["requeued"], 1);
@@ -95,7 +98,11 @@ fn a_diverging_run_fails_with_its_error_and_can_be_retried() {
         .iter()
         .map(|a| a["state"].as_str().unwrap())
         .collect();
-    assert_eq!(states, vec!["failed", "failed"]);
+    assert_eq!(
+        states,
+        vec!["failed"; 6],
+        "3 attempts, then 3 more after the retry"
+    );
 }
 
 #[test]

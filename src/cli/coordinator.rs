@@ -20,6 +20,9 @@ pub struct Args {
     /// Seconds after which a silent worker's run is requeued.
     #[arg(long, default_value_t = 30.0)]
     pub lease_timeout: f64,
+    /// Attempts a run gets (expired leases and failures both count) before it is failed.
+    #[arg(long, default_value_t = 3)]
+    pub max_attempts: u32,
 }
 
 /// Runs `gptsweep coordinator` until Ctrl-C.
@@ -36,6 +39,12 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let addr = listener.local_addr()?;
     let mut config = CoordinatorConfig::new(state_dir.clone());
     config.lease_timeout = Duration::from_secs_f64(args.lease_timeout);
+    anyhow::ensure!(
+        args.max_attempts >= 1,
+        "--max-attempts {}: must be at least 1",
+        args.max_attempts
+    );
+    config.max_attempts = args.max_attempts;
     let coordinator = Coordinator::open(config).await?;
     println!(
         "gptsweep coordinator listening on {addr} (state in {})",

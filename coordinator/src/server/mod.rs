@@ -30,14 +30,17 @@ pub struct CoordinatorConfig {
     pub state_dir: PathBuf,
     /// A lease not renewed within this expires and its run is requeued.
     pub lease_timeout: Duration,
+    /// Attempts a run gets (expired leases and failures both count) before it is failed.
+    pub max_attempts: u32,
 }
 
 impl CoordinatorConfig {
-    /// Defaults: 30 s leases.
+    /// Defaults: 30 s leases, 3 attempts per run.
     pub fn new(state_dir: PathBuf) -> Self {
         Self {
             state_dir,
             lease_timeout: Duration::from_secs(30),
+            max_attempts: 3,
         }
     }
 }
@@ -109,7 +112,14 @@ impl Coordinator {
             let mut tick = tokio::time::interval(period);
             loop {
                 tick.tick().await;
-                match c.store.write(|reply| WriteOp::ExpireLeases { reply }).await {
+                match c
+                    .store
+                    .write(|reply| WriteOp::ExpireLeases {
+                        max_attempts: c.config.max_attempts,
+                        reply,
+                    })
+                    .await
+                {
                     Ok(expired) if !expired.is_empty() => {
                         tracing::warn!("leases expired, runs requeued: {expired:?}");
                         c.work.notify_waiters();

@@ -166,6 +166,7 @@ impl pb::workers_server::Workers for WorkersService {
                 error: r.error,
                 samples,
                 summary_json: r.summary_json,
+                max_attempts: self.0.config.max_attempts,
                 reply,
             })
             .await?;

@@ -82,10 +82,14 @@ pub enum WriteOp {
         error: String,
         samples: Vec<StoredSample>,
         summary_json: String,
+        max_attempts: u32,
         reply: Reply<()>,
     },
     /// Requeues runs whose lease expired; answers their ids.
-    ExpireLeases { reply: Reply<Vec<i64>> },
+    ExpireLeases {
+        max_attempts: u32,
+        reply: Reply<Vec<i64>>,
+    },
     /// Cancels a sweep: queued runs cancelled, running ones asked to stop.
     Cancel {
         sweep_id: i64,
@@ -214,6 +218,7 @@ async fn apply(conn: &mut sqlx::SqliteConnection, op: WriteOp) -> Answer {
             error,
             samples,
             summary_json,
+            max_attempts,
             reply,
         } => {
             run!(
@@ -225,12 +230,16 @@ async fn apply(conn: &mut sqlx::SqliteConnection, op: WriteOp) -> Answer {
                     outcome,
                     &error,
                     &samples,
-                    &summary_json
+                    &summary_json,
+                    max_attempts
                 )
                 .await
             )
         }
-        WriteOp::ExpireLeases { reply } => run!(reply, writes::expire_leases(&mut sp).await),
+        WriteOp::ExpireLeases {
+            max_attempts,
+            reply,
+        } => run!(reply, writes::expire_leases(&mut sp, max_attempts).await),
         WriteOp::Cancel { sweep_id, reply } => run!(reply, writes::cancel(&mut sp, sweep_id).await),
         WriteOp::Retry {
             sweep_id,
@@ -255,7 +264,7 @@ fn reply_error(op: WriteOp, err: CoordinatorError) -> Answer {
         }
         WriteOp::Finish { reply, .. } => finish_with!(reply, Err::<(), _>(err)),
         WriteOp::SetCheckpoint { reply, .. } => finish_with!(reply, Err::<Option<String>, _>(err)),
-        WriteOp::ExpireLeases { reply } => finish_with!(reply, Err::<Vec<i64>, _>(err)),
+        WriteOp::ExpireLeases { reply, .. } => finish_with!(reply, Err::<Vec<i64>, _>(err)),
         WriteOp::Cancel { reply, .. } => finish_with!(reply, Err::<(u32, u32), _>(err)),
         WriteOp::Retry { reply, .. } => finish_with!(reply, Err::<u32, _>(err)),
     }

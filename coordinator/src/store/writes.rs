@@ -322,6 +322,7 @@ pub async fn finish(
     error: &str,
     samples: &[StoredSample],
     summary_json: &str,
+    max_attempts: u32,
 ) -> Result<()> {
     let holder: Option<Option<i64>> =
         sqlx::query_scalar("SELECT lease_id FROM runs WHERE id = ? AND state = 'running'")
@@ -349,6 +350,20 @@ pub async fn finish(
             .execute(&mut *c)
             .await?;
     }
+    if outcome == Outcome::Failed {
+        sqlx::query("UPDATE attempts SET state = 'failed', reason = ?, ended_at = ? WHERE id = ?")
+            .bind(error)
+            .bind(now)
+            .bind(lease_id)
+            .execute(&mut *c)
+            .await?;
+        sqlx::query("UPDATE runs SET error = ? WHERE id = ?")
+            .bind(error)
+            .bind(run_id)
+            .execute(&mut *c)
+            .await?;
+        return requeue_or_fail(c, run_id, max_attempts).await;
+    }
     sqlx::query("UPDATE runs SET state = ?, lease_id = NULL, lease_expires_at = NULL, error = ?, summary_json = ?, finished_at = ? WHERE id = ?")
         .bind(run_state)
         .bind(error)
@@ -367,7 +382,48 @@ pub async fn finish(
     close_sweep_if_done(c, run_id).await
 }
 
-pub async fn expire_leases(c: &mut SqliteConnection) -> Result<Vec<i64>> {
+/// After an attempt ended badly (expired or failed): queue the run again, or, once it has
+/// had `max_attempts` attempts, fail it with every attempt's reason. A run asked to stop stops.
+async fn requeue_or_fail(c: &mut SqliteConnection, run_id: i64, max_attempts: u32) -> Result<()> {
+    let (attempts, stop): (i64, bool) =
+        sqlx::query_as("SELECT attempts, stop_requested FROM runs WHERE id = ?")
+            .bind(run_id)
+            .fetch_one(&mut *c)
+            .await?;
+    let now = now_ms();
+    if stop {
+        sqlx::query("UPDATE runs SET state = 'stopped', lease_id = NULL, lease_expires_at = NULL, finished_at = ? WHERE id = ?").bind(now).bind(run_id).execute(&mut *c).await?;
+    } else if attempts >= max_attempts as i64 {
+        let mut reasons: Vec<String> = sqlx::query_scalar(
+            "SELECT reason FROM attempts WHERE run_id = ? ORDER BY id DESC LIMIT ?",
+        )
+        .bind(run_id)
+        .bind(attempts)
+        .fetch_all(&mut *c)
+        .await?;
+        reasons.reverse();
+        let listed: Vec<String> = reasons
+            .iter()
+            .enumerate()
+            .map(|(i, r)| format!("attempt {}: {r}", i + 1))
+            .collect();
+        let error = format!(
+            "failed {attempts} of {max_attempts} allowed attempts; {}",
+            listed.join("; ")
+        );
+        sqlx::query("UPDATE runs SET state = 'failed', error = ?, lease_id = NULL, lease_expires_at = NULL, finished_at = ? WHERE id = ?")
+            .bind(error)
+            .bind(now)
+            .bind(run_id)
+            .execute(&mut *c)
+            .await?;
+    } else {
+        sqlx::query("UPDATE runs SET state = 'queued', lease_id = NULL, lease_expires_at = NULL WHERE id = ?").bind(run_id).execute(&mut *c).await?;
+    }
+    close_sweep_if_done(c, run_id).await
+}
+
+pub async fn expire_leases(c: &mut SqliteConnection, max_attempts: u32) -> Result<Vec<i64>> {
     let now = now_ms();
     let expired: Vec<(i64, i64)> = sqlx::query_as(
         "SELECT id, lease_id FROM runs WHERE state = 'running' AND lease_expires_at < ?",
@@ -381,11 +437,7 @@ pub async fn expire_leases(c: &mut SqliteConnection) -> Result<Vec<i64>> {
             .bind(lease_id)
             .execute(&mut *c)
             .await?;
-        sqlx::query("UPDATE runs SET state = CASE WHEN stop_requested THEN 'stopped' ELSE 'queued' END, lease_id = NULL, lease_expires_at = NULL WHERE id = ?")
-            .bind(run_id)
-            .execute(&mut *c)
-            .await?;
-        close_sweep_if_done(c, *run_id).await?;
+        requeue_or_fail(c, *run_id, max_attempts).await?;
     }
     Ok(expired.into_iter().map(|(r, _)| r).collect())
 }
@@ -429,7 +481,7 @@ pub async fn retry(
         return Ok(0);
     }
     let sql = format!(
-        "UPDATE runs SET state = 'queued', stop_requested = 0, error = '', finished_at = NULL WHERE sweep_id = ? AND state IN ({})",
+        "UPDATE runs SET state = 'queued', stop_requested = 0, attempts = 0, error = '', finished_at = NULL WHERE sweep_id = ? AND state IN ({})",
         states.join(", ")
     );
     // `states` holds only the fixed literals pushed above.
