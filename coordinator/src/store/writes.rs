@@ -314,6 +314,8 @@ async fn close_sweep_if_done(c: &mut SqliteConnection, run_id: i64) -> Result<()
     Ok(())
 }
 
+// The attempt's identity, its outcome and the policy: all needed, none derivable.
+#[allow(clippy::too_many_arguments)]
 pub async fn finish(
     c: &mut SqliteConnection,
     run_id: i64,
