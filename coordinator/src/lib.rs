@@ -7,6 +7,7 @@
 //! - [`datasets`]: corpora stored by sha256 under the state directory.
 
 pub mod access;
+pub mod blobs;
 pub mod checkpoints;
 pub mod clock;
 pub mod datasets;

@@ -71,3 +71,14 @@ pub fn clients(channel: Channel, stamp: Stamp) -> Clients {
         .max_decoding_message_size(64 << 20)
         .max_encoding_message_size(64 << 20)
 }
+
+/// Concatenates a stream of chunks (datasets, checkpoints).
+pub async fn collect(
+    mut stream: tonic::Streaming<crate::pb::Chunk>,
+) -> Result<Vec<u8>, tonic::Status> {
+    let mut bytes = Vec::new();
+    while let Some(chunk) = stream.message().await? {
+        bytes.extend_from_slice(&chunk.data);
+    }
+    Ok(bytes)
+}

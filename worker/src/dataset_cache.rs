@@ -48,15 +48,12 @@ impl DatasetCache {
                         let mut c = client.clone();
                         let sha = sha256.to_string();
                         async move {
-                            let mut stream = c
-                                .fetch_dataset(pb::FetchDatasetRequest { sha256: sha })
-                                .await?
-                                .into_inner();
-                            let mut bytes = Vec::new();
-                            while let Some(chunk) = stream.message().await? {
-                                bytes.extend_from_slice(&chunk.data);
-                            }
-                            Ok(bytes)
+                            gptsweep_proto::client::collect(
+                                c.fetch_dataset(pb::FetchDatasetRequest { sha256: sha })
+                                    .await?
+                                    .into_inner(),
+                            )
+                            .await
                         }
                     })
                     .await?;

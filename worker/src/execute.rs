@@ -141,18 +141,14 @@ async fn fetch_checkpoint(client: &Workers, run: &pb::RunSpec) -> Result<Checkpo
         run_id: run.run_id,
         lease_id: run.lease_id,
     };
-    let bytes = retry("GetCheckpoint", || {
-        let mut c = client.clone();
-        async move {
-            let mut stream = c.get_checkpoint(req).await?.into_inner();
-            let mut bytes = Vec::new();
-            while let Some(chunk) = stream.message().await? {
-                bytes.extend_from_slice(&chunk.data);
+    let bytes =
+        retry("GetCheckpoint", || {
+            let mut c = client.clone();
+            async move {
+                gptsweep_proto::client::collect(c.get_checkpoint(req).await?.into_inner()).await
             }
-            Ok(bytes)
-        }
-    })
-    .await?;
+        })
+        .await?;
     Ok(Checkpoint::from_bytes(
         &bytes,
         &format!("checkpoint of run {}", run.run_id),
@@ -164,15 +160,7 @@ pub async fn execute(ctx: &RunContext, run: pb::RunSpec, device: DeviceSpec) -> 
     let (hp, samples, corpus) = match prepare(ctx, &run).await {
         Ok(p) => p,
         Err(e) => {
-            return finish(
-                ctx,
-                &run,
-                pb::Outcome::Failed,
-                e.to_string(),
-                Vec::new(),
-                String::new(),
-            )
-            .await;
+            return fail(ctx, &run, e.to_string()).await;
         }
     };
     let resume = if run.resume_step > 0 {
@@ -293,18 +281,21 @@ pub async fn execute(ctx: &RunContext, run: pb::RunSpec, device: DeviceSpec) -> 
             )
             .await
         }
-        Err(e) => {
-            finish(
-                ctx,
-                &run,
-                pb::Outcome::Failed,
-                e.to_string(),
-                Vec::new(),
-                String::new(),
-            )
-            .await
-        }
+        Err(e) => fail(ctx, &run, e.to_string()).await,
     }
+}
+
+/// Ends the attempt as failed with `error`.
+async fn fail(ctx: &RunContext, run: &pb::RunSpec, error: String) -> Result<()> {
+    finish(
+        ctx,
+        run,
+        pb::Outcome::Failed,
+        error,
+        Vec::new(),
+        String::new(),
+    )
+    .await
 }
 
 async fn prepare(

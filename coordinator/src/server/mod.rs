@@ -79,7 +79,7 @@ impl Coordinator {
         let pool = open_pool(&config.state_dir.join("gptsweep.db")).await?;
         let store = Store::start(pool);
         let datasets = DatasetStore::open(&config.state_dir.join("datasets"))?;
-        let checkpoints = CheckpointStore::open(&config.state_dir.join("checkpoints"))?;
+        let checkpoints = crate::checkpoints::open(&config.state_dir.join("checkpoints"))?;
         let access = Arc::new(Access::load_or_create(&config.state_dir)?);
         let tiny = gptsweep_gpt::corpus::BUILTIN_TINYSHAKESPEARE;
         let bytes = gptsweep_gpt::corpus::TINYSHAKESPEARE.len() as u64;
