@@ -90,9 +90,10 @@ pub async fn run(args: Args, output: OutputMode) -> anyhow::Result<()> {
             print!("{}", samples::render(&best, 40));
         }
     }
+    // The worker goes first, so that it never sees its coordinator disappear.
     let _ = wstop_tx.send(());
-    let _ = stop_tx.send(());
     let _ = worker.await;
+    let _ = stop_tx.send(());
     let _ = server.await;
     Ok(())
 }
