@@ -75,8 +75,9 @@ impl Param {
                 distribution,
             } => match distribution {
                 Distribution::IntUniform => {
-                    let (lo, hi) = (*min as i64, *max as i64);
-                    (lo + rng.below((hi - lo + 1) as u64) as i64).into()
+                    let (lo, hi) = (*min as i64 as i128, *max as i64 as i128);
+                    let span = (hi - lo + 1).min(u64::MAX as i128) as u64;
+                    ((lo + rng.below(span) as i128) as i64).into()
                 }
                 Distribution::LogUniformValues => {
                     let (lo, hi) = (min.ln(), max.ln());

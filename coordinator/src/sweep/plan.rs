@@ -88,7 +88,10 @@ pub fn plan_runs(
                     )
                 })
                 .collect();
-            let total: usize = axes.iter().map(|(_, v)| v.len()).product();
+            let total: usize = axes
+                .iter()
+                .map(|(_, v)| v.len())
+                .fold(1usize, |a, n| a.saturating_mul(n));
             if total > super::spec::MAX_RUNS && spec.run_cap.is_none() {
                 return Err(fail(vec![format!(
                     "the grid has {total} points, over the limit of {}; set run_cap or use fewer values",

@@ -130,12 +130,15 @@ pub fn parse_sweep(file_name: &str, yaml: &str) -> Result<SweepSpec, SpecErrors>
     };
     let file: SweepFile = serde_saphyr::from_str(yaml).map_err(|e| {
         let msg = e.to_string();
-        let first = msg
-            .lines()
-            .next()
-            .unwrap_or("invalid YAML")
-            .trim()
-            .to_string();
+        let first = msg.lines().next().unwrap_or("invalid YAML").trim();
+        // serde-saphyr says "error: line L column C: ..."; the diagnostic carries the position.
+        let first = match first.strip_prefix("error: line ") {
+            Some(rest) if rest.contains("column ") => {
+                rest.split_once(": ").map(|(_, m)| m).unwrap_or(first)
+            }
+            _ => first,
+        }
+        .to_string();
         let d = match e.location() {
             Some(loc) => Diagnostic::at(loc, first),
             None => Diagnostic::whole(first),
@@ -406,6 +409,13 @@ fn check_param(
             );
             return None;
         };
+        if !lo.is_finite() || !hi.is_finite() {
+            c.err(
+                min.referenced,
+                format!("parameters.{name}: min and max must be finite, got {lo} and {hi}"),
+            );
+            return None;
+        }
         if lo > hi {
             c.err(
                 min.referenced,
@@ -449,6 +459,22 @@ fn check_param(
             distribution,
         }
     };
+    if let Param::Range {
+        min,
+        max,
+        distribution: Distribution::IntUniform,
+    } = &param
+        && method == Some(Method::Grid)
+        && (*max as i128 - *min as i128 + 1) > MAX_RUNS as i128
+    {
+        c.err(
+            loc,
+            format!(
+                "parameters.{name}: a grid over [{min}, {max}] has more than {MAX_RUNS} values"
+            ),
+        );
+        return None;
+    }
     if method == Some(Method::Grid) && param.grid_values().is_none() {
         c.err(loc, format!("parameters.{name}: a grid cannot enumerate a continuous range; give values, or int_uniform bounds"));
         return None;

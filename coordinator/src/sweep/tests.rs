@@ -90,6 +90,22 @@ fn features_not_built_are_refused_not_ignored() {
 }
 
 #[test]
+fn infinite_bounds_and_huge_integer_grids_are_refused() {
+    let e = err("method: random\nrun_cap: 1\nparameters:\n  dropout: {min: 0.0, max: .inf}\n");
+    assert!(e.starts_with("s.yaml:4:28: non-finite float"), "{e}");
+    let e = err("method: grid\nparameters:\n  seed: {min: 0, max: 9223372036854775807}\n");
+    assert!(e.contains("more than 10000 values"), "{e}");
+    let spec = parse_sweep(
+        "w.yaml",
+        "method: random\nrun_cap: 3\nparameters:\n  seed: {min: -9223372036854775807, max: 9223372036854775807}\n",
+    );
+    assert!(
+        spec.is_err(),
+        "seed must be non-negative, so the range is refused"
+    );
+}
+
+#[test]
 fn random_needs_a_run_cap() {
     assert!(
         err("method: random\nparameters:\n  lr: {min: 0.001, max: 0.01}\n")
