@@ -5,7 +5,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Cluster, wait_until};
+use common::{Cluster, eval_steps, wait_until};
 
 #[test]
 fn a_killed_workers_run_resumes_on_another_from_its_last_checkpoint() {
@@ -18,14 +18,7 @@ fn a_killed_workers_run_resumes_on_another_from_its_last_checkpoint() {
     wait_until("two evaluations", Duration::from_secs(60), || {
         (c.json(&["status", "one"])["evals_stored"].as_u64().unwrap() >= 2).then_some(())
     });
-    let evals = c.json(&["show", "1"])["evals"].clone();
-    let seen = evals
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["step"].as_u64().unwrap())
-        .max()
-        .unwrap();
+    let seen = *eval_steps(&c.json(&["show", "1"])).last().unwrap();
     let killed_at = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
@@ -52,12 +45,7 @@ fn a_killed_workers_run_resumes_on_another_from_its_last_checkpoint() {
         restarted - killed_at
     );
     assert!(attempts[1]["worker"].as_str().unwrap().starts_with("w1"));
-    let steps: Vec<u64> = show["evals"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["step"].as_u64().unwrap())
-        .collect();
+    let steps: Vec<u64> = eval_steps(&show);
     assert_eq!(
         steps,
         (1..=30).map(|i| i * 100).collect::<Vec<_>>(),
@@ -184,12 +172,7 @@ fn a_sweep_survives_a_coordinator_killed_and_restarted() {
     );
     for run in 1..=4 {
         let show = c.json(&["show", &run.to_string()]);
-        let steps: Vec<u64> = show["evals"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|e| e["step"].as_u64().unwrap())
-            .collect();
+        let steps: Vec<u64> = eval_steps(&show);
         assert_eq!(
             steps,
             (1..=15).map(|i| i * 100).collect::<Vec<_>>(),

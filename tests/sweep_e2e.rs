@@ -5,7 +5,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Cluster, shakespeare, wait_until};
+use common::{Cluster, eval_steps, shakespeare, wait_until};
 use serde_json::Value;
 
 fn sweep_yaml(name: &str, max_iters: u32, eval_interval: u32) -> String {
@@ -81,12 +81,7 @@ fn two_workers_run_a_four_run_sweep_to_the_end() {
     let mut workers_used = std::collections::BTreeSet::new();
     for r in rows {
         let show = c.json(&["show", &r["run"].to_string()]);
-        let steps: Vec<u64> = show["evals"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|e| e["step"].as_u64().unwrap())
-            .collect();
+        let steps: Vec<u64> = eval_steps(&show);
         assert_eq!(
             steps,
             vec![10, 20, 30, 40],

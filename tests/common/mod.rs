@@ -214,6 +214,16 @@ impl Drop for Cluster {
     }
 }
 
+/// The steps of the evaluations in a `show --output json` document, in order.
+pub fn eval_steps(show: &Value) -> Vec<u64> {
+    show["evals"]
+        .as_array()
+        .expect("evals is a list")
+        .iter()
+        .map(|e| e["step"].as_u64().expect("step is a number"))
+        .collect()
+}
+
 /// The first `n` characters of tiny shakespeare, from the shipped copy.
 pub fn shakespeare(n: usize) -> String {
     let text = std::fs::read_to_string(
