@@ -11,7 +11,10 @@ use gptsweep_proto::pb;
 use tonic::Code;
 
 async fn worker_codes(url: &str, token: Option<&str>) -> Vec<(&'static str, Code)> {
-    let mut c = client::workers(client::channel(url).unwrap(), Stamp::new(token).unwrap());
+    let mut c = client::workers(
+        client::channel(url, None).unwrap(),
+        Stamp::new(token).unwrap(),
+    );
     let code = |r: Result<(), tonic::Status>| r.err().map(|s| s.code()).unwrap_or(Code::Ok);
     vec![
         (
@@ -62,7 +65,10 @@ async fn worker_codes(url: &str, token: Option<&str>) -> Vec<(&'static str, Code
 }
 
 async fn client_codes(url: &str, token: Option<&str>) -> Vec<(&'static str, Code)> {
-    let mut c = client::clients(client::channel(url).unwrap(), Stamp::new(token).unwrap());
+    let mut c = client::clients(
+        client::channel(url, None).unwrap(),
+        Stamp::new(token).unwrap(),
+    );
     let code = |r: Result<(), tonic::Status>| r.err().map(|s| s.code()).unwrap_or(Code::Ok);
     let sweep = || pb::SweepRef {
         sweep: "none".into(),

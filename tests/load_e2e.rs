@@ -39,7 +39,7 @@ async fn two_hundred_workers_lease_and_report_without_double_holders_or_lost_rep
         let (url, token, holders) = (c.url.clone(), access.worker_token.clone(), holders.clone());
         tasks.push(tokio::spawn(async move {
             let mut wc = client::workers(
-                client::channel(&url).unwrap(),
+                client::channel(&url, None).unwrap(),
                 Stamp::new(Some(&token)).unwrap(),
             );
             let device = pb::Device {

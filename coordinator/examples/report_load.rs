@@ -48,7 +48,7 @@ async fn main() {
         let token = worker_token.clone();
         tasks.push(tokio::spawn(async move {
             let mut c = client::workers(
-                client::channel(&url).unwrap(),
+                client::channel(&url, None).unwrap(),
                 Stamp::new(Some(&token)).unwrap(),
             );
             let reg = c
@@ -117,7 +117,7 @@ async fn main() {
     }
     let secs = t0.elapsed().as_secs_f64();
     let mut cc = client::clients(
-        client::channel(&url).unwrap(),
+        client::channel(&url, None).unwrap(),
         Stamp::new(Some(&client_token)).unwrap(),
     );
     let status = cc

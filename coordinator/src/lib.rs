@@ -4,7 +4,8 @@
 //! - [`sweep`]: sweep files, checks with line and column, planning;
 //! - [`store`]: SQLite through one batching writer;
 //! - [`server`]: the gRPC services for workers and clients;
-//! - [`datasets`]: corpora stored by sha256 under the state directory.
+//! - [`datasets`]: corpora stored by sha256 under the state directory;
+//! - [`tls`]: the certificate and key the port serves, checked up front.
 
 pub mod access;
 pub mod blobs;
@@ -15,6 +16,7 @@ pub mod error;
 pub mod server;
 pub mod store;
 pub mod sweep;
+pub mod tls;
 
 pub use error::{CoordinatorError, Result};
 pub use server::{Coordinator, CoordinatorConfig};

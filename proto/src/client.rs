@@ -1,13 +1,15 @@
-//! Client-side plumbing shared by the worker and the CLI: a lazily connecting channel and
-//! the interceptor that stamps every call with the protocol version (and a bearer token).
+//! Client-side plumbing shared by the worker and the CLI: a lazily connecting channel
+//! (TLS for `https://` addresses) and the interceptor that stamps every call with the
+//! protocol version (and a bearer token).
 
 use tonic::metadata::{Ascii, MetadataValue};
 use tonic::service::Interceptor;
 use tonic::service::interceptor::InterceptedService;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint};
 
 use crate::pb::clients_client::ClientsClient;
 use crate::pb::workers_client::WorkersClient;
+use crate::tls::PemCertificates;
 use crate::{AUTHORIZATION_HEADER, PROTOCOL_HEADER, PROTOCOL_VERSION};
 
 /// Adds the protocol header and, when set, `authorization: Bearer <token>`.
@@ -43,14 +45,60 @@ impl Interceptor for Stamp {
 }
 
 /// A channel to `url` that connects on first use and reconnects after failures.
-pub fn channel(url: &str) -> Result<Channel, String> {
+///
+/// `https://` addresses speak TLS and verify the coordinator's certificate against `ca`
+/// when given (a private CA or a self-signed certificate), else against the system's
+/// roots; `http://` addresses are plain text and refuse a `ca`, which would otherwise be
+/// silently ignored.
+pub fn channel(url: &str, ca: Option<&PemCertificates>) -> Result<Channel, String> {
     let endpoint = Endpoint::from_shared(url.to_string())
         .map_err(|e| format!("coordinator address {url:?}: {e}"))?;
+    let endpoint = match endpoint.uri().scheme_str() {
+        Some("https") => {
+            let tls = match ca {
+                Some(ca) => ClientTlsConfig::new().ca_certificate(Certificate::from_pem(ca.pem())),
+                None => ClientTlsConfig::new().with_native_roots(),
+            };
+            endpoint.tls_config(tls).map_err(|e| {
+                let hint = if ca.is_none() {
+                    "; give --tls-ca with the certificate of the CA that signed the coordinator's"
+                } else {
+                    ""
+                };
+                format!("TLS for {url}: {}{hint}", error_chain(&e))
+            })?
+        }
+        Some("http") => {
+            if let Some(ca) = ca {
+                return Err(format!(
+                    "--tls-ca {} is set but {url} is plain http://; use https:// for a coordinator that serves TLS",
+                    ca.path().display()
+                ));
+            }
+            endpoint
+        }
+        _ => {
+            return Err(format!(
+                "coordinator address {url:?}: must start with http:// or https://"
+            ));
+        }
+    };
     Ok(endpoint
         .connect_timeout(std::time::Duration::from_secs(5))
         .tcp_nodelay(true)
         .http2_keep_alive_interval(std::time::Duration::from_secs(20))
         .connect_lazy())
+}
+
+/// `e` and its sources on one line.
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut source = e.source();
+    while let Some(inner) = source {
+        s += &format!(": {inner}");
+        source = inner.source();
+    }
+    s
 }
 
 /// The Workers service client.

@@ -3,6 +3,7 @@
 //! Domain types live in the coordinator and worker; conversions sit beside them.
 
 pub mod client;
+pub mod tls;
 
 /// Generated messages and services of package `gptsweep.v1`.
 #[allow(missing_docs)]

@@ -2,13 +2,18 @@
 //! GPTSWEEP_COORDINATOR, then the local default; errors turned into one-line messages.
 
 use gptsweep_proto::client::{self, Clients, Stamp};
+use gptsweep_proto::tls::PemCertificates;
 
 /// Where a coordinator listens when nothing else is said.
 pub const DEFAULT_COORDINATOR: &str = "http://127.0.0.1:50051";
 
 /// A Clients-service client for `url`.
-pub fn clients(url: &str, token: Option<&str>) -> anyhow::Result<Clients> {
-    let channel = client::channel(url).map_err(anyhow::Error::msg)?;
+pub fn clients(
+    url: &str,
+    token: Option<&str>,
+    ca: Option<&PemCertificates>,
+) -> anyhow::Result<Clients> {
+    let channel = client::channel(url, ca).map_err(anyhow::Error::msg)?;
     let stamp = Stamp::new(token).map_err(anyhow::Error::msg)?;
     Ok(client::clients(channel, stamp))
 }
@@ -46,18 +51,46 @@ impl Remote {
     }
 }
 
-/// A failed call as a one-line error that names the coordinator when it is unreachable.
+/// A failed call as a one-line error that names the coordinator when it is unreachable,
+/// with a hint when the likely cause is TLS on one side only.
 pub fn status_error(url: &str, s: tonic::Status) -> anyhow::Error {
-    let message = match s.code() {
-        tonic::Code::Unavailable => format!(
-            "cannot reach the coordinator at {url} ({}); is `gptsweep coordinator` running there?",
-            s.message()
-        ),
-        _ => s.message().to_string(),
+    let detail = error_chain(&s);
+    let message = if url.starts_with("http://") && detail.contains("h2 protocol error") {
+        format!(
+            "the coordinator at {url} did not answer in plain HTTP/2 ({detail}); \
+             if it serves TLS, use https:// (and --tls-ca for a private CA)"
+        )
+    } else if detail.contains("invalid peer certificate") {
+        format!(
+            "the coordinator at {url} presented a certificate this client does not accept \
+             ({detail}); give --tls-ca with the CA that signed it (the certificate itself if \
+             self-signed) and use a host name the certificate lists"
+        )
+    } else if s.code() == tonic::Code::Unavailable {
+        format!(
+            "cannot reach the coordinator at {url} ({detail}); is `gptsweep coordinator` running there?"
+        )
+    } else {
+        s.message().to_string()
     };
     Remote {
         code: s.code(),
         message,
     }
     .into()
+}
+
+/// The status message and its sources, where the transport's reason (refused, TLS
+/// handshake, certificate) is kept.
+fn error_chain(s: &tonic::Status) -> String {
+    let mut text = s.message().to_string();
+    let mut source = std::error::Error::source(s);
+    while let Some(inner) = source {
+        let part = inner.to_string();
+        if !text.contains(&part) {
+            text += &format!(": {part}");
+        }
+        source = inner.source();
+    }
+    text
 }

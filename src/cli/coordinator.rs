@@ -4,6 +4,7 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use gptsweep_coordinator::tls::TlsIdentity;
 use gptsweep_coordinator::{Coordinator, CoordinatorConfig};
 
 use super::paths::default_state_dir;
@@ -23,6 +24,12 @@ pub struct Args {
     /// Attempts a run gets (expired leases and failures both count) before it is failed.
     #[arg(long, default_value_t = 3)]
     pub max_attempts: u32,
+    /// Serve TLS with this PEM certificate chain (leaf first); clients then use https://.
+    #[arg(long, requires = "tls_key", env = "GPTSWEEP_TLS_CERT")]
+    pub tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert.
+    #[arg(long, requires = "tls_cert", env = "GPTSWEEP_TLS_KEY")]
+    pub tls_key: Option<PathBuf>,
 }
 
 /// Runs `gptsweep coordinator` until Ctrl-C.
@@ -32,6 +39,16 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         "--lease-timeout {}: must be at least 0.2 seconds",
         args.lease_timeout
     );
+    anyhow::ensure!(
+        args.max_attempts >= 1,
+        "--max-attempts {}: must be at least 1",
+        args.max_attempts
+    );
+    // Checked before anything is created or bound, so a bad file leaves nothing behind.
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some(TlsIdentity::load(cert, key)?),
+        _ => None,
+    };
     let state_dir = args.state_dir.unwrap_or_else(default_state_dir);
     let listener = tokio::net::TcpListener::bind(&args.listen)
         .await
@@ -39,15 +56,18 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let addr = listener.local_addr()?;
     let mut config = CoordinatorConfig::new(state_dir.clone());
     config.lease_timeout = Duration::from_secs_f64(args.lease_timeout);
-    anyhow::ensure!(
-        args.max_attempts >= 1,
-        "--max-attempts {}: must be at least 1",
-        args.max_attempts
-    );
     config.max_attempts = args.max_attempts;
+    if tls.is_none() && !addr.ip().is_loopback() {
+        tracing::warn!(
+            "listening on {addr} without TLS: tokens, datasets and checkpoints cross the \
+             network in clear text; give --tls-cert and --tls-key"
+        );
+    }
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    config.tls = tls;
     let coordinator = Coordinator::open(config).await?;
     println!(
-        "gptsweep coordinator listening on {addr} (state in {})",
+        "gptsweep coordinator listening on {addr} ({scheme}://; state in {})",
         state_dir.display()
     );
     std::io::stdout().flush()?;

@@ -1,6 +1,7 @@
 //! What every client verb shares: the coordinator client, its address, the output mode.
 
 use gptsweep_proto::client::Clients;
+use gptsweep_proto::tls::PemCertificates;
 
 use super::connect::{clients, status_error};
 use super::output::OutputMode;
@@ -16,10 +17,15 @@ pub struct Ctx {
 }
 
 impl Ctx {
-    /// Connects (lazily) to `url`.
-    pub fn new(url: &str, token: Option<&str>, output: OutputMode) -> anyhow::Result<Self> {
+    /// Connects (lazily) to `url`, trusting `ca` for https:// when given.
+    pub fn new(
+        url: &str,
+        token: Option<&str>,
+        ca: Option<&PemCertificates>,
+        output: OutputMode,
+    ) -> anyhow::Result<Self> {
         Ok(Self {
-            client: clients(url, token)?,
+            client: clients(url, token, ca)?,
             url: url.to_string(),
             output,
         })

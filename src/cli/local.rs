@@ -56,6 +56,7 @@ pub async fn run(args: Args, output: OutputMode) -> anyhow::Result<()> {
     let worker_config = gptsweep_worker::WorkerConfig {
         coordinator: url.clone(),
         token: Some(worker_token),
+        tls_ca: None,
         name: "local".into(),
         devices,
         cache_dir: default_cache_dir(),
@@ -65,7 +66,7 @@ pub async fn run(args: Args, output: OutputMode) -> anyhow::Result<()> {
         let _ = wstop_rx.await;
     }));
 
-    let mut ctx = Ctx::new(&url, Some(&client_token), output)?;
+    let mut ctx = Ctx::new(&url, Some(&client_token), None, output)?;
     let sub = submit::submit_file(&mut ctx, &args.file).await?;
     if output == OutputMode::Text {
         eprintln!(

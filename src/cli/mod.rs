@@ -24,6 +24,7 @@ mod worker;
 mod workers;
 
 use clap::{Parser, Subcommand};
+use gptsweep_proto::tls::PemCertificates;
 
 pub use output::OutputMode;
 
@@ -40,6 +41,9 @@ pub struct Cli {
     /// Bearer token file: worker.token, client.token, or the coordinator's access.json.
     #[arg(long, global = true, env = "GPTSWEEP_TOKEN_FILE")]
     pub token_file: Option<std::path::PathBuf>,
+    /// PEM certificate(s) of the CA to trust for an https:// coordinator [system roots].
+    #[arg(long, global = true, env = "GPTSWEEP_TLS_CA")]
+    pub tls_ca: Option<std::path::PathBuf>,
     /// The verb.
     #[command(subcommand)]
     pub command: Command,
@@ -96,6 +100,12 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             .build()
     };
     let url = cli.coordinator.clone();
+    let tls_ca = cli
+        .tls_ca
+        .as_deref()
+        .map(|p| PemCertificates::read("--tls-ca", p))
+        .transpose()
+        .map_err(anyhow::Error::msg)?;
     match cli.command {
         Command::Train(args) => train::run(*args, cli.output),
         Command::Sample(args) => sample::run(args, cli.output),
@@ -109,7 +119,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                 cli.token_file.as_deref(),
                 gptsweep_coordinator::access::Role::Worker,
             )?;
-            rt()?.block_on(worker::run(args, &url, token))
+            rt()?.block_on(worker::run(args, &url, token, tls_ca))
         }
         Command::Local(args) => {
             init_logging("warn");
@@ -123,7 +133,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                 cli.token_file.as_deref(),
                 gptsweep_coordinator::access::Role::Client,
             )?;
-            let ctx = ctx::Ctx::new(&url, token.as_deref(), cli.output)?;
+            let ctx = ctx::Ctx::new(&url, token.as_deref(), tls_ca.as_ref(), cli.output)?;
             rt.block_on(async move {
                 match command {
                     Command::Submit(a) => submit::run(a, ctx).await,

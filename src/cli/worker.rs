@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use gptsweep_gpt::{DeviceSpec, detect_devices};
+use gptsweep_proto::tls::PemCertificates;
 use gptsweep_worker::WorkerConfig;
 
 use super::paths::{default_cache_dir, hostname};
@@ -39,7 +40,12 @@ pub fn parse_devices(spec: &str) -> anyhow::Result<Vec<DeviceSpec>> {
 }
 
 /// The worker settings of `args` for the coordinator at `url`.
-pub fn config(args: &Args, url: &str, token: Option<String>) -> anyhow::Result<WorkerConfig> {
+pub fn config(
+    args: &Args,
+    url: &str,
+    token: Option<String>,
+    tls_ca: Option<PemCertificates>,
+) -> anyhow::Result<WorkerConfig> {
     anyhow::ensure!(
         args.poll.is_finite() && args.poll > 0.0,
         "--poll {}: must be > 0",
@@ -48,6 +54,7 @@ pub fn config(args: &Args, url: &str, token: Option<String>) -> anyhow::Result<W
     Ok(WorkerConfig {
         coordinator: url.to_string(),
         token,
+        tls_ca,
         name: args.name.clone().unwrap_or_else(hostname),
         devices: parse_devices(&args.devices)?,
         cache_dir: args.cache_dir.clone().unwrap_or_else(default_cache_dir),
@@ -56,8 +63,13 @@ pub fn config(args: &Args, url: &str, token: Option<String>) -> anyhow::Result<W
 }
 
 /// Runs `gptsweep worker` until Ctrl-C.
-pub async fn run(args: Args, url: &str, token: Option<String>) -> anyhow::Result<()> {
-    let config = config(&args, url, token)?;
+pub async fn run(
+    args: Args,
+    url: &str,
+    token: Option<String>,
+    tls_ca: Option<PemCertificates>,
+) -> anyhow::Result<()> {
+    let config = config(&args, url, token, tls_ca)?;
     eprintln!(
         "gptsweep worker {} on {:?}, coordinator {url}",
         config.name,

@@ -5,6 +5,8 @@
 
 #![allow(dead_code)]
 
+pub mod certs;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -33,8 +35,15 @@ pub fn wait_until<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Optio
 }
 
 /// Starts a coordinator on `listen` with its state under `dir`, waiting until it listens.
-fn spawn_coordinator(dir: &Path, listen: &str, lease_timeout: f64, generation: usize) -> Child {
-    let mut child = Command::new(bin())
+fn spawn_coordinator(
+    dir: &Path,
+    listen: &str,
+    lease_timeout: f64,
+    tls: Option<&certs::Certs>,
+    generation: usize,
+) -> Child {
+    let mut command = Command::new(bin());
+    command
         .args([
             "coordinator",
             "--listen",
@@ -43,7 +52,15 @@ fn spawn_coordinator(dir: &Path, listen: &str, lease_timeout: f64, generation: u
             &lease_timeout.to_string(),
             "--state-dir",
         ])
-        .arg(dir.join("state"))
+        .arg(dir.join("state"));
+    if let Some(tls) = tls {
+        command
+            .arg("--tls-cert")
+            .arg(&tls.cert)
+            .arg("--tls-key")
+            .arg(&tls.key);
+    }
+    let mut child = command
         .stdout(Stdio::piped())
         .stderr(std::fs::File::create(dir.join(format!("coordinator{generation}.log"))).unwrap())
         .spawn()
@@ -60,8 +77,10 @@ fn spawn_coordinator(dir: &Path, listen: &str, lease_timeout: f64, generation: u
 pub struct Cluster {
     /// Scratch space: state, caches, logs, sweep files.
     pub dir: tempfile::TempDir,
-    /// `http://127.0.0.1:PORT`.
+    /// `http://127.0.0.1:PORT`, or `https://` with TLS.
     pub url: String,
+    /// The certificates, when the coordinator serves TLS.
+    pub tls: Option<certs::Certs>,
     listen: String,
     lease_timeout: f64,
     restarts: usize,
@@ -72,16 +91,29 @@ pub struct Cluster {
 impl Cluster {
     /// Starts a coordinator with `lease_timeout` seconds and `workers` CPU workers.
     pub fn start(workers: usize, lease_timeout: f64) -> Self {
+        Self::start_with(workers, lease_timeout, false)
+    }
+
+    /// As [`Cluster::start`], the coordinator serving TLS with a certificate of a fresh
+    /// private CA that the workers and the CLI are given with `--tls-ca`.
+    pub fn start_tls(workers: usize, lease_timeout: f64) -> Self {
+        Self::start_with(workers, lease_timeout, true)
+    }
+
+    fn start_with(workers: usize, lease_timeout: f64, tls: bool) -> Self {
         let dir = tempfile::tempdir().unwrap();
+        let tls = tls.then(|| certs::generate(&dir.path().join("tls")));
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
             .unwrap()
             .port();
         let listen = format!("127.0.0.1:{port}");
-        let coordinator = spawn_coordinator(dir.path(), &listen, lease_timeout, 0);
+        let coordinator = spawn_coordinator(dir.path(), &listen, lease_timeout, tls.as_ref(), 0);
+        let scheme = if tls.is_some() { "https" } else { "http" };
         let mut cluster = Self {
-            url: format!("http://{listen}"),
+            url: format!("{scheme}://{listen}"),
+            tls,
             listen,
             lease_timeout,
             restarts: 0,
@@ -104,6 +136,7 @@ impl Cluster {
             self.dir.path(),
             &self.listen,
             self.lease_timeout,
+            self.tls.as_ref(),
             self.restarts,
         );
     }
@@ -127,6 +160,7 @@ impl Cluster {
             .arg(self.dir.path().join(format!("cache{i}")))
             .arg("--token-file")
             .arg(self.token_file())
+            .args(self.tls_args())
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(self.dir.path().join(format!("worker{i}.log"))).unwrap())
             .spawn()
@@ -155,6 +189,7 @@ impl Cluster {
             .args(["--coordinator", &self.url])
             .arg("--token-file")
             .arg(self.token_file())
+            .args(self.tls_args())
             .output()
             .unwrap()
     }
@@ -190,6 +225,14 @@ impl Cluster {
             }
         }
         s
+    }
+
+    /// `--tls-ca CA` when the coordinator serves TLS.
+    fn tls_args(&self) -> Vec<std::ffi::OsString> {
+        match &self.tls {
+            Some(tls) => vec!["--tls-ca".into(), tls.ca.clone().into()],
+            None => Vec::new(),
+        }
     }
 
     /// The coordinator's access file (both tokens).

@@ -10,6 +10,7 @@ use std::time::Duration;
 use gptsweep_gpt::DeviceSpec;
 use gptsweep_proto::client::{self, Stamp, Workers};
 use gptsweep_proto::pb;
+use gptsweep_proto::tls::PemCertificates;
 
 use crate::backoff::{Backoff, retry, transient};
 use crate::dataset_cache::DatasetCache;
@@ -23,6 +24,8 @@ pub struct WorkerConfig {
     pub coordinator: String,
     /// Bearer token for the Workers service, if the coordinator wants one.
     pub token: Option<String>,
+    /// The CA to trust for an `https://` coordinator; the system's roots when `None`.
+    pub tls_ca: Option<PemCertificates>,
     /// Name shown in `gptsweep workers`.
     pub name: String,
     /// Devices to drive, one run at a time each.
@@ -114,7 +117,8 @@ pub async fn run(
     config: WorkerConfig,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> Result<()> {
-    let channel = client::channel(&config.coordinator).map_err(WorkerError::Config)?;
+    let channel = client::channel(&config.coordinator, config.tls_ca.as_ref())
+        .map_err(WorkerError::Config)?;
     let stamp = Stamp::new(config.token.as_deref()).map_err(WorkerError::Config)?;
     let shared = Arc::new(Shared {
         client: client::workers(channel, stamp),

@@ -22,6 +22,7 @@ use crate::datasets::{DatasetStore, builtin_sha};
 use crate::error::{CoordinatorError, Result};
 use crate::store::{NewSweep, Store, WriteOp, open_pool};
 use crate::sweep::{DatasetRef, parse_sweep, plan_runs};
+use crate::tls::TlsIdentity;
 
 /// Settings of a coordinator.
 #[derive(Debug, Clone)]
@@ -32,15 +33,18 @@ pub struct CoordinatorConfig {
     pub lease_timeout: Duration,
     /// Attempts a run gets (expired leases and failures both count) before it is failed.
     pub max_attempts: u32,
+    /// Serve TLS with this certificate and key; plain text when `None`.
+    pub tls: Option<TlsIdentity>,
 }
 
 impl CoordinatorConfig {
-    /// Defaults: 30 s leases, 3 attempts per run.
+    /// Defaults: 30 s leases, 3 attempts per run, no TLS.
     pub fn new(state_dir: PathBuf) -> Self {
         Self {
             state_dir,
             lease_timeout: Duration::from_secs(30),
             max_attempts: 3,
+            tls: None,
         }
     }
 }
@@ -201,7 +205,8 @@ impl Coordinator {
         Ok(Submitted { id, name, runs: n })
     }
 
-    /// Serves both gRPC services on `listener` until `shutdown` resolves.
+    /// Serves both gRPC services on `listener` (over TLS when configured) until
+    /// `shutdown` resolves.
     pub async fn serve(
         self,
         listener: TcpListener,
@@ -214,7 +219,13 @@ impl Coordinator {
         let clients = pb::clients_server::ClientsServer::new(clients::ClientsService(self.clone()))
             .max_decoding_message_size(64 << 20)
             .max_encoding_message_size(64 << 20);
-        tonic::transport::Server::builder()
+        let mut server = tonic::transport::Server::builder();
+        if let Some(tls) = &self.config.tls {
+            server = server
+                .tls_config(tls.server_config())
+                .map_err(|e| CoordinatorError::Invalid(format!("TLS: {e}")))?;
+        }
+        server
             .add_service(tonic::service::interceptor::InterceptedService::new(
                 workers,
                 Gate {

@@ -1,0 +1,168 @@
+//! TLS end to end with real processes: a coordinator serving a certificate of a private
+//! CA, a worker and the CLI reaching it over https:// with `--tls-ca`; clients that do not
+//! trust it or do not speak TLS refused without harming the server; bad certificate and
+//! key files refused before any state is written.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use common::{Cluster, bin, certs, eval_steps, shakespeare};
+
+const SWEEP: &str = "name: secure
+dataset: corpus.txt
+method: grid
+parameters:
+  lr: {values: [0.001, 0.003]}
+train:
+  n_embd: 16
+  n_head: 2
+  n_layer: 1
+  block_size: 16
+  batch_size: 8
+  dropout: 0.0
+  max_iters: 20
+  eval_interval: 10
+  eval_iters: 2
+samples: {prompt: \"A\", length: 10, count: 1, seed: 1}
+";
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn a_sweep_runs_end_to_end_over_tls() {
+    let c = Cluster::start_tls(1, 10.0);
+    assert!(c.url.starts_with("https://127.0.0.1:"), "{}", c.url);
+    c.write("corpus.txt", &shakespeare(20_000));
+    let file = c.write("secure.yaml", SWEEP);
+    assert_eq!(c.json(&["submit", file.to_str().unwrap()])["runs"], 2);
+
+    let status = c.json(&["status", "secure", "--watch"]);
+    assert_eq!(status["runs"]["finished"], 2, "{}", c.logs());
+    assert_eq!(status["evals_stored"], 4);
+    let top = c.json(&["top", "secure"]);
+    let best = top[0]["run"].as_i64().unwrap().to_string();
+    let show = c.json(&["show", &best]);
+    assert_eq!(eval_steps(&show), vec![10, 20]);
+    assert_eq!(c.json(&["workers"]).as_array().unwrap().len(), 1);
+}
+
+#[test]
+fn clients_that_do_not_trust_or_speak_tls_are_refused_and_the_server_carries_on() {
+    let c = Cluster::start_tls(0, 10.0);
+    let tls = c.tls.clone().unwrap();
+    let access = c.token_file();
+    let run = |args: &[&str]| -> Output {
+        Command::new(bin())
+            .args(args)
+            .arg("--token-file")
+            .arg(&access)
+            .output()
+            .unwrap()
+    };
+    let plain = c.url.replace("https://", "http://");
+
+    // Plain text to a TLS port: no answer, and a hint at the scheme.
+    let out = run(&["sweeps", "--coordinator", &plain]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("https://"),
+        "plain http to a TLS port: {}",
+        stderr(&out)
+    );
+
+    // A CA that did not sign the coordinator's certificate.
+    let stranger = tls.stranger_ca.to_str().unwrap();
+    let out = run(&["sweeps", "--coordinator", &c.url, "--tls-ca", stranger]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("certificate"),
+        "untrusted certificate: {}",
+        stderr(&out)
+    );
+
+    // A CA with a plain http:// address is a mistake, said before any call.
+    let ca = tls.ca.to_str().unwrap();
+    let out = run(&["sweeps", "--coordinator", &plain, "--tls-ca", ca]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("is plain http://"),
+        "{}",
+        stderr(&out)
+    );
+
+    // A CA file that holds no certificate.
+    let out = run(&[
+        "sweeps",
+        "--coordinator",
+        &c.url,
+        "--tls-ca",
+        tls.key.to_str().unwrap(),
+    ]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("no certificate found"),
+        "{}",
+        stderr(&out)
+    );
+
+    // None of that harmed the server: the right CA and token still get answers.
+    assert_eq!(c.json(&["sweeps"]).as_array().unwrap().len(), 0);
+}
+
+fn coordinator_with(dir: &Path, cert: &Path, key: &Path) -> Output {
+    Command::new(bin())
+        .args(["coordinator", "--listen", "127.0.0.1:0", "--state-dir"])
+        .arg(dir.join("state"))
+        .arg("--tls-cert")
+        .arg(cert)
+        .arg("--tls-key")
+        .arg(key)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn bad_certificate_or_key_files_are_refused_before_any_state_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let tls = certs::generate(&dir.path().join("tls"));
+    let missing = dir.path().join("missing.pem");
+    let cases = [
+        (&missing, &tls.key, "--tls-cert", "missing.pem"),
+        (&tls.key, &tls.key, "--tls-cert", "no certificate found"),
+        (&tls.cert, &tls.cert, "--tls-key", "no private key found"),
+        (
+            &tls.cert,
+            &tls.other_key,
+            "--tls-key",
+            "does not belong to the certificate",
+        ),
+        (&tls.ca, &tls.ca_key, "--tls-cert", "is a CA certificate"),
+        (&tls.expired.0, &tls.expired.1, "--tls-cert", "expired"),
+    ];
+    for (cert, key, flag, what) in cases {
+        let out = coordinator_with(dir.path(), cert, key);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(1), "{cert:?} {key:?}: {err}");
+        assert!(
+            err.contains(flag) && err.contains(what),
+            "{cert:?} {key:?}: {err}"
+        );
+        assert!(
+            !dir.path().join("state").exists(),
+            "state written for {cert:?} {key:?}"
+        );
+    }
+
+    // One without the other is a usage error.
+    let out = Command::new(bin())
+        .args(["coordinator", "--listen", "127.0.0.1:0", "--tls-cert"])
+        .arg(&tls.cert)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("--tls-key"), "{}", stderr(&out));
+}
