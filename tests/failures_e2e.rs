@@ -126,6 +126,14 @@ fn local_runs_a_sweep_to_its_end_and_prints_top_and_samples() {
     assert_eq!(top.len(), 2);
     assert!(
         top.iter()
+            .all(|r| r["params"]["n_layer"].is_number() && r["run"].is_number()),
+        "the same rows as `top --output json`: {top:?}"
+    );
+    let samples = v["samples"].as_array().unwrap();
+    assert_eq!(samples.len(), 2);
+    assert!(
+        samples
+            .iter()
             .all(|r| r["samples"].as_array().unwrap().len() == 1)
     );
     assert!(dir.path().join("state/gptsweep.db").exists());

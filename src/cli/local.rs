@@ -81,9 +81,12 @@ pub async fn run(args: Args, output: OutputMode) -> anyhow::Result<()> {
     let info = status::watch(&mut ctx, &sub.name).await?;
     let (board_info, board) = top::fetch(&mut ctx, &sub.name, 0, 16).await?;
     match output {
-        OutputMode::Json => {
-            print_json(&json!({ "sweep": info, "top": board, "state_dir": state_dir }))?
-        }
+        OutputMode::Json => print_json(&json!({
+            "sweep": info,
+            "top": top::json_rows(&board),
+            "samples": samples::json_entries(&board[..board.len().min(args.top as usize)]),
+            "state_dir": state_dir
+        }))?,
         OutputMode::Text => {
             print!("{}", top::render(&board_info, &board));
             println!();

@@ -20,8 +20,9 @@ pub struct Args {
     pub width: usize,
 }
 
+/// One run's samples as JSON (`samples` and `local` print the same entries).
 #[derive(Serialize)]
-struct Entry<'a> {
+pub struct Entry<'a> {
     run: i64,
     rank: u32,
     best_val_loss: Option<f64>,
@@ -89,22 +90,23 @@ pub fn render(runs: &[RunInfo], width: usize) -> String {
     out
 }
 
+/// The runs' samples as JSON entries.
+pub fn json_entries(runs: &[RunInfo]) -> Vec<Entry<'_>> {
+    runs.iter()
+        .map(|r| Entry {
+            run: r.run_id,
+            rank: r.rank,
+            best_val_loss: r.best_val_loss,
+            samples: r.samples.iter().map(|s| s.text.as_str()).collect(),
+        })
+        .collect()
+}
+
 /// Runs `gptsweep samples`.
 pub async fn run(args: Args, mut ctx: Ctx) -> anyhow::Result<()> {
     let (_, runs) = super::top::fetch(&mut ctx, &args.sweep, args.top, 16).await?;
     match ctx.output {
-        OutputMode::Json => {
-            let entries: Vec<Entry> = runs
-                .iter()
-                .map(|r| Entry {
-                    run: r.run_id,
-                    rank: r.rank,
-                    best_val_loss: r.best_val_loss,
-                    samples: r.samples.iter().map(|s| s.text.as_str()).collect(),
-                })
-                .collect();
-            print_json(&entries)?
-        }
+        OutputMode::Json => print_json(&json_entries(&runs))?,
         OutputMode::Text => print!("{}", render(&runs, args.width)),
     }
     Ok(())

@@ -19,9 +19,9 @@ pub struct Args {
     pub limit: u32,
 }
 
-/// A leaderboard row as JSON.
+/// A leaderboard row as JSON (`top` and `local` print the same rows).
 #[derive(Debug, Serialize)]
-struct Row<'a> {
+pub struct Row<'a> {
     rank: u32,
     run: i64,
     state: &'a str,
@@ -95,29 +95,30 @@ pub fn render(info: &SweepInfo, runs: &[RunInfo]) -> String {
     )
 }
 
+/// The leaderboard as JSON rows.
+pub fn json_rows(runs: &[RunInfo]) -> Vec<Row<'_>> {
+    runs.iter()
+        .map(|r| Row {
+            rank: r.rank,
+            run: r.run_id,
+            state: &r.state,
+            params: &r.swept,
+            best_val_loss: r.best_val_loss,
+            step: r.best_step,
+            last_train_loss: r.last_train_loss,
+            steps: r.steps,
+            num_params: r.num_params,
+            tokens_per_sec: r.tokens_per_sec,
+            train_secs: r.train_secs,
+        })
+        .collect()
+}
+
 /// Runs `gptsweep top`.
 pub async fn run(args: Args, mut ctx: Ctx) -> anyhow::Result<()> {
     let (info, runs) = fetch(&mut ctx, &args.sweep, args.limit, 0).await?;
     match ctx.output {
-        OutputMode::Json => {
-            let rows: Vec<Row> = runs
-                .iter()
-                .map(|r| Row {
-                    rank: r.rank,
-                    run: r.run_id,
-                    state: &r.state,
-                    params: &r.swept,
-                    best_val_loss: r.best_val_loss,
-                    step: r.best_step,
-                    last_train_loss: r.last_train_loss,
-                    steps: r.steps,
-                    num_params: r.num_params,
-                    tokens_per_sec: r.tokens_per_sec,
-                    train_secs: r.train_secs,
-                })
-                .collect();
-            print_json(&rows)?
-        }
+        OutputMode::Json => print_json(&json_rows(&runs))?,
         OutputMode::Text => print!("{}", render(&info, &runs)),
     }
     Ok(())
