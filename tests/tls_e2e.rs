@@ -55,58 +55,41 @@ fn clients_that_do_not_trust_or_speak_tls_are_refused_and_the_server_carries_on(
     let c = Cluster::start_tls(0, 10.0);
     let tls = c.tls.clone().unwrap();
     let access = c.token_file();
-    let run = |args: &[&str]| -> Output {
-        Command::new(bin())
+    // `sweeps` with `args` must fail with exit 1 and a message containing `what`.
+    let refused = |args: &[&str], what: &str| {
+        let out = Command::new(bin())
+            .arg("sweeps")
             .args(args)
             .arg("--token-file")
             .arg(&access)
             .output()
-            .unwrap()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {}", stderr(&out));
+        assert!(stderr(&out).contains(what), "{args:?}: {}", stderr(&out));
     };
     let plain = c.url.replace("https://", "http://");
-
-    // Plain text to a TLS port: no answer, and a hint at the scheme.
-    let out = run(&["sweeps", "--coordinator", &plain]);
-    assert!(!out.status.success());
-    assert!(
-        stderr(&out).contains("https://"),
-        "plain http to a TLS port: {}",
-        stderr(&out)
-    );
-
-    // A CA that did not sign the coordinator's certificate.
-    let stranger = tls.stranger_ca.to_str().unwrap();
-    let out = run(&["sweeps", "--coordinator", &c.url, "--tls-ca", stranger]);
-    assert!(!out.status.success());
-    assert!(
-        stderr(&out).contains("certificate"),
-        "untrusted certificate: {}",
-        stderr(&out)
-    );
-
-    // A CA with a plain http:// address is a mistake, said before any call.
-    let ca = tls.ca.to_str().unwrap();
-    let out = run(&["sweeps", "--coordinator", &plain, "--tls-ca", ca]);
-    assert!(!out.status.success());
-    assert!(
-        stderr(&out).contains("is plain http://"),
-        "{}",
-        stderr(&out)
-    );
-
-    // A CA file that holds no certificate.
-    let out = run(&[
-        "sweeps",
-        "--coordinator",
-        &c.url,
-        "--tls-ca",
+    let (ca, stranger, key) = (
+        tls.ca.to_str().unwrap(),
+        tls.stranger_ca.to_str().unwrap(),
         tls.key.to_str().unwrap(),
-    ]);
-    assert!(!out.status.success());
-    assert!(
-        stderr(&out).contains("no certificate found"),
-        "{}",
-        stderr(&out)
+    );
+    // Plain text to a TLS port: no answer, and a hint at the scheme.
+    refused(&["--coordinator", &plain], "use https://");
+    // A CA that did not sign the coordinator's certificate; no CA at all (system roots).
+    refused(
+        &["--coordinator", &c.url, "--tls-ca", stranger],
+        "give --tls-ca",
+    );
+    refused(&["--coordinator", &c.url], "--tls-ca");
+    // A CA with a plain http:// address is a mistake, said before any call.
+    refused(
+        &["--coordinator", &plain, "--tls-ca", ca],
+        "is plain http://",
+    );
+    // A CA file that holds no certificate.
+    refused(
+        &["--coordinator", &c.url, "--tls-ca", key],
+        "no certificate found",
     );
 
     // None of that harmed the server: the right CA and token still get answers.

@@ -1,8 +1,10 @@
 //! gptsweep's wire format: the code generated from `gptsweep.proto`, re-exported as one
 //! module and never edited, plus the protocol version every call carries.
-//! Domain types live in the coordinator and worker; conversions sit beside them.
+//! Domain types live in the coordinator and worker; conversions sit beside them, except
+//! those of the trainer's types that both ends send ([`convert`]).
 
 pub mod client;
+pub mod convert;
 pub mod tls;
 
 /// Generated messages and services of package `gptsweep.v1`.

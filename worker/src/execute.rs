@@ -35,16 +35,6 @@ pub struct RunContext {
     pub heartbeat: Duration,
 }
 
-fn eval_to_pb(e: &Eval) -> pb::EvalPoint {
-    pb::EvalPoint {
-        step: e.step as u64,
-        train_loss: e.train_loss,
-        val_loss: e.val_loss,
-        tokens_per_sec: e.tokens_per_sec,
-        train_secs: e.train_secs,
-    }
-}
-
 enum Heard {
     Continue,
     Stop(String),
@@ -74,7 +64,7 @@ async fn report(client: &Workers, run: &pb::RunSpec, pending: &mut Vec<Eval>) ->
     let req = pb::ReportRequest {
         run_id: run.run_id,
         lease_id: run.lease_id,
-        evals: pending.iter().map(eval_to_pb).collect(),
+        evals: pending.iter().map(pb::EvalPoint::from).collect(),
     };
     match client.clone().report(req).await {
         Ok(r) => {

@@ -8,28 +8,6 @@ use crate::store::{
     WorkerRecord,
 };
 
-/// Wire form of an evaluation.
-pub fn eval_to_pb(e: &Eval) -> pb::EvalPoint {
-    pb::EvalPoint {
-        step: e.step as u64,
-        train_loss: e.train_loss,
-        val_loss: e.val_loss,
-        tokens_per_sec: e.tokens_per_sec,
-        train_secs: e.train_secs,
-    }
-}
-
-/// Domain form of an evaluation.
-pub fn eval_from_pb(e: &pb::EvalPoint) -> Eval {
-    Eval {
-        step: e.step as usize,
-        train_loss: e.train_loss,
-        val_loss: e.val_loss,
-        tokens_per_sec: e.tokens_per_sec,
-        train_secs: e.train_secs,
-    }
-}
-
 /// Wire form of a sample.
 pub fn sample_to_pb(s: &StoredSample) -> pb::SampleText {
     pb::SampleText {
@@ -179,7 +157,7 @@ pub fn run_detail_to_pb(d: &RunDetail) -> pb::ShowRunReply {
         state: d.state.clone(),
         hyperparams_json: d.hyperparams.to_string(),
         swept_json: d.swept.to_string(),
-        evals: d.evals.iter().map(eval_to_pb).collect(),
+        evals: d.evals.iter().map(pb::EvalPoint::from).collect(),
         samples: d.samples.iter().map(sample_to_pb).collect(),
         attempts: d
             .attempts
@@ -208,7 +186,7 @@ pub fn run_detail_from_pb(d: &pb::ShowRunReply) -> RunDetail {
         state: d.state.clone(),
         hyperparams: serde_json::from_str(&d.hyperparams_json).unwrap_or_default(),
         swept: serde_json::from_str(&d.swept_json).unwrap_or_default(),
-        evals: d.evals.iter().map(eval_from_pb).collect(),
+        evals: d.evals.iter().map(Eval::from).collect(),
         samples: d.samples.iter().map(sample_from_pb).collect(),
         attempts: d
             .attempts

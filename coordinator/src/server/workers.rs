@@ -9,7 +9,7 @@ use tonic::{Request, Response, Status};
 use gptsweep_proto::pb;
 
 use super::Coordinator;
-use super::convert::{directive_to_pb, eval_from_pb, run_spec_to_pb, sample_from_pb};
+use super::convert::{directive_to_pb, run_spec_to_pb, sample_from_pb};
 use crate::checkpoints::MAX_CHECKPOINT_BYTES;
 use crate::store::{Outcome, WriteOp, reads};
 
@@ -99,7 +99,7 @@ impl pb::workers_server::Workers for WorkersService {
                 "at most 10000 evaluations per report",
             ));
         }
-        let evals = r.evals.iter().map(eval_from_pb).collect();
+        let evals = r.evals.iter().map(gptsweep_gpt::Eval::from).collect();
         let lease_ms = self.lease_ms();
         let d = self
             .0
