@@ -6,6 +6,11 @@ mod cli;
 
 use clap::Parser;
 
+/// mimalloc keeps freed pages for reuse; the system allocator hands large tensor buffers
+/// back to the kernel and page-faults them in again on the next op.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> std::process::ExitCode {
     let args = cli::Cli::parse();
     match cli::run(args) {

@@ -23,6 +23,10 @@ fn time<T>(name: &str, mut f: impl FnMut() -> T) {
     );
 }
 
+/// The binary's allocator (src/main.rs), so the figures match it.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     let d = Default::default();
     let (b, t, c, h) = (32, 64, 64, 4);
@@ -59,6 +63,12 @@ fn main() {
     let x2 = x.clone().reshape([b * t, c]);
     time("linear 2d c->3c", || qkv.forward(x2.clone()));
     time("linear 2d c->4c", || fc.forward(x2.clone()));
+    for n in [128, 192, 256, 384] {
+        let wn = Tensor::<B, 2>::random([c, n], Distribution::Normal(0.0, 1.0), &d);
+        time(&format!("matmul [bt,c]x[c,{n}]"), || {
+            x2.clone().matmul(wn.clone())
+        });
+    }
     let w = qkv.weight.val();
     time("matmul 2d [bt,c]x[c,3c]", || x2.clone().matmul(w.clone()));
     let kt = q.clone().swap_dims(2, 3);

@@ -8,6 +8,10 @@ use burn::tensor::{Int, Tensor, TensorData};
 use gptsweep_gpt::backend::CpuTrain;
 use gptsweep_gpt::{Gpt, Hyperparams};
 
+/// The binary's allocator (src/main.rs), so the figures match it.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     let a: Vec<usize> = std::env::args()
         .skip(1)

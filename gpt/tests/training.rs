@@ -10,6 +10,10 @@ use gptsweep_gpt::backend::{CpuInfer, CpuTrain};
 use gptsweep_gpt::corpus::{BUILTIN_TINYSHAKESPEARE, TINYSHAKESPEARE};
 use gptsweep_gpt::{Checkpoint, Corpus, Eval, Flow, Hyperparams, Trainer};
 
+/// The binary's allocator, so these tests train at its speed.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 static SERIAL: Mutex<()> = Mutex::new(());
 
 fn serial() -> MutexGuard<'static, ()> {
