@@ -1,18 +1,42 @@
 //! Load on a real coordinator over loopback gRPC: W simulated workers lease runs and report
 //! evaluations as fast as they can. Prints leases/s and reports/s, then checks that every
 //! evaluation was stored exactly once.
-//!   cargo run --release -p gptsweep-coordinator --example report_load -- [workers runs evals]
+//!   cargo run --release -p gptsweep-coordinator --example report_load -- [workers runs evals] [tls]
+//! With `tls`, the coordinator serves a throwaway self-signed certificate and every client
+//! verifies it, so the two figures compare plain HTTP/2 with TLS on the same machine.
 
 use std::time::Instant;
 
+use gptsweep_coordinator::tls::TlsIdentity;
 use gptsweep_coordinator::{Coordinator, CoordinatorConfig};
 use gptsweep_proto::client::{self, Stamp};
 use gptsweep_proto::pb;
+use gptsweep_proto::tls::PemCertificates;
+
+/// A self-signed leaf for 127.0.0.1 written under `dir`: the identity and the CA to trust.
+fn throwaway_tls(dir: &std::path::Path) -> (TlsIdentity, PemCertificates) {
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = rcgen::CertificateParams::new(vec!["127.0.0.1".to_string()])
+        .unwrap()
+        .self_signed(&key)
+        .unwrap();
+    std::fs::create_dir_all(dir).unwrap();
+    let (cert_path, key_path) = (dir.join("cert.pem"), dir.join("key.pem"));
+    std::fs::write(&cert_path, cert.pem()).unwrap();
+    std::fs::write(&key_path, key.serialize_pem()).unwrap();
+    (
+        TlsIdentity::load(&cert_path, &key_path).unwrap(),
+        PemCertificates::read("--tls-ca", &cert_path).unwrap(),
+    )
+}
 
 #[tokio::main]
 async fn main() {
-    let a: Vec<usize> = std::env::args()
-        .skip(1)
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let tls = args.iter().any(|a| a == "tls");
+    let a: Vec<usize> = args
+        .iter()
+        .filter(|a| *a != "tls")
         .map(|s| s.parse().expect("integers"))
         .collect();
     let (workers, runs, evals) = (
@@ -21,11 +45,17 @@ async fn main() {
         a.get(2).copied().unwrap_or(20),
     );
     let dir = std::env::temp_dir().join(format!("gptsweep-load-{}", std::process::id()));
-    let coordinator = Coordinator::open(CoordinatorConfig::new(dir.clone()))
-        .await
-        .unwrap();
+    let mut config = CoordinatorConfig::new(dir.join("state"));
+    let mut ca = None;
+    if tls {
+        let (identity, trust) = throwaway_tls(&dir.join("tls"));
+        config.tls = Some(identity);
+        ca = Some(trust);
+    }
+    let coordinator = Coordinator::open(config).await.unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
+    let scheme = if tls { "https" } else { "http" };
+    let url = format!("{scheme}://{}", listener.local_addr().unwrap());
     tokio::spawn(coordinator.clone().serve(listener, std::future::pending()));
 
     let seeds: Vec<String> = (0..runs).map(|i| i.to_string()).collect();
@@ -46,9 +76,10 @@ async fn main() {
     for w in 0..workers {
         let url = url.clone();
         let token = worker_token.clone();
+        let ca = ca.clone();
         tasks.push(tokio::spawn(async move {
             let mut c = client::workers(
-                client::channel(&url, None).unwrap(),
+                client::channel(&url, ca.as_ref()).unwrap(),
                 Stamp::new(Some(&token)).unwrap(),
             );
             let reg = c
@@ -117,7 +148,7 @@ async fn main() {
     }
     let secs = t0.elapsed().as_secs_f64();
     let mut cc = client::clients(
-        client::channel(&url, None).unwrap(),
+        client::channel(&url, ca.as_ref()).unwrap(),
         Stamp::new(Some(&client_token)).unwrap(),
     );
     let status = cc
@@ -129,7 +160,9 @@ async fn main() {
         .into_inner()
         .sweep
         .unwrap();
-    println!("{workers} simulated workers, {runs} runs x {evals} evaluations in {secs:.2}s");
+    println!(
+        "{workers} simulated workers over {scheme}, {runs} runs x {evals} evaluations in {secs:.2}s"
+    );
     println!(
         "leases: {leases} ({:.0}/s), reports: {reports} ({:.0}/s), first lease {:.1} ms after submit",
         leases as f64 / secs,
