@@ -169,3 +169,52 @@ fn a_bad_sweep_file_is_refused_with_line_and_column_and_nothing_stored() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("grid point 1 {n_embd: 64, n_head: 6}"));
     assert_eq!(c.json(&["sweeps"]), before, "nothing was stored");
 }
+
+#[test]
+fn early_termination_stops_the_runs_that_fall_behind_at_a_rung() {
+    // Rungs at evaluations 1 and 3 (steps 10 and 30 of 40). One worker takes the runs in
+    // order. The first (lr 0.01) sets the bar at step 10; each
+    // later one learns more slowly than all before it, so at step 10 it is outside the best
+    // third of the values recorded so far: of 2 (cutoff 1/3 of the way from the best to
+    // it), of 3, and of 4 (cutoff = the second best, which it is not).
+    let c = Cluster::start(1, 10.0);
+    c.write("corpus.txt", &shakespeare(40_000));
+    let file = c.write(
+        "asha.yaml",
+        "name: asha
+dataset: corpus.txt
+method: grid
+parameters:
+  lr: {values: [0.01, 0.0003, 0.0001, 0.00001]}
+train: {n_embd: 32, n_head: 2, n_layer: 1, block_size: 32, batch_size: 16, dropout: 0.0, max_iters: 40, eval_interval: 10, eval_iters: 2}
+early_terminate: {type: hyperband, min_iter: 1, eta: 3}
+samples: {count: 0}
+",
+    );
+    assert_eq!(c.json(&["submit", file.to_str().unwrap()])["runs"], 4);
+    let status = c.json(&["status", "asha", "--watch"]);
+    assert_eq!(status["state"], "finished", "{}", c.logs());
+    assert_eq!(counts(&status), (0, 0, 1, 0, 3, 0), "{}", c.logs());
+
+    let top = c.json(&["top", "asha", "-n", "0"]);
+    let rows = top.as_array().unwrap();
+    assert_eq!(rows[0]["params"]["lr"], 0.01);
+    assert_eq!(rows[0]["state"], "finished");
+    let best = rows[0]["run"].as_i64().unwrap().to_string();
+    assert_eq!(eval_steps(&c.json(&["show", &best])), vec![10, 20, 30, 40]);
+    for row in &rows[1..] {
+        assert_eq!(row["state"], "stopped");
+        let show = c.json(&["show", &row["run"].as_i64().unwrap().to_string()]);
+        let steps = eval_steps(&show);
+        // Stopped at the rung: the step-10 evaluation, and at most the one in flight.
+        assert_eq!(steps[0], 10, "{show}");
+        assert!(steps.len() <= 2, "trained on past the rung: {show}");
+        let error = show["error"].as_str().unwrap();
+        assert!(
+            error.starts_with("early-terminated at evaluation 1 (step 10): val_loss ")
+                && error.contains("outside the best 1/3"),
+            "{error}"
+        );
+        assert_eq!(show["attempts"][0]["reason"], error);
+    }
+}

@@ -55,7 +55,10 @@ impl Remote {
 /// with a hint when the likely cause is TLS on one side only.
 pub fn status_error(url: &str, s: tonic::Status) -> anyhow::Error {
     let detail = error_chain(&s);
-    let message = if url.starts_with("http://") && detail.contains("h2 protocol error") {
+    // A status the transport made (it has a source) rather than one the server sent.
+    let transport = std::error::Error::source(&s).is_some();
+    let message = if url.starts_with("http://") && transport && s.code() != tonic::Code::Unavailable
+    {
         format!(
             "the coordinator at {url} did not answer in plain HTTP/2 ({detail}); \
              if it serves TLS, use https:// (and --tls-ca for a private CA)"

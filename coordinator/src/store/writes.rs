@@ -5,7 +5,7 @@ use sqlx::{Row, SqliteConnection};
 use super::records::{Directive, LeasedRun, Outcome, StoredSample};
 use crate::clock::now_ms;
 use crate::error::{CoordinatorError, Result};
-use crate::sweep::{PlannedRun, SweepSpec};
+use crate::sweep::{EarlyTerminate, Goal, PlannedRun, SweepSpec, Verdict};
 use gptsweep_gpt::Eval;
 
 /// A sweep ready to be stored.
@@ -65,8 +65,8 @@ pub async fn create_sweep(c: &mut SqliteConnection, s: &NewSweep) -> Result<i64>
         .unwrap_or_default()
         .to_string();
     let id: i64 = sqlx::query_scalar(
-        "INSERT INTO sweeps (name, file_name, yaml, spec_json, method, metric, goal, dataset_sha256, state, created_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'running', ?) RETURNING id",
+        "INSERT INTO sweeps (name, file_name, yaml, spec_json, method, metric, goal, dataset_sha256, state, created_at, early_min_iter, early_eta)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'running', ?, ?, ?) RETURNING id",
     )
     .bind(&s.spec.name)
     .bind(&s.file_name)
@@ -77,6 +77,8 @@ pub async fn create_sweep(c: &mut SqliteConnection, s: &NewSweep) -> Result<i64>
     .bind(goal)
     .bind(&s.dataset_sha256)
     .bind(now)
+    .bind(s.spec.early_terminate.map(|e| e.min_iter as i64))
+    .bind(s.spec.early_terminate.map(|e| e.eta as i64))
     .fetch_one(&mut *c)
     .await?;
     for (run, params) in &s.runs {
@@ -190,7 +192,7 @@ async fn renew(
     lease_id: i64,
     lease_ms: i64,
 ) -> Result<Directive> {
-    let row = sqlx::query("SELECT r.lease_id, r.state, r.stop_requested, a.worker_id FROM runs r LEFT JOIN attempts a ON a.id = r.lease_id WHERE r.id = ?")
+    let row = sqlx::query("SELECT r.lease_id, r.state, r.stop_requested, r.stop_reason, a.worker_id FROM runs r LEFT JOIN attempts a ON a.id = r.lease_id WHERE r.id = ?")
         .bind(run_id)
         .fetch_optional(&mut *c)
         .await?
@@ -211,7 +213,7 @@ async fn renew(
         touch_worker(c, w).await?;
     }
     Ok(if row.get::<bool, _>("stop_requested") {
-        Directive::Stop("the sweep was cancelled".into())
+        Directive::Stop(row.get("stop_reason"))
     } else {
         Directive::Continue
     })
@@ -261,7 +263,86 @@ pub async fn report(
         .execute(&mut *c)
         .await?;
     }
-    Ok(directive)
+    if directive != Directive::Continue {
+        return Ok(directive);
+    }
+    early_terminate(c, run_id, evals).await
+}
+
+/// Judges the run at every rung among `evals` (already stored); the first rung it fails
+/// asks it to stop, with the reason kept on the run for `show` and the attempt.
+async fn early_terminate(
+    c: &mut SqliteConnection,
+    run_id: i64,
+    evals: &[Eval],
+) -> Result<Directive> {
+    let row = sqlx::query(
+        "SELECT s.id, s.early_min_iter, s.early_eta, s.metric, s.goal,
+                json_extract(r.hyperparams_json, '$.max_iters') AS max_iters,
+                json_extract(r.hyperparams_json, '$.eval_interval') AS eval_interval
+         FROM runs r JOIN sweeps s ON s.id = r.sweep_id WHERE r.id = ?",
+    )
+    .bind(run_id)
+    .fetch_one(&mut *c)
+    .await?;
+    let (Some(min_iter), Some(eta)) = (
+        row.get::<Option<i64>, _>("early_min_iter"),
+        row.get::<Option<i64>, _>("early_eta"),
+    ) else {
+        return Ok(Directive::Continue);
+    };
+    let et = EarlyTerminate {
+        min_iter: min_iter as u64,
+        eta: eta as u64,
+    };
+    let (sweep_id, metric): (i64, String) = (row.get("id"), row.get("metric"));
+    let (max_iters, every): (i64, i64) = (row.get("max_iters"), row.get("eval_interval"));
+    let goal = if row.get::<&str, _>("goal") == "maximize" {
+        Goal::Maximize
+    } else {
+        Goal::Minimize
+    };
+    let mut rungs: Vec<(u64, &Eval)> = evals
+        .iter()
+        .filter_map(|e| {
+            Some((
+                et.rung_at(e.step as u64, every as u64, max_iters as u64)?,
+                e,
+            ))
+        })
+        .collect();
+    rungs.sort_by_key(|(_, e)| e.step);
+    for (rung, e) in rungs {
+        let (value, sql) = if metric == "train_loss" {
+            (
+                e.train_loss,
+                "SELECT e.train_loss FROM evals e JOIN runs r ON r.id = e.run_id WHERE e.step = ? AND r.sweep_id = ?",
+            )
+        } else {
+            (
+                e.val_loss,
+                "SELECT e.val_loss FROM evals e JOIN runs r ON r.id = e.run_id WHERE e.step = ? AND r.sweep_id = ?",
+            )
+        };
+        let recorded: Vec<f64> = sqlx::query_scalar(sql)
+            .bind(e.step as i64)
+            .bind(sweep_id)
+            .fetch_all(&mut *c)
+            .await?;
+        if let Verdict::Stop { cutoff, peers } = et.verdict(value as f64, &recorded, goal) {
+            let reason = format!(
+                "early-terminated at evaluation {rung} (step {}): {metric} {value:.4} is outside the best 1/{} of the {peers} runs there (cutoff {cutoff:.4})",
+                e.step, et.eta
+            );
+            sqlx::query("UPDATE runs SET stop_requested = 1, stop_reason = ? WHERE id = ?")
+                .bind(&reason)
+                .bind(run_id)
+                .execute(&mut *c)
+                .await?;
+            return Ok(Directive::Stop(reason));
+        }
+    }
+    Ok(Directive::Continue)
 }
 
 /// Records `sha256` as the run's latest checkpoint if it is newer than the stored one;
@@ -366,6 +447,19 @@ pub async fn finish(
             .await?;
         return requeue_or_fail(c, run_id, max_attempts).await;
     }
+    let stop_reason: String = if outcome == Outcome::Stopped && error.is_empty() {
+        sqlx::query_scalar("SELECT stop_reason FROM runs WHERE id = ?")
+            .bind(run_id)
+            .fetch_one(&mut *c)
+            .await?
+    } else {
+        String::new()
+    };
+    let error = if stop_reason.is_empty() {
+        error
+    } else {
+        stop_reason.as_str()
+    };
     sqlx::query("UPDATE runs SET state = ?, lease_id = NULL, lease_expires_at = NULL, error = ?, summary_json = ?, finished_at = ? WHERE id = ?")
         .bind(run_state)
         .bind(error)
@@ -448,7 +542,7 @@ pub async fn cancel(c: &mut SqliteConnection, sweep_id: i64) -> Result<(u32, u32
     let now = now_ms();
     let queued = sqlx::query("UPDATE runs SET state = 'cancelled', finished_at = ? WHERE sweep_id = ? AND state = 'queued'").bind(now).bind(sweep_id).execute(&mut *c).await?;
     let running =
-        sqlx::query("UPDATE runs SET stop_requested = 1 WHERE sweep_id = ? AND state = 'running'")
+        sqlx::query("UPDATE runs SET stop_reason = CASE WHEN stop_requested = 1 THEN stop_reason ELSE 'the sweep was cancelled' END, stop_requested = 1 WHERE sweep_id = ? AND state = 'running'")
             .bind(sweep_id)
             .execute(&mut *c)
             .await?;
@@ -483,7 +577,7 @@ pub async fn retry(
         return Ok(0);
     }
     let sql = format!(
-        "UPDATE runs SET state = 'queued', stop_requested = 0, attempts = 0, error = '', finished_at = NULL WHERE sweep_id = ? AND state IN ({})",
+        "UPDATE runs SET state = 'queued', stop_requested = 0, stop_reason = '', attempts = 0, error = '', finished_at = NULL WHERE sweep_id = ? AND state IN ({})",
         states.join(", ")
     );
     // `states` holds only the fixed literals pushed above.

@@ -88,6 +88,26 @@ pub struct SamplesFile {
     pub seed: Option<Spanned<u64>>,
 }
 
+/// `early_terminate:` (W&B's keys; `max_iter`, `s` and `strict` are named to be refused
+/// with a reason rather than as unknown).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EarlyTerminateFile {
+    /// hyperband.
+    #[serde(rename = "type")]
+    pub kind: Spanned<String>,
+    /// Steps to the first rung.
+    pub min_iter: Option<Spanned<i64>>,
+    /// Keep 1/eta of the runs at each rung (default 3).
+    pub eta: Option<Spanned<i64>>,
+    /// W&B's alternative to min_iter; not supported.
+    pub max_iter: Option<Spanned<IgnoredAny>>,
+    /// W&B's bracket count with max_iter; not supported.
+    pub s: Option<Spanned<IgnoredAny>>,
+    /// W&B's stricter pruning variant; not supported.
+    pub strict: Option<Spanned<IgnoredAny>>,
+}
+
 /// A whole sweep file.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -110,8 +130,8 @@ pub struct SweepFile {
     pub parameters: Option<Spanned<BTreeMap<String, Spanned<ParamFile>>>>,
     /// Fixed hyperparameters of every run.
     pub train: Option<Spanned<BTreeMap<String, Spanned<Scalar>>>>,
-    /// Early termination (not built yet; refused).
-    pub early_terminate: Option<Spanned<IgnoredAny>>,
+    /// Early termination of runs that fall behind.
+    pub early_terminate: Option<Spanned<EarlyTerminateFile>>,
     /// Text each finished run generates.
     pub samples: Option<Spanned<SamplesFile>>,
     /// Refuse models whose training needs more memory than this many GiB (default 80).

@@ -13,6 +13,7 @@ use gptsweep_gpt::sample::SamplesSpec;
 use gptsweep_gpt::{Hyperparams, SampleOptions};
 
 use super::diagnostic::{Diagnostic, SpecErrors};
+use super::early::EarlyTerminate;
 use super::file::{ParamFile, Scalar, SweepFile};
 use super::param::{Distribution, Param};
 
@@ -78,6 +79,9 @@ pub struct SweepSpec {
     pub samples: SamplesSpec,
     /// Largest training memory estimate accepted, bytes.
     pub max_memory_bytes: u64,
+    /// Stop runs that fall behind at the rungs (absent in sweeps stored before it existed).
+    #[serde(default)]
+    pub early_terminate: Option<EarlyTerminate>,
 }
 
 /// Hard limit on planned runs, whatever the file says.
@@ -231,12 +235,7 @@ fn check(c: &mut Checker, file_name: &str, f: SweepFile) -> Option<SweepSpec> {
         }
     };
     let metric = check_metric(c, &f);
-    if let Some(e) = &f.early_terminate {
-        c.err(
-            e.referenced,
-            "early_terminate: early termination (hyperband) is not built yet; remove this key",
-        );
-    }
+    let early_terminate = check_early_terminate(c, &f);
     let run_cap = match &f.run_cap {
         Some(r) if r.value < 1 || r.value as usize > MAX_RUNS => {
             c.err(
@@ -281,6 +280,64 @@ fn check(c: &mut Checker, file_name: &str, f: SweepFile) -> Option<SweepSpec> {
         base,
         samples,
         max_memory_bytes,
+        early_terminate,
+    })
+}
+
+fn check_early_terminate(c: &mut Checker, f: &SweepFile) -> Option<EarlyTerminate> {
+    let e = &f.early_terminate.as_ref()?.value;
+    if e.kind.value != "hyperband" {
+        c.err(
+            e.kind.referenced,
+            format!(
+                "early_terminate.type: {:?} is not supported; expected hyperband",
+                e.kind.value
+            ),
+        );
+    }
+    for (key, v) in [
+        ("max_iter", &e.max_iter),
+        ("s", &e.s),
+        ("strict", &e.strict),
+    ] {
+        if let Some(v) = v {
+            c.err(
+                v.referenced,
+                format!("early_terminate.{key}: not supported; give min_iter (and eta)"),
+            );
+        }
+    }
+    let min_iter = match &e.min_iter {
+        Some(m) if m.value >= 1 => Some(m.value as u64),
+        Some(m) => {
+            c.err(
+                m.referenced,
+                format!("early_terminate.min_iter: {} must be >= 1", m.value),
+            );
+            None
+        }
+        None => {
+            c.err(
+                e.kind.referenced,
+                "early_terminate.min_iter: required (the step of the first rung)",
+            );
+            None
+        }
+    };
+    let eta = match &e.eta {
+        Some(x) if x.value >= 2 => x.value as u64,
+        Some(x) => {
+            c.err(
+                x.referenced,
+                format!("early_terminate.eta: {} must be >= 2", x.value),
+            );
+            3
+        }
+        None => 3,
+    };
+    Some(EarlyTerminate {
+        min_iter: min_iter?,
+        eta,
     })
 }
 

@@ -77,15 +77,47 @@ fn wrong_types_empty_values_and_inverted_ranges_are_refused() {
 #[test]
 fn features_not_built_are_refused_not_ignored() {
     assert!(err("method: tpe\n").contains("s.yaml:1:9: method: tpe is not built yet"));
-    let e = err("method: grid\nearly_terminate: {type: hyperband, min_iter: 2}\n");
-    assert!(
-        e.starts_with("s.yaml:2:") && e.contains("early termination (hyperband) is not built yet"),
-        "{e}"
-    );
     let e = err("method: grid\ntokenizer: gpt2\n");
     assert!(
         e.contains("s.yaml:2:12: tokenizer: gpt2 (BPE) is not built yet"),
         "{e}"
+    );
+}
+
+#[test]
+fn early_termination_is_read_and_checked() {
+    let yaml = format!("{OK}early_terminate: {{type: hyperband, min_iter: 1, eta: 2}}\n");
+    let spec = parse_sweep("s.yaml", &yaml).unwrap();
+    assert_eq!(
+        spec.early_terminate,
+        Some(EarlyTerminate {
+            min_iter: 1,
+            eta: 2
+        })
+    );
+    assert_eq!(plan_runs(&spec, "s.yaml", 65, 100_000).unwrap().len(), 2);
+    // eta defaults to 3.
+    let yaml = format!("{OK}early_terminate: {{type: hyperband, min_iter: 5}}\n");
+    assert_eq!(
+        parse_sweep("s.yaml", &yaml)
+            .unwrap()
+            .early_terminate
+            .unwrap()
+            .eta,
+        3
+    );
+
+    let e = err("method: grid\nearly_terminate: {type: median, min_iter: 0, eta: 1, s: 2}\n");
+    for want in [
+        "s.yaml:2:25: early_terminate.type: \"median\" is not supported; expected hyperband",
+        "s.yaml:2:43: early_terminate.min_iter: 0 must be >= 1",
+        "s.yaml:2:51: early_terminate.eta: 1 must be >= 2",
+        "s.yaml:2:57: early_terminate.s: not supported",
+    ] {
+        assert!(e.contains(want), "{want:?} in {e}");
+    }
+    assert!(
+        err("method: grid\nearly_terminate: {type: hyperband}\n").contains("min_iter: required")
     );
 }
 
