@@ -126,6 +126,9 @@ pub async fn run(
         devices: config.devices.clone(),
         worker_id: AtomicI64::new(0),
     });
+    // The device loops live in a JoinSet so that shutdown ends them too (dropping the set
+    // aborts them); detached, they would poll on after `run` returned.
+    let mut loops = tokio::task::JoinSet::new();
     let work = async {
         let reply = register(&shared).await?;
         let ctx = RunContext {
@@ -133,12 +136,11 @@ pub async fn run(
             cache: DatasetCache::new(config.cache_dir.clone()),
             heartbeat: Duration::from_millis(reply.heartbeat_interval_ms.max(100)),
         };
-        let loops = config
-            .devices
-            .iter()
-            .map(|d| tokio::spawn(device_loop(shared.clone(), ctx.clone(), *d, config.poll)));
-        for r in futures_join(loops).await {
-            r?;
+        for d in &config.devices {
+            loops.spawn(device_loop(shared.clone(), ctx.clone(), *d, config.poll));
+        }
+        while let Some(r) = loops.join_next().await {
+            r.unwrap_or_else(|e| Err(WorkerError::Config(format!("device loop panicked: {e}"))))?;
         }
         Ok(())
     };
@@ -146,17 +148,4 @@ pub async fn run(
         r = work => r,
         _ = shutdown => Ok(()),
     }
-}
-
-async fn futures_join(
-    handles: impl Iterator<Item = tokio::task::JoinHandle<Result<()>>>,
-) -> Vec<Result<()>> {
-    let mut out = Vec::new();
-    for h in handles {
-        out.push(
-            h.await
-                .unwrap_or_else(|e| Err(WorkerError::Config(format!("device loop panicked: {e}")))),
-        );
-    }
-    out
 }
