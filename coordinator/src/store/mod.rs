@@ -6,6 +6,7 @@
 mod open;
 pub mod reads;
 pub mod records;
+mod rungs;
 mod writer;
 mod writes;
 

@@ -5,7 +5,7 @@ use sqlx::{Row, SqliteConnection};
 use super::records::{Directive, LeasedRun, Outcome, StoredSample};
 use crate::clock::now_ms;
 use crate::error::{CoordinatorError, Result};
-use crate::sweep::{EarlyTerminate, Goal, PlannedRun, SweepSpec, Verdict};
+use crate::sweep::{PlannedRun, SweepSpec};
 use gptsweep_gpt::Eval;
 
 /// A sweep ready to be stored.
@@ -266,83 +266,7 @@ pub async fn report(
     if directive != Directive::Continue {
         return Ok(directive);
     }
-    early_terminate(c, run_id, evals).await
-}
-
-/// Judges the run at every rung among `evals` (already stored); the first rung it fails
-/// asks it to stop, with the reason kept on the run for `show` and the attempt.
-async fn early_terminate(
-    c: &mut SqliteConnection,
-    run_id: i64,
-    evals: &[Eval],
-) -> Result<Directive> {
-    let row = sqlx::query(
-        "SELECT s.id, s.early_min_iter, s.early_eta, s.metric, s.goal,
-                json_extract(r.hyperparams_json, '$.max_iters') AS max_iters,
-                json_extract(r.hyperparams_json, '$.eval_interval') AS eval_interval
-         FROM runs r JOIN sweeps s ON s.id = r.sweep_id WHERE r.id = ?",
-    )
-    .bind(run_id)
-    .fetch_one(&mut *c)
-    .await?;
-    let (Some(min_iter), Some(eta)) = (
-        row.get::<Option<i64>, _>("early_min_iter"),
-        row.get::<Option<i64>, _>("early_eta"),
-    ) else {
-        return Ok(Directive::Continue);
-    };
-    let et = EarlyTerminate {
-        min_iter: min_iter as u64,
-        eta: eta as u64,
-    };
-    let (sweep_id, metric): (i64, String) = (row.get("id"), row.get("metric"));
-    let (max_iters, every): (i64, i64) = (row.get("max_iters"), row.get("eval_interval"));
-    let goal = if row.get::<&str, _>("goal") == "maximize" {
-        Goal::Maximize
-    } else {
-        Goal::Minimize
-    };
-    let mut rungs: Vec<(u64, &Eval)> = evals
-        .iter()
-        .filter_map(|e| {
-            Some((
-                et.rung_at(e.step as u64, every as u64, max_iters as u64)?,
-                e,
-            ))
-        })
-        .collect();
-    rungs.sort_by_key(|(_, e)| e.step);
-    for (rung, e) in rungs {
-        let (value, sql) = if metric == "train_loss" {
-            (
-                e.train_loss,
-                "SELECT e.train_loss FROM evals e JOIN runs r ON r.id = e.run_id WHERE e.step = ? AND r.sweep_id = ?",
-            )
-        } else {
-            (
-                e.val_loss,
-                "SELECT e.val_loss FROM evals e JOIN runs r ON r.id = e.run_id WHERE e.step = ? AND r.sweep_id = ?",
-            )
-        };
-        let recorded: Vec<f64> = sqlx::query_scalar(sql)
-            .bind(e.step as i64)
-            .bind(sweep_id)
-            .fetch_all(&mut *c)
-            .await?;
-        if let Verdict::Stop { cutoff, peers } = et.verdict(value as f64, &recorded, goal) {
-            let reason = format!(
-                "early-terminated at evaluation {rung} (step {}): {metric} {value:.4} is outside the best 1/{} of the {peers} runs there (cutoff {cutoff:.4})",
-                e.step, et.eta
-            );
-            sqlx::query("UPDATE runs SET stop_requested = 1, stop_reason = ? WHERE id = ?")
-                .bind(&reason)
-                .bind(run_id)
-                .execute(&mut *c)
-                .await?;
-            return Ok(Directive::Stop(reason));
-        }
-    }
-    Ok(Directive::Continue)
+    super::rungs::judge(c, run_id, evals).await
 }
 
 /// Records `sha256` as the run's latest checkpoint if it is newer than the stored one;
