@@ -65,7 +65,10 @@ pub fn channel(url: &str, ca: Option<&PemCertificates>) -> Result<Channel, Strin
                 } else {
                     ""
                 };
-                format!("TLS for {url}: {}{hint}", error_chain(&e))
+                format!(
+                    "TLS for {url}: {}{hint}",
+                    error_chain(e.to_string(), std::error::Error::source(&e))
+                )
             })?
         }
         Some("http") => {
@@ -90,15 +93,19 @@ pub fn channel(url: &str, ca: Option<&PemCertificates>) -> Result<Channel, Strin
         .connect_lazy())
 }
 
-/// `e` and its sources on one line.
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut source = e.source();
+/// `head` and the chain of `source`s on one line, each part once (transports repeat
+/// their causes): for errors a user reads, where the cause is deep in the chain.
+pub fn error_chain(head: String, source: Option<&(dyn std::error::Error + 'static)>) -> String {
+    let mut text = head;
+    let mut source = source;
     while let Some(inner) = source {
-        s += &format!(": {inner}");
+        let part = inner.to_string();
+        if !text.contains(&part) {
+            text += &format!(": {part}");
+        }
         source = inner.source();
     }
-    s
+    text
 }
 
 /// The Workers service client.

@@ -54,7 +54,7 @@ impl Remote {
 /// A failed call as a one-line error that names the coordinator when it is unreachable,
 /// with a hint when the likely cause is TLS on one side only.
 pub fn status_error(url: &str, s: tonic::Status) -> anyhow::Error {
-    let detail = error_chain(&s);
+    let detail = client::error_chain(s.message().to_string(), std::error::Error::source(&s));
     // A status the transport made (it has a source) rather than one the server sent.
     let transport = std::error::Error::source(&s).is_some();
     let message = if url.starts_with("http://") && transport && s.code() != tonic::Code::Unavailable
@@ -81,19 +81,4 @@ pub fn status_error(url: &str, s: tonic::Status) -> anyhow::Error {
         message,
     }
     .into()
-}
-
-/// The status message and its sources, where the transport's reason (refused, TLS
-/// handshake, certificate) is kept.
-fn error_chain(s: &tonic::Status) -> String {
-    let mut text = s.message().to_string();
-    let mut source = std::error::Error::source(s);
-    while let Some(inner) = source {
-        let part = inner.to_string();
-        if !text.contains(&part) {
-            text += &format!(": {part}");
-        }
-        source = inner.source();
-    }
-    text
 }

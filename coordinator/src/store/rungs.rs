@@ -53,12 +53,12 @@ pub async fn judge(c: &mut SqliteConnection, run_id: i64, evals: &[Eval]) -> Res
         let (value, sql) = if metric == "train_loss" {
             (
                 e.train_loss,
-                "SELECT e.train_loss FROM evals e JOIN runs r ON r.id = e.run_id WHERE e.step = ? AND r.sweep_id = ?",
+                "SELECT e.train_loss FROM runs r JOIN evals e ON e.run_id = r.id AND e.step = ? WHERE r.sweep_id = ?",
             )
         } else {
             (
                 e.val_loss,
-                "SELECT e.val_loss FROM evals e JOIN runs r ON r.id = e.run_id WHERE e.step = ? AND r.sweep_id = ?",
+                "SELECT e.val_loss FROM runs r JOIN evals e ON e.run_id = r.id AND e.step = ? WHERE r.sweep_id = ?",
             )
         };
         let recorded: Vec<f64> = sqlx::query_scalar(sql)

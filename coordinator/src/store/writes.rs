@@ -185,14 +185,16 @@ pub async fn lease(
     }))
 }
 
-/// Checks that `lease_id` still holds `run_id`, renews it, and answers the directive.
+/// Checks that `lease_id` still holds `run_id`, renews it, and answers the directive and
+/// whether the run's sweep uses early termination (read here, with the run, so that a
+/// report to a sweep without it costs no further query).
 async fn renew(
     c: &mut SqliteConnection,
     run_id: i64,
     lease_id: i64,
     lease_ms: i64,
-) -> Result<Directive> {
-    let row = sqlx::query("SELECT r.lease_id, r.state, r.stop_requested, r.stop_reason, a.worker_id FROM runs r LEFT JOIN attempts a ON a.id = r.lease_id WHERE r.id = ?")
+) -> Result<(Directive, bool)> {
+    let row = sqlx::query("SELECT r.lease_id, r.state, r.stop_requested, r.stop_reason, a.worker_id, s.early_min_iter IS NOT NULL AS early FROM runs r JOIN sweeps s ON s.id = r.sweep_id LEFT JOIN attempts a ON a.id = r.lease_id WHERE r.id = ?")
         .bind(run_id)
         .fetch_optional(&mut *c)
         .await?
@@ -212,11 +214,12 @@ async fn renew(
     if let Some(w) = row.get::<Option<i64>, _>("worker_id") {
         touch_worker(c, w).await?;
     }
-    Ok(if row.get::<bool, _>("stop_requested") {
+    let directive = if row.get::<bool, _>("stop_requested") {
         Directive::Stop(row.get("stop_reason"))
     } else {
         Directive::Continue
-    })
+    };
+    Ok((directive, row.get("early")))
 }
 
 pub async fn report(
@@ -226,7 +229,7 @@ pub async fn report(
     evals: &[Eval],
     lease_ms: i64,
 ) -> Result<Directive> {
-    let directive = renew(c, run_id, lease_id, lease_ms).await?;
+    let (directive, early) = renew(c, run_id, lease_id, lease_ms).await?;
     let now = now_ms();
     for e in evals {
         sqlx::query(
@@ -263,7 +266,7 @@ pub async fn report(
         .execute(&mut *c)
         .await?;
     }
-    if directive != Directive::Continue {
+    if directive != Directive::Continue || !early {
         return Ok(directive);
     }
     super::rungs::judge(c, run_id, evals).await
@@ -303,7 +306,7 @@ pub async fn heartbeat(
     lease_id: i64,
     lease_ms: i64,
 ) -> Result<Directive> {
-    renew(c, run_id, lease_id, lease_ms).await
+    Ok(renew(c, run_id, lease_id, lease_ms).await?.0)
 }
 
 async fn close_sweep_if_done(c: &mut SqliteConnection, run_id: i64) -> Result<()> {
