@@ -12,12 +12,17 @@ use clap::Parser;
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> std::process::ExitCode {
-    let args = cli::Cli::parse();
+    let args = match cli::Cli::try_parse() {
+        Ok(args) => args,
+        Err(usage) => cli::usage_error(usage),
+    };
+    let output = args.output;
     match cli::run(args) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("error: {err:#}");
-            std::process::ExitCode::from(cli::exit_code(&err))
+            let code = cli::exit_code(&err);
+            cli::report_error(&err, code, output);
+            std::process::ExitCode::from(code)
         }
     }
 }

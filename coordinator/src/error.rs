@@ -8,6 +8,9 @@ pub enum CoordinatorError {
     /// The sweep file is invalid; nothing was stored.
     #[error("{0}")]
     Spec(#[from] SpecErrors),
+    /// A wire message the domain cannot accept.
+    #[error("{0}")]
+    Api(#[from] gptsweep_api::ApiError),
     /// A sweep, run or dataset that does not exist.
     #[error("{0}")]
     NotFound(String),
@@ -46,7 +49,7 @@ impl From<CoordinatorError> for tonic::Status {
     fn from(e: CoordinatorError) -> Self {
         let msg = e.to_string();
         match e {
-            CoordinatorError::Spec(_) | CoordinatorError::Invalid(_) => {
+            CoordinatorError::Spec(_) | CoordinatorError::Invalid(_) | CoordinatorError::Api(_) => {
                 tonic::Status::invalid_argument(msg)
             }
             CoordinatorError::NotFound(_) => tonic::Status::not_found(msg),

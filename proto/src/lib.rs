@@ -1,10 +1,9 @@
 //! gptsweep's wire format: the code generated from `gptsweep.proto`, re-exported as one
 //! module and never edited, plus the protocol version every call carries.
-//! Domain types live in the coordinator and worker; conversions sit beside them, except
-//! those of the trainer's types that both ends send ([`convert`]).
+//! Domain types and their conversions live in the `gptsweep-api` crate; this crate knows
+//! nothing of training (it does not depend on burn).
 
 pub mod client;
-pub mod convert;
 pub mod tls;
 
 /// Generated messages and services of package `gptsweep.v1`.

@@ -4,8 +4,10 @@
 use gptsweep_proto::pb;
 use serde::Serialize;
 
+use serde_json::Value;
+
 use super::ctx::Ctx;
-use super::output::{OutputMode, print_json};
+use super::output::{Document, to_json};
 
 /// Flags of `gptsweep cancel`.
 #[derive(Debug, clap::Args)]
@@ -14,10 +16,26 @@ pub struct Args {
     pub sweep: String,
 }
 
+/// What a cancel did.
 #[derive(Serialize)]
 struct Cancelled {
+    #[serde(skip)]
+    sweep: String,
     cancelled_queued: u32,
     stopping_running: u32,
+}
+
+impl Document for Cancelled {
+    fn text(&self) -> String {
+        format!(
+            "{}: {} queued runs cancelled, {} running runs told to stop\n",
+            self.sweep, self.cancelled_queued, self.stopping_running
+        )
+    }
+
+    fn json(&self) -> Value {
+        to_json(self)
+    }
 }
 
 /// Runs `gptsweep cancel`.
@@ -30,15 +48,9 @@ pub async fn run(args: Args, mut ctx: Ctx) -> anyhow::Result<()> {
         .await
         .map_err(|s| ctx.err(s))?
         .into_inner();
-    match ctx.output {
-        OutputMode::Json => print_json(&Cancelled {
-            cancelled_queued: r.cancelled_queued,
-            stopping_running: r.stopping_running,
-        })?,
-        OutputMode::Text => println!(
-            "{}: {} queued runs cancelled, {} running runs told to stop",
-            args.sweep, r.cancelled_queued, r.stopping_running
-        ),
-    }
-    Ok(())
+    ctx.print(&Cancelled {
+        sweep: args.sweep,
+        cancelled_queued: r.cancelled_queued,
+        stopping_running: r.stopping_running,
+    })
 }

@@ -4,7 +4,7 @@ use gptsweep_proto::client::Clients;
 use gptsweep_proto::tls::PemCertificates;
 
 use super::connect::{clients, status_error};
-use super::output::OutputMode;
+use super::output::{Document, OutputMode, print};
 
 /// A connected client verb's context.
 pub struct Ctx {
@@ -34,5 +34,10 @@ impl Ctx {
     /// Maps a failed call to a readable error.
     pub fn err(&self, s: tonic::Status) -> anyhow::Error {
         status_error(&self.url, s)
+    }
+
+    /// Prints `doc` in this verb's output mode.
+    pub fn print(&self, doc: &impl Document) -> anyhow::Result<()> {
+        print(self.output, doc)
     }
 }

@@ -9,9 +9,12 @@ use gptsweep_coordinator::{Coordinator, CoordinatorConfig};
 use serde_json::json;
 
 use super::ctx::Ctx;
-use super::output::{OutputMode, print_json};
+use super::output::{Document, OutputMode, print};
 use super::paths::default_cache_dir;
-use super::{samples, status, submit, top};
+use super::samples::SamplesDoc;
+use super::status::StatusDoc;
+use super::top::TopDoc;
+use super::{status, submit, top};
 
 /// Flags of `gptsweep local`.
 #[derive(Debug, clap::Args)]
@@ -27,6 +30,29 @@ pub struct Args {
     /// Runs shown in the leaderboard and samples at the end.
     #[arg(long, default_value_t = 3)]
     pub top: u32,
+}
+
+/// The end of a local sweep: its leaderboard and the best runs' samples.
+struct LocalDoc<'a> {
+    status: StatusDoc<'a>,
+    top: TopDoc<'a>,
+    samples: SamplesDoc<'a>,
+    state_dir: &'a std::path::Path,
+}
+
+impl Document for LocalDoc<'_> {
+    fn text(&self) -> String {
+        format!("{}\n{}", self.top.text(), self.samples.text())
+    }
+
+    fn json(&self) -> serde_json::Value {
+        json!({
+            "sweep": self.status.json(),
+            "top": self.top.json(),
+            "samples": self.samples.json(),
+            "state_dir": self.state_dir,
+        })
+    }
 }
 
 /// Runs `gptsweep local`.
@@ -79,21 +105,19 @@ pub async fn run(args: Args, output: OutputMode) -> anyhow::Result<()> {
         );
     }
     let info = status::watch(&mut ctx, &sub.name).await?;
-    let (board_info, board) = top::fetch(&mut ctx, &sub.name, 0, 16).await?;
-    match output {
-        OutputMode::Json => print_json(&json!({
-            "sweep": info,
-            "top": top::json_rows(&board),
-            "samples": samples::json_entries(&board[..board.len().min(args.top as usize)]),
-            "state_dir": state_dir
-        }))?,
-        OutputMode::Text => {
-            print!("{}", top::render(&board_info, &board));
-            println!();
-            let best: Vec<_> = board.into_iter().take(args.top as usize).collect();
-            print!("{}", samples::render(&best, 40));
-        }
-    }
+    let board = top::fetch(&mut ctx, &sub.name, 0, 16).await?;
+    print(
+        output,
+        &LocalDoc {
+            status: StatusDoc(&info),
+            top: TopDoc(&board),
+            samples: SamplesDoc {
+                runs: &board.rows[..board.rows.len().min(args.top as usize)],
+                width: 40,
+            },
+            state_dir: &state_dir,
+        },
+    )?;
     // The worker goes first, so that it never sees its coordinator disappear.
     let _ = wstop_tx.send(());
     let _ = worker.await;

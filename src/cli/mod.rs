@@ -152,6 +152,50 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
+/// Prints a failed verb's error: one line on stderr, and under `--output json` also the
+/// error object on stdout.
+pub fn report_error(err: &anyhow::Error, code: u8, output: OutputMode) {
+    eprintln!("error: {err:#}");
+    if output == OutputMode::Json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&output::error_json(err, code)).expect("errors serialise")
+        );
+    }
+}
+
+/// Ends the process for a command line clap refused: help and version as clap prints
+/// them; a usage error (exit 2) also as a JSON error object when JSON output was asked for.
+pub fn usage_error(usage: clap::Error) -> ! {
+    use clap::error::ErrorKind;
+    let json_wanted = {
+        let args: Vec<String> = std::env::args().collect();
+        args.windows(2)
+            .any(|w| w[0] == "--output" && w[1] == "json")
+            || args.iter().any(|a| a == "--output=json")
+            || std::env::var("GPTSWEEP_OUTPUT").is_ok_and(|v| v == "json")
+    };
+    if json_wanted
+        && !matches!(
+            usage.kind(),
+            ErrorKind::DisplayHelp | ErrorKind::DisplayVersion
+        )
+    {
+        let message = usage.kind().as_str().unwrap_or("invalid command line");
+        let detail = usage.to_string();
+        let first = detail
+            .lines()
+            .find(|l| l.starts_with("error:"))
+            .map(|l| l.trim_start_matches("error:").trim())
+            .unwrap_or(message);
+        println!(
+            "{}",
+            serde_json::json!({"error": {"kind": "usage", "message": first, "exit_code": 2}})
+        );
+    }
+    usage.exit()
+}
+
 /// Exit code for an error: 2 for bad input (config, dataset, prompt, device, checkpoint,
 /// sweep file), 1 for anything else.
 pub fn exit_code(err: &anyhow::Error) -> u8 {

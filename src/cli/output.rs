@@ -1,7 +1,16 @@
-//! Output modes: human text, or JSON that scripts and tests parse instead of scraping tables.
+//! The one output layer (HyperQueue's `Output`): every verb builds a [`Document`], which
+//! renders as text for people or as one JSON document for scripts, and every error is
+//! rendered here too: a line on stderr, and with `--output json` also an object on stdout
+//! (`{"error": {"kind", "message", "file", "line", "column"}}`), so a script reads stdout
+//! whatever happened.
 
 use clap::ValueEnum;
 use serde::Serialize;
+use serde_json::{Value, json};
+
+use gptsweep_coordinator::sweep::SpecErrors;
+
+use super::connect::Remote;
 
 /// How a command prints its result.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -12,8 +21,67 @@ pub enum OutputMode {
     Json,
 }
 
-/// Prints `value` as pretty JSON on stdout.
-pub fn print_json<T: Serialize>(value: &T) -> anyhow::Result<()> {
-    println!("{}", serde_json::to_string_pretty(value)?);
+/// What a verb prints: one value, two renderings.
+pub trait Document {
+    /// For people: tables, lines, side-by-side columns (ends with a newline).
+    fn text(&self) -> String;
+    /// For scripts: the document's JSON (keys and types pinned by tests/json_e2e.rs).
+    fn json(&self) -> Value;
+}
+
+/// Prints `doc` in `mode` on stdout.
+pub fn print(mode: OutputMode, doc: &impl Document) -> anyhow::Result<()> {
+    match mode {
+        OutputMode::Text => print!("{}", doc.text()),
+        OutputMode::Json => println!("{}", serde_json::to_string_pretty(&doc.json())?),
+    }
     Ok(())
+}
+
+/// A serialisable value as JSON (documents that are a plain record).
+pub fn to_json<T: Serialize>(value: &T) -> Value {
+    serde_json::to_value(value).expect("documents serialise")
+}
+
+/// What kind of failure an error is, for scripts: `bad_input` (exit 2: a file, a flag, a
+/// value, an unknown sweep or run), `access` (a token), `unreachable` (no coordinator),
+/// `failed` (anything else, exit 1).
+pub fn error_kind(err: &anyhow::Error, exit_code: u8) -> &'static str {
+    if let Some(remote) = err.downcast_ref::<Remote>() {
+        use tonic::Code::*;
+        match remote.code {
+            PermissionDenied | Unauthenticated => return "access",
+            Unavailable => return "unreachable",
+            NotFound => return "not_found",
+            _ => {}
+        }
+    }
+    if exit_code == 2 {
+        "bad_input"
+    } else {
+        "failed"
+    }
+}
+
+/// The error as the JSON object printed on stdout under `--output json`. A sweep file's
+/// errors carry the file, line and column of the first problem and every problem in
+/// `diagnostics`.
+pub fn error_json(err: &anyhow::Error, exit_code: u8) -> Value {
+    let mut error = json!({
+        "kind": error_kind(err, exit_code),
+        "message": format!("{err:#}"),
+        "exit_code": exit_code,
+    });
+    if let Some(spec) = err.downcast_ref::<SpecErrors>() {
+        let first = spec.diagnostics.first();
+        error["file"] = json!(spec.file);
+        error["line"] = json!(first.map(|d| d.line));
+        error["column"] = json!(first.map(|d| d.column));
+        error["diagnostics"] = spec
+            .diagnostics
+            .iter()
+            .map(|d| json!({"line": d.line, "column": d.column, "message": d.message}))
+            .collect();
+    }
+    json!({ "error": error })
 }

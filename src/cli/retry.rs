@@ -4,8 +4,10 @@
 use gptsweep_proto::pb;
 use serde::Serialize;
 
+use serde_json::Value;
+
 use super::ctx::Ctx;
-use super::output::{OutputMode, print_json};
+use super::output::{Document, to_json};
 
 /// Flags of `gptsweep retry`.
 #[derive(Debug, clap::Args)]
@@ -20,9 +22,22 @@ pub struct Args {
     pub stopped: bool,
 }
 
+/// How many runs were queued again.
 #[derive(Serialize)]
 struct Requeued {
+    #[serde(skip)]
+    sweep: String,
     requeued: u32,
+}
+
+impl Document for Requeued {
+    fn text(&self) -> String {
+        format!("{}: {} runs queued again\n", self.sweep, self.requeued)
+    }
+
+    fn json(&self) -> Value {
+        to_json(self)
+    }
 }
 
 /// Runs `gptsweep retry`.
@@ -41,11 +56,8 @@ pub async fn run(args: Args, mut ctx: Ctx) -> anyhow::Result<()> {
         .await
         .map_err(|s| ctx.err(s))?
         .into_inner();
-    match ctx.output {
-        OutputMode::Json => print_json(&Requeued {
-            requeued: r.requeued,
-        })?,
-        OutputMode::Text => println!("{}: {} runs queued again", args.sweep, r.requeued),
-    }
-    Ok(())
+    ctx.print(&Requeued {
+        sweep: args.sweep,
+        requeued: r.requeued,
+    })
 }

@@ -8,7 +8,7 @@ use gptsweep_gpt::{
 };
 use serde::Serialize;
 
-use super::output::{OutputMode, print_json};
+use super::output::{Document, OutputMode, print, to_json};
 
 /// Flags of `gptsweep sample`.
 #[derive(Debug, clap::Args)]
@@ -50,11 +50,22 @@ impl OnBackend for SampleTask {
     }
 }
 
+/// The generated text: the prompt and its continuation, or `{prompt, text, step}`.
 #[derive(Serialize)]
 struct Report {
     prompt: String,
     text: String,
     step: usize,
+}
+
+impl Document for Report {
+    fn text(&self) -> String {
+        format!("{}{}\n", self.prompt, self.text)
+    }
+
+    fn json(&self) -> serde_json::Value {
+        to_json(self)
+    }
 }
 
 /// Runs `gptsweep sample`.
@@ -72,13 +83,12 @@ pub fn run(args: Args, output: OutputMode) -> anyhow::Result<()> {
     ckpt.meta.tokenizer.encode(&opts.prompt, "prompt")?;
     let step = ckpt.meta.step;
     let text = with_backend(device, SampleTask { ckpt, opts })??;
-    match output {
-        OutputMode::Json => print_json(&Report {
+    print(
+        output,
+        &Report {
             prompt: args.prompt,
             text,
             step,
-        })?,
-        OutputMode::Text => println!("{}{}", args.prompt, text),
-    }
-    Ok(())
+        },
+    )
 }

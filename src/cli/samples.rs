@@ -1,10 +1,11 @@
 //! `gptsweep samples SWEEP [--top N]`: the best runs' generated text side by side.
 
-use gptsweep_coordinator::store::RunInfo;
+use gptsweep_api::LeaderboardRow;
 use serde::Serialize;
+use serde_json::Value;
 
 use super::ctx::Ctx;
-use super::output::{OutputMode, print_json};
+use super::output::{Document, to_json};
 use super::table;
 
 /// Flags of `gptsweep samples`.
@@ -22,7 +23,7 @@ pub struct Args {
 
 /// One run's samples as JSON (`samples` and `local` print the same entries).
 #[derive(Serialize)]
-pub struct Entry<'a> {
+struct Entry<'a> {
     run: i64,
     rank: u32,
     best_val_loss: Option<f64>,
@@ -43,71 +44,84 @@ fn wrap(text: &str, width: usize) -> Vec<String> {
     out
 }
 
-/// The first sample of each run in columns, one column per run.
-pub fn render(runs: &[RunInfo], width: usize) -> String {
-    let with: Vec<&RunInfo> = runs.iter().filter(|r| !r.samples.is_empty()).collect();
-    if with.is_empty() {
-        return "no samples yet: runs store theirs when they finish\n".into();
-    }
-    let headers: Vec<String> = with
-        .iter()
-        .map(|r| {
-            format!(
-                "#{} run {} (val {})",
-                r.rank,
-                r.run_id,
-                table::loss(r.best_val_loss)
-            )
-        })
-        .collect();
-    let cols: Vec<Vec<String>> = with
-        .iter()
-        .map(|r| {
-            wrap(
-                &format!("{}{}", r.samples[0].prompt, r.samples[0].text),
-                width,
-            )
-        })
-        .collect();
-    let height = cols.iter().map(Vec::len).max().unwrap_or(0);
-    let pad = |s: &str| format!("{s:<width$}", width = width);
-    let mut out = headers
-        .iter()
-        .map(|h| pad(&h.chars().take(width).collect::<String>()))
-        .collect::<Vec<_>>()
-        .join(" | ");
-    out = out.trim_end().to_string() + "\n";
-    out += &vec!["-".repeat(width); cols.len()].join("-+-");
-    out.push('\n');
-    for i in 0..height {
-        let line: Vec<String> = cols
-            .iter()
-            .map(|c| pad(c.get(i).map(String::as_str).unwrap_or("")))
-            .collect();
-        out += line.join(" | ").trim_end();
-        out.push('\n');
-    }
-    out
+/// The best runs' samples: the first of each run in columns, or every entry as JSON.
+pub struct SamplesDoc<'a> {
+    /// The runs, best first.
+    pub runs: &'a [LeaderboardRow],
+    /// Column width in characters.
+    pub width: usize,
 }
 
-/// The runs' samples as JSON entries.
-pub fn json_entries(runs: &[RunInfo]) -> Vec<Entry<'_>> {
-    runs.iter()
-        .map(|r| Entry {
-            run: r.run_id,
-            rank: r.rank,
-            best_val_loss: r.best_val_loss,
-            samples: r.samples.iter().map(|s| s.text.as_str()).collect(),
-        })
-        .collect()
+impl Document for SamplesDoc<'_> {
+    fn text(&self) -> String {
+        let width = self.width;
+        let with: Vec<&LeaderboardRow> =
+            self.runs.iter().filter(|r| !r.samples.is_empty()).collect();
+        if with.is_empty() {
+            return "no samples yet: runs store theirs when they finish\n".into();
+        }
+        let headers: Vec<String> = with
+            .iter()
+            .map(|r| {
+                format!(
+                    "#{} run {} (val {})",
+                    r.rank,
+                    r.run,
+                    table::loss(r.best_val_loss)
+                )
+            })
+            .collect();
+        let cols: Vec<Vec<String>> = with
+            .iter()
+            .map(|r| {
+                wrap(
+                    &format!("{}{}", r.samples[0].prompt, r.samples[0].text),
+                    width,
+                )
+            })
+            .collect();
+        let height = cols.iter().map(Vec::len).max().unwrap_or(0);
+        let pad = |s: &str| format!("{s:<width$}", width = width);
+        let mut out = headers
+            .iter()
+            .map(|h| pad(&h.chars().take(width).collect::<String>()))
+            .collect::<Vec<_>>()
+            .join(" | ");
+        out = out.trim_end().to_string() + "\n";
+        out += &vec!["-".repeat(width); cols.len()].join("-+-");
+        out.push('\n');
+        for i in 0..height {
+            let line: Vec<String> = cols
+                .iter()
+                .map(|c| pad(c.get(i).map(String::as_str).unwrap_or("")))
+                .collect();
+            out += line.join(" | ").trim_end();
+            out.push('\n');
+        }
+        out
+    }
+
+    fn json(&self) -> Value {
+        to_json(
+            &self
+                .runs
+                .iter()
+                .map(|r| Entry {
+                    run: r.run.get(),
+                    rank: r.rank,
+                    best_val_loss: r.best_val_loss,
+                    samples: r.samples.iter().map(|s| s.text.as_str()).collect(),
+                })
+                .collect::<Vec<_>>(),
+        )
+    }
 }
 
 /// Runs `gptsweep samples`.
 pub async fn run(args: Args, mut ctx: Ctx) -> anyhow::Result<()> {
-    let (_, runs) = super::top::fetch(&mut ctx, &args.sweep, args.top, 16).await?;
-    match ctx.output {
-        OutputMode::Json => print_json(&json_entries(&runs))?,
-        OutputMode::Text => print!("{}", render(&runs, args.width)),
-    }
-    Ok(())
+    let board = super::top::fetch(&mut ctx, &args.sweep, args.top, 16).await?;
+    ctx.print(&SamplesDoc {
+        runs: &board.rows,
+        width: args.width,
+    })
 }

@@ -1,11 +1,12 @@
 //! `gptsweep show RUN`: a run's parameters, every evaluation, its samples and attempts.
 
-use gptsweep_coordinator::server::convert::run_detail_from_pb;
+use gptsweep_api::{Named, RunDetail};
 use gptsweep_proto::pb;
 use serde::Serialize;
+use serde_json::Value;
 
 use super::ctx::Ctx;
-use super::output::{OutputMode, print_json};
+use super::output::{Document, to_json};
 use super::table;
 
 /// Flags of `gptsweep show`.
@@ -17,7 +18,7 @@ pub struct Args {
 
 #[derive(Serialize)]
 struct EvalJson {
-    step: usize,
+    step: u64,
     train_loss: f32,
     val_loss: f32,
     tokens_per_sec: f64,
@@ -27,7 +28,7 @@ struct EvalJson {
 struct AttemptJson<'a> {
     worker: &'a str,
     device: &'a str,
-    state: &'a str,
+    state: &'static str,
     reason: &'a str,
     started_at_ms: i64,
     ended_at_ms: Option<i64>,
@@ -38,9 +39,9 @@ struct AttemptJson<'a> {
 struct ShowJson<'a> {
     run: i64,
     sweep: &'a str,
-    state: &'a str,
-    params: &'a serde_json::Value,
-    swept: &'a serde_json::Value,
+    state: &'static str,
+    params: &'a serde_json::Map<String, Value>,
+    swept: &'a serde_json::Map<String, Value>,
     num_params: u64,
     evals: Vec<EvalJson>,
     samples: Vec<&'a str>,
@@ -48,20 +49,75 @@ struct ShowJson<'a> {
     error: &'a str,
 }
 
-/// Runs `gptsweep show`.
-pub async fn run(args: Args, mut ctx: Ctx) -> anyhow::Result<()> {
-    let reply = ctx
-        .client
-        .show_run(pb::ShowRunRequest { run_id: args.run })
-        .await
-        .map_err(|s| ctx.err(s))?
-        .into_inner();
-    let d = run_detail_from_pb(&reply);
-    match ctx.output {
-        OutputMode::Json => print_json(&ShowJson {
-            run: d.run_id,
+/// One run in full.
+struct ShowDoc(RunDetail);
+
+impl Document for ShowDoc {
+    fn text(&self) -> String {
+        let d = &self.0;
+        let mut out = format!(
+            "run {} of sweep {}: {} ({} parameters)\n",
+            d.run, d.sweep, d.state, d.num_params
+        );
+        if !d.error.is_empty() {
+            out += &format!("error: {}\n", d.error);
+        }
+        out += &format!("swept: {}\n", Value::Object(d.swept.clone()));
+        out += &format!(
+            "hyperparameters: {}\n",
+            Value::Object(d.hyperparams.clone())
+        );
+        let rows: Vec<Vec<String>> = d
+            .evals
+            .iter()
+            .map(|e| {
+                vec![
+                    e.step.to_string(),
+                    format!("{:.4}", e.train_loss),
+                    format!("{:.4}", e.val_loss),
+                    format!("{:.0}", e.tokens_per_sec),
+                ]
+            })
+            .collect();
+        out += &format!(
+            "\n{}",
+            table::render(&["STEP", "TRAIN", "VAL", "TOK/S"], &rows)
+        );
+        let rows: Vec<Vec<String>> = d
+            .attempts
+            .iter()
+            .map(|a| {
+                vec![
+                    a.lease.to_string(),
+                    a.worker.clone(),
+                    a.device.clone(),
+                    a.state.as_str().into(),
+                    a.reason.clone(),
+                ]
+            })
+            .collect();
+        out += &format!(
+            "\n{}",
+            table::render(&["LEASE", "WORKER", "DEVICE", "STATE", "REASON"], &rows)
+        );
+        for (i, s) in d.samples.iter().enumerate() {
+            out += &format!(
+                "\n--- sample {} (seed {}) ---\n{}{}\n",
+                i + 1,
+                s.seed,
+                s.prompt,
+                s.text
+            );
+        }
+        out
+    }
+
+    fn json(&self) -> Value {
+        let d = &self.0;
+        to_json(&ShowJson {
+            run: d.run.get(),
             sweep: &d.sweep,
-            state: &d.state,
+            state: d.state.as_str(),
             params: &d.hyperparams,
             swept: &d.swept,
             num_params: d.num_params,
@@ -82,7 +138,7 @@ pub async fn run(args: Args, mut ctx: Ctx) -> anyhow::Result<()> {
                 .map(|a| AttemptJson {
                     worker: &a.worker,
                     device: &a.device,
-                    state: &a.state,
+                    state: a.state.as_str(),
                     reason: &a.reason,
                     started_at_ms: a.started_at_ms,
                     ended_at_ms: a.ended_at_ms,
@@ -90,60 +146,17 @@ pub async fn run(args: Args, mut ctx: Ctx) -> anyhow::Result<()> {
                 })
                 .collect(),
             error: &d.error,
-        })?,
-        OutputMode::Text => {
-            println!(
-                "run {} of sweep {}: {} ({} parameters)",
-                d.run_id, d.sweep, d.state, d.num_params
-            );
-            if !d.error.is_empty() {
-                println!("error: {}", d.error);
-            }
-            println!("swept: {}", d.swept);
-            println!("hyperparameters: {}", d.hyperparams);
-            let rows: Vec<Vec<String>> = d
-                .evals
-                .iter()
-                .map(|e| {
-                    vec![
-                        e.step.to_string(),
-                        format!("{:.4}", e.train_loss),
-                        format!("{:.4}", e.val_loss),
-                        format!("{:.0}", e.tokens_per_sec),
-                    ]
-                })
-                .collect();
-            print!(
-                "\n{}",
-                table::render(&["STEP", "TRAIN", "VAL", "TOK/S"], &rows)
-            );
-            let rows: Vec<Vec<String>> = d
-                .attempts
-                .iter()
-                .map(|a| {
-                    vec![
-                        a.lease_id.to_string(),
-                        a.worker.clone(),
-                        a.device.clone(),
-                        a.state.clone(),
-                        a.reason.clone(),
-                    ]
-                })
-                .collect();
-            print!(
-                "\n{}",
-                table::render(&["LEASE", "WORKER", "DEVICE", "STATE", "REASON"], &rows)
-            );
-            for (i, s) in d.samples.iter().enumerate() {
-                println!(
-                    "\n--- sample {} (seed {}) ---\n{}{}",
-                    i + 1,
-                    s.seed,
-                    s.prompt,
-                    s.text
-                );
-            }
-        }
+        })
     }
-    Ok(())
+}
+
+/// Runs `gptsweep show`.
+pub async fn run(args: Args, mut ctx: Ctx) -> anyhow::Result<()> {
+    let reply = ctx
+        .client
+        .show_run(pb::ShowRunRequest { run_id: args.run })
+        .await
+        .map_err(|s| ctx.err(s))?
+        .into_inner();
+    ctx.print(&ShowDoc(RunDetail::try_from(&reply)?))
 }

@@ -3,13 +3,13 @@
 
 use std::time::Duration;
 
-use gptsweep_coordinator::server::convert::sweep_from_pb;
-use gptsweep_coordinator::store::SweepInfo;
+use gptsweep_api::{SweepState, SweepSummary};
 use gptsweep_proto::pb;
 use indicatif::{ProgressBar, ProgressStyle};
+use serde_json::Value;
 
 use super::ctx::Ctx;
-use super::output::{OutputMode, print_json};
+use super::output::{Document, to_json};
 use super::table;
 
 /// Flags of `gptsweep status`.
@@ -23,7 +23,7 @@ pub struct Args {
 }
 
 /// Fetches a sweep's status.
-pub async fn fetch(ctx: &mut Ctx, sweep: &str) -> anyhow::Result<SweepInfo> {
+pub async fn fetch(ctx: &mut Ctx, sweep: &str) -> anyhow::Result<SweepSummary> {
     let reply = ctx
         .client
         .sweep_status(pb::SweepRef {
@@ -32,33 +32,43 @@ pub async fn fetch(ctx: &mut Ctx, sweep: &str) -> anyhow::Result<SweepInfo> {
         .await
         .map_err(|s| ctx.err(s))?
         .into_inner();
-    Ok(sweep_from_pb(&reply.sweep.unwrap_or_default()))
+    Ok(SweepSummary::try_from(&reply)?)
 }
 
-fn line(s: &SweepInfo) -> String {
-    let r = &s.runs;
-    format!(
-        "{} [{}]: {} queued, {} running, {} finished, {} failed, {} stopped, {} cancelled; evals {}/{}; best {} {}",
-        s.name,
-        s.state,
-        r.queued,
-        r.running,
-        r.finished,
-        r.failed,
-        r.stopped,
-        r.cancelled,
-        s.evals_stored,
-        s.evals_expected,
-        s.metric,
-        match (s.best, s.best_run) {
-            (Some(b), Some(run)) => format!("{b:.4} (run {run})"),
-            _ => "-".into(),
-        }
-    )
+/// A sweep's progress: one line, or the sweep summary.
+pub struct StatusDoc<'a>(pub &'a SweepSummary);
+
+impl Document for StatusDoc<'_> {
+    fn text(&self) -> String {
+        let s = self.0;
+        let r = &s.runs;
+        format!(
+            "{} [{}]: {} queued, {} running, {} finished, {} failed, {} stopped, {} cancelled; evals {}/{}; best {} {}\n",
+            s.name,
+            s.state,
+            r.queued,
+            r.running,
+            r.finished,
+            r.failed,
+            r.stopped,
+            r.cancelled,
+            s.evals_stored,
+            s.evals_expected,
+            s.metric,
+            match (s.best, s.best_run) {
+                (Some(b), Some(run)) => format!("{b:.4} (run {run})"),
+                _ => "-".into(),
+            }
+        )
+    }
+
+    fn json(&self) -> Value {
+        to_json(self.0)
+    }
 }
 
 /// Shows a live bar over the sweep's evaluations until it is no longer running.
-pub async fn watch(ctx: &mut Ctx, sweep: &str) -> anyhow::Result<SweepInfo> {
+pub async fn watch(ctx: &mut Ctx, sweep: &str) -> anyhow::Result<SweepSummary> {
     let bar = ProgressBar::new(1);
     bar.set_style(
         ProgressStyle::with_template(
@@ -80,7 +90,7 @@ pub async fn watch(ctx: &mut Ctx, sweep: &str) -> anyhow::Result<SweepInfo> {
             r.failed + r.stopped,
             table::loss(s.best)
         ));
-        if s.state != "running" {
+        if s.state != SweepState::Running {
             bar.finish_and_clear();
             return Ok(s);
         }
@@ -95,9 +105,5 @@ pub async fn run(args: Args, mut ctx: Ctx) -> anyhow::Result<()> {
     } else {
         fetch(&mut ctx, &args.sweep).await?
     };
-    match ctx.output {
-        OutputMode::Json => print_json(&s)?,
-        OutputMode::Text => println!("{}", line(&s)),
-    }
-    Ok(())
+    ctx.print(&StatusDoc(&s))
 }

@@ -3,12 +3,13 @@
 
 use std::path::{Path, PathBuf};
 
+use gptsweep_api::Submitted;
 use gptsweep_coordinator::sweep::{DatasetRef, parse_sweep};
 use gptsweep_proto::pb;
-use serde::Serialize;
+use serde_json::Value;
 
 use super::ctx::Ctx;
-use super::output::{OutputMode, print_json};
+use super::output::{Document, to_json};
 
 /// Flags of `gptsweep submit`.
 #[derive(Debug, clap::Args)]
@@ -17,15 +18,21 @@ pub struct Args {
     pub file: PathBuf,
 }
 
-/// The result of a submit.
-#[derive(Debug, Serialize)]
-pub struct Submitted {
-    /// Sweep id.
-    pub id: i64,
-    /// Sweep name.
-    pub name: String,
-    /// Runs queued.
-    pub runs: u32,
+/// What a submit queued: a line, or `{id, name, runs}`.
+struct SubmittedDoc(Submitted);
+
+impl Document for SubmittedDoc {
+    fn text(&self) -> String {
+        let s = &self.0;
+        format!(
+            "submitted sweep {} (id {}): {} runs queued\n",
+            s.name, s.id, s.runs
+        )
+    }
+
+    fn json(&self) -> Value {
+        to_json(&self.0)
+    }
 }
 
 /// A dataset path of a sweep file resolves against the file's directory.
@@ -78,22 +85,11 @@ pub async fn submit_file(ctx: &mut Ctx, file: &Path) -> anyhow::Result<Submitted
         .await
         .map_err(|s| ctx.err(s))?
         .into_inner();
-    Ok(Submitted {
-        id: reply.sweep_id,
-        name: reply.name,
-        runs: reply.runs,
-    })
+    Ok(Submitted::from(&reply))
 }
 
 /// Runs `gptsweep submit`.
 pub async fn run(args: Args, mut ctx: Ctx) -> anyhow::Result<()> {
     let s = submit_file(&mut ctx, &args.file).await?;
-    match ctx.output {
-        OutputMode::Json => print_json(&s)?,
-        OutputMode::Text => println!(
-            "submitted sweep {} (id {}): {} runs queued",
-            s.name, s.id, s.runs
-        ),
-    }
-    Ok(())
+    ctx.print(&SubmittedDoc(s))
 }

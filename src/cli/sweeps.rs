@@ -1,11 +1,47 @@
 //! `gptsweep sweeps`: every sweep with its progress.
 
-use gptsweep_coordinator::server::convert::sweep_from_pb;
+use gptsweep_api::SweepSummary;
 use gptsweep_proto::pb;
+use serde_json::Value;
 
 use super::ctx::Ctx;
-use super::output::{OutputMode, print_json};
+use super::output::{Document, to_json};
 use super::table;
+
+/// Every sweep: a table, or an array of sweep summaries.
+struct SweepsDoc(Vec<SweepSummary>);
+
+impl Document for SweepsDoc {
+    fn text(&self) -> String {
+        let rows: Vec<Vec<String>> = self
+            .0
+            .iter()
+            .map(|s| {
+                vec![
+                    s.id.to_string(),
+                    s.name.clone(),
+                    s.state.to_string(),
+                    s.method.to_string(),
+                    s.dataset.clone(),
+                    format!("{}/{}", s.runs.finished, s.runs.total()),
+                    s.runs.running.to_string(),
+                    s.runs.failed.to_string(),
+                    table::loss(s.best),
+                ]
+            })
+            .collect();
+        table::render(
+            &[
+                "ID", "NAME", "STATE", "METHOD", "DATASET", "DONE", "RUNNING", "FAILED", "BEST",
+            ],
+            &rows,
+        )
+    }
+
+    fn json(&self) -> Value {
+        to_json(&self.0)
+    }
+}
 
 /// Runs `gptsweep sweeps`.
 pub async fn run(mut ctx: Ctx) -> anyhow::Result<()> {
@@ -15,43 +51,10 @@ pub async fn run(mut ctx: Ctx) -> anyhow::Result<()> {
         .await
         .map_err(|s| ctx.err(s))?
         .into_inner();
-    let sweeps: Vec<_> = reply.sweeps.iter().map(sweep_from_pb).collect();
-    match ctx.output {
-        OutputMode::Json => print_json(&sweeps)?,
-        OutputMode::Text => {
-            let rows: Vec<Vec<String>> = sweeps
-                .iter()
-                .map(|s| {
-                    let total = s.runs.queued
-                        + s.runs.running
-                        + s.runs.finished
-                        + s.runs.failed
-                        + s.runs.stopped
-                        + s.runs.cancelled;
-                    vec![
-                        s.id.to_string(),
-                        s.name.clone(),
-                        s.state.clone(),
-                        s.method.clone(),
-                        s.dataset.clone(),
-                        format!("{}/{}", s.runs.finished, total),
-                        s.runs.running.to_string(),
-                        s.runs.failed.to_string(),
-                        table::loss(s.best),
-                    ]
-                })
-                .collect();
-            print!(
-                "{}",
-                table::render(
-                    &[
-                        "ID", "NAME", "STATE", "METHOD", "DATASET", "DONE", "RUNNING", "FAILED",
-                        "BEST"
-                    ],
-                    &rows
-                )
-            );
-        }
-    }
-    Ok(())
+    let sweeps = reply
+        .sweeps
+        .iter()
+        .map(SweepSummary::try_from)
+        .collect::<Result<_, _>>()?;
+    ctx.print(&SweepsDoc(sweeps))
 }

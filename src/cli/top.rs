@@ -1,12 +1,12 @@
 //! `gptsweep top SWEEP [-n N]`: the leaderboard by the sweep's metric.
 
-use gptsweep_coordinator::server::convert::{run_row_from_pb, sweep_from_pb};
-use gptsweep_coordinator::store::{RunInfo, SweepInfo};
+use gptsweep_api::{Leaderboard, LeaderboardRow, Named};
 use gptsweep_proto::pb;
 use serde::Serialize;
+use serde_json::Value;
 
 use super::ctx::Ctx;
-use super::output::{OutputMode, print_json};
+use super::output::{Document, to_json};
 use super::table;
 
 /// Flags of `gptsweep top`.
@@ -21,11 +21,11 @@ pub struct Args {
 
 /// A leaderboard row as JSON (`top` and `local` print the same rows).
 #[derive(Debug, Serialize)]
-pub struct Row<'a> {
+struct Row<'a> {
     rank: u32,
     run: i64,
-    state: &'a str,
-    params: &'a serde_json::Value,
+    state: &'static str,
+    params: &'a serde_json::Map<String, Value>,
     best_val_loss: Option<f64>,
     step: Option<u64>,
     last_train_loss: Option<f64>,
@@ -41,7 +41,7 @@ pub async fn fetch(
     sweep: &str,
     limit: u32,
     samples: u32,
-) -> anyhow::Result<(SweepInfo, Vec<RunInfo>)> {
+) -> anyhow::Result<Leaderboard> {
     let reply = ctx
         .client
         .top(pb::TopRequest {
@@ -52,74 +52,83 @@ pub async fn fetch(
         .await
         .map_err(|s| ctx.err(s))?
         .into_inner();
-    Ok((
-        sweep_from_pb(&reply.sweep.unwrap_or_default()),
-        reply.runs.iter().map(run_row_from_pb).collect(),
-    ))
+    Ok(Leaderboard::try_from(&reply)?)
 }
 
-/// The leaderboard as a text table.
-pub fn render(info: &SweepInfo, runs: &[RunInfo]) -> String {
-    let mut header: Vec<&str> = vec!["RANK", "RUN", "STATE"];
-    header.extend(info.swept.iter().map(String::as_str));
-    header.extend(["BEST VAL", "AT STEP", "TRAIN", "PARAMS", "TOK/S", "TIME"]);
-    let rows: Vec<Vec<String>> = runs
-        .iter()
-        .map(|r| {
-            let mut row = vec![r.rank.to_string(), r.run_id.to_string(), r.state.clone()];
-            row.extend(
-                info.swept
-                    .iter()
-                    .map(|k| r.swept.get(k).map(table::value).unwrap_or_default()),
-            );
-            row.extend([
-                table::loss(r.best_val_loss),
-                r.best_step
-                    .map(|s| s.to_string())
-                    .unwrap_or_else(|| "-".into()),
-                table::loss(r.last_train_loss),
-                r.num_params.to_string(),
-                format!("{:.0}", r.tokens_per_sec),
-                table::secs(r.train_secs),
-            ]);
-            row
-        })
-        .collect();
-    format!(
-        "{} ({} by {}, {})\n{}",
-        info.name,
-        info.method,
-        info.metric,
-        info.goal,
-        table::render(&header, &rows)
+/// The leaderboard as a document: a table, or an array of rows.
+pub struct TopDoc<'a>(pub &'a Leaderboard);
+
+impl Document for TopDoc<'_> {
+    fn text(&self) -> String {
+        let (info, runs) = (&self.0.sweep, &self.0.rows);
+        let mut header: Vec<&str> = vec!["RANK", "RUN", "STATE"];
+        header.extend(info.swept.iter().map(String::as_str));
+        header.extend(["BEST VAL", "AT STEP", "TRAIN", "PARAMS", "TOK/S", "TIME"]);
+        let rows: Vec<Vec<String>> = runs
+            .iter()
+            .map(|r| {
+                let mut row = vec![
+                    r.rank.to_string(),
+                    r.run.to_string(),
+                    r.state.as_str().into(),
+                ];
+                row.extend(
+                    info.swept
+                        .iter()
+                        .map(|k| r.params.get(k).map(table::value).unwrap_or_default()),
+                );
+                row.extend([
+                    table::loss(r.best_val_loss),
+                    r.best_step
+                        .map(|s| s.to_string())
+                        .unwrap_or_else(|| "-".into()),
+                    table::loss(r.last_train_loss),
+                    r.num_params.to_string(),
+                    format!("{:.0}", r.tokens_per_sec),
+                    table::secs(r.train_secs),
+                ]);
+                row
+            })
+            .collect();
+        format!(
+            "{} ({} by {}, {})\n{}",
+            info.name,
+            info.method,
+            info.metric,
+            info.goal,
+            table::render(&header, &rows)
+        )
+    }
+
+    fn json(&self) -> Value {
+        json_rows(&self.0.rows)
+    }
+}
+
+/// The leaderboard's rows as JSON.
+pub fn json_rows(runs: &[LeaderboardRow]) -> Value {
+    to_json(
+        &runs
+            .iter()
+            .map(|r| Row {
+                rank: r.rank,
+                run: r.run.get(),
+                state: r.state.as_str(),
+                params: &r.params,
+                best_val_loss: r.best_val_loss,
+                step: r.best_step,
+                last_train_loss: r.last_train_loss,
+                steps: r.steps,
+                num_params: r.num_params,
+                tokens_per_sec: r.tokens_per_sec,
+                train_secs: r.train_secs,
+            })
+            .collect::<Vec<_>>(),
     )
-}
-
-/// The leaderboard as JSON rows.
-pub fn json_rows(runs: &[RunInfo]) -> Vec<Row<'_>> {
-    runs.iter()
-        .map(|r| Row {
-            rank: r.rank,
-            run: r.run_id,
-            state: &r.state,
-            params: &r.swept,
-            best_val_loss: r.best_val_loss,
-            step: r.best_step,
-            last_train_loss: r.last_train_loss,
-            steps: r.steps,
-            num_params: r.num_params,
-            tokens_per_sec: r.tokens_per_sec,
-            train_secs: r.train_secs,
-        })
-        .collect()
 }
 
 /// Runs `gptsweep top`.
 pub async fn run(args: Args, mut ctx: Ctx) -> anyhow::Result<()> {
-    let (info, runs) = fetch(&mut ctx, &args.sweep, args.limit, 0).await?;
-    match ctx.output {
-        OutputMode::Json => print_json(&json_rows(&runs))?,
-        OutputMode::Text => print!("{}", render(&info, &runs)),
-    }
-    Ok(())
+    let board = fetch(&mut ctx, &args.sweep, args.limit, 0).await?;
+    ctx.print(&TopDoc(&board))
 }

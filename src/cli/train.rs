@@ -14,7 +14,7 @@ use gptsweep_gpt::{
 };
 use serde::Serialize;
 
-use super::output::{OutputMode, print_json};
+use super::output::{Document, OutputMode, print, to_json};
 use super::progress::steps_bar;
 
 /// Flags of `gptsweep train`; every hyperparameter defaults to the lecture's value.
@@ -136,6 +136,30 @@ struct Report {
     hyperparams: Hyperparams,
     sample: String,
     out: Option<PathBuf>,
+    #[serde(skip)]
+    prompt: String,
+}
+
+impl Document for Report {
+    fn text(&self) -> String {
+        let mut text = String::new();
+        if let Some(best) = self.summary.best_val_loss {
+            text += &format!(
+                "best val loss {best:.4} at step {}; {:.0} tokens/s; {:.1}s\n",
+                self.summary.best_step.unwrap_or(0),
+                self.summary.tokens_per_sec,
+                self.wall_secs
+            );
+        }
+        if !self.sample.is_empty() {
+            text += &format!("--- sample ---\n{}{}\n", self.prompt, self.sample);
+        }
+        text
+    }
+
+    fn json(&self) -> serde_json::Value {
+        to_json(self)
+    }
 }
 
 struct TrainTask {
@@ -262,29 +286,14 @@ pub fn run(args: Args, output: OutputMode) -> anyhow::Result<()> {
         hyperparams: hp,
         sample,
         out: args.out.clone(),
+        prompt: args.prompt.clone(),
     };
     if let Some(out) = &args.out {
         let path = out.join("summary.json");
         std::fs::write(&path, serde_json::to_vec_pretty(&report)?)
             .with_context(|| format!("writing {}", path.display()))?;
     }
-    match output {
-        OutputMode::Json => print_json(&report)?,
-        OutputMode::Text => {
-            if let Some(best) = report.summary.best_val_loss {
-                println!(
-                    "best val loss {best:.4} at step {}; {:.0} tokens/s; {:.1}s",
-                    report.summary.best_step.unwrap_or(0),
-                    report.summary.tokens_per_sec,
-                    report.wall_secs
-                );
-            }
-            if !report.sample.is_empty() {
-                println!("--- sample ---\n{}{}", args.prompt, report.sample);
-            }
-        }
-    }
-    Ok(())
+    print(output, &report)
 }
 
 /// `--out` may be new, empty, or an earlier checkpoint; never someone else's directory.

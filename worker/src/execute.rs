@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use tokio::sync::mpsc;
 
+use gptsweep_api::{Directive, Evaluation, LeasedRun, Outcome, Sample, from_proto};
 use gptsweep_gpt::sample::SamplesSpec;
 use gptsweep_gpt::{Checkpoint, Corpus, DeviceSpec, Eval, Hyperparams};
 use gptsweep_proto::client::Workers;
@@ -43,10 +44,20 @@ enum Heard {
 }
 
 fn heard(directive: i32, reason: String) -> Heard {
-    if directive == pb::Directive::Stop as i32 {
-        Heard::Stop(reason)
-    } else {
-        Heard::Continue
+    match from_proto::directive(directive, reason) {
+        Directive::Stop(reason) => Heard::Stop(reason),
+        Directive::Continue => Heard::Continue,
+    }
+}
+
+/// The wire's form of a trainer evaluation (the shared API layer knows nothing of burn).
+fn evaluation(e: &Eval) -> Evaluation {
+    Evaluation {
+        step: e.step as u64,
+        train_loss: e.train_loss,
+        val_loss: e.val_loss,
+        tokens_per_sec: e.tokens_per_sec,
+        train_secs: e.train_secs,
     }
 }
 
@@ -60,10 +71,10 @@ fn classify(status: tonic::Status) -> Heard {
     }
 }
 
-async fn report(client: &Workers, run: &pb::RunSpec, pending: &mut Vec<Eval>) -> Heard {
+async fn report(client: &Workers, run: &LeasedRun, pending: &mut Vec<Evaluation>) -> Heard {
     let req = pb::ReportRequest {
-        run_id: run.run_id,
-        lease_id: run.lease_id,
+        run_id: run.run.get(),
+        lease_id: run.lease.get(),
         evals: pending.iter().map(pb::EvalPoint::from).collect(),
     };
     match client.clone().report(req).await {
@@ -76,12 +87,12 @@ async fn report(client: &Workers, run: &pb::RunSpec, pending: &mut Vec<Eval>) ->
     }
 }
 
-async fn heartbeat(client: &Workers, run: &pb::RunSpec, step: u64) -> Heard {
+async fn heartbeat(client: &Workers, run: &LeasedRun, step: u64) -> Heard {
     match client
         .clone()
         .heartbeat(pb::HeartbeatRequest {
-            run_id: run.run_id,
-            lease_id: run.lease_id,
+            run_id: run.run.get(),
+            lease_id: run.lease.get(),
             step,
         })
         .await
@@ -95,11 +106,7 @@ async fn heartbeat(client: &Workers, run: &pb::RunSpec, step: u64) -> Heard {
 }
 
 /// Uploads a checkpoint; on success clears `pending`.
-async fn upload(
-    client: &Workers,
-    run: &pb::RunSpec,
-    pending: &mut Option<(u64, Vec<u8>)>,
-) -> Heard {
+async fn upload(client: &Workers, run: &LeasedRun, pending: &mut Option<(u64, Vec<u8>)>) -> Heard {
     let Some((step, bytes)) = pending.as_ref() else {
         return Heard::Continue;
     };
@@ -107,8 +114,8 @@ async fn upload(
         .chunks(CHUNK)
         .enumerate()
         .map(|(i, c)| pb::CheckpointUpload {
-            run_id: if i == 0 { run.run_id } else { 0 },
-            lease_id: if i == 0 { run.lease_id } else { 0 },
+            run_id: if i == 0 { run.run.get() } else { 0 },
+            lease_id: if i == 0 { run.lease.get() } else { 0 },
             step: *step,
             data: c.to_vec(),
         })
@@ -126,10 +133,10 @@ async fn upload(
     }
 }
 
-async fn fetch_checkpoint(client: &Workers, run: &pb::RunSpec) -> Result<Checkpoint> {
+async fn fetch_checkpoint(client: &Workers, run: &LeasedRun) -> Result<Checkpoint> {
     let req = pb::GetCheckpointRequest {
-        run_id: run.run_id,
-        lease_id: run.lease_id,
+        run_id: run.run.get(),
+        lease_id: run.lease.get(),
     };
     let bytes =
         retry("GetCheckpoint", || {
@@ -141,12 +148,12 @@ async fn fetch_checkpoint(client: &Workers, run: &pb::RunSpec) -> Result<Checkpo
         .await?;
     Ok(Checkpoint::from_bytes(
         &bytes,
-        &format!("checkpoint of run {}", run.run_id),
+        &format!("checkpoint of run {}", run.run),
     )?)
 }
 
 /// Trains `run` on `device` and reports it to the end.
-pub async fn execute(ctx: &RunContext, run: pb::RunSpec, device: DeviceSpec) -> Result<()> {
+pub async fn execute(ctx: &RunContext, run: LeasedRun, device: DeviceSpec) -> Result<()> {
     let (hp, samples, corpus) = match prepare(ctx, &run).await {
         Ok(p) => p,
         Err(e) => {
@@ -158,7 +165,7 @@ pub async fn execute(ctx: &RunContext, run: pb::RunSpec, device: DeviceSpec) -> 
             Ok(c) => Some(c),
             Err(e) => {
                 tracing::warn!(
-                    run = run.run_id,
+                    run = %run.run,
                     "cannot resume from step {} ({e}); training from scratch",
                     run.resume_step
                 );
@@ -169,7 +176,7 @@ pub async fn execute(ctx: &RunContext, run: pb::RunSpec, device: DeviceSpec) -> 
         None
     };
     let from = resume.as_ref().map(|c| c.meta.step).unwrap_or(0);
-    tracing::info!(run = run.run_id, sweep = %run.sweep, %device, attempt = run.attempt, from_step = from, "training");
+    tracing::info!(run = %run.run, sweep = %run.sweep, %device, attempt = run.attempt, from_step = from, "training");
     let (tx, mut rx) = mpsc::unbounded_channel();
     let stop = Arc::new(AtomicBool::new(false));
     let task = RunTask {
@@ -182,7 +189,7 @@ pub async fn execute(ctx: &RunContext, run: pb::RunSpec, device: DeviceSpec) -> 
     };
     let handle = tokio::task::spawn_blocking(move || train_blocking(device, task));
 
-    let mut pending: Vec<Eval> = Vec::new();
+    let mut pending: Vec<Evaluation> = Vec::new();
     let mut pending_ckpt: Option<(u64, Vec<u8>)> = None;
     let mut last_step = from as u64;
     let mut lost: Option<String> = None;
@@ -193,7 +200,7 @@ pub async fn execute(ctx: &RunContext, run: pb::RunSpec, device: DeviceSpec) -> 
             p = rx.recv() => match p {
                 Some(Progress::Eval(e)) => {
                     last_step = e.step as u64;
-                    pending.push(e);
+                    pending.push(evaluation(&e));
                     report(&ctx.client, &run, &mut pending).await
                 }
                 Some(Progress::Checkpoint { step, bytes }) => {
@@ -215,18 +222,18 @@ pub async fn execute(ctx: &RunContext, run: pb::RunSpec, device: DeviceSpec) -> 
         match outcome {
             Heard::Continue | Heard::Unreachable => {}
             Heard::Stop(why) => {
-                tracing::info!(run = run.run_id, "stopping: {why}");
+                tracing::info!(run = %run.run, "stopping: {why}");
                 stop.store(true, Ordering::Relaxed);
             }
             Heard::Lost(why) => {
-                tracing::warn!(run = run.run_id, "abandoning: {why}");
+                tracing::warn!(run = %run.run, "abandoning: {why}");
                 stop.store(true, Ordering::Relaxed);
                 lost = Some(why);
             }
         }
     }
     let result = handle.await.map_err(|e| WorkerError::BadRun {
-        run_id: run.run_id,
+        run_id: run.run.get(),
         reason: format!("training thread panicked: {e}"),
     });
     if let Some(why) = lost {
@@ -250,16 +257,16 @@ pub async fn execute(ctx: &RunContext, run: pb::RunSpec, device: DeviceSpec) -> 
             }
             let texts = samples
                 .into_iter()
-                .map(|(o, text)| pb::SampleText {
+                .map(|(o, text)| Sample {
                     prompt: o.prompt,
                     text,
                     seed: o.seed,
                 })
                 .collect();
             let outcome = if stopped {
-                pb::Outcome::Stopped
+                Outcome::Stopped
             } else {
-                pb::Outcome::Finished
+                Outcome::Finished
             };
             finish(
                 ctx,
@@ -276,24 +283,16 @@ pub async fn execute(ctx: &RunContext, run: pb::RunSpec, device: DeviceSpec) -> 
 }
 
 /// Ends the attempt as failed with `error`.
-async fn fail(ctx: &RunContext, run: &pb::RunSpec, error: String) -> Result<()> {
-    finish(
-        ctx,
-        run,
-        pb::Outcome::Failed,
-        error,
-        Vec::new(),
-        String::new(),
-    )
-    .await
+async fn fail(ctx: &RunContext, run: &LeasedRun, error: String) -> Result<()> {
+    finish(ctx, run, Outcome::Failed, error, Vec::new(), String::new()).await
 }
 
 async fn prepare(
     ctx: &RunContext,
-    run: &pb::RunSpec,
+    run: &LeasedRun,
 ) -> Result<(Hyperparams, SamplesSpec, Arc<Corpus>)> {
     let bad = |reason: String| WorkerError::BadRun {
-        run_id: run.run_id,
+        run_id: run.run.get(),
         reason,
     };
     let hp: Hyperparams = serde_json::from_str(&run.hyperparams_json)
@@ -314,21 +313,21 @@ async fn prepare(
 
 async fn finish(
     ctx: &RunContext,
-    run: &pb::RunSpec,
-    outcome: pb::Outcome,
+    run: &LeasedRun,
+    outcome: Outcome,
     error: String,
-    samples: Vec<pb::SampleText>,
+    samples: Vec<Sample>,
     summary_json: String,
 ) -> Result<()> {
-    if outcome == pb::Outcome::Failed {
-        tracing::error!(run = run.run_id, "failed: {error}");
+    if outcome == Outcome::Failed {
+        tracing::error!(run = %run.run, "failed: {error}");
     }
     let req = pb::FinishRequest {
-        run_id: run.run_id,
-        lease_id: run.lease_id,
-        outcome: outcome as i32,
+        run_id: run.run.get(),
+        lease_id: run.lease.get(),
+        outcome: pb::Outcome::from(outcome) as i32,
         error,
-        samples,
+        samples: samples.iter().map(Into::into).collect(),
         summary_json,
     };
     match retry("Finish", || {

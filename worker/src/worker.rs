@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
+use gptsweep_api::LeasedRun;
 use gptsweep_gpt::DeviceSpec;
 use gptsweep_proto::client::{self, Stamp, Workers};
 use gptsweep_proto::pb;
@@ -83,14 +84,15 @@ async fn device_loop(
             Ok(reply) => {
                 backoff = Backoff::new(Duration::from_secs(5));
                 if let Some(run) = reply.into_inner().run {
-                    let run_id = run.run_id;
+                    let run = LeasedRun::from(run);
+                    let run_id = run.run;
                     match execute(&ctx, run, device).await {
-                        Ok(()) => tracing::info!(run = run_id, "run reported"),
+                        Ok(()) => tracing::info!(run = %run_id, "run reported"),
                         Err(WorkerError::LeaseLost(why)) => {
-                            tracing::warn!(run = run_id, "lease lost: {why}")
+                            tracing::warn!(run = %run_id, "lease lost: {why}")
                         }
                         Err(e @ WorkerError::Refused { .. }) => return Err(e),
-                        Err(e) => tracing::error!(run = run_id, "{e}"),
+                        Err(e) => tracing::error!(run = %run_id, "{e}"),
                     }
                 }
             }

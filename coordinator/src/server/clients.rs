@@ -4,11 +4,12 @@ use tonic::{Request, Response, Status, Streaming};
 
 use gptsweep_proto::pb;
 
+use gptsweep_api::RunId;
+
 use super::Coordinator;
-use super::convert::{run_detail_to_pb, run_row_to_pb, sweep_to_pb, worker_to_pb};
 use crate::clock::now_ms;
 use crate::datasets::MAX_DATASET_BYTES;
-use crate::store::{WriteOp, reads};
+use crate::store::{Cancel, InsertDataset, Retry, reads};
 
 pub struct ClientsService(pub Coordinator);
 
@@ -41,12 +42,11 @@ impl pb::clients_server::Clients for ClientsService {
         .map_err(|e| Status::internal(e.to_string()))??;
         self.0
             .store
-            .write(|reply| WriteOp::InsertDataset {
+            .write(InsertDataset {
                 sha256: sha.clone(),
                 name,
                 bytes: n,
                 builtin: false,
-                reply,
             })
             .await?;
         Ok(Response::new(pb::UploadDatasetReply {
@@ -64,11 +64,7 @@ impl pb::clients_server::Clients for ClientsService {
             .0
             .submit(&r.file_name, &r.yaml, &r.dataset_sha256)
             .await?;
-        Ok(Response::new(pb::SubmitReply {
-            sweep_id: s.id,
-            name: s.name,
-            runs: s.runs as u32,
-        }))
+        Ok(Response::new((&s).into()))
     }
 
     async fn list_sweeps(
@@ -77,7 +73,7 @@ impl pb::clients_server::Clients for ClientsService {
     ) -> Result<Response<pb::ListSweepsReply>, Status> {
         let sweeps = reads::list_sweeps(&self.0.store.pool).await?;
         Ok(Response::new(pb::ListSweepsReply {
-            sweeps: sweeps.iter().map(sweep_to_pb).collect(),
+            sweeps: sweeps.iter().map(Into::into).collect(),
         }))
     }
 
@@ -88,39 +84,33 @@ impl pb::clients_server::Clients for ClientsService {
         let id = reads::sweep_id(&self.0.store.pool, &req.into_inner().sweep).await?;
         let info = reads::sweep_info(&self.0.store.pool, id).await?;
         Ok(Response::new(pb::SweepStatusReply {
-            sweep: Some(sweep_to_pb(&info)),
+            sweep: Some((&info).into()),
         }))
     }
 
     async fn top(&self, req: Request<pb::TopRequest>) -> Result<Response<pb::TopReply>, Status> {
         let r = req.into_inner();
         let id = reads::sweep_id(&self.0.store.pool, &r.sweep).await?;
-        let (info, rows) = reads::top(&self.0.store.pool, id, r.limit, r.samples.min(16)).await?;
-        Ok(Response::new(pb::TopReply {
-            sweep: Some(sweep_to_pb(&info)),
-            runs: rows.iter().map(run_row_to_pb).collect(),
-        }))
+        let board = reads::top(&self.0.store.pool, id, r.limit, r.samples.min(16)).await?;
+        Ok(Response::new((&board).into()))
     }
 
     async fn show_run(
         &self,
         req: Request<pb::ShowRunRequest>,
     ) -> Result<Response<pb::ShowRunReply>, Status> {
-        let d = reads::run_detail(&self.0.store.pool, req.into_inner().run_id).await?;
-        Ok(Response::new(run_detail_to_pb(&d)))
+        let d = reads::run_detail(&self.0.store.pool, RunId(req.into_inner().run_id)).await?;
+        Ok(Response::new((&d).into()))
     }
 
     async fn list_workers(
         &self,
         _: Request<pb::ListWorkersRequest>,
     ) -> Result<Response<pb::ListWorkersReply>, Status> {
-        let ws = reads::workers(&self.0.store.pool).await?;
         let horizon = now_ms() - self.0.config.lease_timeout.as_millis() as i64;
+        let ws = reads::workers(&self.0.store.pool, horizon).await?;
         Ok(Response::new(pb::ListWorkersReply {
-            workers: ws
-                .iter()
-                .map(|w| worker_to_pb(w, w.last_seen_ms >= horizon))
-                .collect(),
+            workers: ws.iter().map(Into::into).collect(),
         }))
     }
 
@@ -128,12 +118,8 @@ impl pb::clients_server::Clients for ClientsService {
         &self,
         req: Request<pb::SweepRef>,
     ) -> Result<Response<pb::CancelReply>, Status> {
-        let sweep_id = reads::sweep_id(&self.0.store.pool, &req.into_inner().sweep).await?;
-        let (queued, running) = self
-            .0
-            .store
-            .write(|reply| WriteOp::Cancel { sweep_id, reply })
-            .await?;
+        let sweep = reads::sweep_id(&self.0.store.pool, &req.into_inner().sweep).await?;
+        let (queued, running) = self.0.store.write(Cancel { sweep }).await?;
         Ok(Response::new(pb::CancelReply {
             cancelled_queued: queued,
             stopping_running: running,
@@ -145,15 +131,14 @@ impl pb::clients_server::Clients for ClientsService {
         req: Request<pb::RetryRequest>,
     ) -> Result<Response<pb::RetryReply>, Status> {
         let r = req.into_inner();
-        let sweep_id = reads::sweep_id(&self.0.store.pool, &r.sweep).await?;
+        let sweep = reads::sweep_id(&self.0.store.pool, &r.sweep).await?;
         let n = self
             .0
             .store
-            .write(|reply| WriteOp::Retry {
-                sweep_id,
+            .write(Retry {
+                sweep,
                 failed: r.failed,
                 stopped: r.stopped,
-                reply,
             })
             .await?;
         if n > 0 {

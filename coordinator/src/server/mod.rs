@@ -2,7 +2,6 @@
 //! shared by gRPC and `gptsweep local`, the lease reaper, and serving both services.
 
 mod clients;
-pub mod convert;
 mod workers;
 
 use std::path::PathBuf;
@@ -20,9 +19,10 @@ use crate::access::{Access, Gate, Role};
 use crate::checkpoints::CheckpointStore;
 use crate::datasets::{DatasetStore, builtin_sha};
 use crate::error::{CoordinatorError, Result};
-use crate::store::{NewSweep, Store, WriteOp, open_pool};
+use crate::store::{CreateSweep, ExpireLeases, InsertDataset, NewSweep, Store, open_pool};
 use crate::sweep::{DatasetRef, parse_sweep, plan_runs};
 use crate::tls::TlsIdentity;
+use gptsweep_api::{Submitted, SweepId};
 
 /// Settings of a coordinator.
 #[derive(Debug, Clone)]
@@ -61,17 +61,6 @@ pub struct Coordinator {
     pub(crate) work: Arc<Notify>,
 }
 
-/// What a submit produced.
-#[derive(Debug, Clone)]
-pub struct Submitted {
-    /// Sweep id.
-    pub id: i64,
-    /// Sweep name.
-    pub name: String,
-    /// Runs queued.
-    pub runs: usize,
-}
-
 impl Coordinator {
     /// Opens the state directory (database, migrations, datasets) and starts the writer
     /// and the lease reaper.
@@ -88,12 +77,11 @@ impl Coordinator {
         let tiny = gptsweep_gpt::corpus::BUILTIN_TINYSHAKESPEARE;
         let bytes = gptsweep_gpt::corpus::TINYSHAKESPEARE.len() as u64;
         store
-            .write(|reply| WriteOp::InsertDataset {
+            .write(InsertDataset {
                 sha256: builtin_sha(tiny).to_string(),
                 name: tiny.to_string(),
                 bytes,
                 builtin: true,
-                reply,
             })
             .await?;
         let c = Self {
@@ -118,9 +106,8 @@ impl Coordinator {
                 tick.tick().await;
                 match c
                     .store
-                    .write(|reply| WriteOp::ExpireLeases {
+                    .write(ExpireLeases {
                         max_attempts: c.config.max_attempts,
-                        reply,
                     })
                     .await
                 {
@@ -194,15 +181,13 @@ impl Coordinator {
             dataset_sha256: sha,
             runs: counted,
         };
-        let id = self
-            .store
-            .write(|reply| WriteOp::CreateSweep {
-                sweep: Box::new(sweep),
-                reply,
-            })
-            .await?;
+        let id: SweepId = self.store.write(CreateSweep(Box::new(sweep))).await?;
         self.work.notify_waiters();
-        Ok(Submitted { id, name, runs: n })
+        Ok(Submitted {
+            id,
+            name,
+            runs: n as u32,
+        })
     }
 
     /// Serves both gRPC services on `listener` (over TLS when configured) until

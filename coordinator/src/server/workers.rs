@@ -8,10 +8,11 @@ use tonic::{Request, Response, Status};
 
 use gptsweep_proto::pb;
 
+use gptsweep_api::{LeaseId, RunId, WorkerId, from_proto, to_proto};
+
 use super::Coordinator;
-use super::convert::{directive_to_pb, run_spec_to_pb, sample_from_pb};
 use crate::checkpoints::MAX_CHECKPOINT_BYTES;
-use crate::store::{Outcome, WriteOp, reads};
+use crate::store::{Finish, Heartbeat, Lease, RegisterWorker, Report, SetCheckpoint, reads};
 
 /// Longest a lease poll is held open.
 const MAX_WAIT: Duration = Duration::from_secs(30);
@@ -42,15 +43,14 @@ impl pb::workers_server::Workers for WorkersService {
         let id = self
             .0
             .store
-            .write(|reply| WriteOp::RegisterWorker {
+            .write(RegisterWorker {
                 name: r.name,
                 devices,
-                reply,
             })
             .await?;
         let lease = self.0.config.lease_timeout;
         Ok(Response::new(pb::RegisterReply {
-            worker_id: id,
+            worker_id: id.get(),
             lease_timeout_ms: lease.as_millis() as u64,
             heartbeat_interval_ms: (lease / 4).as_millis() as u64,
         }))
@@ -70,16 +70,15 @@ impl pb::workers_server::Workers for WorkersService {
             let leased = self
                 .0
                 .store
-                .write(|reply| WriteOp::Lease {
-                    worker_id: r.worker_id,
+                .write(Lease {
+                    worker: WorkerId(r.worker_id),
                     device: r.device.clone(),
                     lease_ms,
-                    reply,
                 })
                 .await?;
             if let Some(run) = leased {
                 return Ok(Response::new(pb::LeaseReply {
-                    run: Some(run_spec_to_pb(run)),
+                    run: Some(run.into()),
                 }));
             }
             tokio::select! {
@@ -99,20 +98,19 @@ impl pb::workers_server::Workers for WorkersService {
                 "at most 10000 evaluations per report",
             ));
         }
-        let evals = r.evals.iter().map(gptsweep_gpt::Eval::from).collect();
+        let evals = r.evals.iter().map(Into::into).collect();
         let lease_ms = self.lease_ms();
         let d = self
             .0
             .store
-            .write(|reply| WriteOp::Report {
-                run_id: r.run_id,
-                lease_id: r.lease_id,
+            .write(Report {
+                run: RunId(r.run_id),
+                lease: LeaseId(r.lease_id),
                 evals,
                 lease_ms,
-                reply,
             })
             .await?;
-        let (directive, reason) = directive_to_pb(d);
+        let (directive, reason) = to_proto::directive(d);
         Ok(Response::new(pb::ReportReply { directive, reason }))
     }
 
@@ -125,14 +123,13 @@ impl pb::workers_server::Workers for WorkersService {
         let d = self
             .0
             .store
-            .write(|reply| WriteOp::Heartbeat {
-                run_id: r.run_id,
-                lease_id: r.lease_id,
+            .write(Heartbeat {
+                run: RunId(r.run_id),
+                lease: LeaseId(r.lease_id),
                 lease_ms,
-                reply,
             })
             .await?;
-        let (directive, reason) = directive_to_pb(d);
+        let (directive, reason) = to_proto::directive(d);
         Ok(Response::new(pb::HeartbeatReply { directive, reason }))
     }
 
@@ -141,33 +138,24 @@ impl pb::workers_server::Workers for WorkersService {
         req: Request<pb::FinishRequest>,
     ) -> Result<Response<pb::FinishReply>, Status> {
         let r = req.into_inner();
-        let outcome = match pb::Outcome::try_from(r.outcome) {
-            Ok(pb::Outcome::Finished) => Outcome::Finished,
-            Ok(pb::Outcome::Stopped) => Outcome::Stopped,
-            Ok(pb::Outcome::Failed) => Outcome::Failed,
-            _ => {
-                return Err(Status::invalid_argument(
-                    "finish needs an outcome: finished, stopped or failed",
-                ));
-            }
-        };
+        let outcome = from_proto::outcome(r.outcome)
+            .map_err(|e| Status::invalid_argument(format!("finish needs an outcome: {e}")))?;
         if r.samples.len() > 16 || r.error.len() > 64 << 10 {
             return Err(Status::invalid_argument(
                 "at most 16 samples and a 64 KiB error per run",
             ));
         }
-        let samples = r.samples.iter().map(sample_from_pb).collect();
+        let samples = r.samples.iter().map(Into::into).collect();
         self.0
             .store
-            .write(|reply| WriteOp::Finish {
-                run_id: r.run_id,
-                lease_id: r.lease_id,
+            .write(Finish {
+                run: RunId(r.run_id),
+                lease: LeaseId(r.lease_id),
                 outcome,
                 error: r.error,
                 samples,
                 summary_json: r.summary_json,
                 max_attempts: self.0.config.max_attempts,
-                reply,
             })
             .await?;
         Ok(Response::new(pb::FinishReply {}))
@@ -182,7 +170,7 @@ impl pb::workers_server::Workers for WorkersService {
             .message()
             .await?
             .ok_or_else(|| Status::invalid_argument("empty checkpoint upload"))?;
-        let (run_id, lease_id, step) = (first.run_id, first.lease_id, first.step);
+        let (run, lease, step) = (RunId(first.run_id), LeaseId(first.lease_id), first.step);
         let mut bytes = first.data;
         while let Some(chunk) = stream.message().await? {
             if bytes.len() + chunk.data.len() > MAX_CHECKPOINT_BYTES {
@@ -204,13 +192,12 @@ impl pb::workers_server::Workers for WorkersService {
         let written = self
             .0
             .store
-            .write(|reply| WriteOp::SetCheckpoint {
-                run_id,
-                lease_id,
+            .write(SetCheckpoint {
+                run,
+                lease,
                 sha256: sha.clone(),
                 step,
                 lease_ms,
-                reply,
             })
             .await;
         match written {
@@ -231,9 +218,10 @@ impl pb::workers_server::Workers for WorkersService {
         req: Request<pb::GetCheckpointRequest>,
     ) -> Result<Response<Self::GetCheckpointStream>, Status> {
         let r = req.into_inner();
-        let (sha, _) = reads::checkpoint_for_lease(&self.0.store.pool, r.run_id, r.lease_id)
-            .await?
-            .ok_or_else(|| Status::not_found(format!("run {} has no checkpoint", r.run_id)))?;
+        let (sha, _) =
+            reads::checkpoint_for_lease(&self.0.store.pool, RunId(r.run_id), LeaseId(r.lease_id))
+                .await?
+                .ok_or_else(|| Status::not_found(format!("run {} has no checkpoint", r.run_id)))?;
         let bytes = self.0.checkpoints.get(&sha)?;
         let chunks: Vec<Result<pb::Chunk, Status>> = bytes
             .chunks(CHUNK)

@@ -1,16 +1,17 @@
-//! The SQLite store. Reads go straight to a WAL-mode connection pool; every write goes
-//! through one writer task ([`writer`]) that batches what is queued into one transaction,
-//! so many workers never meet "database is locked" and leasing is serialised by
-//! construction (a run cannot be handed to two workers).
+//! The SQLite store. Reads go straight to a WAL-mode connection pool ([`reads`]); every
+//! write is a [`write::Write`] value that goes through one writer task ([`writer`]),
+//! which batches what is queued into one transaction, so many workers never meet
+//! "database is locked" and leasing is serialised by construction (a run cannot be handed
+//! to two workers). Records are the shared API layer's (`gptsweep_api`); states are
+//! strings only in SQL, read back through [`column`].
 
+mod column;
 mod open;
 pub mod reads;
-pub mod records;
 mod rungs;
+pub mod write;
 mod writer;
-mod writes;
 
 pub use open::open_pool;
-pub use records::*;
-pub use writer::{Store, WriteOp};
-pub use writes::NewSweep;
+pub use write::*;
+pub use writer::Store;

@@ -5,21 +5,26 @@
 
 use sqlx::{Row, SqliteConnection};
 
-use super::records::Directive;
+use gptsweep_api::{Directive, Evaluation, Goal, MetricName, RunId};
+
+use super::column;
 use crate::error::Result;
-use crate::sweep::{EarlyTerminate, Goal, Verdict};
-use gptsweep_gpt::Eval;
+use crate::sweep::{EarlyTerminate, Verdict};
 
 /// Judges the run at every rung among `evals` (already stored); the first rung it fails
 /// asks it to stop, with the reason kept on the run for `show` and the attempt.
-pub async fn judge(c: &mut SqliteConnection, run_id: i64, evals: &[Eval]) -> Result<Directive> {
+pub async fn judge(
+    c: &mut SqliteConnection,
+    run: RunId,
+    evals: &[Evaluation],
+) -> Result<Directive> {
     let row = sqlx::query(
         "SELECT s.id, s.early_min_iter, s.early_eta, s.metric, s.goal,
                 json_extract(r.hyperparams_json, '$.max_iters') AS max_iters,
                 json_extract(r.hyperparams_json, '$.eval_interval') AS eval_interval
          FROM runs r JOIN sweeps s ON s.id = r.sweep_id WHERE r.id = ?",
     )
-    .bind(run_id)
+    .bind(run.get())
     .fetch_one(&mut *c)
     .await?;
     let (Some(min_iter), Some(eta)) = (
@@ -32,36 +37,22 @@ pub async fn judge(c: &mut SqliteConnection, run_id: i64, evals: &[Eval]) -> Res
         min_iter: min_iter as u64,
         eta: eta as u64,
     };
-    let (sweep_id, metric): (i64, String) = (row.get("id"), row.get("metric"));
+    let sweep_id: i64 = row.get("id");
+    let metric: MetricName = column::named(&row, "metric")?;
+    let goal: Goal = column::named(&row, "goal")?;
     let (max_iters, every): (i64, i64) = (row.get("max_iters"), row.get("eval_interval"));
-    let goal = if row.get::<&str, _>("goal") == "maximize" {
-        Goal::Maximize
-    } else {
-        Goal::Minimize
-    };
-    let mut rungs: Vec<(u64, &Eval)> = evals
+    let mut rungs: Vec<(u64, &Evaluation)> = evals
         .iter()
-        .filter_map(|e| {
-            Some((
-                et.rung_at(e.step as u64, every as u64, max_iters as u64)?,
-                e,
-            ))
-        })
+        .filter_map(|e| Some((et.rung_at(e.step, every as u64, max_iters as u64)?, e)))
         .collect();
     rungs.sort_by_key(|(_, e)| e.step);
     for (rung, e) in rungs {
-        let (value, sql) = if metric == "train_loss" {
-            (
-                e.train_loss,
-                "SELECT e.train_loss FROM runs r JOIN evals e ON e.run_id = r.id AND e.step = ? WHERE r.sweep_id = ?",
-            )
-        } else {
-            (
-                e.val_loss,
-                "SELECT e.val_loss FROM runs r JOIN evals e ON e.run_id = r.id AND e.step = ? WHERE r.sweep_id = ?",
-            )
-        };
-        let recorded: Vec<f64> = sqlx::query_scalar(sql)
+        let value = e.metric(metric);
+        // The column is the metric's own name, from the enum's fixed names, never from input.
+        let sql = format!(
+            "SELECT e.{metric} FROM runs r JOIN evals e ON e.run_id = r.id AND e.step = ? WHERE r.sweep_id = ?"
+        );
+        let recorded: Vec<f64> = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
             .bind(e.step as i64)
             .bind(sweep_id)
             .fetch_all(&mut *c)
@@ -73,7 +64,7 @@ pub async fn judge(c: &mut SqliteConnection, run_id: i64, evals: &[Eval]) -> Res
             );
             sqlx::query("UPDATE runs SET stop_requested = 1, stop_reason = ? WHERE id = ?")
                 .bind(&reason)
-                .bind(run_id)
+                .bind(run.get())
                 .execute(&mut *c)
                 .await?;
             return Ok(Directive::Stop(reason));

@@ -17,31 +17,13 @@ use super::early::EarlyTerminate;
 use super::file::{ParamFile, Scalar, SweepFile};
 use super::param::{Distribution, Param};
 
-/// Search method.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Method {
-    /// Cartesian product of every parameter's values.
-    Grid,
-    /// Independent seeded draws, `run_cap` of them.
-    Random,
-}
-
-/// Direction of the metric.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Goal {
-    /// Lower is better (losses).
-    Minimize,
-    /// Higher is better.
-    Maximize,
-}
+pub use gptsweep_api::{Goal, Method, MetricName};
 
 /// What ranks runs.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Metric {
     /// `val_loss` or `train_loss`.
-    pub name: String,
+    pub name: MetricName,
     /// Direction.
     pub goal: Goal,
 }
@@ -343,15 +325,18 @@ fn check_early_terminate(c: &mut Checker, f: &SweepFile) -> Option<EarlyTerminat
 
 fn check_metric(c: &mut Checker, f: &SweepFile) -> Metric {
     let mut metric = Metric {
-        name: "val_loss".into(),
+        name: MetricName::ValLoss,
         goal: Goal::Minimize,
     };
     if let Some(m) = &f.metric {
-        match m.value.name.value.as_str() {
-            "val_loss" | "train_loss" => metric.name = m.value.name.value.clone(),
-            other => c.err(
+        match m.value.name.value.parse() {
+            Ok(name) => metric.name = name,
+            Err(_) => c.err(
                 m.value.name.referenced,
-                format!("metric.name: unknown metric {other:?}; expected val_loss or train_loss"),
+                format!(
+                    "metric.name: unknown metric {:?}; expected val_loss or train_loss",
+                    m.value.name.value
+                ),
             ),
         }
         if let Some(g) = &m.value.goal {

@@ -1,0 +1,30 @@
+//! gptsweep's shared API layer: what the coordinator, the worker and the CLI say to each
+//! other, as domain types apart from the generated wire types (Ballista's `from_proto` /
+//! `to_proto` split).
+//!
+//! - [`ids`]: ID newtypes ([`SweepId`], [`RunId`], [`LeaseId`], [`WorkerId`]);
+//! - [`state`]: run, sweep and attempt states, attempt outcomes and stop directives as enums;
+//! - [`metric`]: the ranking metric, its goal and the search method;
+//! - [`records`]: sweeps, runs, evaluations, attempts, workers, leaderboard rows;
+//! - [`from_proto`] / [`to_proto`]: the only place the two shapes meet; a wire message
+//!   missing a field the domain needs is an [`ApiError`] naming it, never a default.
+//!
+//! States, metrics and goals are strings only where they meet SQL and the terminal: their
+//! one mapping is `as_str` / `FromStr` here ([`state::Named`]).
+
+pub mod error;
+pub mod from_proto;
+pub mod ids;
+pub mod metric;
+pub mod records;
+pub mod state;
+pub mod to_proto;
+
+pub use error::ApiError;
+pub use ids::{LeaseId, RunId, SweepId, WorkerId};
+pub use metric::{Goal, Method, MetricName};
+pub use records::{
+    Attempt, Evaluation, Leaderboard, LeaderboardRow, LeasedRun, RunCounts, RunDetail, Sample,
+    Submitted, SweepSummary, WorkerInfo,
+};
+pub use state::{AttemptState, Directive, Named, Outcome, RunState, SweepState};

@@ -1,0 +1,184 @@
+//! Domain records into wire messages. Infallible: every domain value has a wire form.
+
+use gptsweep_proto::pb;
+
+use crate::ids::RunId;
+use crate::records::{
+    Attempt, Evaluation, Leaderboard, LeaderboardRow, LeasedRun, RunCounts, RunDetail, Sample,
+    Submitted, SweepSummary, WorkerInfo,
+};
+use crate::state::{Directive, Named, Outcome};
+
+impl From<&Evaluation> for pb::EvalPoint {
+    fn from(e: &Evaluation) -> Self {
+        Self {
+            step: e.step,
+            train_loss: e.train_loss,
+            val_loss: e.val_loss,
+            tokens_per_sec: e.tokens_per_sec,
+            train_secs: e.train_secs,
+        }
+    }
+}
+
+impl From<&Sample> for pb::SampleText {
+    fn from(s: &Sample) -> Self {
+        Self {
+            prompt: s.prompt.clone(),
+            text: s.text.clone(),
+            seed: s.seed,
+        }
+    }
+}
+
+impl From<&RunCounts> for pb::RunCounts {
+    fn from(c: &RunCounts) -> Self {
+        Self {
+            queued: c.queued,
+            running: c.running,
+            finished: c.finished,
+            failed: c.failed,
+            stopped: c.stopped,
+            cancelled: c.cancelled,
+        }
+    }
+}
+
+impl From<&SweepSummary> for pb::SweepSummary {
+    fn from(s: &SweepSummary) -> Self {
+        Self {
+            id: s.id.get(),
+            name: s.name.clone(),
+            state: s.state.as_str().into(),
+            method: s.method.as_str().into(),
+            metric: s.metric.as_str().into(),
+            goal: s.goal.as_str().into(),
+            dataset: s.dataset.clone(),
+            runs: Some((&s.runs).into()),
+            best: s.best,
+            best_run: s.best_run.map(RunId::get),
+            created_at_ms: s.created_at_ms,
+            swept: s.swept.clone(),
+            evals_stored: s.evals_stored,
+            evals_expected: s.evals_expected,
+        }
+    }
+}
+
+impl From<&LeaderboardRow> for pb::RunRow {
+    fn from(r: &LeaderboardRow) -> Self {
+        Self {
+            rank: r.rank,
+            run_id: r.run.get(),
+            state: r.state.as_str().into(),
+            params_json: serde_json::Value::Object(r.params.clone()).to_string(),
+            best_val_loss: r.best_val_loss,
+            best_step: r.best_step,
+            last_train_loss: r.last_train_loss,
+            num_params: r.num_params,
+            tokens_per_sec: r.tokens_per_sec,
+            train_secs: r.train_secs,
+            samples: r.samples.iter().map(Into::into).collect(),
+            steps: r.steps,
+        }
+    }
+}
+
+impl From<&Leaderboard> for pb::TopReply {
+    fn from(b: &Leaderboard) -> Self {
+        Self {
+            sweep: Some((&b.sweep).into()),
+            runs: b.rows.iter().map(Into::into).collect(),
+        }
+    }
+}
+
+impl From<&Attempt> for pb::Attempt {
+    fn from(a: &Attempt) -> Self {
+        Self {
+            lease_id: a.lease.get(),
+            worker: a.worker.clone(),
+            device: a.device.clone(),
+            state: a.state.as_str().into(),
+            reason: a.reason.clone(),
+            started_at_ms: a.started_at_ms,
+            ended_at_ms: a.ended_at_ms,
+            resumed_from: a.resumed_from,
+        }
+    }
+}
+
+impl From<&RunDetail> for pb::ShowRunReply {
+    fn from(d: &RunDetail) -> Self {
+        Self {
+            run_id: d.run.get(),
+            sweep: d.sweep.clone(),
+            state: d.state.as_str().into(),
+            hyperparams_json: serde_json::Value::Object(d.hyperparams.clone()).to_string(),
+            swept_json: serde_json::Value::Object(d.swept.clone()).to_string(),
+            evals: d.evals.iter().map(Into::into).collect(),
+            samples: d.samples.iter().map(Into::into).collect(),
+            attempts: d.attempts.iter().map(Into::into).collect(),
+            error: d.error.clone(),
+            num_params: d.num_params,
+        }
+    }
+}
+
+impl From<&WorkerInfo> for pb::WorkerInfo {
+    fn from(w: &WorkerInfo) -> Self {
+        Self {
+            id: w.id.get(),
+            name: w.name.clone(),
+            devices: w.devices.clone(),
+            last_seen_ms: w.last_seen_ms,
+            running: w.running.iter().map(|r| r.get()).collect(),
+            alive: w.alive,
+        }
+    }
+}
+
+impl From<LeasedRun> for pb::RunSpec {
+    fn from(r: LeasedRun) -> Self {
+        Self {
+            run_id: r.run.get(),
+            lease_id: r.lease.get(),
+            sweep: r.sweep,
+            hyperparams_json: r.hyperparams_json,
+            dataset_name: r.dataset_name,
+            dataset_sha256: r.dataset_sha256,
+            dataset_builtin: r.dataset_builtin,
+            samples_json: r.samples_json,
+            attempt: r.attempt,
+            resume_step: r.resume_step,
+        }
+    }
+}
+
+impl From<&Submitted> for pb::SubmitReply {
+    fn from(s: &Submitted) -> Self {
+        Self {
+            sweep_id: s.id.get(),
+            name: s.name.clone(),
+            runs: s.runs,
+        }
+    }
+}
+
+impl From<Outcome> for pb::Outcome {
+    fn from(o: Outcome) -> Self {
+        match o {
+            Outcome::Finished => Self::Finished,
+            Outcome::Stopped => Self::Stopped,
+            Outcome::Failed => Self::Failed,
+        }
+    }
+}
+
+/// A directive as the wire's `(directive, reason)` pair of report and heartbeat replies.
+pub fn directive(d: Directive) -> (i32, String) {
+    match d {
+        Directive::Continue => (pb::Directive::Continue as i32, String::new()),
+        Directive::Stop(why) => (pb::Directive::Stop as i32, why),
+    }
+}

@@ -1,0 +1,178 @@
+//! The end of an attempt and what follows: the run finishes, stops, or (after a failure
+//! or an expired lease) is queued again or failed for good; a sweep whose runs have all
+//! ended is closed.
+
+use sqlx::SqliteConnection;
+
+use gptsweep_api::{LeaseId, Named, Outcome, RunId, Sample};
+
+use super::Write;
+use crate::clock::now_ms;
+use crate::error::{CoordinatorError, Result};
+
+/// Ends an attempt with the worker's outcome; only the lease holder may.
+#[derive(Debug, Clone)]
+pub struct Finish {
+    /// The run.
+    pub run: RunId,
+    /// The lease that claims it.
+    pub lease: LeaseId,
+    /// How it ended.
+    pub outcome: Outcome,
+    /// Why it failed (or stopped, if the worker says).
+    pub error: String,
+    /// The samples of a finished run.
+    pub samples: Vec<Sample>,
+    /// The trainer's summary as JSON, if any.
+    pub summary_json: String,
+    /// Attempts a run gets before a failure fails it for good.
+    pub max_attempts: u32,
+}
+
+impl Write for Finish {
+    type Output = ();
+
+    async fn apply(self, c: &mut SqliteConnection) -> Result<()> {
+        let Finish {
+            run,
+            lease,
+            outcome,
+            error,
+            samples,
+            summary_json,
+            max_attempts,
+        } = self;
+        let holder: Option<Option<i64>> =
+            sqlx::query_scalar("SELECT lease_id FROM runs WHERE id = ? AND state = 'running'")
+                .bind(run.get())
+                .fetch_optional(&mut *c)
+                .await?;
+        if holder != Some(Some(lease.get())) {
+            return Err(CoordinatorError::LeaseLost(format!(
+                "lease {lease} no longer holds run {run}; its result is dropped"
+            )));
+        }
+        let now = now_ms();
+        for (i, s) in samples.iter().enumerate() {
+            sqlx::query("INSERT INTO samples (run_id, idx, prompt, seed, text) VALUES (?, ?, ?, ?, ?) ON CONFLICT(run_id, idx) DO UPDATE SET text = excluded.text")
+                .bind(run.get())
+                .bind(i as i64)
+                .bind(&s.prompt)
+                .bind(s.seed as i64)
+                .bind(&s.text)
+                .execute(&mut *c)
+                .await?;
+        }
+        if outcome == Outcome::Failed {
+            sqlx::query("UPDATE attempts SET state = ?, reason = ?, ended_at = ? WHERE id = ?")
+                .bind(outcome.attempt_state().as_str())
+                .bind(&error)
+                .bind(now)
+                .bind(lease.get())
+                .execute(&mut *c)
+                .await?;
+            sqlx::query("UPDATE runs SET error = ? WHERE id = ?")
+                .bind(&error)
+                .bind(run.get())
+                .execute(&mut *c)
+                .await?;
+            return requeue_or_fail(c, run, max_attempts).await;
+        }
+        let stop_reason: String = if outcome == Outcome::Stopped && error.is_empty() {
+            sqlx::query_scalar("SELECT stop_reason FROM runs WHERE id = ?")
+                .bind(run.get())
+                .fetch_one(&mut *c)
+                .await?
+        } else {
+            String::new()
+        };
+        let reason = if stop_reason.is_empty() {
+            error
+        } else {
+            stop_reason
+        };
+        sqlx::query("UPDATE runs SET state = ?, lease_id = NULL, lease_expires_at = NULL, error = ?, summary_json = ?, finished_at = ? WHERE id = ?")
+            .bind(outcome.run_state().as_str())
+            .bind(&reason)
+            .bind(if summary_json.is_empty() { None } else { Some(summary_json) })
+            .bind(now)
+            .bind(run.get())
+            .execute(&mut *c)
+            .await?;
+        sqlx::query("UPDATE attempts SET state = ?, reason = ?, ended_at = ? WHERE id = ?")
+            .bind(outcome.attempt_state().as_str())
+            .bind(&reason)
+            .bind(now)
+            .bind(lease.get())
+            .execute(&mut *c)
+            .await?;
+        close_sweep_if_done(c, run).await
+    }
+}
+
+/// Closes the run's sweep as finished once none of its runs is queued or running.
+async fn close_sweep_if_done(c: &mut SqliteConnection, run: RunId) -> Result<()> {
+    sqlx::query(
+        "UPDATE sweeps SET state = 'finished', finished_at = ?
+         WHERE id = (SELECT sweep_id FROM runs WHERE id = ?) AND state = 'running'
+           AND NOT EXISTS (SELECT 1 FROM runs WHERE sweep_id = sweeps.id AND state IN ('queued', 'running'))",
+    )
+    .bind(now_ms())
+    .bind(run.get())
+    .execute(&mut *c)
+    .await?;
+    Ok(())
+}
+
+/// After an attempt ended badly (expired or failed): queue the run again, or, once it has
+/// had `max_attempts` attempts, fail it with every attempt's reason. A run asked to stop
+/// stops.
+pub(super) async fn requeue_or_fail(
+    c: &mut SqliteConnection,
+    run: RunId,
+    max_attempts: u32,
+) -> Result<()> {
+    let (attempts, stop): (i64, bool) =
+        sqlx::query_as("SELECT attempts, stop_requested FROM runs WHERE id = ?")
+            .bind(run.get())
+            .fetch_one(&mut *c)
+            .await?;
+    let now = now_ms();
+    if stop {
+        sqlx::query("UPDATE runs SET state = 'stopped', lease_id = NULL, lease_expires_at = NULL, finished_at = ? WHERE id = ?")
+            .bind(now)
+            .bind(run.get())
+            .execute(&mut *c)
+            .await?;
+    } else if attempts >= max_attempts as i64 {
+        let mut reasons: Vec<String> = sqlx::query_scalar(
+            "SELECT reason FROM attempts WHERE run_id = ? ORDER BY id DESC LIMIT ?",
+        )
+        .bind(run.get())
+        .bind(attempts)
+        .fetch_all(&mut *c)
+        .await?;
+        reasons.reverse();
+        let listed: Vec<String> = reasons
+            .iter()
+            .enumerate()
+            .map(|(i, r)| format!("attempt {}: {r}", i + 1))
+            .collect();
+        let error = format!(
+            "failed {attempts} of {max_attempts} allowed attempts; {}",
+            listed.join("; ")
+        );
+        sqlx::query("UPDATE runs SET state = 'failed', error = ?, lease_id = NULL, lease_expires_at = NULL, finished_at = ? WHERE id = ?")
+            .bind(error)
+            .bind(now)
+            .bind(run.get())
+            .execute(&mut *c)
+            .await?;
+    } else {
+        sqlx::query("UPDATE runs SET state = 'queued', lease_id = NULL, lease_expires_at = NULL WHERE id = ?")
+            .bind(run.get())
+            .execute(&mut *c)
+            .await?;
+    }
+    close_sweep_if_done(c, run).await
+}

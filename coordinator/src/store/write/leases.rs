@@ -1,0 +1,188 @@
+//! Leases: a queued run handed to one worker's device, renewed by every report and
+//! heartbeat of its holder, and expired (the run requeued) when the holder goes quiet.
+
+use sqlx::{Row, SqliteConnection};
+
+use gptsweep_api::{Directive, LeaseId, LeasedRun, RunId, RunState, WorkerId};
+
+use super::Write;
+use super::finishing::requeue_or_fail;
+use super::workers::touch;
+use crate::clock::now_ms;
+use crate::error::{CoordinatorError, Result};
+use crate::store::column;
+
+/// Leases the next queued run (oldest sweep first, then plan order) to a worker's device;
+/// `None` when nothing is queued.
+#[derive(Debug, Clone)]
+pub struct Lease {
+    /// The worker asking.
+    pub worker: WorkerId,
+    /// Its free device.
+    pub device: String,
+    /// How long the lease lasts unless renewed, ms.
+    pub lease_ms: i64,
+}
+
+impl Write for Lease {
+    type Output = Option<LeasedRun>;
+
+    async fn apply(self, c: &mut SqliteConnection) -> Result<Option<LeasedRun>> {
+        let known: Option<i64> = sqlx::query_scalar("SELECT id FROM workers WHERE id = ?")
+            .bind(self.worker.get())
+            .fetch_optional(&mut *c)
+            .await?;
+        if known.is_none() {
+            return Err(CoordinatorError::NotFound(format!(
+                "worker {} is not registered; register again",
+                self.worker
+            )));
+        }
+        touch(c, self.worker).await?;
+        let row = sqlx::query(
+            "SELECT r.id, r.hyperparams_json, r.attempts, r.checkpoint_step, s.name, s.spec_json, s.dataset_sha256, d.name AS dname, d.builtin
+             FROM runs r JOIN sweeps s ON s.id = r.sweep_id JOIN datasets d ON d.sha256 = s.dataset_sha256
+             WHERE r.state = 'queued' AND s.state = 'running'
+             ORDER BY s.id, r.idx LIMIT 1",
+        )
+        .fetch_optional(&mut *c)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let run_id: i64 = row.get("id");
+        let now = now_ms();
+        let resume_step: i64 = row.get("checkpoint_step");
+        let lease_id: i64 = sqlx::query_scalar(
+            "INSERT INTO attempts (run_id, worker_id, device, state, started_at, resumed_from) VALUES (?, ?, ?, 'running', ?, ?) RETURNING id",
+        )
+        .bind(run_id)
+        .bind(self.worker.get())
+        .bind(&self.device)
+        .bind(now)
+        .bind(resume_step)
+        .fetch_one(&mut *c)
+        .await?;
+        let updated = sqlx::query("UPDATE runs SET state = 'running', attempts = attempts + 1, lease_id = ?, lease_expires_at = ? WHERE id = ? AND state = 'queued'")
+            .bind(lease_id)
+            .bind(now + self.lease_ms)
+            .bind(run_id)
+            .execute(&mut *c)
+            .await?;
+        debug_assert_eq!(updated.rows_affected(), 1);
+        let spec: serde_json::Value =
+            serde_json::from_str(row.get::<&str, _>("spec_json")).unwrap_or_default();
+        Ok(Some(LeasedRun {
+            run: RunId(run_id),
+            lease: LeaseId(lease_id),
+            sweep: row.get("name"),
+            hyperparams_json: row.get("hyperparams_json"),
+            dataset_name: row.get("dname"),
+            dataset_sha256: row.get("dataset_sha256"),
+            dataset_builtin: row.get("builtin"),
+            samples_json: spec
+                .get("samples")
+                .map(|s| s.to_string())
+                .unwrap_or_default(),
+            attempt: row.get::<i64, _>("attempts") as u32 + 1,
+            resume_step: resume_step as u64,
+        }))
+    }
+}
+
+/// What renewing a lease found: the directive for the holder, and whether the run's sweep
+/// uses early termination (read with the run, so that a report to a sweep without it
+/// costs no further query).
+pub(super) struct Renewed {
+    pub directive: Directive,
+    pub early: bool,
+}
+
+/// Checks that `lease` still holds `run`, renews it for `lease_ms` and notes the worker
+/// alive.
+pub(super) async fn renew(
+    c: &mut SqliteConnection,
+    run: RunId,
+    lease: LeaseId,
+    lease_ms: i64,
+) -> Result<Renewed> {
+    let row = sqlx::query("SELECT r.lease_id, r.state, r.stop_requested, r.stop_reason, a.worker_id, s.early_min_iter IS NOT NULL AS early FROM runs r JOIN sweeps s ON s.id = r.sweep_id LEFT JOIN attempts a ON a.id = r.lease_id WHERE r.id = ?")
+        .bind(run.get())
+        .fetch_optional(&mut *c)
+        .await?
+        .ok_or_else(|| CoordinatorError::NotFound(format!("run {run} does not exist")))?;
+    let holder: Option<i64> = row.get("lease_id");
+    let state: RunState = column::named(&row, "state")?;
+    if holder != Some(lease.get()) || state != RunState::Running {
+        return Err(CoordinatorError::LeaseLost(format!(
+            "lease {lease} no longer holds run {run} (the run is {state}); drop it"
+        )));
+    }
+    sqlx::query("UPDATE runs SET lease_expires_at = ? WHERE id = ?")
+        .bind(now_ms() + lease_ms)
+        .bind(run.get())
+        .execute(&mut *c)
+        .await?;
+    if let Some(w) = row.get::<Option<i64>, _>("worker_id") {
+        touch(c, WorkerId(w)).await?;
+    }
+    let directive = if row.get::<bool, _>("stop_requested") {
+        Directive::Stop(row.get("stop_reason"))
+    } else {
+        Directive::Continue
+    };
+    Ok(Renewed {
+        directive,
+        early: row.get("early"),
+    })
+}
+
+/// Renews a lease between evaluations; answers the directive.
+#[derive(Debug, Clone, Copy)]
+pub struct Heartbeat {
+    /// The run.
+    pub run: RunId,
+    /// The lease that claims it.
+    pub lease: LeaseId,
+    /// How long the lease lasts from now, ms.
+    pub lease_ms: i64,
+}
+
+impl Write for Heartbeat {
+    type Output = Directive;
+
+    async fn apply(self, c: &mut SqliteConnection) -> Result<Directive> {
+        Ok(renew(c, self.run, self.lease, self.lease_ms)
+            .await?
+            .directive)
+    }
+}
+
+/// Ends every lease past its expiry (the attempt `expired`) and requeues or fails its run;
+/// answers the runs.
+#[derive(Debug, Clone, Copy)]
+pub struct ExpireLeases {
+    /// Attempts a run gets before it is failed.
+    pub max_attempts: u32,
+}
+
+impl Write for ExpireLeases {
+    type Output = Vec<RunId>;
+
+    async fn apply(self, c: &mut SqliteConnection) -> Result<Vec<RunId>> {
+        let now = now_ms();
+        let expired: Vec<(i64, i64)> = sqlx::query_as(
+            "SELECT id, lease_id FROM runs WHERE state = 'running' AND lease_expires_at < ?",
+        )
+        .bind(now)
+        .fetch_all(&mut *c)
+        .await?;
+        for (run_id, lease_id) in &expired {
+            sqlx::query("UPDATE attempts SET state = 'expired', reason = 'lease expired: the worker went quiet', ended_at = ? WHERE id = ?")
+                .bind(now)
+                .bind(lease_id)
+                .execute(&mut *c)
+                .await?;
+            requeue_or_fail(c, RunId(*run_id), self.max_attempts).await?;
+        }
+        Ok(expired.into_iter().map(|(r, _)| RunId(r)).collect())
+    }
+}

@@ -1,0 +1,44 @@
+//! Every store write, one type a write (mini-redis `cmd/`): a struct holding the write's
+//! arguments and a [`Write`] impl that applies it to a connection inside its savepoint.
+//! [`super::Store::write`] queues any of them to the one writer; adding a write is one
+//! struct and one impl, in the file of its concern:
+//!
+//! - [`datasets`][]: a stored corpus;
+//! - [`sweeps`][]: a new sweep and its runs, cancel, retry;
+//! - [`workers`][]: registration;
+//! - [`leases`][]: handing out runs, renewing and expiring leases;
+//! - [`reports`][]: evaluations and checkpoints of a held run;
+//! - [`finishing`][]: the end of an attempt, and what follows for its run and sweep.
+//!
+//! The writes speak only SQL that SQLite and PostgreSQL share except where noted, and take
+//! the connection as their one argument, so a second backend adds a connection type and
+//! reuses the rest.
+
+mod datasets;
+mod finishing;
+mod leases;
+mod reports;
+mod sweeps;
+mod workers;
+
+use std::future::Future;
+
+use sqlx::SqliteConnection;
+
+use crate::error::Result;
+
+pub use datasets::InsertDataset;
+pub use finishing::Finish;
+pub use leases::{ExpireLeases, Heartbeat, Lease};
+pub use reports::{Report, SetCheckpoint};
+pub use sweeps::{Cancel, CreateSweep, NewSweep, Retry};
+pub use workers::RegisterWorker;
+
+/// One write: applied by the single writer inside its own savepoint of the batch's
+/// transaction, so a failing write rolls back alone.
+pub trait Write: Send + 'static {
+    /// What the caller gets back.
+    type Output: Send + 'static;
+    /// Applies the write.
+    fn apply(self, c: &mut SqliteConnection) -> impl Future<Output = Result<Self::Output>> + Send;
+}

@@ -1,0 +1,161 @@
+//! A sweep's life as a whole: created with its planned runs, cancelled, and its ended
+//! runs queued again.
+
+use sqlx::SqliteConnection;
+
+use gptsweep_api::{Named, RunState, SweepId};
+
+use super::Write;
+use crate::clock::now_ms;
+use crate::error::{CoordinatorError, Result};
+use crate::sweep::{PlannedRun, SweepSpec};
+
+/// A sweep ready to be stored.
+#[derive(Debug, Clone)]
+pub struct NewSweep {
+    /// The checked spec.
+    pub spec: SweepSpec,
+    /// The file as submitted.
+    pub yaml: String,
+    /// Its name as the user gave it.
+    pub file_name: String,
+    /// Dataset identity.
+    pub dataset_sha256: String,
+    /// Planned runs, with their parameter counts.
+    pub runs: Vec<(PlannedRun, u64)>,
+}
+
+/// Stores a sweep and queues its runs; answers its id. A taken name is refused.
+#[derive(Debug, Clone)]
+pub struct CreateSweep(pub Box<NewSweep>);
+
+impl Write for CreateSweep {
+    type Output = SweepId;
+
+    async fn apply(self, c: &mut SqliteConnection) -> Result<SweepId> {
+        let s = self.0;
+        let taken: Option<i64> = sqlx::query_scalar("SELECT id FROM sweeps WHERE name = ?")
+            .bind(&s.spec.name)
+            .fetch_optional(&mut *c)
+            .await?;
+        if let Some(id) = taken {
+            return Err(CoordinatorError::AlreadyExists(format!(
+                "{}: a sweep named {:?} already exists (id {id}); set another `name:` in the file",
+                s.file_name, s.spec.name
+            )));
+        }
+        let now = now_ms();
+        let spec_json = serde_json::to_string(&s.spec).expect("spec serialises");
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO sweeps (name, file_name, yaml, spec_json, method, metric, goal, dataset_sha256, state, created_at, early_min_iter, early_eta)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'running', ?, ?, ?) RETURNING id",
+        )
+        .bind(&s.spec.name)
+        .bind(&s.file_name)
+        .bind(&s.yaml)
+        .bind(spec_json)
+        .bind(s.spec.method.as_str())
+        .bind(s.spec.metric.name.as_str())
+        .bind(s.spec.metric.goal.as_str())
+        .bind(&s.dataset_sha256)
+        .bind(now)
+        .bind(s.spec.early_terminate.map(|e| e.min_iter as i64))
+        .bind(s.spec.early_terminate.map(|e| e.eta as i64))
+        .fetch_one(&mut *c)
+        .await?;
+        for (run, params) in &s.runs {
+            sqlx::query(
+                "INSERT INTO runs (sweep_id, idx, hyperparams_json, swept_json, state, num_params, created_at) VALUES (?, ?, ?, ?, 'queued', ?, ?)",
+            )
+            .bind(id)
+            .bind(run.index as i64)
+            .bind(serde_json::to_string(&run.hyperparams).expect("serialises"))
+            .bind(serde_json::to_string(&run.swept).expect("serialises"))
+            .bind(*params as i64)
+            .bind(now)
+            .execute(&mut *c)
+            .await?;
+        }
+        Ok(SweepId(id))
+    }
+}
+
+/// Cancels a sweep: queued runs are cancelled, running ones asked to stop (an earlier
+/// stop reason is kept). Answers (cancelled, told to stop).
+#[derive(Debug, Clone, Copy)]
+pub struct Cancel {
+    /// The sweep.
+    pub sweep: SweepId,
+}
+
+impl Write for Cancel {
+    type Output = (u32, u32);
+
+    async fn apply(self, c: &mut SqliteConnection) -> Result<(u32, u32)> {
+        let now = now_ms();
+        let queued = sqlx::query("UPDATE runs SET state = 'cancelled', finished_at = ? WHERE sweep_id = ? AND state = 'queued'")
+            .bind(now)
+            .bind(self.sweep.get())
+            .execute(&mut *c)
+            .await?;
+        let running = sqlx::query("UPDATE runs SET stop_reason = CASE WHEN stop_requested = 1 THEN stop_reason ELSE 'the sweep was cancelled' END, stop_requested = 1 WHERE sweep_id = ? AND state = 'running'")
+            .bind(self.sweep.get())
+            .execute(&mut *c)
+            .await?;
+        sqlx::query(
+            "UPDATE sweeps SET state = 'cancelled', finished_at = ? WHERE id = ? AND state = 'running'",
+        )
+        .bind(now)
+        .bind(self.sweep.get())
+        .execute(&mut *c)
+        .await?;
+        Ok((
+            queued.rows_affected() as u32,
+            running.rows_affected() as u32,
+        ))
+    }
+}
+
+/// Queues a sweep's failed and/or stopped (and cancelled) runs again, with fresh attempt
+/// counts; the sweep runs again if any were. Answers how many.
+#[derive(Debug, Clone, Copy)]
+pub struct Retry {
+    /// The sweep.
+    pub sweep: SweepId,
+    /// Requeue failed runs.
+    pub failed: bool,
+    /// Requeue stopped and cancelled runs.
+    pub stopped: bool,
+}
+
+impl Write for Retry {
+    type Output = u32;
+
+    async fn apply(self, c: &mut SqliteConnection) -> Result<u32> {
+        let mut states = Vec::new();
+        if self.failed {
+            states.push(RunState::Failed);
+        }
+        if self.stopped {
+            states.extend([RunState::Stopped, RunState::Cancelled]);
+        }
+        let mut n = 0;
+        for state in states {
+            n += sqlx::query(
+                "UPDATE runs SET state = 'queued', stop_requested = 0, stop_reason = '', attempts = 0, error = '', finished_at = NULL WHERE sweep_id = ? AND state = ?",
+            )
+            .bind(self.sweep.get())
+            .bind(state.as_str())
+            .execute(&mut *c)
+            .await?
+            .rows_affected() as u32;
+        }
+        if n > 0 {
+            sqlx::query("UPDATE sweeps SET state = 'running', finished_at = NULL WHERE id = ?")
+                .bind(self.sweep.get())
+                .execute(&mut *c)
+                .await?;
+        }
+        Ok(n)
+    }
+}

@@ -1,0 +1,44 @@
+//! Registering a worker and noting that it is alive.
+
+use sqlx::SqliteConnection;
+
+use gptsweep_api::WorkerId;
+
+use super::Write;
+use crate::clock::now_ms;
+use crate::error::Result;
+
+/// Registers a worker; answers its id.
+#[derive(Debug, Clone)]
+pub struct RegisterWorker {
+    /// Its name.
+    pub name: String,
+    /// Its device specs.
+    pub devices: Vec<String>,
+}
+
+impl Write for RegisterWorker {
+    type Output = WorkerId;
+
+    async fn apply(self, c: &mut SqliteConnection) -> Result<WorkerId> {
+        let now = now_ms();
+        let id = sqlx::query_scalar("INSERT INTO workers (name, devices_json, registered_at, last_seen) VALUES (?, ?, ?, ?) RETURNING id")
+            .bind(&self.name)
+            .bind(serde_json::to_string(&self.devices).expect("strings serialise"))
+            .bind(now)
+            .bind(now)
+            .fetch_one(&mut *c)
+            .await?;
+        Ok(WorkerId(id))
+    }
+}
+
+/// Notes that `worker` called just now.
+pub(super) async fn touch(c: &mut SqliteConnection, worker: WorkerId) -> Result<()> {
+    sqlx::query("UPDATE workers SET last_seen = ? WHERE id = ?")
+        .bind(now_ms())
+        .bind(worker.get())
+        .execute(&mut *c)
+        .await?;
+    Ok(())
+}
