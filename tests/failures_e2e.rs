@@ -5,16 +5,17 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Cluster, eval_steps, wait_until};
+use common::{Cluster, TinySweep, eval_steps, wait_until};
 
 #[test]
 fn a_killed_workers_run_resumes_on_another_from_its_last_checkpoint() {
     let mut c = Cluster::start(1, 1.0);
-    let file = c.write(
-        "one.yaml",
-        "name: one\nmethod: grid\ntrain: {n_embd: 16, n_head: 2, n_layer: 1, block_size: 16, batch_size: 8, dropout: 0.0, max_iters: 3000, eval_interval: 100, eval_iters: 2}\nsamples: {count: 1, length: 10}\n",
+    c.submit(
+        &TinySweep::new("one")
+            .max_iters(3000)
+            .eval_interval(100)
+            .samples(1, 10),
     );
-    c.json(&["submit", file.to_str().unwrap()]);
     wait_until("two evaluations", Duration::from_secs(60), || {
         (c.json(&["status", "one"])["evals_stored"].as_u64().unwrap() >= 2).then_some(())
     });
@@ -57,11 +58,13 @@ fn a_killed_workers_run_resumes_on_another_from_its_last_checkpoint() {
 #[test]
 fn a_diverging_run_fails_with_its_error_and_can_be_retried() {
     let c = Cluster::start(1, 5.0);
-    let file = c.write(
-        "boom.yaml",
-        "name: boom\nmethod: grid\ntrain: {n_embd: 16, n_head: 2, n_layer: 1, block_size: 16, batch_size: 8, lr: 1.0e30, max_iters: 20, eval_interval: 10, eval_iters: 2}\n",
+    c.submit(
+        &TinySweep::new("boom")
+            .train("lr", 1.0e30)
+            .without("dropout") // the model's default, as this test always had it
+            .max_iters(20)
+            .eval_interval(10),
     );
-    c.json(&["submit", file.to_str().unwrap()]);
     let status = c.json(&["status", "boom", "--watch"]);
     assert_eq!(status["runs"]["failed"], 1, "{}", c.logs());
     assert_eq!(status["state"], "finished");
@@ -96,12 +99,13 @@ fn a_diverging_run_fails_with_its_error_and_can_be_retried() {
 #[test]
 fn local_runs_a_sweep_to_its_end_and_prints_top_and_samples() {
     let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("tiny.yaml");
-    std::fs::write(
-        &file,
-        "name: tiny\nmethod: grid\nparameters:\n  n_layer: {values: [1, 2]}\ntrain: {n_embd: 16, n_head: 2, block_size: 16, batch_size: 8, max_iters: 20, eval_interval: 10, eval_iters: 2}\nsamples: {count: 1, length: 12}\n",
-    )
-    .unwrap();
+    let file = TinySweep::new("tiny")
+        .grid("n_layer", &[1, 2])
+        .without("dropout") // the model's default, as this test always had it
+        .max_iters(20)
+        .eval_interval(10)
+        .samples(1, 12)
+        .write_in(dir.path());
     let out = std::process::Command::new(common::bin())
         .args([
             "local",
@@ -154,11 +158,13 @@ fn local_runs_a_sweep_to_its_end_and_prints_top_and_samples() {
 #[test]
 fn a_sweep_survives_a_coordinator_killed_and_restarted() {
     let mut c = Cluster::start(2, 10.0);
-    let file = c.write(
-        "four.yaml",
-        "name: four\nmethod: grid\nparameters:\n  seed: {values: [1, 2, 3, 4]}\ntrain: {n_embd: 16, n_head: 2, n_layer: 1, block_size: 16, batch_size: 8, dropout: 0.0, max_iters: 1500, eval_interval: 100, eval_iters: 2}\nsamples: {count: 1, length: 10}\n",
+    c.submit(
+        &TinySweep::new("four")
+            .grid("seed", &[1, 2, 3, 4])
+            .max_iters(1500)
+            .eval_interval(100)
+            .samples(1, 10),
     );
-    c.json(&["submit", file.to_str().unwrap()]);
     wait_until(
         "evaluations before the crash",
         Duration::from_secs(60),

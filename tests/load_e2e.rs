@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use common::Cluster;
+use common::{Cluster, TinySweep};
 use gptsweep_coordinator::access::Access;
 use gptsweep_proto::client::{self, Stamp};
 use gptsweep_proto::pb;
@@ -22,15 +22,19 @@ async fn two_hundred_workers_lease_and_report_without_double_holders_or_lost_rep
     let c = Cluster::start(0, 30.0);
     let access: Access =
         serde_json::from_str(&std::fs::read_to_string(c.token_file()).unwrap()).unwrap();
-    let seeds: Vec<String> = (0..RUNS).map(|i| i.to_string()).collect();
-    let file = c.write(
-        "load.yaml",
-        &format!(
-            "name: load\nmethod: grid\nparameters:\n  seed: {{values: [{}]}}\ntrain: {{n_embd: 16, n_head: 2, n_layer: 1, block_size: 8, max_iters: {EVALS}, eval_interval: 1}}\nsamples: {{count: 0}}\n",
-            seeds.join(", ")
-        ),
-    );
-    assert_eq!(c.json(&["submit", file.to_str().unwrap()])["runs"], RUNS);
+    let seeds: Vec<usize> = (0..RUNS).collect();
+    // No run is trained here (the workers are simulated): batch size, dropout and
+    // evaluation batches stay at the model's defaults, as this file always had them.
+    let load = TinySweep::new("load")
+        .grid("seed", &seeds)
+        .train("block_size", 8)
+        .without("batch_size")
+        .without("dropout")
+        .without("eval_iters")
+        .max_iters(EVALS)
+        .eval_interval(1)
+        .no_samples();
+    assert_eq!(c.submit(&load)["runs"], RUNS);
 
     let holders: Arc<Mutex<HashMap<i64, usize>>> = Arc::default();
     let started = Instant::now();

@@ -5,29 +5,20 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Cluster, eval_steps, shakespeare, wait_until};
+use common::{Cluster, TinySweep, eval_steps, shakespeare, wait_until};
 use serde_json::Value;
 
-fn sweep_yaml(name: &str, max_iters: u32, eval_interval: u32) -> String {
-    format!(
-        "name: {name}
-dataset: corpus.txt
-method: grid
-parameters:
-  n_embd: {{values: [16, 32]}}
-  lr: {{values: [0.001, 0.003]}}
-train:
-  n_head: 2
-  n_layer: 1
-  block_size: 16
-  batch_size: 8
-  dropout: 0.0
-  max_iters: {max_iters}
-  eval_interval: {eval_interval}
-  eval_iters: 2
-samples: {{prompt: \"ROMEO:\", length: 30, count: 2, seed: 7}}
-"
-    )
+/// Four runs (n_embd 16 or 32, two learning rates) on `corpus.txt`, two samples each.
+fn four_runs(name: &str, max_iters: u64, eval_interval: u64) -> TinySweep {
+    TinySweep::new(name)
+        .dataset("corpus.txt")
+        .grid("n_embd", &[16, 32])
+        .grid("lr", &[0.001, 0.003])
+        .max_iters(max_iters)
+        .eval_interval(eval_interval)
+        .sample_prompt("ROMEO:")
+        .samples(2, 30)
+        .sample_seed(7)
 }
 
 fn counts(status: &Value) -> (u64, u64, u64, u64, u64, u64) {
@@ -47,8 +38,7 @@ fn counts(status: &Value) -> (u64, u64, u64, u64, u64, u64) {
 fn two_workers_run_a_four_run_sweep_to_the_end() {
     let c = Cluster::start(2, 10.0);
     c.write("corpus.txt", &shakespeare(40_000));
-    let file = c.write("e2e.yaml", &sweep_yaml("e2e", 40, 10));
-    let sub = c.json(&["submit", file.to_str().unwrap()]);
+    let sub = c.submit(&four_runs("e2e", 40, 10));
     assert_eq!(sub["runs"], 4);
 
     let status = c.json(&["status", "e2e", "--watch"]);
@@ -118,8 +108,7 @@ fn two_workers_run_a_four_run_sweep_to_the_end() {
 fn cancelling_a_sweep_stops_its_running_runs() {
     let c = Cluster::start(1, 10.0);
     c.write("corpus.txt", &shakespeare(40_000));
-    let file = c.write("long.yaml", &sweep_yaml("long", 1_000_000, 5));
-    c.json(&["submit", file.to_str().unwrap()]);
+    c.submit(&four_runs("long", 1_000_000, 5));
     wait_until("a run to report", Duration::from_secs(60), || {
         let s = c.json(&["status", "long"]);
         (s["runs"]["running"] == 1 && s["evals_stored"].as_u64().unwrap() >= 1).then_some(())
@@ -179,19 +168,17 @@ fn early_termination_stops_the_runs_that_fall_behind_at_a_rung() {
     // it), of 3, and of 4 (cutoff = the second best, which it is not).
     let c = Cluster::start(1, 10.0);
     c.write("corpus.txt", &shakespeare(40_000));
-    let file = c.write(
-        "asha.yaml",
-        "name: asha
-dataset: corpus.txt
-method: grid
-parameters:
-  lr: {values: [0.01, 0.0003, 0.0001, 0.00001]}
-train: {n_embd: 32, n_head: 2, n_layer: 1, block_size: 32, batch_size: 16, dropout: 0.0, max_iters: 40, eval_interval: 10, eval_iters: 2}
-early_terminate: {type: hyperband, min_iter: 1, eta: 3}
-samples: {count: 0}
-",
-    );
-    assert_eq!(c.json(&["submit", file.to_str().unwrap()])["runs"], 4);
+    let asha = TinySweep::new("asha")
+        .dataset("corpus.txt")
+        .grid("lr", &[0.01, 0.0003, 0.0001, 0.00001])
+        .train("n_embd", 32)
+        .train("block_size", 32)
+        .train("batch_size", 16)
+        .max_iters(40)
+        .eval_interval(10)
+        .hyperband(1, 3)
+        .no_samples();
+    assert_eq!(c.submit(&asha)["runs"], 4);
     let status = c.json(&["status", "asha", "--watch"]);
     assert_eq!(status["state"], "finished", "{}", c.logs());
     assert_eq!(counts(&status), (0, 0, 1, 0, 3, 0), "{}", c.logs());

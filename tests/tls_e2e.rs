@@ -8,25 +8,7 @@ mod common;
 use std::path::Path;
 use std::process::{Command, Output};
 
-use common::{Cluster, bin, certs, eval_steps, shakespeare};
-
-const SWEEP: &str = "name: secure
-dataset: corpus.txt
-method: grid
-parameters:
-  lr: {values: [0.001, 0.003]}
-train:
-  n_embd: 16
-  n_head: 2
-  n_layer: 1
-  block_size: 16
-  batch_size: 8
-  dropout: 0.0
-  max_iters: 20
-  eval_interval: 10
-  eval_iters: 2
-samples: {prompt: \"A\", length: 10, count: 1, seed: 1}
-";
+use common::{Cluster, TinySweep, bin, certs, eval_steps, shakespeare};
 
 fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
@@ -37,8 +19,15 @@ fn a_sweep_runs_end_to_end_over_tls() {
     let c = Cluster::start_tls(1, 10.0);
     assert!(c.url.starts_with("https://127.0.0.1:"), "{}", c.url);
     c.write("corpus.txt", &shakespeare(20_000));
-    let file = c.write("secure.yaml", SWEEP);
-    assert_eq!(c.json(&["submit", file.to_str().unwrap()])["runs"], 2);
+    let secure = TinySweep::new("secure")
+        .dataset("corpus.txt")
+        .grid("lr", &[0.001, 0.003])
+        .max_iters(20)
+        .eval_interval(10)
+        .sample_prompt("A")
+        .samples(1, 10)
+        .sample_seed(1);
+    assert_eq!(c.submit(&secure)["runs"], 2);
 
     let status = c.json(&["status", "secure", "--watch"]);
     assert_eq!(status["runs"]["finished"], 2, "{}", c.logs());

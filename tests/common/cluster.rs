@@ -1,0 +1,370 @@
+//! A cluster of real gptsweep processes: one coordinator on a port it picks itself (port 0;
+//! the harness reads the address from its first line of output), a temporary state
+//! directory, N workers, and the CLI pointed at them with the coordinator's access file.
+//!
+//! When the cluster is dropped every process is ended, and the test fails, with every log,
+//! if a process had ended on its own with a failure or a signal the test did not send, or if
+//! any log shows a panic. Processes the test killed on purpose (`kill_worker`,
+//! `restart_coordinator`) are exempt from the first check, not the second: a panic is
+//! written before any kill.
+
+use std::io::{BufRead, BufReader, Read};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use super::certs::Certs;
+use super::process::{Process, panic_lines};
+use super::tiny_sweep::TinySweep;
+use super::{bin, certs};
+
+/// How long a coordinator may take to say that it listens.
+const LISTENING_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// What the coordinator prints, with its address, once it listens.
+const LISTENING: &str = "gptsweep coordinator listening on ";
+
+/// Coordinator, workers and a scratch directory.
+pub struct Cluster {
+    /// Scratch space: state, caches, logs, sweep files.
+    pub dir: tempfile::TempDir,
+    /// `http://127.0.0.1:PORT`, or `https://` with TLS.
+    pub url: String,
+    /// The certificates, when the coordinator serves TLS.
+    pub tls: Option<Certs>,
+    /// The address the coordinator chose; restarts listen on it again.
+    addr: SocketAddr,
+    /// `--lease-timeout` in seconds, kept for restarts.
+    lease_timeout: f64,
+    /// The coordinator now serving.
+    coordinator: Process,
+    /// Earlier coordinators, killed by `restart_coordinator`, kept for the log check.
+    retired: Vec<Process>,
+    /// Workers by index, killed ones included.
+    workers: Vec<Process>,
+}
+
+impl Cluster {
+    /// Starts a coordinator with `lease_timeout` seconds and `workers` CPU workers.
+    pub fn start(workers: usize, lease_timeout: f64) -> Self {
+        Self::start_with(workers, lease_timeout, false)
+    }
+
+    /// As [`Cluster::start`], the coordinator serving TLS with a certificate of a fresh
+    /// private CA that the workers and the CLI are given with `--tls-ca`.
+    pub fn start_tls(workers: usize, lease_timeout: f64) -> Self {
+        Self::start_with(workers, lease_timeout, true)
+    }
+
+    fn start_with(workers: usize, lease_timeout: f64, tls: bool) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let tls = tls.then(|| certs::generate(&dir.path().join("tls")));
+        let (coordinator, addr) =
+            spawn_coordinator(dir.path(), "127.0.0.1:0", lease_timeout, tls.as_ref(), 0);
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        let mut cluster = Self {
+            url: format!("{scheme}://{addr}"),
+            tls,
+            addr,
+            lease_timeout,
+            dir,
+            coordinator,
+            retired: Vec::new(),
+            workers: Vec::new(),
+        };
+        for _ in 0..workers {
+            cluster.add_worker();
+        }
+        cluster
+    }
+
+    /// Kills the coordinator with SIGKILL and starts it again on the same address and
+    /// state, so that workers and the CLI reach it at the same URL.
+    pub fn restart_coordinator(&mut self) {
+        self.coordinator.kill();
+        let generation = self.retired.len() + 1;
+        let (next, _) = spawn_coordinator(
+            self.dir.path(),
+            &self.addr.to_string(),
+            self.lease_timeout,
+            self.tls.as_ref(),
+            generation,
+        );
+        let killed = std::mem::replace(&mut self.coordinator, next);
+        self.retired.push(killed);
+    }
+
+    /// Starts one more CPU worker; answers its index.
+    pub fn add_worker(&mut self) -> usize {
+        let i = self.workers.len();
+        let log = self.dir.path().join(format!("worker{i}.log"));
+        let child = Command::new(bin())
+            .args([
+                "worker",
+                "--devices",
+                "cpu",
+                "--poll",
+                "2",
+                "--coordinator",
+                &self.url,
+                "--name",
+                &format!("w{i}"),
+                "--cache-dir",
+            ])
+            .arg(self.dir.path().join(format!("cache{i}")))
+            .arg("--token-file")
+            .arg(self.token_file())
+            .args(self.tls_args())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap();
+        self.workers
+            .push(Process::new(format!("worker w{i}"), child, log));
+        i
+    }
+
+    /// Kills worker `i` with SIGKILL.
+    pub fn kill_worker(&mut self, i: usize) {
+        self.workers[i].kill();
+    }
+
+    /// Writes `text` to `name` in the scratch directory.
+    pub fn write(&self, name: &str, text: &str) -> PathBuf {
+        let p = self.dir.path().join(name);
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+
+    /// Writes `sweep` to `NAME.yaml` in the scratch directory and submits it, answering
+    /// the `submit --output json` document.
+    pub fn submit(&self, sweep: &TinySweep) -> Value {
+        let file = sweep.write_in(self.dir.path());
+        self.json(&["submit", file.to_str().unwrap()])
+    }
+
+    /// Runs the CLI against this cluster; a panic in it fails the test.
+    pub fn cli(&self, args: &[&str]) -> Output {
+        let out = Command::new(bin())
+            .args(args)
+            .args(["--coordinator", &self.url])
+            .arg("--token-file")
+            .arg(self.token_file())
+            .args(self.tls_args())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            panic_lines(&stderr).is_empty(),
+            "gptsweep {args:?} panicked: {stderr}\n{}",
+            self.logs()
+        );
+        out
+    }
+
+    /// Runs the CLI with `--output json`, asserting success, and parses stdout.
+    pub fn json(&self, args: &[&str]) -> Value {
+        let out = self.cli(&[args, &["--output", "json"]].concat());
+        assert!(
+            out.status.success(),
+            "gptsweep {args:?} failed: {}\n{}",
+            String::from_utf8_lossy(&out.stderr),
+            self.logs()
+        );
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+            panic!(
+                "gptsweep {args:?}: not JSON ({e}): {}",
+                String::from_utf8_lossy(&out.stdout)
+            )
+        })
+    }
+
+    /// Every log, for failure messages.
+    pub fn logs(&self) -> String {
+        let mut paths: Vec<PathBuf> = std::fs::read_dir(self.dir.path())
+            .unwrap()
+            .flatten()
+            .map(|entry| entry.path())
+            .filter(|p| p.extension().is_some_and(|e| e == "log"))
+            .collect();
+        paths.sort();
+        paths.iter().map(|p| log_section(p)).collect()
+    }
+
+    /// `--tls-ca CA` when the coordinator serves TLS.
+    fn tls_args(&self) -> Vec<std::ffi::OsString> {
+        match &self.tls {
+            Some(tls) => vec!["--tls-ca".into(), tls.ca.clone().into()],
+            None => Vec::new(),
+        }
+    }
+
+    /// The coordinator's access file (both tokens).
+    pub fn token_file(&self) -> PathBuf {
+        self.state().join("access.json")
+    }
+
+    /// The state directory.
+    pub fn state(&self) -> PathBuf {
+        self.dir.path().join("state")
+    }
+
+    /// Every process started, ended or not.
+    fn processes(&mut self) -> impl Iterator<Item = &mut Process> {
+        self.retired
+            .iter_mut()
+            .chain(std::iter::once(&mut self.coordinator))
+            .chain(self.workers.iter_mut())
+    }
+
+    /// Ends every process; answers what went wrong with them (crashes, then panics).
+    fn stop_and_check(&mut self) -> Vec<String> {
+        // Crashes are read before anything is killed, so teardown's own kills are not one.
+        let crashes: Vec<String> = self.processes().filter_map(Process::crash).collect();
+        self.processes().for_each(Process::stop);
+        let panics = self.processes().filter_map(|p| p.panic_in_log());
+        crashes.into_iter().chain(panics).collect()
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        let problems = self.stop_and_check();
+        // A second panic while unwinding would abort the test binary; the first one is
+        // the failure to report.
+        if std::thread::panicking() || problems.is_empty() {
+            return;
+        }
+        panic!(
+            "teardown found processes that crashed or panicked:\n{}\n{}",
+            problems.join("\n"),
+            self.logs()
+        );
+    }
+}
+
+/// Starts coordinator number `generation` on `listen` with its state under `dir`, waits
+/// until it says it listens, and answers it with the address it listens on.
+fn spawn_coordinator(
+    dir: &Path,
+    listen: &str,
+    lease_timeout: f64,
+    tls: Option<&Certs>,
+    generation: usize,
+) -> (Process, SocketAddr) {
+    let log = dir.join(format!("coordinator{generation}.log"));
+    let mut child = coordinator_command(dir, listen, lease_timeout, tls)
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let first = first_line(
+        stdout,
+        dir.join(format!("coordinator{generation}.stdout.log")),
+    );
+    let mut process = Process::new(format!("coordinator #{generation}"), child, log);
+    match first.as_deref().and_then(listening_addr) {
+        Some(addr) => (process, addr),
+        None => not_listening(&mut process, listen, first, generation),
+    }
+}
+
+/// `gptsweep coordinator` on `listen` with its state under `dir`.
+fn coordinator_command(
+    dir: &Path,
+    listen: &str,
+    lease_timeout: f64,
+    tls: Option<&Certs>,
+) -> Command {
+    let mut command = Command::new(bin());
+    command
+        .args([
+            "coordinator",
+            "--listen",
+            listen,
+            "--lease-timeout",
+            &lease_timeout.to_string(),
+            "--state-dir",
+        ])
+        .arg(dir.join("state"));
+    if let Some(tls) = tls {
+        command
+            .arg("--tls-cert")
+            .arg(&tls.cert)
+            .arg("--tls-key")
+            .arg(&tls.key);
+    }
+    command
+}
+
+/// Stops a coordinator that did not say it listens (its first line of stdout was
+/// `first`) and fails the test with what it did say and its log.
+fn not_listening(
+    process: &mut Process,
+    listen: &str,
+    first: Option<String>,
+    generation: usize,
+) -> ! {
+    let status = match process.exit_status() {
+        Some(status) => format!("it ended ({status})"),
+        None => "it was still running".to_string(),
+    };
+    process.stop();
+    let said = match first {
+        None => format!("said nothing within {LISTENING_TIMEOUT:?}"),
+        Some(line) => format!("said {line:?}"),
+    };
+    let hint = if generation == 0 {
+        String::new()
+    } else {
+        format!(
+            "; it was restarted on the address the first one chose: if binding {listen} \
+             failed, the port was taken while the coordinator was down"
+        )
+    };
+    panic!(
+        "coordinator #{generation} (--listen {listen}) did not start listening: it {said} \
+         on stdout and {status}{hint}\n{}",
+        log_section(process.log())
+    );
+}
+
+/// Reads the first line of `stdout` on a thread, copying the rest to the file `rest`;
+/// answers the line, or `None` if none came within [`LISTENING_TIMEOUT`].
+fn first_line(stdout: impl Read + Send + 'static, rest: PathBuf) -> Option<String> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut reader = BufReader::new(stdout);
+        let mut line = String::new();
+        let _ = reader.read_line(&mut line);
+        let _ = tx.send(line);
+        // Keeps the pipe open and drained, so later output never meets a closed pipe.
+        if let Ok(mut file) = std::fs::File::create(rest) {
+            let _ = std::io::copy(&mut reader, &mut file);
+        }
+    });
+    rx.recv_timeout(LISTENING_TIMEOUT).ok()
+}
+
+/// The address in the coordinator's "listening on ADDR (...)" line.
+fn listening_addr(line: &str) -> Option<SocketAddr> {
+    line.strip_prefix(LISTENING)?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// One log file with a header, for failure messages.
+fn log_section(path: &Path) -> String {
+    format!(
+        "--- {} ---\n{}\n",
+        path.display(),
+        std::fs::read_to_string(path).unwrap_or_default()
+    )
+}
