@@ -9,7 +9,7 @@ mod common;
 use std::process::Command;
 use std::time::Duration;
 
-use common::{Cluster, bin, wait_until};
+use common::{Cluster, TinySweep, bin, wait_until};
 use serde_json::Value;
 
 /// The JSON type of `v`, as the shapes below name it.
@@ -108,7 +108,12 @@ const ERROR: &[(&str, &str)] = &[
     ("exit_code", "number"),
 ];
 
-const TINY: &str = "name: shapes\nmethod: grid\nparameters:\n  seed: {values: [1, 2]}\ntrain: {n_embd: 16, n_head: 2, n_layer: 1, block_size: 16, batch_size: 8, max_iters: 20, eval_interval: 10, eval_iters: 2}\nsamples: {count: 1, length: 12}\n";
+/// Two runs of the tiny model, one sample each.
+fn tiny() -> TinySweep {
+    TinySweep::new("shapes")
+        .grid("seed", &[1, 2])
+        .samples(1, 12)
+}
 
 /// Runs the binary with `args`, answers (exit code, stdout as JSON).
 fn run_json(args: &[&str]) -> (i32, Value) {
@@ -126,8 +131,7 @@ fn run_json(args: &[&str]) -> (i32, Value) {
 #[test]
 fn every_client_verb_prints_its_pinned_json_document() {
     let c = Cluster::start(1, 30.0);
-    let file = c.write("shapes.yaml", TINY);
-    let sub = c.json(&["submit", file.to_str().unwrap()]);
+    let sub = c.submit(&tiny());
     assert_shape(
         "submit",
         &sub,
@@ -349,7 +353,7 @@ fn train_sample_and_local_print_their_pinned_json_documents() {
     );
 
     let file = dir.path().join("shapes.yaml");
-    std::fs::write(&file, TINY).unwrap();
+    std::fs::write(&file, tiny().yaml()).unwrap();
     let state = dir.path().join("state");
     let (code, local) = run_json(&[
         "local",
