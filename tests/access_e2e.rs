@@ -61,6 +61,22 @@ async fn worker_codes(url: &str, token: Option<&str>) -> Vec<(&'static str, Code
                     .map(drop),
             ),
         ),
+        (
+            "DisableDevice",
+            code(
+                c.disable_device(pb::DisableDeviceRequest::default())
+                    .await
+                    .map(drop),
+            ),
+        ),
+        (
+            "Deregister",
+            code(
+                c.deregister(pb::DeregisterRequest::default())
+                    .await
+                    .map(drop),
+            ),
+        ),
     ]
 }
 
@@ -133,7 +149,7 @@ async fn every_method_checks_token_and_role() {
     let url = c.url.clone();
 
     let workers = worker_codes(&url, None).await;
-    assert_eq!(workers.len(), 8);
+    assert_eq!(workers.len(), 10);
     all(&workers, Code::Unauthenticated);
     all(
         &worker_codes(&url, Some("not-a-token")).await,

@@ -211,6 +211,8 @@ fn every_client_verb_prints_its_pinned_json_document() {
             ("last_seen_ms", "number"),
             ("running", "array"),
             ("alive", "bool"),
+            ("left", "string|null"),
+            ("disabled", "array"),
         ],
     );
 

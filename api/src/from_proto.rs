@@ -7,8 +7,8 @@ use gptsweep_proto::pb;
 use crate::error::ApiError;
 use crate::ids::{LeaseId, RunId, SweepId, WorkerId};
 use crate::records::{
-    Attempt, Evaluation, Leaderboard, LeaderboardRow, LeasedRun, RunCounts, RunDetail, Sample,
-    Submitted, SweepSummary, WorkerInfo,
+    Attempt, DisabledDevice, Evaluation, Leaderboard, LeaderboardRow, LeasedRun, RunCounts,
+    RunDetail, Sample, Submitted, SweepSummary, WorkerInfo,
 };
 use crate::state::{Directive, Named, Outcome};
 
@@ -196,6 +196,15 @@ impl From<&pb::WorkerInfo> for WorkerInfo {
             last_seen_ms: w.last_seen_ms,
             running: w.running.iter().copied().map(RunId).collect(),
             alive: w.alive,
+            left: w.left.clone(),
+            disabled: w
+                .disabled
+                .iter()
+                .map(|d| DisabledDevice {
+                    device: d.device.clone(),
+                    reason: d.reason.clone(),
+                })
+                .collect(),
         }
     }
 }
@@ -233,11 +242,13 @@ pub fn outcome(value: i32) -> Result<Outcome, ApiError> {
         Ok(pb::Outcome::Finished) => Ok(Outcome::Finished),
         Ok(pb::Outcome::Stopped) => Ok(Outcome::Stopped),
         Ok(pb::Outcome::Failed) => Ok(Outcome::Failed),
+        Ok(pb::Outcome::Preempted) => Ok(Outcome::Preempted),
+        Ok(pb::Outcome::WorkerFault) => Ok(Outcome::WorkerFault),
         _ => Err(ApiError::Invalid {
             message: "FinishRequest",
             field: "outcome",
             value: value.to_string(),
-            rule: "must be finished, stopped or failed".into(),
+            rule: "must be finished, stopped, failed, preempted or worker_fault".into(),
         }),
     }
 }

@@ -211,8 +211,21 @@ pub struct WorkerInfo {
     pub last_seen_ms: i64,
     /// Runs it holds now.
     pub running: Vec<RunId>,
-    /// Whether it called within the lease timeout.
+    /// Whether it called within the lease timeout (and has not left).
     pub alive: bool,
+    /// Why it left (drained on a signal, idle, every device disabled), once it has.
+    pub left: Option<String>,
+    /// Devices that stopped taking work, with why.
+    pub disabled: Vec<DisabledDevice>,
+}
+
+/// A device of a worker that stopped taking work.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DisabledDevice {
+    /// The device spec (`cpu`, `cuda:0`).
+    pub device: String,
+    /// Why: its runs failed this many times in a row, the last error.
+    pub reason: String,
 }
 
 /// A run handed to a worker.

@@ -114,8 +114,19 @@ named!(
         Failed = "failed",
         /// The worker went quiet and the lease ran out.
         Expired = "expired",
+        /// The worker stopped on a signal and handed the run back (not counted).
+        Preempted = "preempted",
+        /// The worker's device, memory or disk failed (not counted).
+        WorkerFault = "worker_fault",
     }
 );
+
+impl AttemptState {
+    /// Whether an attempt that ended so counts against the run's allowed attempts.
+    pub fn counts_against_run(self) -> bool {
+        !matches!(self, Self::Preempted | Self::WorkerFault)
+    }
+}
 
 named!(
     /// How an attempt ended, as the worker says.
@@ -124,18 +135,24 @@ named!(
         Finished = "finished",
         /// Stopped on the coordinator's word.
         Stopped = "stopped",
-        /// Training failed.
+        /// Training failed: the run's fault, counted against its attempts.
         Failed = "failed",
+        /// The worker is stopping (a signal): the run is queued again at once.
+        Preempted = "preempted",
+        /// The worker's environment failed (device, memory, disk): queued again.
+        WorkerFault = "worker_fault",
     }
 );
 
 impl Outcome {
-    /// The state the run takes when its attempt ends so (a failure may be retried instead).
-    pub fn run_state(self) -> RunState {
+    /// The state the run takes when its attempt ends so; `None` when the run is handed
+    /// back to the queue (a failure may be retried instead, see the store).
+    pub fn run_state(self) -> Option<RunState> {
         match self {
-            Self::Finished => RunState::Finished,
-            Self::Stopped => RunState::Stopped,
-            Self::Failed => RunState::Failed,
+            Self::Finished => Some(RunState::Finished),
+            Self::Stopped => Some(RunState::Stopped),
+            Self::Failed => Some(RunState::Failed),
+            Self::Preempted | Self::WorkerFault => None,
         }
     }
 
@@ -145,6 +162,8 @@ impl Outcome {
             Self::Finished => AttemptState::Finished,
             Self::Stopped => AttemptState::Stopped,
             Self::Failed => AttemptState::Failed,
+            Self::Preempted => AttemptState::Preempted,
+            Self::WorkerFault => AttemptState::WorkerFault,
         }
     }
 }

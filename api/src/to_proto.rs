@@ -134,6 +134,15 @@ impl From<&WorkerInfo> for pb::WorkerInfo {
             last_seen_ms: w.last_seen_ms,
             running: w.running.iter().map(|r| r.get()).collect(),
             alive: w.alive,
+            left: w.left.clone(),
+            disabled: w
+                .disabled
+                .iter()
+                .map(|d| pb::DisabledDevice {
+                    device: d.device.clone(),
+                    reason: d.reason.clone(),
+                })
+                .collect(),
         }
     }
 }
@@ -171,6 +180,8 @@ impl From<Outcome> for pb::Outcome {
             Outcome::Finished => Self::Finished,
             Outcome::Stopped => Self::Stopped,
             Outcome::Failed => Self::Failed,
+            Outcome::Preempted => Self::Preempted,
+            Outcome::WorkerFault => Self::WorkerFault,
         }
     }
 }

@@ -78,7 +78,7 @@ pub async fn run(args: Args, output: OutputMode) -> anyhow::Result<()> {
     let server = tokio::spawn(coordinator.serve(listener, async {
         let _ = stop_rx.await;
     }));
-    let (wstop_tx, wstop_rx) = tokio::sync::oneshot::channel::<()>();
+    let (wstop, _) = gptsweep_worker::stop::channel();
     let worker_config = gptsweep_worker::WorkerConfig {
         coordinator: url.clone(),
         token: Some(worker_token),
@@ -87,10 +87,11 @@ pub async fn run(args: Args, output: OutputMode) -> anyhow::Result<()> {
         devices,
         cache_dir: default_cache_dir(),
         poll: std::time::Duration::from_secs(5),
+        drain_timeout: std::time::Duration::from_secs(60),
+        idle_exit: None,
+        max_consecutive_failures: 3,
     };
-    let worker = tokio::spawn(gptsweep_worker::run(worker_config, async {
-        let _ = wstop_rx.await;
-    }));
+    let worker = tokio::spawn(gptsweep_worker::run(worker_config, wstop.clone()));
 
     let mut ctx = Ctx::new(&url, Some(&client_token), None, output)?;
     let sub = submit::submit_file(&mut ctx, &args.file).await?;
@@ -119,7 +120,8 @@ pub async fn run(args: Args, output: OutputMode) -> anyhow::Result<()> {
         },
     )?;
     // The worker goes first, so that it never sees its coordinator disappear.
-    let _ = wstop_tx.send(());
+    // The sweep has ended: nothing runs, so the worker can leave at once.
+    wstop.raise(gptsweep_worker::StopLevel::Abort);
     let _ = worker.await;
     let _ = stop_tx.send(());
     let _ = server.await;

@@ -1,6 +1,7 @@
 //! The command tree. Each verb is a module with an `Args` struct and a `run` function;
 //! `run` here builds the async runtime for the verbs that talk gRPC.
 
+mod bad_input;
 mod cancel;
 mod connect;
 mod coordinator;
@@ -203,6 +204,14 @@ pub fn exit_code(err: &anyhow::Error) -> u8 {
     if err
         .downcast_ref::<gptsweep_coordinator::sweep::SpecErrors>()
         .is_some()
+    {
+        return 2;
+    }
+    if err.downcast_ref::<bad_input::BadInput>().is_some() {
+        return 2;
+    }
+    if let Some(gptsweep_worker::WorkerError::Setup(_)) =
+        err.downcast_ref::<gptsweep_worker::WorkerError>()
     {
         return 2;
     }

@@ -5,7 +5,9 @@ use std::time::Duration;
 
 use gptsweep_gpt::{DeviceSpec, detect_devices};
 use gptsweep_proto::tls::PemCertificates;
-use gptsweep_worker::WorkerConfig;
+use gptsweep_worker::{Ended, StopHandle, StopLevel, WorkerConfig};
+
+use super::bad_input::{BadInput, ensure};
 
 use super::paths::{default_cache_dir, hostname};
 
@@ -24,6 +26,24 @@ pub struct Args {
     /// Seconds one poll for work waits.
     #[arg(long, default_value_t = 20.0)]
     pub poll: f64,
+    /// Seconds a drain (first SIGTERM or SIGINT) may take: running runs stop at their next
+    /// step, checkpoint and are handed back; a second signal exits at once.
+    #[arg(long, default_value_t = 60.0)]
+    pub drain_timeout: f64,
+    /// Leave after this many seconds without work (for batch allocations) [never].
+    #[arg(long)]
+    pub idle_exit: Option<f64>,
+    /// A device whose runs fail this many times in a row stops taking work.
+    #[arg(long, default_value_t = 3)]
+    pub max_consecutive_failures: u32,
+}
+
+/// `secs` as a duration, or a bad-input error naming `flag`.
+fn seconds(flag: &str, secs: f64) -> Result<Duration, BadInput> {
+    ensure(secs.is_finite() && secs > 0.0 && secs < 1e9, || {
+        format!("{flag} {secs}: must be a number of seconds > 0")
+    })?;
+    Ok(Duration::from_secs_f64(secs))
 }
 
 /// The devices a `--devices` value names.
@@ -46,11 +66,12 @@ pub fn config(
     token: Option<String>,
     tls_ca: Option<PemCertificates>,
 ) -> anyhow::Result<WorkerConfig> {
-    anyhow::ensure!(
-        args.poll.is_finite() && args.poll > 0.0,
-        "--poll {}: must be > 0",
-        args.poll
-    );
+    ensure(args.max_consecutive_failures >= 1, || {
+        format!(
+            "--max-consecutive-failures {}: must be at least 1",
+            args.max_consecutive_failures
+        )
+    })?;
     Ok(WorkerConfig {
         coordinator: url.to_string(),
         token,
@@ -58,11 +79,40 @@ pub fn config(
         name: args.name.clone().unwrap_or_else(hostname),
         devices: parse_devices(&args.devices)?,
         cache_dir: args.cache_dir.clone().unwrap_or_else(default_cache_dir),
-        poll: Duration::from_secs_f64(args.poll),
+        poll: seconds("--poll", args.poll)?,
+        drain_timeout: seconds("--drain-timeout", args.drain_timeout)?,
+        idle_exit: args
+            .idle_exit
+            .map(|s| seconds("--idle-exit", s))
+            .transpose()?,
+        max_consecutive_failures: args.max_consecutive_failures,
     })
 }
 
-/// Runs `gptsweep worker` until Ctrl-C.
+/// Turns SIGTERM and SIGINT into steps of `stop`: the first drains, the second aborts.
+fn forward_signals(stop: StopHandle) -> anyhow::Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    tokio::spawn(async move {
+        loop {
+            let name = tokio::select! {
+                _ = term.recv() => "SIGTERM",
+                _ = int.recv() => "SIGINT",
+            };
+            match stop.escalate() {
+                StopLevel::Drain => eprintln!(
+                    "{name}: draining (running runs are handed back at their next step); send it again to exit at once"
+                ),
+                _ => eprintln!("{name} again: exiting at once"),
+            }
+        }
+    });
+    Ok(())
+}
+
+/// Runs `gptsweep worker` until it is drained (SIGTERM, SIGINT), idle, or without devices.
+/// Devices and the cache directory are checked first: a misconfigured node takes no work.
 pub async fn run(
     args: Args,
     url: &str,
@@ -70,6 +120,7 @@ pub async fn run(
     tls_ca: Option<PemCertificates>,
 ) -> anyhow::Result<()> {
     let config = config(&args, url, token, tls_ca)?;
+    gptsweep_worker::startup::check(&config.devices, &config.cache_dir)?;
     eprintln!(
         "gptsweep worker {} on {:?}, coordinator {url}",
         config.name,
@@ -79,9 +130,15 @@ pub async fn run(
             .map(|d| d.to_string())
             .collect::<Vec<_>>()
     );
-    gptsweep_worker::run(config, async {
-        let _ = tokio::signal::ctrl_c().await;
-    })
-    .await?;
+    let (stop, _) = gptsweep_worker::stop::channel();
+    forward_signals(stop.clone())?;
+    let ended = gptsweep_worker::run(config, stop).await?;
+    eprintln!(
+        "gptsweep worker: {}",
+        match ended {
+            Ended::Drained => "drained: every run handed back; bye",
+            Ended::Idle => "no work for --idle-exit; bye",
+        }
+    );
     Ok(())
 }

@@ -100,6 +100,32 @@ impl Cluster {
 
     /// Starts one more CPU worker; answers its index.
     pub fn add_worker(&mut self) -> usize {
+        self.add_worker_with(&[])
+    }
+
+    /// Sends `signal` (`TERM`, `INT`) to worker `i`.
+    pub fn signal_worker(&mut self, i: usize, signal: &str) {
+        self.workers[i].signal(signal);
+    }
+
+    /// Waits up to `timeout` for worker `i` to exit and answers its status (which the test
+    /// then judges, instead of teardown).
+    pub fn wait_worker(&mut self, i: usize, timeout: Duration) -> std::process::ExitStatus {
+        self.workers[i].wait_for_exit(timeout)
+    }
+
+    /// Worker `i`'s cache directory.
+    pub fn cache_dir(&self, i: usize) -> PathBuf {
+        self.dir.path().join(format!("cache{i}"))
+    }
+
+    /// Worker `i`'s log so far.
+    pub fn worker_log(&self, i: usize) -> String {
+        std::fs::read_to_string(self.workers[i].log()).unwrap_or_default()
+    }
+
+    /// Starts one more CPU worker with `extra` flags; answers its index.
+    pub fn add_worker_with(&mut self, extra: &[&str]) -> usize {
         let i = self.workers.len();
         let log = self.dir.path().join(format!("worker{i}.log"));
         let child = Command::new(bin())
@@ -115,10 +141,11 @@ impl Cluster {
                 &format!("w{i}"),
                 "--cache-dir",
             ])
-            .arg(self.dir.path().join(format!("cache{i}")))
+            .arg(self.cache_dir(i))
             .arg("--token-file")
             .arg(self.token_file())
             .args(self.tls_args())
+            .args(extra)
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).unwrap())
             .spawn()

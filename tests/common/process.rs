@@ -45,6 +45,34 @@ impl Process {
         self.child.wait().unwrap();
     }
 
+    /// Sends it `signal` (`TERM`, `INT`) on the test's behalf, as Slurm or Kubernetes would.
+    pub fn signal(&mut self, signal: &str) {
+        let status = std::process::Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .unwrap();
+        assert!(status.success(), "kill -{signal} {}", self.name);
+    }
+
+    /// Waits up to `timeout` for it to end and answers how; the test judges that end
+    /// itself, so teardown no longer does. Panics naming it if it does not end in time.
+    pub fn wait_for_exit(&mut self, timeout: std::time::Duration) -> std::process::ExitStatus {
+        let start = std::time::Instant::now();
+        loop {
+            if let Some(status) = self.exit_status() {
+                self.ended_on_purpose = true;
+                return status;
+            }
+            assert!(
+                start.elapsed() < timeout,
+                "{} did not exit within {timeout:?}",
+                self.name
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+
     /// How it ended, if it has ended (and it could be asked).
     pub fn exit_status(&mut self) -> Option<std::process::ExitStatus> {
         self.child.try_wait().ok().flatten()

@@ -33,6 +33,14 @@ pub enum WorkerError {
         /// What is wrong.
         reason: String,
     },
+    /// A check before registering failed: a device that does not compute, a cache
+    /// directory that cannot be written. Bad input: the worker takes no work.
+    #[error("{0}")]
+    Setup(String),
+    /// The worker stopped before its work was done: aborted by a second signal, a drain
+    /// that outlasted its timeout, or every device disabled.
+    #[error("{0}")]
+    Stopped(String),
     /// The coordinator address is unusable.
     #[error("{0}")]
     Config(String),

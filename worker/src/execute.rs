@@ -3,7 +3,8 @@
 //! the coordinator as it happens and upload the checkpoint taken after it, keep the lease
 //! alive with heartbeats, obey a stop, and report the outcome. Reports and checkpoints that
 //! cannot be delivered (coordinator down) are held and sent again; a lost lease abandons
-//! the run.
+//! the run. A drain hands the run back at its next step with a checkpoint taken there; a
+//! failure is reported as the run's fault or the worker's.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -20,6 +21,8 @@ use gptsweep_proto::pb;
 use crate::backoff::{retry, transient};
 use crate::dataset_cache::DatasetCache;
 use crate::error::{Result, WorkerError};
+use crate::faults::{self, Fault};
+use crate::stop::{StopLevel, StopSignal, reached};
 use crate::train_task::{Progress, RunOutput, RunTask, train_blocking};
 
 /// Chunk size of checkpoint uploads.
@@ -152,13 +155,21 @@ async fn fetch_checkpoint(client: &Workers, run: &LeasedRun) -> Result<Checkpoin
     )?)
 }
 
-/// Trains `run` on `device` and reports it to the end.
-pub async fn execute(ctx: &RunContext, run: LeasedRun, device: DeviceSpec) -> Result<()> {
+/// What an attempt reported: its outcome and, for a failure, the error.
+pub type Reported = (Outcome, String);
+
+/// Trains `run` on `device` and reports it to the end. A drain on `stop` stops training at
+/// the next step boundary, uploads a checkpoint taken there and hands the run back
+/// (`preempted`); a failure is reported as the run's or the worker's fault ([`faults`]).
+pub async fn execute(
+    ctx: &RunContext,
+    run: LeasedRun,
+    device: DeviceSpec,
+    mut stop_signal: StopSignal,
+) -> Result<Reported> {
     let (hp, samples, corpus) = match prepare(ctx, &run).await {
         Ok(p) => p,
-        Err(e) => {
-            return fail(ctx, &run, e.to_string()).await;
-        }
+        Err(e) => return fail(ctx, &run, faults::of_worker(&e), e.to_string()).await,
     };
     let resume = if run.resume_step > 0 {
         match fetch_checkpoint(&ctx.client, &run).await {
@@ -179,6 +190,7 @@ pub async fn execute(ctx: &RunContext, run: LeasedRun, device: DeviceSpec) -> Re
     tracing::info!(run = %run.run, sweep = %run.sweep, %device, attempt = run.attempt, from_step = from, "training");
     let (tx, mut rx) = mpsc::unbounded_channel();
     let stop = Arc::new(AtomicBool::new(false));
+    let preempt = Arc::new(AtomicBool::new(false));
     let task = RunTask {
         hp,
         corpus,
@@ -186,6 +198,7 @@ pub async fn execute(ctx: &RunContext, run: LeasedRun, device: DeviceSpec) -> Re
         resume,
         progress: tx,
         stop: stop.clone(),
+        preempt: preempt.clone(),
     };
     let handle = tokio::task::spawn_blocking(move || train_blocking(device, task));
 
@@ -193,6 +206,8 @@ pub async fn execute(ctx: &RunContext, run: LeasedRun, device: DeviceSpec) -> Re
     let mut pending_ckpt: Option<(u64, Vec<u8>)> = None;
     let mut last_step = from as u64;
     let mut lost: Option<String> = None;
+    let mut told_to_stop = false;
+    let mut preempting = false;
     let mut ticker = tokio::time::interval(ctx.heartbeat);
     ticker.tick().await;
     loop {
@@ -204,11 +219,18 @@ pub async fn execute(ctx: &RunContext, run: LeasedRun, device: DeviceSpec) -> Re
                     report(&ctx.client, &run, &mut pending).await
                 }
                 Some(Progress::Checkpoint { step, bytes }) => {
+                    last_step = last_step.max(step);
                     pending_ckpt = Some((step, bytes));
                     if pending.is_empty() { upload(&ctx.client, &run, &mut pending_ckpt).await } else { Heard::Unreachable }
                 }
                 None => break,
             },
+            _ = reached(&mut stop_signal, StopLevel::Drain), if !preempting => {
+                tracing::info!(run = %run.run, "handing the run back at the next step");
+                preempting = true;
+                preempt.store(true, Ordering::Relaxed);
+                Heard::Continue
+            }
             _ = ticker.tick() => {
                 if !pending.is_empty() {
                     report(&ctx.client, &run, &mut pending).await
@@ -223,6 +245,7 @@ pub async fn execute(ctx: &RunContext, run: LeasedRun, device: DeviceSpec) -> Re
             Heard::Continue | Heard::Unreachable => {}
             Heard::Stop(why) => {
                 tracing::info!(run = %run.run, "stopping: {why}");
+                told_to_stop = true;
                 stop.store(true, Ordering::Relaxed);
             }
             Heard::Lost(why) => {
@@ -232,10 +255,16 @@ pub async fn execute(ctx: &RunContext, run: LeasedRun, device: DeviceSpec) -> Re
             }
         }
     }
-    let result = handle.await.map_err(|e| WorkerError::BadRun {
-        run_id: run.run.get(),
-        reason: format!("training thread panicked: {e}"),
-    });
+    let result = match handle.await {
+        Ok(r) => r.map_err(|e| (faults::of_gpt(&e), e.to_string())),
+        Err(join) => {
+            let message = panic_message(join);
+            Err((
+                faults::of_panic(&message),
+                format!("training thread panicked: {message}"),
+            ))
+        }
+    };
     if let Some(why) = lost {
         return Err(WorkerError::LeaseLost(why));
     }
@@ -246,45 +275,98 @@ pub async fn execute(ctx: &RunContext, run: LeasedRun, device: DeviceSpec) -> Re
             _ => {}
         }
     }
-    match result.and_then(|r| r.map_err(WorkerError::from)) {
-        Ok(RunOutput {
-            summary,
-            samples,
-            stopped,
-        }) => {
-            if let Heard::Lost(why) = upload(&ctx.client, &run, &mut pending_ckpt).await {
-                return Err(WorkerError::LeaseLost(why));
-            }
-            let texts = samples
-                .into_iter()
-                .map(|(o, text)| Sample {
-                    prompt: o.prompt,
-                    text,
-                    seed: o.seed,
-                })
-                .collect();
-            let outcome = if stopped {
-                Outcome::Stopped
-            } else {
-                Outcome::Finished
-            };
-            finish(
-                ctx,
-                &run,
-                outcome,
-                String::new(),
-                texts,
-                serde_json::to_string(&summary).unwrap_or_default(),
-            )
-            .await
+    let output = match result {
+        Ok(output) => output,
+        Err((fault, error)) => return fail(ctx, &run, fault, error).await,
+    };
+    while pending_ckpt.is_some() {
+        match upload(&ctx.client, &run, &mut pending_ckpt).await {
+            Heard::Lost(why) => return Err(WorkerError::LeaseLost(why)),
+            Heard::Unreachable => tokio::time::sleep(Duration::from_millis(500)).await,
+            _ => {}
         }
-        Err(e) => fail(ctx, &run, e.to_string()).await,
+    }
+    let RunOutput {
+        summary,
+        samples,
+        stopped,
+    } = output;
+    if stopped && preempting && !told_to_stop {
+        let reason = format!(
+            "preempted: the worker stopped at step {}; the run continues from there",
+            summary.steps
+        );
+        return finish(
+            ctx,
+            &run,
+            Outcome::Preempted,
+            reason,
+            Vec::new(),
+            String::new(),
+        )
+        .await;
+    }
+    let texts = samples
+        .into_iter()
+        .map(|(o, text)| Sample {
+            prompt: o.prompt,
+            text,
+            seed: o.seed,
+        })
+        .collect();
+    let outcome = if stopped {
+        Outcome::Stopped
+    } else {
+        Outcome::Finished
+    };
+    finish(
+        ctx,
+        &run,
+        outcome,
+        String::new(),
+        texts,
+        serde_json::to_string(&summary).unwrap_or_default(),
+    )
+    .await
+}
+
+/// The text of a panic on the training thread.
+fn panic_message(join: tokio::task::JoinError) -> String {
+    match join.try_into_panic() {
+        Ok(panic) => panic
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+            .unwrap_or_else(|| "unknown panic".into()),
+        Err(e) => e.to_string(),
     }
 }
 
-/// Ends the attempt as failed with `error`.
-async fn fail(ctx: &RunContext, run: &LeasedRun, error: String) -> Result<()> {
-    finish(ctx, run, Outcome::Failed, error, Vec::new(), String::new()).await
+/// Ends the attempt as failed: the run's fault (`failed`, counted) or the worker's
+/// (`worker_fault`, queued again at once).
+async fn fail(ctx: &RunContext, run: &LeasedRun, fault: Fault, error: String) -> Result<Reported> {
+    let outcome = match fault {
+        Fault::Run => Outcome::Failed,
+        Fault::Worker => Outcome::WorkerFault,
+    };
+    finish(ctx, run, outcome, error, Vec::new(), String::new()).await
+}
+
+/// Hands a leased run back untouched (the worker is stopping before it started it).
+pub async fn release(ctx: &RunContext, run: &LeasedRun, reason: &str) -> Result<()> {
+    match finish(
+        ctx,
+        run,
+        Outcome::Preempted,
+        reason.to_string(),
+        Vec::new(),
+        String::new(),
+    )
+    .await
+    {
+        Ok(_) | Err(WorkerError::LeaseLost(_)) => Ok(()),
+        Err(e) => Err(e),
+    }
 }
 
 async fn prepare(
@@ -318,10 +400,11 @@ async fn finish(
     error: String,
     samples: Vec<Sample>,
     summary_json: String,
-) -> Result<()> {
-    if outcome == Outcome::Failed {
-        tracing::error!(run = %run.run, "failed: {error}");
+) -> Result<Reported> {
+    if matches!(outcome, Outcome::Failed | Outcome::WorkerFault) {
+        tracing::error!(run = %run.run, %outcome, "failed: {error}");
     }
+    let reported_error = error.clone();
     let req = pb::FinishRequest {
         run_id: run.run.get(),
         lease_id: run.lease.get(),
@@ -337,7 +420,7 @@ async fn finish(
     })
     .await
     {
-        Ok(_) => Ok(()),
+        Ok(_) => Ok((outcome, reported_error)),
         Err(WorkerError::Refused { status, .. })
             if status.code() == tonic::Code::FailedPrecondition =>
         {

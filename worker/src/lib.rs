@@ -3,7 +3,10 @@
 //! streams each evaluation as it happens, keeps its lease alive, stops when told, and
 //! reports samples and the outcome.
 //!
-//! - [`worker`]: registration and the per-device loops;
+//! - [`worker`]: registration, the per-device loops, draining and leaving;
+//! - [`stop`]: how a worker is asked to stop (drain, then abort);
+//! - [`startup`]: device and cache checks before registering;
+//! - [`faults`]: whose fault a failed run is (the run's, or the worker's environment);
 //! - [`execute`]: one run from lease to finish;
 //! - [`train_task`]: the compute side on a blocking thread;
 //! - [`dataset_cache`]: corpora by sha256;
@@ -13,8 +16,12 @@ pub mod backoff;
 pub mod dataset_cache;
 pub mod error;
 pub mod execute;
+pub mod faults;
+pub mod startup;
+pub mod stop;
 pub mod train_task;
 pub mod worker;
 
 pub use error::{Result, WorkerError};
-pub use worker::{WorkerConfig, run};
+pub use stop::{StopHandle, StopLevel};
+pub use worker::{Ended, WorkerConfig, run};

@@ -53,6 +53,9 @@ pub struct RunTask {
     pub progress: UnboundedSender<Progress>,
     /// Set by the async side to stop between steps.
     pub stop: Arc<AtomicBool>,
+    /// Set by the async side when the worker drains: stop at the next step and send a
+    /// checkpoint taken there, so the run continues elsewhere without training a step twice.
+    pub preempt: Arc<AtomicBool>,
 }
 
 impl OnBackend for RunTask {
@@ -78,7 +81,19 @@ impl OnBackend for RunTask {
                     Err(err) => tracing::warn!("cannot checkpoint at step {}: {err}", e.step),
                 }
             }
-            if self.stop.load(Ordering::Relaxed) {
+            if self.preempt.load(Ordering::Relaxed) {
+                match t.checkpoint() {
+                    Ok(c) => {
+                        let _ = self.progress.send(Progress::Checkpoint {
+                            step: t.steps_done() as u64,
+                            bytes: c.to_bytes(),
+                        });
+                    }
+                    Err(err) => tracing::warn!("cannot checkpoint to hand the run back: {err}"),
+                }
+                stopped = true;
+                Flow::Stop
+            } else if self.stop.load(Ordering::Relaxed) {
                 stopped = true;
                 Flow::Stop
             } else {

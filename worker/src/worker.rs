@@ -1,13 +1,18 @@
 //! The worker process: register with the coordinator, then one loop per device that
 //! long-polls for a run, trains it, and asks again. Survives coordinator outages by
 //! retrying with backoff, and re-registers if the coordinator forgot it.
+//!
+//! Its lifecycle: a stop ([`crate::stop`]) drains it (no new work, running runs handed
+//! back at their next step, then it deregisters) within `drain_timeout`; `idle_exit` drains
+//! it after that long without work; a device whose runs fail `max_consecutive_failures`
+//! times in a row stops taking work, and a worker with no device left leaves.
 
 use std::path::PathBuf;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
-use std::time::Duration;
+use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
-use gptsweep_api::LeasedRun;
+use gptsweep_api::{LeasedRun, Outcome};
 use gptsweep_gpt::DeviceSpec;
 use gptsweep_proto::client::{self, Stamp, Workers};
 use gptsweep_proto::pb;
@@ -16,7 +21,8 @@ use gptsweep_proto::tls::PemCertificates;
 use crate::backoff::{Backoff, retry, transient};
 use crate::dataset_cache::DatasetCache;
 use crate::error::{Result, WorkerError};
-use crate::execute::{RunContext, execute};
+use crate::execute::{RunContext, execute, release};
+use crate::stop::{StopHandle, StopLevel, StopSignal, reached};
 
 /// Settings of a worker.
 #[derive(Debug, Clone)]
@@ -35,6 +41,21 @@ pub struct WorkerConfig {
     pub cache_dir: PathBuf,
     /// How long one lease poll waits for work.
     pub poll: Duration,
+    /// Longest a drain may take before the worker exits with runs still held.
+    pub drain_timeout: Duration,
+    /// Drain after this long without work (batch allocations); never when `None`.
+    pub idle_exit: Option<Duration>,
+    /// A device whose runs fail this many times in a row stops taking work.
+    pub max_consecutive_failures: u32,
+}
+
+/// How a worker ended without an error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ended {
+    /// It was stopped (a signal) and handed every run back.
+    Drained,
+    /// It had no work for `idle_exit`.
+    Idle,
 }
 
 struct Shared {
@@ -42,6 +63,24 @@ struct Shared {
     name: String,
     devices: Vec<DeviceSpec>,
     worker_id: AtomicI64,
+    /// Runs being trained now.
+    busy: AtomicUsize,
+    /// When the last run ended (or the worker started).
+    idle_since: Mutex<Instant>,
+}
+
+impl Shared {
+    fn worker_id(&self) -> i64 {
+        self.worker_id.load(Ordering::SeqCst)
+    }
+}
+
+/// How one device's loop ended.
+enum DeviceEnd {
+    /// Stopped taking work on a drain.
+    Drained,
+    /// Its runs failed too often in a row.
+    Disabled(String),
 }
 
 async fn register(shared: &Shared) -> Result<pb::RegisterReply> {
@@ -67,42 +106,70 @@ async fn register(shared: &Shared) -> Result<pb::RegisterReply> {
     Ok(reply)
 }
 
+/// Tells the coordinator that `device` takes no more work, and why.
+async fn disable(shared: &Shared, device: DeviceSpec, reason: &str) -> Result<()> {
+    tracing::error!(%device, "device disabled: {reason}");
+    let req = pb::DisableDeviceRequest {
+        worker_id: shared.worker_id(),
+        device: device.to_string(),
+        reason: reason.to_string(),
+    };
+    retry("DisableDevice", || {
+        let mut c = shared.client.clone();
+        let req = req.clone();
+        async move { c.disable_device(req).await }
+    })
+    .await
+    .map(|_| ())
+}
+
+/// Leaves the coordinator's list of live workers. Best effort: a coordinator that is down
+/// sees the worker go quiet instead.
+async fn deregister(shared: &Shared, reason: &str) {
+    let req = pb::DeregisterRequest {
+        worker_id: shared.worker_id(),
+        reason: reason.to_string(),
+    };
+    let mut client = shared.client.clone();
+    match tokio::time::timeout(Duration::from_secs(5), client.deregister(req)).await {
+        Ok(Ok(_)) => tracing::info!("deregistered: {reason}"),
+        Ok(Err(s)) => tracing::warn!("could not deregister ({}): {reason}", s.message()),
+        Err(_) => tracing::warn!("could not deregister (timed out): {reason}"),
+    }
+}
+
 async fn device_loop(
     shared: Arc<Shared>,
     ctx: RunContext,
     device: DeviceSpec,
     poll: Duration,
-) -> Result<()> {
+    max_failures: u32,
+    stop: StopSignal,
+) -> Result<DeviceEnd> {
     let mut backoff = Backoff::new(Duration::from_secs(5));
+    let mut failures = 0u32;
     loop {
+        if *stop.borrow() >= StopLevel::Drain {
+            return Ok(DeviceEnd::Drained);
+        }
         let req = pb::LeaseRequest {
-            worker_id: shared.worker_id.load(Ordering::SeqCst),
+            worker_id: shared.worker_id(),
             device: device.to_string(),
             wait_ms: poll.as_millis() as u64,
         };
-        match shared.client.clone().lease(req).await {
-            Ok(reply) => {
-                backoff = Backoff::new(Duration::from_secs(5));
-                if let Some(run) = reply.into_inner().run {
-                    let run = LeasedRun::from(run);
-                    let run_id = run.run;
-                    match execute(&ctx, run, device).await {
-                        Ok(()) => tracing::info!(run = %run_id, "run reported"),
-                        Err(WorkerError::LeaseLost(why)) => {
-                            tracing::warn!(run = %run_id, "lease lost: {why}")
-                        }
-                        Err(e @ WorkerError::Refused { .. }) => return Err(e),
-                        Err(e) => tracing::error!(run = %run_id, "{e}"),
-                    }
-                }
-            }
+        // Not cancelled by a drain: a poll the coordinator answers with a run must be seen,
+        // so that the run is handed back rather than left to expire. It ends within `poll`.
+        let reply = match shared.client.clone().lease(req).await {
+            Ok(reply) => reply.into_inner(),
             Err(s) if s.code() == tonic::Code::NotFound => {
                 tracing::warn!("the coordinator does not know this worker; registering again");
                 register(&shared).await?;
+                continue;
             }
             Err(s) if transient(&s) => {
                 tracing::warn!("coordinator unreachable ({}); retrying", s.message());
                 backoff.wait().await;
+                continue;
             }
             Err(status) => {
                 return Err(WorkerError::Refused {
@@ -110,26 +177,79 @@ async fn device_loop(
                     status,
                 });
             }
+        };
+        backoff = Backoff::new(Duration::from_secs(5));
+        let Some(run) = reply.run else { continue };
+        let run = LeasedRun::from(run);
+        if *stop.borrow() >= StopLevel::Drain {
+            release(
+                &ctx,
+                &run,
+                "the worker is stopping; the run was not started",
+            )
+            .await?;
+            return Ok(DeviceEnd::Drained);
+        }
+        let run_id = run.run;
+        shared.busy.fetch_add(1, Ordering::SeqCst);
+        let ended = execute(&ctx, run, device, stop.clone()).await;
+        shared.busy.fetch_sub(1, Ordering::SeqCst);
+        *shared.idle_since.lock().expect("not poisoned") = Instant::now();
+        match ended {
+            Ok((Outcome::Finished | Outcome::Stopped, _)) => failures = 0,
+            Ok((Outcome::Preempted, _)) => return Ok(DeviceEnd::Drained),
+            Ok((outcome @ (Outcome::Failed | Outcome::WorkerFault), error)) => {
+                failures += 1;
+                tracing::warn!(run = %run_id, %device, %outcome, failures, "run failed: {error}");
+                if failures >= max_failures {
+                    let reason =
+                        format!("{failures} runs failed in a row on {device}; the last: {error}");
+                    disable(&shared, device, &reason).await?;
+                    return Ok(DeviceEnd::Disabled(reason));
+                }
+            }
+            Err(WorkerError::LeaseLost(why)) => tracing::warn!(run = %run_id, "lease lost: {why}"),
+            Err(e @ WorkerError::Refused { .. }) => return Err(e),
+            Err(e) => tracing::error!(run = %run_id, "{e}"),
         }
     }
 }
 
-/// Runs a worker until a device loop fails for good or `shutdown` resolves.
-pub async fn run(
-    config: WorkerConfig,
-    shutdown: impl std::future::Future<Output = ()>,
-) -> Result<()> {
+/// Resolves once the worker has been idle (no run in training) for `limit`.
+async fn idle_for(shared: &Shared, limit: Duration) {
+    loop {
+        let since = *shared.idle_since.lock().expect("not poisoned");
+        let idle = shared.busy.load(Ordering::SeqCst) == 0 && since.elapsed() >= limit;
+        if idle {
+            return;
+        }
+        let check = if shared.busy.load(Ordering::SeqCst) > 0 {
+            limit
+        } else {
+            limit.saturating_sub(since.elapsed())
+        };
+        tokio::time::sleep(check.clamp(Duration::from_millis(50), Duration::from_secs(1))).await;
+    }
+}
+
+/// Runs a worker until it is stopped through `stop`, goes idle, or loses every device.
+/// Answers how it ended well; an abort (a second signal), a drain that outlasts
+/// `drain_timeout`, a refused call or every device disabled are errors.
+pub async fn run(config: WorkerConfig, stop: StopHandle) -> Result<Ended> {
     let channel = client::channel(&config.coordinator, config.tls_ca.as_ref())
         .map_err(WorkerError::Config)?;
-    let stamp = Stamp::new(config.token.as_deref()).map_err(WorkerError::Config)?;
+    let token = Stamp::new(config.token.as_deref()).map_err(WorkerError::Config)?;
     let shared = Arc::new(Shared {
-        client: client::workers(channel, stamp),
+        client: client::workers(channel, token),
         name: config.name.clone(),
         devices: config.devices.clone(),
         worker_id: AtomicI64::new(0),
+        busy: AtomicUsize::new(0),
+        idle_since: Mutex::new(Instant::now()),
     });
-    // The device loops live in a JoinSet so that shutdown ends them too (dropping the set
-    // aborts them); detached, they would poll on after `run` returned.
+    let signal = stop.subscribe();
+    // The device loops live in a JoinSet so that leaving `run` ends them too (dropping the
+    // set aborts them); detached, they would poll on after `run` returned.
     let mut loops = tokio::task::JoinSet::new();
     let work = async {
         let reply = register(&shared).await?;
@@ -139,15 +259,82 @@ pub async fn run(
             heartbeat: Duration::from_millis(reply.heartbeat_interval_ms.max(100)),
         };
         for d in &config.devices {
-            loops.spawn(device_loop(shared.clone(), ctx.clone(), *d, config.poll));
+            loops.spawn(device_loop(
+                shared.clone(),
+                ctx.clone(),
+                *d,
+                config.poll,
+                config.max_consecutive_failures.max(1),
+                signal.clone(),
+            ));
         }
+        let mut disabled = Vec::new();
         while let Some(r) = loops.join_next().await {
-            r.unwrap_or_else(|e| Err(WorkerError::Config(format!("device loop panicked: {e}"))))?;
+            let end = r.unwrap_or_else(|e| {
+                Err(WorkerError::Config(format!("device loop panicked: {e}")))
+            })?;
+            if let DeviceEnd::Disabled(reason) = end {
+                disabled.push(reason);
+            }
         }
-        Ok(())
+        Ok::<_, WorkerError>(disabled)
     };
-    tokio::select! {
-        r = work => r,
-        _ = shutdown => Ok(()),
+    let idle = async {
+        match config.idle_exit {
+            Some(limit) => {
+                idle_for(&shared, limit).await;
+                tracing::info!("no work for {limit:?}; draining");
+                stop.raise(StopLevel::Drain);
+            }
+            None => std::future::pending().await,
+        }
+    };
+    let drain_deadline = async {
+        let mut s = stop.subscribe();
+        reached(&mut s, StopLevel::Drain).await;
+        tracing::info!(
+            "draining: no new work; running runs are handed back at their next step (up to {:?})",
+            config.drain_timeout
+        );
+        tokio::time::sleep(config.drain_timeout).await;
+    };
+    let abort = async {
+        let mut s = stop.subscribe();
+        reached(&mut s, StopLevel::Abort).await;
+    };
+    tokio::pin!(work, idle, drain_deadline, abort);
+    let mut went_idle = false;
+    let disabled = loop {
+        tokio::select! {
+            r = &mut work => break r?,
+            _ = &mut idle, if !went_idle => went_idle = true,
+            _ = &mut drain_deadline => {
+                return Err(WorkerError::Stopped(format!(
+                    "the drain took longer than --drain-timeout {:?}; runs still held are requeued when their leases expire",
+                    config.drain_timeout
+                )));
+            }
+            _ = &mut abort => {
+                return Err(WorkerError::Stopped(
+                    "a second signal: exiting at once; runs still held are requeued when their leases expire".into(),
+                ));
+            }
+        }
+    };
+    let drained = *stop.subscribe().borrow() >= StopLevel::Drain;
+    if !drained {
+        let reason = format!("every device is disabled: {}", disabled.join("; "));
+        deregister(&shared, &reason).await;
+        return Err(WorkerError::Stopped(reason));
     }
+    let (ended, reason) = if went_idle {
+        (Ended::Idle, "idle: no work for --idle-exit".to_string())
+    } else {
+        (
+            Ended::Drained,
+            "stopped by a signal; every run handed back".to_string(),
+        )
+    };
+    deregister(&shared, &reason).await;
+    Ok(ended)
 }

@@ -12,7 +12,10 @@ use gptsweep_api::{LeaseId, RunId, WorkerId, from_proto, to_proto};
 
 use super::Coordinator;
 use crate::checkpoints::MAX_CHECKPOINT_BYTES;
-use crate::store::{Finish, Heartbeat, Lease, RegisterWorker, Report, SetCheckpoint, reads};
+use crate::store::{
+    Deregister, DisableDevice, Finish, Heartbeat, Lease, RegisterWorker, Report, SetCheckpoint,
+    reads,
+};
 
 /// Longest a lease poll is held open.
 const MAX_WAIT: Duration = Duration::from_secs(30);
@@ -158,7 +161,50 @@ impl pb::workers_server::Workers for WorkersService {
                 max_attempts: self.0.config.max_attempts,
             })
             .await?;
+        // A run handed back or failed is queued again: wake the pollers.
+        self.0.work.notify_waiters();
         Ok(Response::new(pb::FinishReply {}))
+    }
+
+    async fn disable_device(
+        &self,
+        req: Request<pb::DisableDeviceRequest>,
+    ) -> Result<Response<pb::DisableDeviceReply>, Status> {
+        let r = req.into_inner();
+        if r.device.len() > 200 || r.reason.len() > 64 << 10 {
+            return Err(Status::invalid_argument(
+                "a device name under 200 characters and a reason under 64 KiB",
+            ));
+        }
+        tracing::warn!(worker = r.worker_id, device = %r.device, "device disabled: {}", r.reason);
+        self.0
+            .store
+            .write(DisableDevice {
+                worker: WorkerId(r.worker_id),
+                device: r.device,
+                reason: r.reason,
+            })
+            .await?;
+        Ok(Response::new(pb::DisableDeviceReply {}))
+    }
+
+    async fn deregister(
+        &self,
+        req: Request<pb::DeregisterRequest>,
+    ) -> Result<Response<pb::DeregisterReply>, Status> {
+        let r = req.into_inner();
+        if r.reason.len() > 64 << 10 {
+            return Err(Status::invalid_argument("a reason under 64 KiB"));
+        }
+        tracing::info!(worker = r.worker_id, "worker left: {}", r.reason);
+        self.0
+            .store
+            .write(Deregister {
+                worker: WorkerId(r.worker_id),
+                reason: r.reason,
+            })
+            .await?;
+        Ok(Response::new(pb::DeregisterReply {}))
     }
 
     async fn put_checkpoint(

@@ -5,8 +5,8 @@
 use sqlx::{Row, SqlitePool};
 
 use gptsweep_api::{
-    Attempt, Evaluation, Goal, LeaderboardRow, LeaseId, MetricName, RunCounts, RunDetail, RunId,
-    RunState, Sample, SweepId, SweepSummary, WorkerId, WorkerInfo,
+    Attempt, DisabledDevice, Evaluation, Goal, LeaderboardRow, LeaseId, MetricName, RunCounts,
+    RunDetail, RunId, RunState, Sample, SweepId, SweepSummary, WorkerId, WorkerInfo,
 };
 
 use super::column;
@@ -261,7 +261,9 @@ pub async fn run_detail(pool: &SqlitePool, run: RunId) -> Result<RunDetail> {
 
 /// Every worker with the runs it holds; alive when it called at or after `alive_since_ms`.
 pub async fn workers(pool: &SqlitePool, alive_since_ms: i64) -> Result<Vec<WorkerInfo>> {
-    let rows = sqlx::query("SELECT id, name, devices_json, last_seen FROM workers ORDER BY id")
+    let rows = sqlx::query(
+        "SELECT id, name, devices_json, last_seen, left_reason, disabled_json FROM workers ORDER BY id",
+    )
         .fetch_all(pool)
         .await?;
     let mut out = Vec::with_capacity(rows.len());
@@ -272,13 +274,21 @@ pub async fn workers(pool: &SqlitePool, alive_since_ms: i64) -> Result<Vec<Worke
             .fetch_all(pool)
             .await?;
         let last_seen_ms: i64 = w.get("last_seen");
+        let left: Option<String> = w.get("left_reason");
+        let disabled: std::collections::BTreeMap<String, String> =
+            serde_json::from_str(w.get::<&str, _>("disabled_json")).unwrap_or_default();
         out.push(WorkerInfo {
             id: WorkerId(id),
             name: w.get("name"),
             devices: serde_json::from_str(w.get::<&str, _>("devices_json")).unwrap_or_default(),
             last_seen_ms,
             running: running.into_iter().map(RunId).collect(),
-            alive: last_seen_ms >= alive_since_ms,
+            alive: left.is_none() && last_seen_ms >= alive_since_ms,
+            left,
+            disabled: disabled
+                .into_iter()
+                .map(|(device, reason)| DisabledDevice { device, reason })
+                .collect(),
         });
     }
     Ok(out)

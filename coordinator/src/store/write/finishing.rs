@@ -1,6 +1,7 @@
-//! The end of an attempt and what follows: the run finishes, stops, or (after a failure
-//! or an expired lease) is queued again or failed for good; a sweep whose runs have all
-//! ended is closed.
+//! The end of an attempt and what follows: the run finishes, stops, is handed back
+//! (preempted, or the worker's environment failed: queued again, not counted), or (after
+//! a failure or an expired lease) is queued again or failed for good; a sweep whose runs
+//! have all ended is closed.
 
 use sqlx::SqliteConnection;
 
@@ -63,6 +64,22 @@ impl Write for Finish {
                 .execute(&mut *c)
                 .await?;
         }
+        if outcome.run_state().is_none() {
+            // Handed back: the worker is stopping or its environment failed. The attempt is
+            // recorded but not counted, and the run is queued again at once.
+            sqlx::query("UPDATE attempts SET state = ?, reason = ?, ended_at = ? WHERE id = ?")
+                .bind(outcome.attempt_state().as_str())
+                .bind(&error)
+                .bind(now)
+                .bind(lease.get())
+                .execute(&mut *c)
+                .await?;
+            sqlx::query("UPDATE runs SET attempts = MAX(attempts - 1, 0) WHERE id = ?")
+                .bind(run.get())
+                .execute(&mut *c)
+                .await?;
+            return requeue_or_fail(c, run, u32::MAX).await;
+        }
         if outcome == Outcome::Failed {
             sqlx::query("UPDATE attempts SET state = ?, reason = ?, ended_at = ? WHERE id = ?")
                 .bind(outcome.attempt_state().as_str())
@@ -92,7 +109,7 @@ impl Write for Finish {
             stop_reason
         };
         sqlx::query("UPDATE runs SET state = ?, lease_id = NULL, lease_expires_at = NULL, error = ?, summary_json = ?, finished_at = ? WHERE id = ?")
-            .bind(outcome.run_state().as_str())
+            .bind(outcome.run_state().map(|s| s.as_str()))
             .bind(&reason)
             .bind(if summary_json.is_empty() { None } else { Some(summary_json) })
             .bind(now)

@@ -32,7 +32,7 @@ pub use finishing::Finish;
 pub use leases::{ExpireLeases, Heartbeat, Lease};
 pub use reports::{Report, SetCheckpoint};
 pub use sweeps::{Cancel, CreateSweep, NewSweep, Retry};
-pub use workers::RegisterWorker;
+pub use workers::{Deregister, DisableDevice, RegisterWorker};
 
 /// One write: applied by the single writer inside its own savepoint of the batch's
 /// transaction, so a failing write rolls back alone.

@@ -33,6 +33,56 @@ impl Write for RegisterWorker {
     }
 }
 
+/// A worker leaves: drained on a signal, idle, or with every device disabled. It no
+/// longer shows as alive; runs it still holds expire as usual.
+#[derive(Debug, Clone)]
+pub struct Deregister {
+    /// The worker.
+    pub worker: WorkerId,
+    /// Why it leaves.
+    pub reason: String,
+}
+
+impl Write for Deregister {
+    type Output = ();
+
+    async fn apply(self, c: &mut SqliteConnection) -> Result<()> {
+        sqlx::query("UPDATE workers SET left_reason = ?, last_seen = ? WHERE id = ?")
+            .bind(&self.reason)
+            .bind(now_ms())
+            .bind(self.worker.get())
+            .execute(&mut *c)
+            .await?;
+        Ok(())
+    }
+}
+
+/// A device of a worker stops taking work; the reason is shown by `gptsweep workers`.
+#[derive(Debug, Clone)]
+pub struct DisableDevice {
+    /// The worker.
+    pub worker: WorkerId,
+    /// Its device.
+    pub device: String,
+    /// Why.
+    pub reason: String,
+}
+
+impl Write for DisableDevice {
+    type Output = ();
+
+    async fn apply(self, c: &mut SqliteConnection) -> Result<()> {
+        sqlx::query("UPDATE workers SET disabled_json = json_set(disabled_json, '$.' || json_quote(?), ?), last_seen = ? WHERE id = ?")
+            .bind(&self.device)
+            .bind(&self.reason)
+            .bind(now_ms())
+            .bind(self.worker.get())
+            .execute(&mut *c)
+            .await?;
+        Ok(())
+    }
+}
+
 /// Notes that `worker` called just now.
 pub(super) async fn touch(c: &mut SqliteConnection, worker: WorkerId) -> Result<()> {
     sqlx::query("UPDATE workers SET last_seen = ? WHERE id = ?")
