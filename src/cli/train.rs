@@ -2,6 +2,7 @@
 //! writing anything, prints a line per evaluation, checkpoints into `--out` at each one,
 //! and ends with a sample of the trained model (and, with `--output json`, one summary).
 
+mod console;
 mod flags;
 
 use std::path::PathBuf;
@@ -11,14 +12,14 @@ use std::time::Instant;
 use anyhow::Context;
 use gptsweep_gpt::sample::SamplesSpec;
 use gptsweep_gpt::{
-    AutodiffBackend, Checkpoint, Corpus, DeviceSpec, Event, Flow, GptError, Hyperparams, Observer,
-    OnBackend, RunSummary, SampleOptions, Start, Trainer, train_then_sample, with_backend,
+    AutodiffBackend, Checkpoint, Corpus, DeviceSpec, Hyperparams, OnBackend, RunSummary,
+    SampleOptions, Start, train_then_sample, with_backend,
 };
 use indicatif::ProgressBar;
 use serde::Serialize;
 
 use super::output::{OutputMode, print_json};
-use super::progress::steps_bar;
+use console::Console;
 use flags::HyperparamFlags;
 
 /// The hyperparameters a resumed run cannot change: its model and the recipe that
@@ -89,62 +90,6 @@ struct TrainTask {
     out: Option<PathBuf>,
     output: OutputMode,
     sample: SampleOptions,
-}
-
-/// What the terminal sees of a run: a progress bar, a line per evaluation; and a
-/// checkpoint saved into `--out` at each evaluation (a failed save stops the run).
-struct Console {
-    out: Option<PathBuf>,
-    text: bool,
-    bar: ProgressBar,
-    save_error: Option<GptError>,
-}
-
-impl<B: AutodiffBackend> Observer<B> for Console {
-    fn loss_every(&self) -> usize {
-        10
-    }
-
-    fn started(&mut self, t: &Trainer<B>) {
-        let max_iters = t.hyperparams().max_iters;
-        if self.text {
-            eprintln!(
-                "training {} parameters on {} ({} chars of vocabulary) for {} steps",
-                t.num_params(),
-                t.corpus().name(),
-                t.corpus().tokenizer().vocab_size(),
-                max_iters
-            );
-        }
-        self.bar = steps_bar(max_iters, t.steps_done());
-    }
-
-    fn observe(&mut self, t: &Trainer<B>, event: Event) -> Flow {
-        match event {
-            Event::Step { step, loss } => {
-                self.bar.set_position(step as u64);
-                if let Some(l) = loss {
-                    let hp = t.hyperparams();
-                    let tokens_per_step = (hp.batch_size * hp.block_size) as f64;
-                    let tps = tokens_per_step * step as f64 / t.train_secs().max(1e-9);
-                    self.bar.set_message(format!("loss {l:.4} {tps:.0} tok/s"));
-                }
-            }
-            Event::Eval(e) => {
-                self.bar.println(format!(
-                    "step {}: train loss {:.4}, val loss {:.4}",
-                    e.step, e.train_loss, e.val_loss
-                ));
-                if let Some(out) = &self.out
-                    && let Err(err) = t.checkpoint().and_then(|c| c.save(out))
-                {
-                    self.save_error = Some(err);
-                    return Flow::Stop;
-                }
-            }
-        }
-        Flow::Continue
-    }
 }
 
 impl OnBackend for TrainTask {
