@@ -2,7 +2,8 @@
 //! everything needed to train it well and nothing about networks or sweeps.
 //!
 //! A tour:
-//! - [`config`]: [`Hyperparams`], the flat record of a run's knobs, and its rules;
+//! - [`config`]: [`Hyperparams`], the flat record of a run's knobs, generated with its
+//!   defaults, rules and help from one table ([`HYPERPARAMS`]);
 //! - [`corpus`], [`tokenizer`], [`batch`]: text in, a char vocabulary, a 90/10 split,
 //!   seeded (x, y) batches;
 //! - [`model`]: the GPT itself ([`Gpt`]);
