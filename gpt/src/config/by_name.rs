@@ -1,12 +1,12 @@
-//! Hyperparameters by name: typed get and set through the table, and the override merge
-//! that turns a base and a map of swept values into one run's [`Hyperparams`], each value
-//! checked once against its field's type.
+//! Hyperparameters by name: finding a row of the table, typed get and set through it, and
+//! the override merge that turns a base and a map of swept values into one run's
+//! [`Hyperparams`], each value checked once against its field's type.
 
 use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use super::{HyperparamDef, Hyperparams};
+use super::{HYPERPARAMS, HyperparamDef, Hyperparams};
 
 /// A name or value that the table refuses.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -40,6 +40,16 @@ impl HyperparamError {
 }
 
 impl HyperparamDef {
+    /// The row named `name`, if there is one.
+    pub fn find(name: &str) -> Option<&'static HyperparamDef> {
+        HYPERPARAMS.iter().find(|d| d.name == name)
+    }
+
+    /// Every name, in table order.
+    pub fn names() -> impl Iterator<Item = &'static str> {
+        HYPERPARAMS.iter().map(|d| d.name)
+    }
+
     /// The row named `name`, or the error that lists the known names.
     pub fn named(name: &str) -> Result<&'static HyperparamDef, HyperparamError> {
         Self::find(name).ok_or_else(|| HyperparamError::Unknown {

@@ -16,6 +16,7 @@ mod rules;
 mod schedule;
 mod table;
 mod table_def;
+mod validate;
 
 pub use by_name::HyperparamError;
 pub use lr_decay::LrDecay;

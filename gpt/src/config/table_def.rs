@@ -1,9 +1,9 @@
-//! What the table knows about one hyperparameter ([`HyperparamDef`]), and finding a row by
-//! name. The rows themselves are in `table.rs`.
+//! What the table knows about one hyperparameter ([`HyperparamDef`]). The rows are in
+//! `table.rs`; finding one by name is in `by_name.rs`.
 
 use serde_json::Value;
 
-use super::{HYPERPARAMS, Hyperparams};
+use super::Hyperparams;
 use crate::error::Result;
 
 /// One row of the hyperparameter table.
@@ -24,16 +24,6 @@ pub struct HyperparamDef {
 }
 
 impl HyperparamDef {
-    /// The row named `name`, if there is one.
-    pub fn find(name: &str) -> Option<&'static HyperparamDef> {
-        HYPERPARAMS.iter().find(|d| d.name == name)
-    }
-
-    /// Every name, in table order.
-    pub fn names() -> impl Iterator<Item = &'static str> {
-        HYPERPARAMS.iter().map(|d| d.name)
-    }
-
     /// One line of help: the doc without its leading space and final full stop.
     pub fn help(&self) -> &'static str {
         self.doc.trim().trim_end_matches('.')
