@@ -19,9 +19,9 @@ use sha2::{Digest, Sha256};
 use crate::config::{Hyperparams, ModelConfig};
 use crate::corpus::Corpus;
 use crate::error::{GptError, Result};
+use crate::eval::Eval;
 use crate::model::Gpt;
 use crate::tokenizer::CharTokenizer;
-use crate::trainer::Eval;
 
 /// Version of the on-disk layout; bumped on incompatible changes.
 pub const CHECKPOINT_FORMAT: u32 = 1;

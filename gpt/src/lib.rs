@@ -2,11 +2,14 @@
 //! everything needed to train it well and nothing about networks or sweeps.
 //!
 //! A tour:
-//! - [`config`]: [`Hyperparams`], the flat record of a run's knobs, and its rules;
+//! - [`config`]: [`Hyperparams`], the flat record of a run's knobs, generated with its
+//!   defaults, rules and help from one table ([`HYPERPARAMS`]);
 //! - [`corpus`], [`tokenizer`], [`batch`]: text in, a char vocabulary, a 90/10 split,
 //!   seeded (x, y) batches;
 //! - [`model`]: the GPT itself ([`Gpt`]);
-//! - [`trainer`]: the explicit AdamW loop with evaluations ([`Trainer`]);
+//! - [`trainer`]: the explicit AdamW loop ([`Trainer`]) and its evaluations ([`eval`]);
+//! - [`driver`]: one run from start (new or resumed) through training to samples, as both
+//!   `gptsweep train` and a worker drive it;
 //! - [`checkpoint`]: weights + optimiser + progress, in memory or on disk;
 //! - [`sample`]: text generation;
 //! - [`backend`]: CPU (burn-flex) or CUDA (burn-cuda), chosen at run time.
@@ -20,7 +23,9 @@ pub mod checkpoint;
 mod clip;
 pub mod config;
 pub mod corpus;
+pub mod driver;
 pub mod error;
+pub mod eval;
 pub mod model;
 pub mod rng;
 pub mod sample;
@@ -29,9 +34,11 @@ pub mod trainer;
 
 pub use backend::{AutodiffBackend, Backend, DeviceSpec, OnBackend, detect_devices, with_backend};
 pub use checkpoint::Checkpoint;
-pub use config::{Hyperparams, ModelConfig};
+pub use config::{HYPERPARAMS, HyperparamDef, HyperparamError, Hyperparams, ModelConfig};
 pub use corpus::Corpus;
+pub use driver::{Observer, RunOutput, Start, train_then_sample};
 pub use error::{GptError, Result};
+pub use eval::Eval;
 pub use model::Gpt;
 pub use sample::SampleOptions;
-pub use trainer::{Eval, Event, Flow, RunSummary, Trainer};
+pub use trainer::{Event, Flow, RunSummary, Trainer};

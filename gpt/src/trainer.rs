@@ -19,23 +19,9 @@ use crate::clip::clip_global_norm;
 use crate::config::Hyperparams;
 use crate::corpus::{Corpus, Split};
 use crate::error::{GptError, Result};
+use crate::eval::Eval;
 use crate::model::Gpt;
 use crate::rng::{Rng, Stream, mix64};
-
-/// One evaluation: mean losses over `eval_iters` batches of each split, in eval mode.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct Eval {
-    /// Completed optimisation steps when it was taken.
-    pub step: usize,
-    /// Mean loss on train batches.
-    pub train_loss: f32,
-    /// Mean loss on val batches.
-    pub val_loss: f32,
-    /// Training throughput since the previous evaluation, tokens per second.
-    pub tokens_per_sec: f64,
-    /// Seconds spent training (not evaluating) up to this evaluation, over all attempts.
-    pub train_secs: f64,
-}
 
 /// What a loop observer sees.
 #[derive(Debug, Clone, Copy)]

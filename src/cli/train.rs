@@ -2,20 +2,38 @@
 //! writing anything, prints a line per evaluation, checkpoints into `--out` at each one,
 //! and ends with a sample of the trained model (and, with `--output json`, one summary).
 
+mod console;
+mod flags;
+
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::Context;
-use gptsweep_gpt::sample::generate;
+use gptsweep_gpt::sample::SamplesSpec;
 use gptsweep_gpt::{
-    AutodiffBackend, Checkpoint, Corpus, DeviceSpec, Event, Flow, Hyperparams, OnBackend,
-    RunSummary, SampleOptions, Trainer, with_backend,
+    AutodiffBackend, Checkpoint, Corpus, DeviceSpec, Hyperparams, OnBackend, RunSummary,
+    SampleOptions, Start, train_then_sample, with_backend,
 };
+use indicatif::ProgressBar;
 use serde::Serialize;
 
 use super::output::{Document, OutputMode, print, to_json};
-use super::progress::steps_bar;
+use console::Console;
+use flags::HyperparamFlags;
+
+/// The hyperparameters a resumed run cannot change: its model and the recipe that
+/// produced its weights (only `--max-iters` may be raised).
+const FIXED_ON_RESUME: [&str; 8] = [
+    "batch_size",
+    "block_size",
+    "n_embd",
+    "n_head",
+    "n_layer",
+    "dropout",
+    "lr",
+    "seed",
+];
 
 /// Flags of `gptsweep train`; every hyperparameter defaults to the lecture's value.
 #[derive(Debug, clap::Args)]
@@ -31,56 +49,11 @@ pub struct Args {
     out: Option<PathBuf>,
     /// Continue the run saved in this checkpoint directory (its hyperparameters apply;
     /// only --max-iters may be raised).
-    #[arg(long, conflicts_with_all = ["batch_size", "block_size", "n_embd", "n_head", "n_layer", "dropout", "lr", "seed"])]
+    #[arg(long, conflicts_with_all = FIXED_ON_RESUME)]
     resume: Option<PathBuf>,
-    /// Sequences per batch [64].
-    #[arg(long)]
-    batch_size: Option<usize>,
-    /// Context length [256].
-    #[arg(long)]
-    block_size: Option<usize>,
-    /// Embedding width [384].
-    #[arg(long)]
-    n_embd: Option<usize>,
-    /// Attention heads [6].
-    #[arg(long)]
-    n_head: Option<usize>,
-    /// Transformer blocks [6].
-    #[arg(long)]
-    n_layer: Option<usize>,
-    /// Dropout probability [0.2].
-    #[arg(long)]
-    dropout: Option<f64>,
-    /// Peak learning rate [3e-4].
-    #[arg(long)]
-    lr: Option<f64>,
-    /// Final learning rate of the cosine schedule [lr/10].
-    #[arg(long)]
-    min_lr: Option<f64>,
-    /// Linear warm-up steps [0].
-    #[arg(long)]
-    warmup_iters: Option<usize>,
-    /// Schedule after warm-up: constant or cosine [constant].
-    #[arg(long)]
-    lr_decay: Option<String>,
-    /// AdamW weight decay [0.01].
-    #[arg(long)]
-    weight_decay: Option<f64>,
-    /// Clip the global gradient norm to this (0 = off) [0].
-    #[arg(long)]
-    grad_clip: Option<f64>,
-    /// Optimisation steps [5000].
-    #[arg(long)]
-    max_iters: Option<usize>,
-    /// Steps between evaluations [500].
-    #[arg(long)]
-    eval_interval: Option<usize>,
-    /// Batches per split in an evaluation [200].
-    #[arg(long)]
-    eval_iters: Option<usize>,
-    /// Seed of initialisation, batches and dropout [1337].
-    #[arg(long)]
-    seed: Option<u64>,
+    /// One flag per hyperparameter.
+    #[command(flatten)]
+    hyperparam_flags: HyperparamFlags,
     /// Characters of text to generate at the end (0 for none).
     #[arg(long, default_value_t = 300)]
     sample_length: usize,
@@ -91,35 +64,7 @@ pub struct Args {
 
 impl Args {
     fn hyperparams(&self, base: Hyperparams) -> anyhow::Result<Hyperparams> {
-        let mut hp = base;
-        macro_rules! set {
-            ($($f:ident),*) => { $( if let Some(v) = self.$f.clone() { hp.$f = v; } )* };
-        }
-        set!(
-            batch_size,
-            block_size,
-            n_embd,
-            n_head,
-            n_layer,
-            dropout,
-            lr,
-            warmup_iters,
-            weight_decay,
-            grad_clip,
-            max_iters,
-            eval_interval,
-            eval_iters,
-            seed
-        );
-        if self.min_lr.is_some() {
-            hp.min_lr = self.min_lr;
-        }
-        if let Some(d) = &self.lr_decay {
-            hp.lr_decay =
-                serde_json::from_value(serde_json::Value::String(d.clone())).map_err(|_| {
-                    gptsweep_gpt::GptError::invalid("lr_decay", d, "must be constant or cosine")
-                })?;
-        }
+        let hp = self.hyperparam_flags.apply(base)?;
         hp.validate()?;
         Ok(hp)
     }
@@ -175,68 +120,30 @@ impl OnBackend for TrainTask {
     type Output = anyhow::Result<(RunSummary, String)>;
 
     fn run<B: AutodiffBackend>(self, device: B::Device) -> Self::Output {
-        let mut trainer = match &self.resume {
-            Some(ckpt) => {
-                let mut t = Trainer::<B>::resume(ckpt, self.corpus.clone(), device.clone())?;
-                anyhow::ensure!(
-                    self.hp.max_iters >= t.steps_done(),
-                    "max_iters = {}: the checkpoint is already at step {}",
-                    self.hp.max_iters,
-                    t.steps_done()
-                );
-                t.set_max_iters(self.hp.max_iters);
-                t
-            }
-            None => Trainer::<B>::new(self.hp.clone(), self.corpus.clone(), device.clone())?,
+        let start = match self.resume {
+            Some(checkpoint) => Start::Resume {
+                checkpoint: Box::new(checkpoint),
+                max_iters: Some(self.hp.max_iters),
+            },
+            None => Start::New(self.hp),
         };
-        let text = self.output == OutputMode::Text;
-        if text {
-            eprintln!(
-                "training {} parameters on {} ({} chars of vocabulary) for {} steps",
-                trainer.num_params(),
-                self.corpus.name(),
-                self.corpus.tokenizer().vocab_size(),
-                self.hp.max_iters
-            );
-        }
-        let bar = steps_bar(self.hp.max_iters, trainer.steps_done());
-        let tokens_per_step = (self.hp.batch_size * self.hp.block_size) as f64;
-        let mut save_error = None;
-        trainer.run(10, |t, event| {
-            match event {
-                Event::Step { step, loss } => {
-                    bar.set_position(step as u64);
-                    if let Some(l) = loss {
-                        let tps = tokens_per_step * step as f64 / t.train_secs().max(1e-9);
-                        bar.set_message(format!("loss {l:.4} {tps:.0} tok/s"));
-                    }
-                }
-                Event::Eval(e) => {
-                    bar.println(format!(
-                        "step {}: train loss {:.4}, val loss {:.4}",
-                        e.step, e.train_loss, e.val_loss
-                    ));
-                    if let Some(out) = &self.out
-                        && let Err(err) = t.checkpoint().and_then(|c| c.save(out))
-                    {
-                        save_error = Some(err);
-                        return Flow::Stop;
-                    }
-                }
-            }
-            Flow::Continue
-        })?;
-        bar.finish_and_clear();
-        if let Some(err) = save_error {
+        let samples = SamplesSpec {
+            count: usize::from(self.sample.length > 0),
+            options: self.sample,
+        };
+        let mut console = Console {
+            out: self.out,
+            text: self.output == OutputMode::Text,
+            bar: ProgressBar::hidden(),
+            save_error: None,
+        };
+        let run = train_then_sample::<B>(start, self.corpus, &samples, device, &mut console)?;
+        console.bar.finish_and_clear();
+        if let Some(err) = console.save_error {
             return Err(err.into());
         }
-        let sample = if self.sample.length > 0 {
-            let model = trainer.eval_model();
-            generate(&model, self.corpus.tokenizer(), &self.sample, &device)?
-        } else {
-            String::new()
-        };
-        Ok((trainer.summary(), sample))
+        let sample = run.samples.into_iter().next().map(|(_, text)| text);
+        Ok((run.summary, sample.unwrap_or_default()))
     }
 }
 
@@ -308,4 +215,86 @@ fn check_out_dir(out: &std::path::Path) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::{CommandFactory, Parser};
+    use gptsweep_gpt::{HYPERPARAMS, HyperparamDef, config::LrDecay};
+
+    use super::*;
+    use crate::cli::{Cli, Command};
+
+    fn train_args(flags: &[&str]) -> Result<Args, clap::Error> {
+        let argv = ["gptsweep", "train"].iter().chain(flags);
+        match Cli::try_parse_from(argv)?.command {
+            Command::Train(args) => Ok(*args),
+            other => panic!("parsed as {other:?}"),
+        }
+    }
+
+    #[test]
+    fn train_has_one_flag_per_hyperparameter_with_its_help_and_default() {
+        let cli = Cli::command();
+        cli.clone().debug_assert();
+        let train = cli.find_subcommand("train").unwrap();
+        for def in HYPERPARAMS {
+            let arg = train
+                .get_arguments()
+                .find(|a| a.get_id() == def.name)
+                .unwrap_or_else(|| panic!("no flag for {}", def.name));
+            assert_eq!(arg.get_long(), Some(def.name.replace('_', "-").as_str()));
+            assert_eq!(
+                arg.get_help().unwrap().to_string(),
+                format!("{} [{}]", def.help(), def.default)
+            );
+        }
+        for name in FIXED_ON_RESUME {
+            assert!(HyperparamDef::find(name).is_some(), "{name}");
+        }
+    }
+
+    #[test]
+    fn flags_set_hyperparameters_by_the_table_and_resume_keeps_the_model() {
+        let args = train_args(&[
+            "--lr",
+            "1e-3",
+            "--lr-decay",
+            "cosine",
+            "--min-lr",
+            "none",
+            "--max-iters",
+            "7",
+        ])
+        .unwrap();
+        let hp = args.hyperparams(Hyperparams::default()).unwrap();
+        assert_eq!(
+            (hp.lr, hp.lr_decay, hp.min_lr, hp.max_iters),
+            (1e-3, LrDecay::Cosine, None, 7)
+        );
+        assert_eq!(hp.n_embd, Hyperparams::default().n_embd);
+
+        let err = train_args(&["--lr-decay", "linear"]).unwrap_err();
+        assert_eq!(err.kind(), clap::error::ErrorKind::ValueValidation);
+        assert!(
+            err.to_string().contains("expected constant or cosine"),
+            "{err}"
+        );
+        let err = train_args(&["--n-layer", "1.5"]).unwrap_err();
+        assert!(
+            err.to_string().contains("expected a non-negative integer"),
+            "{err}"
+        );
+
+        let err = train_args(&["--resume", "ckpt", "--n-embd", "64"]).unwrap_err();
+        assert_eq!(err.kind(), clap::error::ErrorKind::ArgumentConflict);
+        train_args(&["--resume", "ckpt", "--max-iters", "9000"]).unwrap();
+    }
+
+    #[test]
+    fn flags_are_still_checked_by_the_rules() {
+        let args = train_args(&["--dropout", "1"]).unwrap();
+        let err = args.hyperparams(Hyperparams::default()).unwrap_err();
+        assert_eq!(err.to_string(), "dropout = 1: must be in [0, 1)");
+    }
 }

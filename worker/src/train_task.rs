@@ -1,18 +1,23 @@
-//! The part of a run that computes: on a blocking thread, train the model on the run's
-//! device (from scratch, or continuing a checkpoint), hand each evaluation and a checkpoint
-//! taken right after it to the async side, stop between steps when told, and generate the
-//! sweep's samples at the end.
+//! The part of a run that computes: on a blocking thread, drive the run on its device with
+//! the shared driver ([`gptsweep_gpt::driver`]: from scratch or continuing a checkpoint,
+//! then the sweep's samples), handing each evaluation and a checkpoint taken right after
+//! it to the async side, and stopping between steps when told (with a checkpoint of that
+//! step when the worker drains and hands the run back).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use tokio::sync::mpsc::UnboundedSender;
 
-use gptsweep_gpt::sample::{SamplesSpec, generate};
+use gptsweep_gpt::sample::SamplesSpec;
 use gptsweep_gpt::{
-    AutodiffBackend, Checkpoint, Corpus, DeviceSpec, Eval, Event, Flow, Hyperparams, OnBackend,
-    RunSummary, SampleOptions, Trainer, with_backend,
+    AutodiffBackend, Checkpoint, Corpus, DeviceSpec, Eval, Event, Flow, Hyperparams, Observer,
+    OnBackend, Start, Trainer, train_then_sample, with_backend,
 };
+
+/// What a run produced: losses, samples, and whether it ended early on the coordinator's
+/// word.
+pub use gptsweep_gpt::RunOutput;
 
 /// What the compute thread tells the async side as training goes.
 #[derive(Debug)]
@@ -28,20 +33,9 @@ pub enum Progress {
     },
 }
 
-/// What a run produced.
-#[derive(Debug)]
-pub struct RunOutput {
-    /// Losses, throughput, steps.
-    pub summary: RunSummary,
-    /// The generated texts with the options that drew them.
-    pub samples: Vec<(SampleOptions, String)>,
-    /// Whether it ended early on the coordinator's word.
-    pub stopped: bool,
-}
-
 /// Everything the compute thread needs.
 pub struct RunTask {
-    /// The run's hyperparameters.
+    /// The run's hyperparameters (a resumed run keeps its checkpoint's).
     pub hp: Hyperparams,
     /// Its corpus.
     pub corpus: Arc<Corpus>,
@@ -58,62 +52,66 @@ pub struct RunTask {
     pub preempt: Arc<AtomicBool>,
 }
 
+/// Sends every evaluation and a checkpoint after it; stops when the async side says so,
+/// with a checkpoint of the step it stopped at when the worker hands the run back.
+struct Reporter {
+    progress: UnboundedSender<Progress>,
+    stop: Arc<AtomicBool>,
+    preempt: Arc<AtomicBool>,
+}
+
+impl Reporter {
+    /// Sends a checkpoint of `trainer` as it stands (`what` names why, for the log).
+    fn checkpoint<B: AutodiffBackend>(&self, trainer: &Trainer<B>, what: &str) {
+        match trainer.checkpoint() {
+            Ok(c) => {
+                let _ = self.progress.send(Progress::Checkpoint {
+                    step: trainer.steps_done() as u64,
+                    bytes: c.to_bytes(),
+                });
+            }
+            Err(err) => tracing::warn!(
+                "cannot checkpoint {what} at step {}: {err}",
+                trainer.steps_done()
+            ),
+        }
+    }
+}
+
+impl<B: AutodiffBackend> Observer<B> for Reporter {
+    fn observe(&mut self, trainer: &Trainer<B>, event: Event) -> Flow {
+        if let Event::Eval(e) = event {
+            let _ = self.progress.send(Progress::Eval(e));
+            self.checkpoint(trainer, "after an evaluation");
+        }
+        if self.preempt.load(Ordering::Relaxed) {
+            self.checkpoint(trainer, "to hand the run back");
+            Flow::Stop
+        } else if self.stop.load(Ordering::Relaxed) {
+            Flow::Stop
+        } else {
+            Flow::Continue
+        }
+    }
+}
+
 impl OnBackend for RunTask {
     type Output = gptsweep_gpt::Result<RunOutput>;
 
     fn run<B: AutodiffBackend>(self, device: B::Device) -> Self::Output {
-        let mut trainer = match &self.resume {
-            Some(ckpt) => Trainer::<B>::resume(ckpt, self.corpus.clone(), device.clone())?,
-            None => Trainer::<B>::new(self.hp, self.corpus.clone(), device.clone())?,
+        let start = match self.resume {
+            Some(checkpoint) => Start::Resume {
+                checkpoint: Box::new(checkpoint),
+                max_iters: None,
+            },
+            None => Start::New(self.hp),
         };
-        let mut stopped = false;
-        trainer.run(0, |t, event| {
-            if let Event::Eval(e) = event {
-                let _ = self.progress.send(Progress::Eval(e));
-                match t.checkpoint() {
-                    Ok(c) => {
-                        let bytes = c.to_bytes();
-                        let _ = self.progress.send(Progress::Checkpoint {
-                            step: e.step as u64,
-                            bytes,
-                        });
-                    }
-                    Err(err) => tracing::warn!("cannot checkpoint at step {}: {err}", e.step),
-                }
-            }
-            if self.preempt.load(Ordering::Relaxed) {
-                match t.checkpoint() {
-                    Ok(c) => {
-                        let _ = self.progress.send(Progress::Checkpoint {
-                            step: t.steps_done() as u64,
-                            bytes: c.to_bytes(),
-                        });
-                    }
-                    Err(err) => tracing::warn!("cannot checkpoint to hand the run back: {err}"),
-                }
-                stopped = true;
-                Flow::Stop
-            } else if self.stop.load(Ordering::Relaxed) {
-                stopped = true;
-                Flow::Stop
-            } else {
-                Flow::Continue
-            }
-        })?;
-        let mut samples = Vec::new();
-        if !stopped {
-            let model = trainer.eval_model();
-            for i in 0..self.samples.count {
-                let opts = self.samples.nth(i);
-                let text = generate(&model, self.corpus.tokenizer(), &opts, &device)?;
-                samples.push((opts, text));
-            }
-        }
-        Ok(RunOutput {
-            summary: trainer.summary(),
-            samples,
-            stopped,
-        })
+        let mut reporter = Reporter {
+            progress: self.progress,
+            stop: self.stop,
+            preempt: self.preempt,
+        };
+        train_then_sample::<B>(start, self.corpus, &self.samples, device, &mut reporter)
     }
 }
 

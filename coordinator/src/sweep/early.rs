@@ -8,7 +8,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use gptsweep_api::Goal;
+use super::metric::Goal;
 
 /// `early_terminate:` once checked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,19 +1,24 @@
-//! Sweep files: the YAML a user writes ([`file`]), checked into a [`SweepSpec`]
-//! ([`spec`]) with every problem located at its line and column ([`diagnostic`]), then
-//! planned into concrete runs by grid or random search ([`plan`]); [`early`] decides
-//! which runs stop at the rungs of early termination.
+//! Sweep files: the YAML a user writes ([`file`]), checked section by section ([`check`])
+//! into a [`SweepSpec`] ([`spec`], with the method and metric of [`metric`]) with every
+//! problem located at its line and column ([`diagnostic`]), then planned into concrete runs
+//! by grid or random search ([`plan`]); [`early`] decides which runs stop at the rungs of
+//! early termination.
 
+pub mod check;
 pub mod diagnostic;
 pub mod early;
 pub mod file;
+pub mod metric;
 pub mod param;
 pub mod plan;
 pub mod spec;
 
+pub use check::parse_sweep;
 pub use diagnostic::{Diagnostic, SpecErrors};
 pub use early::{EarlyTerminate, Verdict};
+pub use metric::{Goal, Method, Metric};
 pub use plan::{PlannedRun, plan_runs};
-pub use spec::{DatasetRef, Goal, Method, Metric, SweepSpec, parse_sweep};
+pub use spec::{DatasetRef, SweepSpec};
 
 #[cfg(test)]
 mod tests;

@@ -8,7 +8,8 @@ use gptsweep_gpt::Hyperparams;
 use gptsweep_gpt::rng::{Rng, Stream};
 
 use super::diagnostic::{Diagnostic, SpecErrors};
-use super::spec::{Method, SweepSpec, apply};
+use super::metric::Method;
+use super::spec::{MAX_RUNS, SweepSpec};
 
 /// One run to be queued.
 #[derive(Debug, Clone, PartialEq)]
@@ -92,10 +93,10 @@ pub fn plan_runs(
                 .iter()
                 .map(|(_, v)| v.len())
                 .fold(1usize, |a, n| a.saturating_mul(n));
-            if total > super::spec::MAX_RUNS && spec.run_cap.is_none() {
+            if total > MAX_RUNS && spec.run_cap.is_none() {
                 return Err(fail(vec![format!(
                     "the grid has {total} points, over the limit of {}; set run_cap or use fewer values",
-                    super::spec::MAX_RUNS
+                    MAX_RUNS
                 )]));
             }
             let take = spec.run_cap.unwrap_or(total).min(total);
@@ -109,7 +110,10 @@ pub fn plan_runs(
                     swept.insert((*name).clone(), values[rest % values.len()].clone());
                     rest /= values.len();
                 }
-                let hp = apply(&spec.base, &swept).expect("values were type-checked");
+                let hp = spec
+                    .base
+                    .with_overrides(&swept)
+                    .expect("values were type-checked");
                 match point_problem(spec, &hp, vocab_size, shortest_split) {
                     Some(why) => {
                         bad_count += 1;
@@ -149,7 +153,10 @@ pub fn plan_runs(
                         .iter()
                         .map(|(k, p)| (k.clone(), p.draw(&mut rng)))
                         .collect();
-                    let hp = apply(&spec.base, &swept).expect("draws were type-checked");
+                    let hp = spec
+                        .base
+                        .with_overrides(&swept)
+                        .expect("draws were type-checked");
                     match point_problem(spec, &hp, vocab_size, shortest_split) {
                         Some(why) => last = format!("{}: {why}", show(&swept)),
                         None => {

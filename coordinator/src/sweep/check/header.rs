@@ -1,0 +1,147 @@
+//! The file's top-level settings: the sweep's name, dataset, tokenizer, search method,
+//! run cap and memory limit.
+
+use gptsweep_gpt::corpus::{BUILTIN_TINYSHAKESPEARE, is_builtin};
+
+use gptsweep_api::Named;
+
+use super::Checker;
+use crate::sweep::file::SweepFile;
+use crate::sweep::metric::Method;
+use crate::sweep::spec::{DatasetRef, MAX_RUNS};
+
+fn stem(file_name: &str) -> String {
+    std::path::Path::new(file_name)
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "sweep".into())
+}
+
+/// `name:`, or the file's stem.
+pub(super) fn name(c: &mut Checker, file_name: &str, f: &SweepFile) -> String {
+    match &f.name {
+        Some(n)
+            if n.value.trim().is_empty()
+                || n.value.len() > 100
+                || n.value.chars().any(|ch| ch.is_control() || ch == '/') =>
+        {
+            c.err(
+                n.referenced,
+                format!(
+                    "name: {:?} must be 1-100 characters without '/' or control characters",
+                    n.value
+                ),
+            );
+            String::new()
+        }
+        Some(n) if n.value.parse::<i64>().is_ok() => {
+            c.err(
+                n.referenced,
+                format!(
+                    "name: {:?} must not be a number (numbers refer to sweep ids)",
+                    n.value
+                ),
+            );
+            String::new()
+        }
+        Some(n) => n.value.clone(),
+        None => stem(file_name),
+    }
+}
+
+/// `dataset:`, a built-in corpus by default.
+pub(super) fn dataset(c: &mut Checker, f: &SweepFile) -> DatasetRef {
+    match &f.dataset {
+        None => DatasetRef::Builtin(BUILTIN_TINYSHAKESPEARE.into()),
+        Some(d) if is_builtin(&d.value) => DatasetRef::Builtin(d.value.clone()),
+        Some(d) if d.value.trim().is_empty() => {
+            c.err(
+                d.referenced,
+                "dataset: must name a built-in corpus (tinyshakespeare) or a file",
+            );
+            DatasetRef::Builtin(String::new())
+        }
+        Some(d) => DatasetRef::Path(d.value.clone()),
+    }
+}
+
+/// `tokenizer:`, which may only say char.
+pub(super) fn tokenizer(c: &mut Checker, f: &SweepFile) {
+    if let Some(t) = &f.tokenizer {
+        match t.value.as_str() {
+            "char" => {}
+            "gpt2" => c.err(
+                t.referenced,
+                "tokenizer: gpt2 (BPE) is not built yet; use char",
+            ),
+            other => c.err(
+                t.referenced,
+                format!("tokenizer: unknown tokenizer {other:?}; expected char"),
+            ),
+        }
+    }
+}
+
+/// `method:`; `None` when it is not one that is built.
+pub(super) fn method(c: &mut Checker, f: &SweepFile) -> Option<Method> {
+    if let Ok(method) = Method::parse(&f.method.value) {
+        return Some(method);
+    }
+    match f.method.value.as_str() {
+        "tpe" | "bayes" => {
+            c.err(
+                f.method.referenced,
+                format!(
+                    "method: {} is not built yet; use grid or random",
+                    f.method.value
+                ),
+            );
+            None
+        }
+        other => {
+            c.err(
+                f.method.referenced,
+                format!("method: unknown method {other:?}; expected grid or random"),
+            );
+            None
+        }
+    }
+}
+
+/// `run_cap:`, required by random search.
+pub(super) fn run_cap(c: &mut Checker, f: &SweepFile, method: Option<Method>) -> Option<usize> {
+    match &f.run_cap {
+        Some(r) if r.value < 1 || r.value as usize > MAX_RUNS => {
+            c.err(
+                r.referenced,
+                format!("run_cap: {} must be between 1 and {MAX_RUNS}", r.value),
+            );
+            None
+        }
+        Some(r) => Some(r.value as usize),
+        None => {
+            if method == Some(Method::Random) {
+                c.err(
+                    f.method.referenced,
+                    "run_cap: required when method is random",
+                );
+            }
+            None
+        }
+    }
+}
+
+/// `max_memory_gb:` in bytes, 80 GiB by default.
+pub(super) fn max_memory(c: &mut Checker, f: &SweepFile) -> u64 {
+    match &f.max_memory_gb {
+        Some(m) if !(m.value.is_finite() && m.value > 0.0) => {
+            c.err(
+                m.referenced,
+                format!("max_memory_gb: {} must be > 0", m.value),
+            );
+            0
+        }
+        Some(m) => (m.value * (1u64 << 30) as f64) as u64,
+        None => 80 << 30,
+    }
+}

@@ -1,0 +1,51 @@
+//! The one table of hyperparameters: name, type, default (as a user writes it), rule and
+//! help text, each written once. Everything else (the [`Hyperparams`] struct, its
+//! `Default`, the sweep file's known names, `gptsweep train`'s flags, the override merge)
+//! is generated from it or walks [`HYPERPARAMS`]. Defaults are the lecture's gpt.py.
+
+use super::define::hyperparams;
+use super::kind::HyperType;
+use super::lr_decay::LrDecay;
+use super::rules::{fraction, non_negative, norm_or_off, positive, strictly_positive};
+use super::table_def::HyperparamDef;
+
+hyperparams! {
+    /// Sequences per batch.
+    batch_size: usize = 64, positive;
+    /// Context length in tokens.
+    block_size: usize = 256, positive;
+    /// Embedding width.
+    n_embd: usize = 384, positive;
+    /// Attention heads per block (must divide n_embd).
+    n_head: usize = 6, positive;
+    /// Transformer blocks.
+    n_layer: usize = 6, positive;
+    /// Dropout probability in [0, 1).
+    dropout: f64 = 0.2, fraction;
+    /// Peak learning rate of AdamW.
+    lr: f64 = 3e-4, strictly_positive;
+    /// Final learning rate of the cosine schedule (none: lr / 10).
+    min_lr: Option<f64> = none;
+    /// Steps of linear warm-up from 0 to lr.
+    warmup_iters: usize = 0;
+    /// Schedule after warm-up: constant or cosine.
+    lr_decay: LrDecay = constant;
+    /// Decoupled weight decay of AdamW (PyTorch's default 0.01, as in the lecture).
+    weight_decay: f64 = 0.01, non_negative;
+    /// AdamW beta1.
+    beta1: f64 = 0.9, fraction;
+    /// AdamW beta2.
+    beta2: f64 = 0.999, fraction;
+    /// AdamW epsilon (PyTorch's default 1e-8).
+    eps: f64 = 1e-8, strictly_positive;
+    /// Clip the global gradient norm to this value; 0 disables clipping.
+    grad_clip: f64 = 0, norm_or_off;
+    /// Optimisation steps.
+    max_iters: usize = 5000, positive;
+    /// Steps between evaluations (an evaluation also runs at the last step).
+    eval_interval: usize = 500, positive;
+    /// Batches averaged per split in an evaluation.
+    eval_iters: usize = 200, positive;
+    /// Seed of parameter initialisation, batches and dropout.
+    seed: u64 = 1337;
+}
