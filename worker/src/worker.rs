@@ -147,7 +147,11 @@ async fn device_loop(
     stop: StopSignal,
 ) -> Result<DeviceEnd> {
     let mut backoff = Backoff::new(Duration::from_secs(5));
+    // Failures in a row. A run's own failure (it diverged, say) counts once however often
+    // it fails here, so one bad run cannot disable a good device; the worker's faults
+    // count every time.
     let mut failures = 0u32;
+    let mut last_failed = None;
     loop {
         if *stop.borrow() >= StopLevel::Drain {
             return Ok(DeviceEnd::Drained);
@@ -196,10 +200,17 @@ async fn device_loop(
         shared.busy.fetch_sub(1, Ordering::SeqCst);
         *shared.idle_since.lock().expect("not poisoned") = Instant::now();
         match ended {
-            Ok((Outcome::Finished | Outcome::Stopped, _)) => failures = 0,
+            Ok((Outcome::Finished | Outcome::Stopped, _)) => {
+                failures = 0;
+                last_failed = None;
+            }
             Ok((Outcome::Preempted, _)) => return Ok(DeviceEnd::Drained),
             Ok((outcome @ (Outcome::Failed | Outcome::WorkerFault), error)) => {
-                failures += 1;
+                let again = outcome == Outcome::Failed && last_failed == Some(run_id);
+                if !again {
+                    failures += 1;
+                }
+                last_failed = Some(run_id);
                 tracing::warn!(run = %run_id, %device, %outcome, failures, "run failed: {error}");
                 if failures >= max_failures {
                     let reason =
