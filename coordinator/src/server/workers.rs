@@ -62,6 +62,7 @@ impl pb::workers_server::Workers for WorkersService {
     ) -> Result<Response<pb::LeaseReply>, Status> {
         let r = req.into_inner();
         let deadline = tokio::time::Instant::now() + Duration::from_millis(r.wait_ms).min(MAX_WAIT);
+        let mut stopping = self.0.stopping.subscribe();
         loop {
             let notified = self.0.work.notified();
             tokio::pin!(notified);
@@ -84,6 +85,9 @@ impl pb::workers_server::Workers for WorkersService {
             tokio::select! {
                 _ = &mut notified => continue,
                 _ = tokio::time::sleep_until(deadline) => return Ok(Response::new(pb::LeaseReply { run: None })),
+                _ = stopping.wait_for(|s| *s) => return Err(Status::unavailable(
+                    "the coordinator is shutting down; retry",
+                )),
             }
         }
     }
@@ -181,14 +185,32 @@ impl pb::workers_server::Workers for WorkersService {
             bytes.extend_from_slice(&chunk.data);
         }
         let c = self.0.clone();
-        let sha = tokio::task::spawn_blocking(move || {
+        let lease_ms = self.lease_ms();
+        let stored = tokio::task::spawn_blocking(move || {
             gptsweep_gpt::Checkpoint::from_bytes(&bytes, "upload")
                 .map_err(|e| crate::CoordinatorError::Invalid(e.to_string()))?;
             c.checkpoints.put(&bytes)
         })
         .await
-        .map_err(|e| Status::internal(e.to_string()))??;
-        let lease_ms = self.lease_ms();
+        .map_err(|e| Status::internal(e.to_string()))?;
+        let sha = match stored {
+            Ok(sha) => sha,
+            Err(e) if e.is_storage_fault() => {
+                // The worker is alive and holds its run: its lease is renewed as by a
+                // heartbeat, and it is told to send the checkpoint again later.
+                tracing::error!(run = %run, "checkpoint not stored: {e}");
+                self.0
+                    .store
+                    .write(Heartbeat {
+                        run,
+                        lease,
+                        lease_ms,
+                    })
+                    .await?;
+                return Err(e.into());
+            }
+            Err(e) => return Err(e.into()),
+        };
         let written = self
             .0
             .store
@@ -204,7 +226,13 @@ impl pb::workers_server::Workers for WorkersService {
             Ok(Some(stale)) => self.0.checkpoints.remove(&stale),
             Ok(None) => {}
             Err(e) => {
-                self.0.checkpoints.remove(&sha);
+                // A refused upload leaves no blob, unless a run already uses the same one.
+                if !reads::checkpoint_in_use(&self.0.store.pool, &sha)
+                    .await
+                    .unwrap_or(true)
+                {
+                    self.0.checkpoints.remove(&sha);
+                }
                 return Err(e.into());
             }
         }
