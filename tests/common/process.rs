@@ -32,6 +32,11 @@ impl Process {
         }
     }
 
+    /// Its process id.
+    pub fn id(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Its log file.
     pub fn log(&self) -> &Path {
         &self.log
@@ -43,6 +48,34 @@ impl Process {
         self.ended_on_purpose = self.exit_status().is_none();
         self.child.kill().unwrap();
         self.child.wait().unwrap();
+    }
+
+    /// Sends it `signal` (`TERM`, `INT`) on the test's behalf, as Slurm or Kubernetes would.
+    pub fn signal(&mut self, signal: &str) {
+        let status = std::process::Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .unwrap();
+        assert!(status.success(), "kill -{signal} {}", self.name);
+    }
+
+    /// Waits up to `timeout` for it to end and answers how; the test judges that end
+    /// itself, so teardown no longer does. Panics naming it if it does not end in time.
+    pub fn wait_for_exit(&mut self, timeout: std::time::Duration) -> std::process::ExitStatus {
+        let start = std::time::Instant::now();
+        loop {
+            if let Some(status) = self.exit_status() {
+                self.ended_on_purpose = true;
+                return status;
+            }
+            assert!(
+                start.elapsed() < timeout,
+                "{} did not exit within {timeout:?}",
+                self.name
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
     }
 
     /// How it ended, if it has ended (and it could be asked).
