@@ -11,6 +11,7 @@ use gptsweep_proto::pb;
 use gptsweep_api::{LeaseId, RunId, WorkerId, from_proto, to_proto};
 
 use super::Coordinator;
+use crate::CoordinatorError;
 use crate::checkpoints::MAX_CHECKPOINT_BYTES;
 use crate::store::{Finish, Heartbeat, Lease, RegisterWorker, Report, SetCheckpoint, reads};
 
@@ -24,6 +25,33 @@ pub struct WorkersService(pub Coordinator);
 impl WorkersService {
     fn lease_ms(&self) -> i64 {
         self.0.config.lease_timeout.as_millis() as i64
+    }
+
+    /// Answers a storage fault met while serving the holder of `lease`: the worker is
+    /// alive and keeps its run, so its lease is renewed as by a heartbeat, and it is told
+    /// to try again (UNAVAILABLE). A lease already lost is said instead.
+    async fn storage_fault(
+        &self,
+        what: &str,
+        run: RunId,
+        lease: LeaseId,
+        e: CoordinatorError,
+    ) -> Status {
+        tracing::error!(run = %run, "{what}: {e}");
+        let lease_ms = self.lease_ms();
+        match self
+            .0
+            .store
+            .write(Heartbeat {
+                run,
+                lease,
+                lease_ms,
+            })
+            .await
+        {
+            Err(lost @ CoordinatorError::LeaseLost(_)) => lost.into(),
+            _ => e.into(),
+        }
     }
 }
 
@@ -196,18 +224,9 @@ impl pb::workers_server::Workers for WorkersService {
         let sha = match stored {
             Ok(sha) => sha,
             Err(e) if e.is_storage_fault() => {
-                // The worker is alive and holds its run: its lease is renewed as by a
-                // heartbeat, and it is told to send the checkpoint again later.
-                tracing::error!(run = %run, "checkpoint not stored: {e}");
-                self.0
-                    .store
-                    .write(Heartbeat {
-                        run,
-                        lease,
-                        lease_ms,
-                    })
-                    .await?;
-                return Err(e.into());
+                return Err(self
+                    .storage_fault("checkpoint not stored", run, lease, e)
+                    .await);
             }
             Err(e) => return Err(e.into()),
         };
@@ -246,11 +265,19 @@ impl pb::workers_server::Workers for WorkersService {
         req: Request<pb::GetCheckpointRequest>,
     ) -> Result<Response<Self::GetCheckpointStream>, Status> {
         let r = req.into_inner();
-        let (sha, _) =
-            reads::checkpoint_for_lease(&self.0.store.pool, RunId(r.run_id), LeaseId(r.lease_id))
-                .await?
-                .ok_or_else(|| Status::not_found(format!("run {} has no checkpoint", r.run_id)))?;
-        let bytes = self.0.checkpoints.get(&sha)?;
+        let (run, lease) = (RunId(r.run_id), LeaseId(r.lease_id));
+        let (sha, _) = reads::checkpoint_for_lease(&self.0.store.pool, run, lease)
+            .await?
+            .ok_or_else(|| Status::not_found(format!("run {run} has no checkpoint")))?;
+        let bytes = match self.0.checkpoints.get(&sha) {
+            Ok(bytes) => bytes,
+            Err(e) if e.is_storage_fault() => {
+                return Err(self
+                    .storage_fault("checkpoint not read", run, lease, e)
+                    .await);
+            }
+            Err(e) => return Err(e.into()),
+        };
         let chunks: Vec<Result<pb::Chunk, Status>> = bytes
             .chunks(CHUNK)
             .map(|c| Ok(pb::Chunk { data: c.to_vec() }))
