@@ -39,6 +39,17 @@ impl DatasetStore {
         self.blobs.put(bytes)
     }
 
+    /// Deletes a stored corpus nothing refers to any more.
+    pub fn remove(&self, sha256: &str) {
+        self.blobs.remove(sha256);
+    }
+
+    /// Removes stored corpora not in `keep` and leftover staged files; see
+    /// [`BlobDir::collect`].
+    pub fn collect(&self, keep: &std::collections::HashSet<String>) -> Result<usize> {
+        self.blobs.collect(keep)
+    }
+
     /// The bytes of a stored or built-in corpus.
     pub fn get(&self, sha256: &str) -> Result<Vec<u8>> {
         match builtin_by_sha(sha256) {

@@ -23,14 +23,19 @@ pub enum CoordinatorError {
     /// The caller's lease on a run is gone (expired, or the run was handed elsewhere).
     #[error("{0}")]
     LeaseLost(String),
-    /// The database failed.
+    /// The database failed. Faults of the storage under it (I/O, a full disk, a lost
+    /// file) are the coordinator's and answered as `UNAVAILABLE`, see [`storage_fault`].
     #[error("store: {0}")]
     Store(#[from] sqlx::Error),
+    /// The coordinator's storage failed in a way that names no single file (a commit).
+    #[error("coordinator storage: {0}")]
+    Storage(String),
     /// Applying migrations failed.
     #[error("store migrations: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
-    /// A file in the state directory could not be read or written.
-    #[error("{path}: {source}")]
+    /// A file in the state directory could not be read or written: the coordinator's
+    /// storage, never the caller's fault.
+    #[error("coordinator storage: {path}: {source}")]
     Io {
         /// The file or directory.
         path: std::path::PathBuf,
@@ -40,6 +45,68 @@ pub enum CoordinatorError {
     /// The writer task is gone (the coordinator is shutting down).
     #[error("the store's writer has stopped")]
     WriterGone,
+    /// Another coordinator holds the state directory's lock.
+    #[error(
+        "state dir {dir} is in use: held by {holder}; stop that coordinator or give another --state-dir"
+    )]
+    StateLocked {
+        /// The state directory.
+        dir: std::path::PathBuf,
+        /// Who holds it, as its lock file says ("pid N (listening on ADDR)").
+        holder: String,
+    },
+}
+
+impl CoordinatorError {
+    /// Whether this is a fault of the coordinator's own storage (files, database), which a
+    /// caller should retry rather than take as its own.
+    pub fn is_storage_fault(&self) -> bool {
+        match self {
+            CoordinatorError::Io { .. } | CoordinatorError::Storage(_) => true,
+            CoordinatorError::Store(e) => storage_fault(e),
+            _ => false,
+        }
+    }
+}
+
+/// Whether a database error comes from the storage under it rather than from a query:
+/// I/O, a full disk, a file that cannot be opened, a read-only or corrupt file, a busy
+/// lock, or a pool that cannot hand out connections.
+pub fn storage_fault(e: &sqlx::Error) -> bool {
+    // SQLite's primary result codes (the low byte of an extended code).
+    const BUSY: i64 = 5;
+    const LOCKED: i64 = 6;
+    const NOMEM: i64 = 7;
+    const READONLY: i64 = 8;
+    const IOERR: i64 = 10;
+    const CORRUPT: i64 = 11;
+    const FULL: i64 = 13;
+    const CANTOPEN: i64 = 14;
+    const NOTADB: i64 = 26;
+    match e {
+        sqlx::Error::Io(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(db) => {
+            db.code()
+                .and_then(|c| c.parse::<i64>().ok())
+                .is_some_and(|c| {
+                    matches!(
+                        c & 0xff,
+                        BUSY | LOCKED
+                            | NOMEM
+                            | READONLY
+                            | IOERR
+                            | CORRUPT
+                            | FULL
+                            | CANTOPEN
+                            | NOTADB
+                    )
+                })
+        }
+        _ => false,
+    }
 }
 
 /// Result alias for the coordinator.
@@ -48,6 +115,16 @@ pub type Result<T, E = CoordinatorError> = std::result::Result<T, E>;
 impl From<CoordinatorError> for tonic::Status {
     fn from(e: CoordinatorError) -> Self {
         let msg = e.to_string();
+        if e.is_storage_fault() {
+            // Retryable: the worker keeps its run and tries again; nothing is its fault.
+            let msg = match e {
+                CoordinatorError::Store(_) => format!("coordinator storage: {msg}"),
+                _ => msg,
+            };
+            return tonic::Status::unavailable(format!(
+                "{msg} (the coordinator's storage failed; retry)"
+            ));
+        }
         match e {
             CoordinatorError::Spec(_) | CoordinatorError::Invalid(_) | CoordinatorError::Api(_) => {
                 tonic::Status::invalid_argument(msg)

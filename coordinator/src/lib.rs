@@ -5,15 +5,19 @@
 //! - [`store`]: SQLite through one batching writer;
 //! - [`server`]: the gRPC services for workers and clients;
 //! - [`datasets`]: corpora stored by sha256 under the state directory;
-//! - [`tls`]: the certificate and key the port serves, checked up front.
+//! - [`tls`]: the certificate and key the port serves, checked up front;
+//! - [`state_lock`]: one coordinator per state directory;
+//! - [`collect`]: removing blobs nothing refers to.
 
 pub mod access;
 pub mod blobs;
 pub mod checkpoints;
 pub mod clock;
+pub mod collect;
 pub mod datasets;
 pub mod error;
 pub mod server;
+pub mod state_lock;
 pub mod store;
 pub mod sweep;
 pub mod tls;

@@ -1,4 +1,7 @@
-//! `gptsweep coordinator`: serve sweeps to workers and clients from a state directory.
+//! `gptsweep coordinator`: serve sweeps to workers and clients from a state directory,
+//! until SIGTERM or SIGINT: then it accepts nothing more, answers the requests under way
+//! (for at most [`DRAIN`]; a second signal cuts that short), commits every queued write
+//! and exits 0.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -8,6 +11,9 @@ use gptsweep_coordinator::tls::TlsIdentity;
 use gptsweep_coordinator::{Coordinator, CoordinatorConfig};
 
 use super::paths::default_state_dir;
+
+/// Longest the coordinator waits for requests under way once told to stop.
+const DRAIN: Duration = Duration::from_secs(10);
 
 /// Flags of `gptsweep coordinator`.
 #[derive(Debug, clap::Args)]
@@ -32,7 +38,7 @@ pub struct Args {
     pub tls_key: Option<PathBuf>,
 }
 
-/// Runs `gptsweep coordinator` until Ctrl-C.
+/// Runs `gptsweep coordinator` until SIGTERM or SIGINT.
 pub async fn run(args: Args) -> anyhow::Result<()> {
     anyhow::ensure!(
         args.lease_timeout.is_finite() && args.lease_timeout >= 0.2,
@@ -44,6 +50,8 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         "--max-attempts {}: must be at least 1",
         args.max_attempts
     );
+    // From here on a signal stops the coordinator in order, never half-way through opening.
+    let mut signals = Signals::new()?;
     // Checked before anything is created or bound, so a bad file leaves nothing behind.
     let tls = match (&args.tls_cert, &args.tls_key) {
         (Some(cert), Some(key)) => Some(TlsIdentity::load(cert, key)?),
@@ -66,15 +74,81 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let scheme = if tls.is_some() { "https" } else { "http" };
     config.tls = tls;
     let coordinator = Coordinator::open(config).await?;
+    coordinator.listening_on(addr)?;
     println!(
         "gptsweep coordinator listening on {addr} ({scheme}://; state in {})",
         state_dir.display()
     );
     std::io::stdout().flush()?;
-    coordinator
-        .serve(listener, async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await?;
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let mut server = tokio::spawn(coordinator.clone().serve(listener, async {
+        let _ = stopped.await;
+    }));
+    let served = tokio::select! {
+        name = signals.next() => {
+            tracing::info!("{name}: accepting nothing more, draining");
+            let _ = stop.send(());
+            tokio::select! {
+                ended = tokio::time::timeout(DRAIN, &mut server) => match ended {
+                    Ok(served) => served,
+                    Err(_) => {
+                        tracing::warn!("requests still open after {DRAIN:?}; closing anyway");
+                        server.abort();
+                        Ok(Ok(()))
+                    }
+                },
+                name = signals.next() => {
+                    tracing::warn!("{name} again: closing without waiting for open requests");
+                    server.abort();
+                    Ok(Ok(()))
+                }
+            }
+        }
+        served = &mut server => served,
+    };
+    coordinator.close().await;
+    served??;
+    tracing::info!("stopped; every write committed");
     Ok(())
+}
+
+/// The signals that stop the coordinator: SIGTERM (what Slurm, Kubernetes and systemd
+/// send) and SIGINT (Ctrl-C).
+struct Signals {
+    #[cfg(unix)]
+    term: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    int: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    /// Starts listening for both.
+    fn new() -> anyhow::Result<Self> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            Ok(Self {
+                term: signal(SignalKind::terminate())?,
+                int: signal(SignalKind::interrupt())?,
+            })
+        }
+        #[cfg(not(unix))]
+        Ok(Self {})
+    }
+
+    /// The next one to arrive, by name.
+    async fn next(&mut self) -> &'static str {
+        #[cfg(unix)]
+        {
+            tokio::select! {
+                _ = self.term.recv() => "SIGTERM",
+                _ = self.int.recv() => "SIGINT",
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+            "Ctrl-C"
+        }
+    }
 }

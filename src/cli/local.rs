@@ -75,7 +75,7 @@ pub async fn run(args: Args, output: OutputMode) -> anyhow::Result<()> {
     let client_token = coordinator.access().client_token.clone();
     let worker_token = coordinator.access().worker_token.clone();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(coordinator.serve(listener, async {
+    let server = tokio::spawn(coordinator.clone().serve(listener, async {
         let _ = stop_rx.await;
     }));
     let (wstop, _) = gptsweep_worker::stop::channel();
@@ -125,5 +125,6 @@ pub async fn run(args: Args, output: OutputMode) -> anyhow::Result<()> {
     let _ = worker.await;
     let _ = stop_tx.send(());
     let _ = server.await;
+    coordinator.close().await;
     Ok(())
 }

@@ -85,7 +85,64 @@ impl Cluster {
     /// Kills the coordinator with SIGKILL and starts it again on the same address and
     /// state, so that workers and the CLI reach it at the same URL.
     pub fn restart_coordinator(&mut self) {
+        self.kill_coordinator();
+        self.start_coordinator();
+    }
+
+    /// Kills the coordinator with SIGKILL and waits for it to end; it stays down until
+    /// [`Cluster::start_coordinator`].
+    pub fn kill_coordinator(&mut self) {
         self.coordinator.kill();
+    }
+
+    /// Sends the coordinator `signal` (`TERM`, `INT`) and answers how it ended, which the
+    /// test then judges; panics if it had not ended within `within`. It stays down until
+    /// [`Cluster::start_coordinator`].
+    pub fn signal_coordinator(
+        &mut self,
+        signal: &str,
+        within: Duration,
+    ) -> std::process::ExitStatus {
+        self.coordinator.signal(signal);
+        self.coordinator.wait_for_exit(within)
+    }
+
+    /// Runs one more coordinator on the state directory of the one serving (listening on
+    /// a port of its own) and answers how it ended; it is killed, and the test failed, if
+    /// it is still running after `within`.
+    pub fn second_coordinator(&self, within: Duration) -> Output {
+        let mut child = coordinator_command(
+            self.dir.path(),
+            "127.0.0.1:0",
+            self.lease_timeout,
+            self.tls.as_ref(),
+        )
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+        let start = std::time::Instant::now();
+        while child.try_wait().unwrap().is_none() {
+            if start.elapsed() > within {
+                let _ = child.kill();
+                let out = child.wait_with_output().unwrap();
+                panic!(
+                    "a second coordinator on the same state was still running after {within:?}: {}",
+                    String::from_utf8_lossy(&out.stdout)
+                );
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        child.wait_with_output().unwrap()
+    }
+
+    /// Starts a coordinator again on the address and state of the one before, which must
+    /// have ended ([`Cluster::kill_coordinator`], [`Cluster::terminate_coordinator`]).
+    pub fn start_coordinator(&mut self) {
+        assert!(
+            self.coordinator.exit_status().is_some(),
+            "start_coordinator: the coordinator before is still running"
+        );
         let generation = self.retired.len() + 1;
         let (next, _) = spawn_coordinator(
             self.dir.path(),
@@ -96,6 +153,16 @@ impl Cluster {
         );
         let killed = std::mem::replace(&mut self.coordinator, next);
         self.retired.push(killed);
+    }
+
+    /// The process id of the coordinator now serving (or last started).
+    pub fn coordinator_pid(&self) -> u32 {
+        self.coordinator.id()
+    }
+
+    /// The address the coordinator listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
     }
 
     /// Starts one more CPU worker; answers its index.

@@ -32,6 +32,11 @@ impl Process {
         }
     }
 
+    /// Its process id.
+    pub fn id(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Its log file.
     pub fn log(&self) -> &Path {
         &self.log

@@ -40,7 +40,8 @@ impl pb::clients_server::Clients for ClientsService {
         })
         .await
         .map_err(|e| Status::internal(e.to_string()))??;
-        self.0
+        let recorded = self
+            .0
             .store
             .write(InsertDataset {
                 sha256: sha.clone(),
@@ -48,7 +49,14 @@ impl pb::clients_server::Clients for ClientsService {
                 bytes: n,
                 builtin: false,
             })
-            .await?;
+            .await;
+        if let Err(e) = recorded {
+            // No row, no blob: unless an earlier upload of the same corpus has its row.
+            if matches!(reads::dataset(&self.0.store.pool, &sha).await, Ok(None)) {
+                self.0.datasets.remove(&sha);
+            }
+            return Err(e.into());
+        }
         Ok(Response::new(pb::UploadDatasetReply {
             sha256: sha,
             bytes: n,

@@ -1,5 +1,10 @@
 //! The coordinator process: its state (store, datasets, work signal), the submit path
 //! shared by gRPC and `gptsweep local`, the lease reaper, and serving both services.
+//!
+//! Its life: [`Coordinator::open`] takes the state directory's lock, judges every running
+//! lease from now (a grace of one lease timeout after a restart) and collects orphan
+//! blobs; [`Coordinator::serve`] serves until its shutdown future resolves, ending long
+//! polls at once; [`Coordinator::close`] then drains the writer and closes the database.
 
 mod clients;
 mod workers;
@@ -9,7 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::TcpListener;
-use tokio::sync::Notify;
+use tokio::sync::{Notify, watch};
 
 use gptsweep_gpt::Corpus;
 use gptsweep_gpt::corpus::Split;
@@ -17,9 +22,15 @@ use gptsweep_proto::pb;
 
 use crate::access::{Access, Gate, Role};
 use crate::checkpoints::CheckpointStore;
+use crate::clock::now_ms;
+use crate::collect::collect_orphans;
 use crate::datasets::{DatasetStore, builtin_sha};
 use crate::error::{CoordinatorError, Result};
-use crate::store::{CreateSweep, ExpireLeases, InsertDataset, NewSweep, Store, open_pool};
+use crate::state_lock::StateLock;
+use crate::store::{
+    CreateSweep, ExpireLeases, ForgetUnusedDatasets, GraceLeases, InsertDataset, NewSweep, Store,
+    open_pool,
+};
 use crate::sweep::{DatasetRef, parse_sweep, plan_runs};
 use crate::tls::TlsIdentity;
 use gptsweep_api::{Submitted, SweepId};
@@ -59,18 +70,33 @@ pub struct Coordinator {
     pub(crate) config: CoordinatorConfig,
     /// Woken when runs become leasable (submit, retry, expiry).
     pub(crate) work: Arc<Notify>,
+    /// Set once the coordinator stops serving: long polls end, the reaper stops.
+    pub(crate) stopping: Arc<watch::Sender<bool>>,
+    /// The state directory's lock, held while any handle lives.
+    lock: Arc<StateLock>,
 }
 
 impl Coordinator {
     /// Opens the state directory (database, migrations, datasets) and starts the writer
-    /// and the lease reaper.
+    /// and the lease reaper. Refused with [`CoordinatorError::StateLocked`] when another
+    /// coordinator holds the directory, before anything in it is touched. Every running
+    /// run's lease is then made to last one lease timeout from now, and blobs that nothing
+    /// refers to are removed.
     pub async fn open(config: CoordinatorConfig) -> Result<Self> {
-        std::fs::create_dir_all(&config.state_dir).map_err(|source| CoordinatorError::Io {
-            path: config.state_dir.clone(),
-            source,
-        })?;
+        let lock = Arc::new(StateLock::acquire(&config.state_dir)?);
         let pool = open_pool(&config.state_dir.join("gptsweep.db")).await?;
         let store = Store::start(pool);
+        let graced = store
+            .write(GraceLeases {
+                lease_ms: config.lease_timeout.as_millis() as i64,
+            })
+            .await?;
+        if graced > 0 {
+            tracing::info!(
+                "{graced} running runs keep their leases for {:?} from now",
+                config.lease_timeout
+            );
+        }
         let datasets = DatasetStore::open(&config.state_dir.join("datasets"))?;
         let checkpoints = crate::checkpoints::open(&config.state_dir.join("checkpoints"))?;
         let access = Arc::new(Access::load_or_create(&config.state_dir)?);
@@ -84,6 +110,14 @@ impl Coordinator {
                 builtin: true,
             })
             .await?;
+        let collected = collect_orphans(&store, &datasets, &checkpoints).await?;
+        if collected != Default::default() {
+            tracing::info!(
+                "collected {} unused datasets and {} orphan files",
+                collected.datasets,
+                collected.files
+            );
+        }
         let c = Self {
             store,
             datasets,
@@ -91,19 +125,40 @@ impl Coordinator {
             access,
             config,
             work: Arc::new(Notify::new()),
+            stopping: Arc::new(watch::channel(false).0),
+            lock,
         };
         c.spawn_reaper();
         Ok(c)
     }
 
+    /// Expires leases not renewed in time. After a storage fault kept it from running,
+    /// leases are judged from the recovery (a grace, as after a restart): renewals failed
+    /// on the same storage, and the workers are not to blame.
     fn spawn_reaper(&self) {
         let c = self.clone();
         let period = (self.config.lease_timeout / 10)
             .clamp(Duration::from_millis(100), Duration::from_secs(2));
+        let lease_ms = self.config.lease_timeout.as_millis() as i64;
+        let mut stopping = self.stopping.subscribe();
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(period);
+            let mut recovering = false;
             loop {
-                tick.tick().await;
+                tokio::select! {
+                    _ = tick.tick() => {}
+                    _ = stopping.wait_for(|s| *s) => return,
+                }
+                if recovering {
+                    match c.store.write(GraceLeases { lease_ms }).await {
+                        Ok(_) => recovering = false,
+                        Err(CoordinatorError::WriterGone) => return,
+                        Err(e) => {
+                            tracing::error!("lease reaper: {e}");
+                            continue;
+                        }
+                    }
+                }
                 match c
                     .store
                     .write(ExpireLeases {
@@ -117,10 +172,27 @@ impl Coordinator {
                     }
                     Ok(_) => {}
                     Err(CoordinatorError::WriterGone) => return,
-                    Err(e) => tracing::error!("lease reaper: {e}"),
+                    Err(e) => {
+                        recovering = e.is_storage_fault();
+                        tracing::error!("lease reaper: {e}");
+                    }
                 }
             }
         });
+    }
+
+    /// Stops the coordinator's own work after serving: long polls and the reaper end,
+    /// every write already queued is committed and answered, and the database is closed.
+    pub async fn close(&self) {
+        self.stopping.send_replace(true);
+        self.store.close().await;
+    }
+
+    /// Notes in the state directory's lock file the address this coordinator serves on,
+    /// so that a refused second coordinator names it. [`Coordinator::serve`] does it too;
+    /// call it first when something announces the address before serving starts.
+    pub fn listening_on(&self, addr: std::net::SocketAddr) -> Result<()> {
+        self.lock.listening_on(&addr.to_string())
     }
 
     /// The access tokens of this coordinator.
@@ -128,8 +200,40 @@ impl Coordinator {
         &self.access
     }
 
-    /// Checks a sweep file, plans it and queues its runs. Nothing is stored if any check fails.
+    /// Checks a sweep file, plans it and queues its runs. Nothing is stored if any check
+    /// fails, and a dataset uploaded for it that no sweep uses is forgotten (row and blob).
     pub async fn submit(
+        &self,
+        file_name: &str,
+        yaml: &str,
+        uploaded_sha256: &str,
+    ) -> Result<Submitted> {
+        let started = now_ms();
+        let submitted = self.plan_and_store(file_name, yaml, uploaded_sha256).await;
+        if submitted.is_err() && !uploaded_sha256.is_empty() {
+            self.forget_upload(uploaded_sha256, started).await;
+        }
+        submitted
+    }
+
+    /// Forgets the dataset `sha256` if no sweep uses it and it was not uploaded again
+    /// after `started` (a submit of the same corpus may be under way).
+    async fn forget_upload(&self, sha256: &str, started: i64) {
+        let forgotten = self
+            .store
+            .write(ForgetUnusedDatasets {
+                only: Some(sha256.to_string()),
+                uploaded_before: started + 1,
+            })
+            .await;
+        match forgotten {
+            Ok(shas) => shas.iter().for_each(|sha| self.datasets.remove(sha)),
+            Err(e) => tracing::warn!("keeping dataset {sha256} of a refused submit: {e}"),
+        }
+    }
+
+    /// [`Coordinator::submit`] without the clean-up of a refusal.
+    async fn plan_and_store(
         &self,
         file_name: &str,
         yaml: &str,
@@ -191,12 +295,21 @@ impl Coordinator {
     }
 
     /// Serves both gRPC services on `listener` (over TLS when configured) until
-    /// `shutdown` resolves.
+    /// `shutdown` resolves: then it accepts nothing more, ends long polls at once, and
+    /// returns once the requests under way are answered. Call [`Coordinator::close`] next.
     pub async fn serve(
         self,
         listener: TcpListener,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> Result<()> {
+        if let Ok(addr) = listener.local_addr() {
+            self.listening_on(addr)?;
+        }
+        let stopping = self.stopping.clone();
+        let shutdown = async move {
+            shutdown.await;
+            stopping.send_replace(true);
+        };
         let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
         let workers = pb::workers_server::WorkersServer::new(workers::WorkersService(self.clone()))
             .max_decoding_message_size(64 << 20)

@@ -11,6 +11,7 @@ use gptsweep_proto::pb;
 use gptsweep_api::{LeaseId, RunId, WorkerId, from_proto, to_proto};
 
 use super::Coordinator;
+use crate::CoordinatorError;
 use crate::checkpoints::MAX_CHECKPOINT_BYTES;
 use crate::store::{
     Deregister, DisableDevice, Finish, Heartbeat, Lease, RegisterWorker, Report, SetCheckpoint,
@@ -27,6 +28,33 @@ pub struct WorkersService(pub Coordinator);
 impl WorkersService {
     fn lease_ms(&self) -> i64 {
         self.0.config.lease_timeout.as_millis() as i64
+    }
+
+    /// Answers a storage fault met while serving the holder of `lease`: the worker is
+    /// alive and keeps its run, so its lease is renewed as by a heartbeat, and it is told
+    /// to try again (UNAVAILABLE). A lease already lost is said instead.
+    async fn storage_fault(
+        &self,
+        what: &str,
+        run: RunId,
+        lease: LeaseId,
+        e: CoordinatorError,
+    ) -> Status {
+        tracing::error!(run = %run, "{what}: {e}");
+        let lease_ms = self.lease_ms();
+        match self
+            .0
+            .store
+            .write(Heartbeat {
+                run,
+                lease,
+                lease_ms,
+            })
+            .await
+        {
+            Err(lost @ CoordinatorError::LeaseLost(_)) => lost.into(),
+            _ => e.into(),
+        }
     }
 }
 
@@ -65,6 +93,7 @@ impl pb::workers_server::Workers for WorkersService {
     ) -> Result<Response<pb::LeaseReply>, Status> {
         let r = req.into_inner();
         let deadline = tokio::time::Instant::now() + Duration::from_millis(r.wait_ms).min(MAX_WAIT);
+        let mut stopping = self.0.stopping.subscribe();
         loop {
             let notified = self.0.work.notified();
             tokio::pin!(notified);
@@ -87,6 +116,9 @@ impl pb::workers_server::Workers for WorkersService {
             tokio::select! {
                 _ = &mut notified => continue,
                 _ = tokio::time::sleep_until(deadline) => return Ok(Response::new(pb::LeaseReply { run: None })),
+                _ = stopping.wait_for(|s| *s) => return Err(Status::unavailable(
+                    "the coordinator is shutting down; retry",
+                )),
             }
         }
     }
@@ -227,14 +259,23 @@ impl pb::workers_server::Workers for WorkersService {
             bytes.extend_from_slice(&chunk.data);
         }
         let c = self.0.clone();
-        let sha = tokio::task::spawn_blocking(move || {
+        let lease_ms = self.lease_ms();
+        let stored = tokio::task::spawn_blocking(move || {
             gptsweep_gpt::Checkpoint::from_bytes(&bytes, "upload")
                 .map_err(|e| crate::CoordinatorError::Invalid(e.to_string()))?;
             c.checkpoints.put(&bytes)
         })
         .await
-        .map_err(|e| Status::internal(e.to_string()))??;
-        let lease_ms = self.lease_ms();
+        .map_err(|e| Status::internal(e.to_string()))?;
+        let sha = match stored {
+            Ok(sha) => sha,
+            Err(e) if e.is_storage_fault() => {
+                return Err(self
+                    .storage_fault("checkpoint not stored", run, lease, e)
+                    .await);
+            }
+            Err(e) => return Err(e.into()),
+        };
         let written = self
             .0
             .store
@@ -250,7 +291,13 @@ impl pb::workers_server::Workers for WorkersService {
             Ok(Some(stale)) => self.0.checkpoints.remove(&stale),
             Ok(None) => {}
             Err(e) => {
-                self.0.checkpoints.remove(&sha);
+                // A refused upload leaves no blob, unless a run already uses the same one.
+                if !reads::checkpoint_in_use(&self.0.store.pool, &sha)
+                    .await
+                    .unwrap_or(true)
+                {
+                    self.0.checkpoints.remove(&sha);
+                }
                 return Err(e.into());
             }
         }
@@ -264,11 +311,19 @@ impl pb::workers_server::Workers for WorkersService {
         req: Request<pb::GetCheckpointRequest>,
     ) -> Result<Response<Self::GetCheckpointStream>, Status> {
         let r = req.into_inner();
-        let (sha, _) =
-            reads::checkpoint_for_lease(&self.0.store.pool, RunId(r.run_id), LeaseId(r.lease_id))
-                .await?
-                .ok_or_else(|| Status::not_found(format!("run {} has no checkpoint", r.run_id)))?;
-        let bytes = self.0.checkpoints.get(&sha)?;
+        let (run, lease) = (RunId(r.run_id), LeaseId(r.lease_id));
+        let (sha, _) = reads::checkpoint_for_lease(&self.0.store.pool, run, lease)
+            .await?
+            .ok_or_else(|| Status::not_found(format!("run {run} has no checkpoint")))?;
+        let bytes = match self.0.checkpoints.get(&sha) {
+            Ok(bytes) => bytes,
+            Err(e) if e.is_storage_fault() => {
+                return Err(self
+                    .storage_fault("checkpoint not read", run, lease, e)
+                    .await);
+            }
+            Err(e) => return Err(e.into()),
+        };
         let chunks: Vec<Result<pb::Chunk, Status>> = bytes
             .chunks(CHUNK)
             .map(|c| Ok(pb::Chunk { data: c.to_vec() }))

@@ -1,6 +1,9 @@
-//! Read queries: sweeps with progress, leaderboards, one run in full, workers. They run on
+//! Read queries: sweeps with progress, leaderboards, one run in full, workers, the blobs
+//! in use. They run on
 //! the pool beside the writer (WAL), never blocking it, and answer the shared API layer's
 //! records.
+
+use std::collections::HashSet;
 
 use sqlx::{Row, SqlitePool};
 
@@ -323,5 +326,32 @@ pub async fn dataset(pool: &SqlitePool, sha256: &str) -> Result<Option<(String, 
             .bind(sha256)
             .fetch_optional(pool)
             .await?,
+    )
+}
+
+/// The blobs the database refers to: uploaded datasets' and runs' checkpoints' sha256s.
+pub async fn blob_refs(pool: &SqlitePool) -> Result<(HashSet<String>, HashSet<String>)> {
+    let datasets = sqlx::query_scalar("SELECT sha256 FROM datasets WHERE builtin = 0")
+        .fetch_all(pool)
+        .await?;
+    let checkpoints = sqlx::query_scalar(
+        "SELECT DISTINCT checkpoint_sha256 FROM runs WHERE checkpoint_sha256 IS NOT NULL",
+    )
+    .fetch_all(pool)
+    .await?;
+    Ok((
+        datasets.into_iter().collect(),
+        checkpoints.into_iter().collect(),
+    ))
+}
+
+/// Whether some run's latest checkpoint is the blob `sha256`.
+pub async fn checkpoint_in_use(pool: &SqlitePool, sha256: &str) -> Result<bool> {
+    Ok(
+        sqlx::query_scalar::<_, i64>("SELECT 1 FROM runs WHERE checkpoint_sha256 = ? LIMIT 1")
+            .bind(sha256)
+            .fetch_optional(pool)
+            .await?
+            .is_some(),
     )
 }

@@ -34,8 +34,10 @@ struct Pending<W: Write> {
     reply: oneshot::Sender<Result<W::Output>>,
 }
 
+/// A batch that could not be committed (or begun) failed on the database file itself:
+/// the coordinator's storage, whatever each write would have answered.
 fn commit_failed(e: &sqlx::Error) -> CoordinatorError {
-    CoordinatorError::Store(sqlx::Error::Protocol(format!("commit failed: {e}")))
+    CoordinatorError::Storage(format!("the database could not commit: {e}"))
 }
 
 impl<W: Write> Queued for Pending<W> {
@@ -66,21 +68,33 @@ impl<W: Write> Queued for Pending<W> {
     }
 }
 
+/// What the writer's queue carries: a write, or the request to finish and stop.
+enum Queue {
+    /// A write to apply in the next batch.
+    Write(Box<dyn Queued>),
+    /// Commit what came before, refuse what comes after, release the connection, then
+    /// answer.
+    Close(oneshot::Sender<()>),
+}
+
 /// Handle to the store: a read pool and the writer's queue.
 #[derive(Clone, Debug)]
 pub struct Store {
     /// For reads (WAL lets them run beside the writer).
     pub pool: SqlitePool,
-    tx: mpsc::Sender<Box<dyn Queued>>,
+    tx: mpsc::Sender<Queue>,
 }
 
-impl std::fmt::Debug for dyn Queued {
+impl std::fmt::Debug for Queue {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("queued write")
+        f.write_str(match self {
+            Queue::Write(_) => "queued write",
+            Queue::Close(_) => "close",
+        })
     }
 }
 
-async fn writer_loop(pool: SqlitePool, mut rx: mpsc::Receiver<Box<dyn Queued>>) {
+async fn writer_loop(pool: SqlitePool, mut rx: mpsc::Receiver<Queue>) {
     let mut conn = match pool.acquire().await {
         Ok(c) => c,
         Err(e) => {
@@ -89,32 +103,54 @@ async fn writer_loop(pool: SqlitePool, mut rx: mpsc::Receiver<Box<dyn Queued>>) 
         }
     };
     while let Some(first) = rx.recv().await {
-        let mut batch = vec![first];
-        while batch.len() < MAX_BATCH {
+        let (mut batch, mut closing) = (Vec::new(), None);
+        match first {
+            Queue::Write(op) => batch.push(op),
+            Queue::Close(done) => closing = Some(done),
+        }
+        while closing.is_none() && batch.len() < MAX_BATCH {
             match rx.try_recv() {
-                Ok(op) => batch.push(op),
+                Ok(Queue::Write(op)) => batch.push(op),
+                Ok(Queue::Close(done)) => closing = Some(done),
                 Err(_) => break,
             }
         }
-        let mut tx = match conn.begin().await {
-            Ok(tx) => tx,
-            Err(e) => {
-                for op in batch {
-                    op.refuse(CoordinatorError::Store(sqlx::Error::Protocol(
-                        e.to_string(),
-                    )));
+        if !batch.is_empty() {
+            commit_batch(&mut conn, batch).await;
+        }
+        if let Some(done) = closing {
+            rx.close();
+            while let Ok(msg) = rx.try_recv() {
+                match msg {
+                    Queue::Write(op) => op.refuse(CoordinatorError::WriterGone),
+                    Queue::Close(other) => drop(other.send(())),
                 }
-                continue;
             }
-        };
-        let mut replies = Vec::with_capacity(batch.len());
-        for op in batch {
-            replies.push(op.apply(&mut tx).await);
+            drop(conn);
+            let _ = done.send(());
+            return;
         }
-        let err = tx.commit().await.err();
-        for reply in replies {
-            reply(err.as_ref());
+    }
+}
+
+/// Applies `batch` in one transaction, commits once, and answers every caller.
+async fn commit_batch(conn: &mut SqliteConnection, batch: Vec<Box<dyn Queued>>) {
+    let mut tx = match conn.begin().await {
+        Ok(tx) => tx,
+        Err(e) => {
+            for op in batch {
+                op.refuse(commit_failed(&e));
+            }
+            return;
         }
+    };
+    let mut replies = Vec::with_capacity(batch.len());
+    for op in batch {
+        replies.push(op.apply(&mut tx).await);
+    }
+    let err = tx.commit().await.err();
+    for reply in replies {
+        reply(err.as_ref());
     }
 }
 
@@ -130,9 +166,20 @@ impl Store {
     pub async fn write<W: Write>(&self, write: W) -> Result<W::Output> {
         let (reply, rx) = oneshot::channel();
         self.tx
-            .send(Box::new(Pending { write, reply }))
+            .send(Queue::Write(Box::new(Pending { write, reply })))
             .await
             .map_err(|_| CoordinatorError::WriterGone)?;
         rx.await.map_err(|_| CoordinatorError::WriterGone)?
+    }
+
+    /// Drains the writer: every write queued before this call is applied, committed and
+    /// answered; later ones are refused with [`CoordinatorError::WriterGone`]. Then the
+    /// pool is closed (the last connection checkpoints the WAL). Idempotent.
+    pub async fn close(&self) {
+        let (done, rx) = oneshot::channel();
+        if self.tx.send(Queue::Close(done)).await.is_ok() {
+            let _ = rx.await;
+        }
+        self.pool.close().await;
     }
 }

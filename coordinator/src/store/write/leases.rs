@@ -186,3 +186,28 @@ impl Write for ExpireLeases {
         Ok(expired.into_iter().map(|(r, _)| RunId(r)).collect())
     }
 }
+
+/// Judges leases from now: every running run's lease is made to last at least `lease_ms`
+/// more. Run when the coordinator opens its state, so that a worker that trained through
+/// an outage longer than the lease timeout keeps its run; answers how many were extended.
+#[derive(Debug, Clone, Copy)]
+pub struct GraceLeases {
+    /// The grace, ms: one lease timeout.
+    pub lease_ms: i64,
+}
+
+impl Write for GraceLeases {
+    type Output = u64;
+
+    async fn apply(self, c: &mut SqliteConnection) -> Result<u64> {
+        let until = now_ms() + self.lease_ms;
+        let extended = sqlx::query(
+            "UPDATE runs SET lease_expires_at = ? WHERE state = 'running' AND (lease_expires_at IS NULL OR lease_expires_at < ?)",
+        )
+        .bind(until)
+        .bind(until)
+        .execute(&mut *c)
+        .await?;
+        Ok(extended.rows_affected())
+    }
+}

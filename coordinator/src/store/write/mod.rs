@@ -3,10 +3,10 @@
 //! [`super::Store::write`] queues any of them to the one writer; adding a write is one
 //! struct and one impl, in the file of its concern:
 //!
-//! - [`datasets`][]: a stored corpus;
+//! - [`datasets`][]: a stored corpus, and forgetting unused uploads;
 //! - [`sweeps`][]: a new sweep and its runs, cancel, retry;
 //! - [`workers`][]: registration;
-//! - [`leases`][]: handing out runs, renewing and expiring leases;
+//! - [`leases`][]: handing out runs, renewing and expiring leases, the grace after a restart;
 //! - [`reports`][]: evaluations and checkpoints of a held run;
 //! - [`finishing`][]: the end of an attempt, and what follows for its run and sweep.
 //!
@@ -27,9 +27,9 @@ use sqlx::SqliteConnection;
 
 use crate::error::Result;
 
-pub use datasets::InsertDataset;
+pub use datasets::{ForgetUnusedDatasets, InsertDataset};
 pub use finishing::Finish;
-pub use leases::{ExpireLeases, Heartbeat, Lease};
+pub use leases::{ExpireLeases, GraceLeases, Heartbeat, Lease};
 pub use reports::{Report, SetCheckpoint};
 pub use sweeps::{Cancel, CreateSweep, NewSweep, Retry};
 pub use workers::{Deregister, DisableDevice, RegisterWorker};
