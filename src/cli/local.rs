@@ -90,6 +90,7 @@ pub async fn run(args: Args, output: OutputMode) -> anyhow::Result<()> {
         drain_timeout: std::time::Duration::from_secs(60),
         idle_exit: None,
         max_consecutive_failures: 3,
+        runs_per_device: 1,
     };
     let worker = tokio::spawn(gptsweep_worker::run(worker_config, wstop.clone()));
 

@@ -36,6 +36,10 @@ pub struct Args {
     /// A device whose runs fail this many times in a row stops taking work.
     #[arg(long, default_value_t = 3)]
     pub max_consecutive_failures: u32,
+    /// Runs trained at once on each device (small models leave most of a GPU idle; on the
+    /// CPU, packed runs share the cores).
+    #[arg(long, default_value_t = 1)]
+    pub runs_per_device: usize,
 }
 
 /// `secs` as a duration, or a bad-input error naming `flag`.
@@ -66,6 +70,12 @@ pub fn config(
     token: Option<String>,
     tls_ca: Option<PemCertificates>,
 ) -> anyhow::Result<WorkerConfig> {
+    ensure((1..=64).contains(&args.runs_per_device), || {
+        format!(
+            "--runs-per-device {}: must be between 1 and 64",
+            args.runs_per_device
+        )
+    })?;
     ensure(args.max_consecutive_failures >= 1, || {
         format!(
             "--max-consecutive-failures {}: must be at least 1",
@@ -86,6 +96,7 @@ pub fn config(
             .map(|s| seconds("--idle-exit", s))
             .transpose()?,
         max_consecutive_failures: args.max_consecutive_failures,
+        runs_per_device: args.runs_per_device,
     })
 }
 

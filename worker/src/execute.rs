@@ -25,6 +25,10 @@ use crate::faults::{self, Fault};
 use crate::stop::{StopLevel, StopSignal, reached};
 use crate::train_task::{Progress, RunOutput, RunTask, train_blocking};
 
+/// Tries to deliver a run's last checkpoint, half a second apart, before reporting its
+/// outcome without it.
+const FINAL_UPLOAD_TRIES: usize = 20;
+
 /// Chunk size of checkpoint uploads.
 const CHUNK: usize = 1 << 20;
 
@@ -279,12 +283,19 @@ pub async fn execute(
         Ok(output) => output,
         Err((fault, error)) => return fail(ctx, &run, fault, error).await,
     };
-    while pending_ckpt.is_some() {
+    // The last checkpoint is worth a few tries (a preempted run resumes from it), not a
+    // run: a coordinator that cannot store it (its storage is failing) gets the outcome
+    // anyway, and the run resumes from an earlier checkpoint if it must.
+    for _ in 0..FINAL_UPLOAD_TRIES {
         match upload(&ctx.client, &run, &mut pending_ckpt).await {
             Heard::Lost(why) => return Err(WorkerError::LeaseLost(why)),
             Heard::Unreachable => tokio::time::sleep(Duration::from_millis(500)).await,
+            _ if pending_ckpt.is_none() => break,
             _ => {}
         }
+    }
+    if let Some((step, _)) = &pending_ckpt {
+        tracing::warn!(run = %run.run, "the checkpoint of step {step} could not be delivered; reporting the outcome without it");
     }
     let RunOutput {
         summary,

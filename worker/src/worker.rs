@@ -2,7 +2,8 @@
 //! long-polls for a run, trains it, and asks again. Survives coordinator outages by
 //! retrying with backoff, and re-registers if the coordinator forgot it.
 //!
-//! Its lifecycle: a stop ([`crate::stop`]) drains it (no new work, running runs handed
+//! Each device runs `runs_per_device` slots, each its own lease loop (packing small runs
+//! onto one device). Its lifecycle: a stop ([`crate::stop`]) drains it (no new work, running runs handed
 //! back at their next step, then it deregisters) within `drain_timeout`; `idle_exit` drains
 //! it after that long without work; a device whose runs fail `max_consecutive_failures`
 //! times in a row stops taking work, and a worker with no device left leaves.
@@ -22,6 +23,7 @@ use crate::backoff::{Backoff, retry, transient};
 use crate::dataset_cache::DatasetCache;
 use crate::error::{Result, WorkerError};
 use crate::execute::{RunContext, execute, release};
+use crate::health::DeviceHealth;
 use crate::stop::{StopHandle, StopLevel, StopSignal, reached};
 
 /// Settings of a worker.
@@ -35,7 +37,7 @@ pub struct WorkerConfig {
     pub tls_ca: Option<PemCertificates>,
     /// Name shown in `gptsweep workers`.
     pub name: String,
-    /// Devices to drive, one run at a time each.
+    /// Devices to drive.
     pub devices: Vec<DeviceSpec>,
     /// Where fetched datasets are cached.
     pub cache_dir: PathBuf,
@@ -47,6 +49,9 @@ pub struct WorkerConfig {
     pub idle_exit: Option<Duration>,
     /// A device whose runs fail this many times in a row stops taking work.
     pub max_consecutive_failures: u32,
+    /// Runs trained at once on each device (their slots share the device: on the CPU, its
+    /// cores through one thread pool; on a GPU, its memory and compute).
+    pub runs_per_device: usize,
 }
 
 /// How a worker ended without an error.
@@ -138,23 +143,23 @@ async fn deregister(shared: &Shared, reason: &str) {
     }
 }
 
+/// One run slot of a device: lease, train, report, again. A device has
+/// `--runs-per-device` slots, all sharing its [`DeviceHealth`].
 async fn device_loop(
     shared: Arc<Shared>,
     ctx: RunContext,
     device: DeviceSpec,
+    health: Arc<DeviceHealth>,
     poll: Duration,
-    max_failures: u32,
     stop: StopSignal,
 ) -> Result<DeviceEnd> {
     let mut backoff = Backoff::new(Duration::from_secs(5));
-    // Failures in a row. A run's own failure (it diverged, say) counts once however often
-    // it fails here, so one bad run cannot disable a good device; the worker's faults
-    // count every time.
-    let mut failures = 0u32;
-    let mut last_failed = None;
     loop {
         if *stop.borrow() >= StopLevel::Drain {
             return Ok(DeviceEnd::Drained);
+        }
+        if health.is_disabled() {
+            return Ok(DeviceEnd::Disabled(String::new()));
         }
         let req = pb::LeaseRequest {
             worker_id: shared.worker_id(),
@@ -200,19 +205,13 @@ async fn device_loop(
         shared.busy.fetch_sub(1, Ordering::SeqCst);
         *shared.idle_since.lock().expect("not poisoned") = Instant::now();
         match ended {
-            Ok((Outcome::Finished | Outcome::Stopped, _)) => {
-                failures = 0;
-                last_failed = None;
-            }
             Ok((Outcome::Preempted, _)) => return Ok(DeviceEnd::Drained),
-            Ok((outcome @ (Outcome::Failed | Outcome::WorkerFault), error)) => {
-                let again = outcome == Outcome::Failed && last_failed == Some(run_id);
-                if !again {
-                    failures += 1;
+            Ok((outcome, error)) => {
+                let (failures, disabled) = health.record(run_id, outcome);
+                if !error.is_empty() {
+                    tracing::warn!(run = %run_id, %device, %outcome, failures, "run failed: {error}");
                 }
-                last_failed = Some(run_id);
-                tracing::warn!(run = %run_id, %device, %outcome, failures, "run failed: {error}");
-                if failures >= max_failures {
+                if disabled {
                     let reason =
                         format!("{failures} runs failed in a row on {device}; the last: {error}");
                     disable(&shared, device, &reason).await?;
@@ -270,21 +269,26 @@ pub async fn run(config: WorkerConfig, stop: StopHandle) -> Result<Ended> {
             heartbeat: Duration::from_millis(reply.heartbeat_interval_ms.max(100)),
         };
         for d in &config.devices {
-            loops.spawn(device_loop(
-                shared.clone(),
-                ctx.clone(),
-                *d,
-                config.poll,
-                config.max_consecutive_failures.max(1),
-                signal.clone(),
-            ));
+            let health = Arc::new(DeviceHealth::new(config.max_consecutive_failures));
+            for _ in 0..config.runs_per_device.max(1) {
+                loops.spawn(device_loop(
+                    shared.clone(),
+                    ctx.clone(),
+                    *d,
+                    health.clone(),
+                    config.poll,
+                    signal.clone(),
+                ));
+            }
         }
         let mut disabled = Vec::new();
         while let Some(r) = loops.join_next().await {
             let end = r.unwrap_or_else(|e| {
                 Err(WorkerError::Config(format!("device loop panicked: {e}")))
             })?;
-            if let DeviceEnd::Disabled(reason) = end {
+            if let DeviceEnd::Disabled(reason) = end
+                && !reason.is_empty()
+            {
                 disabled.push(reason);
             }
         }

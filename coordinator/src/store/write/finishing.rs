@@ -67,13 +67,7 @@ impl Write for Finish {
         if outcome.run_state().is_none() {
             // Handed back: the worker is stopping or its environment failed. The attempt is
             // recorded but not counted, and the run is queued again at once.
-            sqlx::query("UPDATE attempts SET state = ?, reason = ?, ended_at = ? WHERE id = ?")
-                .bind(outcome.attempt_state().as_str())
-                .bind(&error)
-                .bind(now)
-                .bind(lease.get())
-                .execute(&mut *c)
-                .await?;
+            end_attempt(c, lease, outcome, &error, now).await?;
             sqlx::query("UPDATE runs SET attempts = MAX(attempts - 1, 0) WHERE id = ?")
                 .bind(run.get())
                 .execute(&mut *c)
@@ -81,13 +75,7 @@ impl Write for Finish {
             return requeue_or_fail(c, run, u32::MAX).await;
         }
         if outcome == Outcome::Failed {
-            sqlx::query("UPDATE attempts SET state = ?, reason = ?, ended_at = ? WHERE id = ?")
-                .bind(outcome.attempt_state().as_str())
-                .bind(&error)
-                .bind(now)
-                .bind(lease.get())
-                .execute(&mut *c)
-                .await?;
+            end_attempt(c, lease, outcome, &error, now).await?;
             sqlx::query("UPDATE runs SET error = ? WHERE id = ?")
                 .bind(&error)
                 .bind(run.get())
@@ -116,15 +104,27 @@ impl Write for Finish {
             .bind(run.get())
             .execute(&mut *c)
             .await?;
-        sqlx::query("UPDATE attempts SET state = ?, reason = ?, ended_at = ? WHERE id = ?")
-            .bind(outcome.attempt_state().as_str())
-            .bind(&reason)
-            .bind(now)
-            .bind(lease.get())
-            .execute(&mut *c)
-            .await?;
+        end_attempt(c, lease, outcome, &reason, now).await?;
         close_sweep_if_done(c, run).await
     }
+}
+
+/// Records how the attempt `lease` ended, and why, at `now`.
+async fn end_attempt(
+    c: &mut SqliteConnection,
+    lease: LeaseId,
+    outcome: Outcome,
+    reason: &str,
+    now: i64,
+) -> Result<()> {
+    sqlx::query("UPDATE attempts SET state = ?, reason = ?, ended_at = ? WHERE id = ?")
+        .bind(outcome.attempt_state().as_str())
+        .bind(reason)
+        .bind(now)
+        .bind(lease.get())
+        .execute(&mut *c)
+        .await?;
+    Ok(())
 }
 
 /// Closes the run's sweep as finished once none of its runs is queued or running.
