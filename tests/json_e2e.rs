@@ -213,6 +213,17 @@ fn every_client_verb_prints_its_pinned_json_document() {
             ("alive", "bool"),
             ("left", "string|null"),
             ("disabled", "array"),
+            ("loads", "array"),
+        ],
+    );
+    assert_items(
+        "workers.loads",
+        &workers[0]["loads"],
+        &[
+            ("device", "string"),
+            ("memory_bytes", "number"),
+            ("used_bytes", "number"),
+            ("runs", "array"),
         ],
     );
 

@@ -49,6 +49,7 @@ async fn two_hundred_workers_lease_and_report_without_double_holders_or_lost_rep
             let device = pb::Device {
                 spec: "cpu".into(),
                 name: "cpu".into(),
+                memory_bytes: 0,
             };
             let id = wc
                 .register(pb::RegisterRequest {
@@ -66,6 +67,7 @@ async fn two_hundred_workers_lease_and_report_without_double_holders_or_lost_rep
                         worker_id: id,
                         device: "cpu".into(),
                         wait_ms: 0,
+                        fit_memory: false,
                     })
                     .await
                     .unwrap()

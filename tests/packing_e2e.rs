@@ -62,3 +62,51 @@ fn with_two_slots_two_runs_train_at_once_on_one_device_and_with_one_they_do_not(
         "one slot trains one run at a time: {s:?}"
     );
 }
+
+/// The most runs of `worker` (a `name#id` prefix) that trained at once, over `spans`.
+fn most_at_once(spans: &[(i64, i64, String, String)], worker: &str) -> usize {
+    let mine: Vec<_> = spans.iter().filter(|s| s.2.starts_with(worker)).collect();
+    mine.iter()
+        .map(|a| mine.iter().filter(|b| b.0 <= a.0 && a.0 < b.1).count())
+        .max()
+        .unwrap_or(0)
+}
+
+#[test]
+fn packing_by_memory_never_oversubscribes_and_a_run_too_big_waits_for_a_device_it_fits() {
+    let mut c = Cluster::start(0, 10.0);
+    // A tiny run (batch 8) is estimated at about 0.4 MB and a batch of 64 at about 2.6 MB:
+    // a device of 700 KB holds one tiny run at a time (though it has two slots: one per
+    // core, at least two), and never the big one.
+    c.submit(
+        &TinySweep::new("big")
+            .train("batch_size", 64)
+            .max_iters(100)
+            .eval_interval(50),
+    );
+    c.submit(
+        &TinySweep::new("small")
+            .grid("seed", &[1, 2, 3, 4])
+            .max_iters(600)
+            .eval_interval(100),
+    );
+    c.add_worker_with(&["--runs-per-device", "auto", "--device-memory", "700KB"]);
+    let status = c.json(&["status", "small", "--watch"]);
+    assert_eq!(status["runs"]["finished"], 4, "{}", c.logs());
+    let s = spans(&c, "small");
+    assert_eq!(most_at_once(&s, "w0#"), 1, "one fits at a time: {s:?}");
+    let workers = c.json(&["workers"]);
+    assert_eq!(workers[0]["loads"][0]["memory_bytes"], 700_000, "{workers}");
+
+    // The big run waited: it fits no device of w0.
+    let big = c.json(&["status", "big"]);
+    assert_eq!(big["runs"]["queued"], 1, "{big}");
+    c.add_worker();
+    let big = c.json(&["status", "big", "--watch"]);
+    assert_eq!(big["runs"]["finished"], 1, "{}", c.logs());
+    let s = spans(&c, "big");
+    assert!(
+        s[0].2.starts_with("w1#"),
+        "the big run went where it fits: {s:?}"
+    );
+}

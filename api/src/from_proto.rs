@@ -7,8 +7,8 @@ use gptsweep_proto::pb;
 use crate::error::ApiError;
 use crate::ids::{LeaseId, RunId, SweepId, WorkerId};
 use crate::records::{
-    Attempt, DisabledDevice, Evaluation, Leaderboard, LeaderboardRow, LeasedRun, RunCounts,
-    RunDetail, Sample, Submitted, SweepSummary, WorkerInfo,
+    Attempt, DeviceLoad, DisabledDevice, Evaluation, Leaderboard, LeaderboardRow, LeasedRun,
+    RunCounts, RunDetail, Sample, Submitted, SweepSummary, WorkerInfo,
 };
 use crate::state::{Directive, Named, Outcome};
 
@@ -203,6 +203,16 @@ impl From<&pb::WorkerInfo> for WorkerInfo {
                 .map(|d| DisabledDevice {
                     device: d.device.clone(),
                     reason: d.reason.clone(),
+                })
+                .collect(),
+            loads: w
+                .loads
+                .iter()
+                .map(|l| DeviceLoad {
+                    device: l.device.clone(),
+                    memory_bytes: l.memory_bytes,
+                    used_bytes: l.used_bytes,
+                    runs: l.runs.iter().copied().map(RunId).collect(),
                 })
                 .collect(),
         }

@@ -24,7 +24,7 @@ pub use error::ApiError;
 pub use ids::{LeaseId, RunId, SweepId, WorkerId};
 pub use metric::{Goal, Method, MetricName};
 pub use records::{
-    Attempt, DisabledDevice, Evaluation, Leaderboard, LeaderboardRow, LeasedRun, RunCounts,
-    RunDetail, Sample, Submitted, SweepSummary, WorkerInfo,
+    Attempt, DeviceLoad, DisabledDevice, Evaluation, Leaderboard, LeaderboardRow, LeasedRun,
+    RunCounts, RunDetail, Sample, Submitted, SweepSummary, WorkerInfo,
 };
 pub use state::{AttemptState, Directive, Named, Outcome, RunState, SweepState};

@@ -217,6 +217,21 @@ pub struct WorkerInfo {
     pub left: Option<String>,
     /// Devices that stopped taking work, with why.
     pub disabled: Vec<DisabledDevice>,
+    /// Each device's memory and the runs on it.
+    pub loads: Vec<DeviceLoad>,
+}
+
+/// One device of a worker: its memory and the runs training on it now.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceLoad {
+    /// The device spec.
+    pub device: String,
+    /// What runs may use on it, bytes; 0 = unknown.
+    pub memory_bytes: u64,
+    /// The training-memory estimates of its runs, summed.
+    pub used_bytes: u64,
+    /// Its runs.
+    pub runs: Vec<RunId>,
 }
 
 /// A device of a worker that stopped taking work.

@@ -143,6 +143,16 @@ impl From<&WorkerInfo> for pb::WorkerInfo {
                     reason: d.reason.clone(),
                 })
                 .collect(),
+            loads: w
+                .loads
+                .iter()
+                .map(|l| pb::DeviceLoad {
+                    device: l.device.clone(),
+                    memory_bytes: l.memory_bytes,
+                    used_bytes: l.used_bytes,
+                    runs: l.runs.iter().map(|r| r.get()).collect(),
+                })
+                .collect(),
         }
     }
 }

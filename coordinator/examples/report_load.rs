@@ -88,6 +88,7 @@ async fn main() {
                     devices: vec![pb::Device {
                         spec: "cpu".into(),
                         name: "cpu".into(),
+                        memory_bytes: 0,
                     }],
                 })
                 .await
@@ -100,6 +101,7 @@ async fn main() {
                         worker_id: reg.worker_id,
                         device: "cpu".into(),
                         wait_ms: 0,
+                        fit_memory: false,
                     })
                     .await
                     .unwrap()

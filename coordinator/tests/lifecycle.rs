@@ -29,6 +29,7 @@ async fn leased_run(dir: &std::path::Path, lease_ms: i64) -> Store {
         .write(RegisterWorker {
             name: "w".into(),
             devices: vec!["cpu".into()],
+            memory: Default::default(),
         })
         .await
         .unwrap();
@@ -37,6 +38,7 @@ async fn leased_run(dir: &std::path::Path, lease_ms: i64) -> Store {
             worker,
             device: "cpu".into(),
             lease_ms,
+            fit_memory: false,
         })
         .await
         .unwrap();
@@ -100,6 +102,7 @@ async fn closing_the_store_answers_every_write_queued_before_it_and_refuses_late
                     .write(RegisterWorker {
                         name: format!("w{i}"),
                         devices: vec!["cpu".into()],
+                        memory: Default::default(),
                     })
                     .await
             })
@@ -117,6 +120,7 @@ async fn closing_the_store_answers_every_write_queued_before_it_and_refuses_late
         .write(RegisterWorker {
             name: "late".into(),
             devices: vec!["cpu".into()],
+            memory: Default::default(),
         })
         .await;
     assert!(matches!(later, Err(CoordinatorError::WriterGone)));

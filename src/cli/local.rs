@@ -91,6 +91,8 @@ pub async fn run(args: Args, output: OutputMode) -> anyhow::Result<()> {
         idle_exit: None,
         max_consecutive_failures: 3,
         runs_per_device: 1,
+        pack_by_memory: false,
+        device_memory: None,
     };
     let worker = tokio::spawn(gptsweep_worker::run(worker_config, wstop.clone()));
 

@@ -62,3 +62,18 @@ pub fn value(v: &serde_json::Value) -> String {
         other => other.to_string(),
     }
 }
+
+/// Bytes as `512B`, `12.0KiB`, `3.5MiB` or `24.0GiB`.
+pub fn bytes(n: u64) -> String {
+    const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
+    if n < 1024 {
+        return format!("{n}B");
+    }
+    let mut v = n as f64 / 1024.0;
+    let mut unit = 0;
+    while v >= 1024.0 && unit + 1 < UNITS.len() {
+        v /= 1024.0;
+        unit += 1;
+    }
+    format!("{v:.1}{}", UNITS[unit])
+}

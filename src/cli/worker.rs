@@ -36,10 +36,55 @@ pub struct Args {
     /// A device whose runs fail this many times in a row stops taking work.
     #[arg(long, default_value_t = 3)]
     pub max_consecutive_failures: u32,
-    /// Runs trained at once on each device (small models leave most of a GPU idle; on the
-    /// CPU, packed runs share the cores).
-    #[arg(long, default_value_t = 1)]
-    pub runs_per_device: usize,
+    /// Runs trained at once on each device: a number, or auto (as many as fit the device's
+    /// memory by each run's training-memory estimate). Small models leave most of a GPU
+    /// idle; on the CPU, packed runs share the cores.
+    #[arg(long, default_value = "1")]
+    pub runs_per_device: String,
+    /// Memory runs may use on each device when packing (e.g. 20GiB, 512MB) [the machine's
+    /// RAM for the CPU; unknown for GPUs: one run at a time].
+    #[arg(long)]
+    pub device_memory: Option<String>,
+}
+
+/// `--runs-per-device`: a count (1 to 64), or `None` for auto.
+fn runs_per_device(text: &str) -> Result<Option<usize>, BadInput> {
+    if text == "auto" {
+        return Ok(None);
+    }
+    match text.parse::<usize>() {
+        Ok(n) if (1..=64).contains(&n) => Ok(Some(n)),
+        _ => Err(BadInput(format!(
+            "--runs-per-device {text}: must be auto or a number from 1 to 64"
+        ))),
+    }
+}
+
+/// A size like `512MB`, `20GiB` or `1048576` in bytes.
+fn bytes(flag: &str, text: &str) -> Result<u64, BadInput> {
+    let t = text.trim();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (number, unit) = t.split_at(split);
+    let scale: u64 = match unit.trim() {
+        "" | "B" => 1,
+        "KB" | "kB" => 1_000,
+        "MB" => 1_000_000,
+        "GB" => 1_000_000_000,
+        "KiB" => 1 << 10,
+        "MiB" => 1 << 20,
+        "GiB" => 1 << 30,
+        _ => 0,
+    };
+    match number.parse::<f64>() {
+        Ok(n) if scale > 0 && n.is_finite() && n >= 1.0 && n * (scale as f64) < 1e18 => {
+            Ok((n * scale as f64) as u64)
+        }
+        _ => Err(BadInput(format!(
+            "{flag} {text}: expected a size such as 512MB, 20GiB or a number of bytes"
+        ))),
+    }
 }
 
 /// `secs` as a duration, or a bad-input error naming `flag`.
@@ -70,12 +115,7 @@ pub fn config(
     token: Option<String>,
     tls_ca: Option<PemCertificates>,
 ) -> anyhow::Result<WorkerConfig> {
-    ensure((1..=64).contains(&args.runs_per_device), || {
-        format!(
-            "--runs-per-device {}: must be between 1 and 64",
-            args.runs_per_device
-        )
-    })?;
+    let slots = runs_per_device(&args.runs_per_device)?;
     ensure(args.max_consecutive_failures >= 1, || {
         format!(
             "--max-consecutive-failures {}: must be at least 1",
@@ -96,7 +136,13 @@ pub fn config(
             .map(|s| seconds("--idle-exit", s))
             .transpose()?,
         max_consecutive_failures: args.max_consecutive_failures,
-        runs_per_device: args.runs_per_device,
+        runs_per_device: slots.unwrap_or(1),
+        pack_by_memory: slots.is_none(),
+        device_memory: args
+            .device_memory
+            .as_deref()
+            .map(|m| bytes("--device-memory", m))
+            .transpose()?,
     })
 }
 
@@ -152,4 +198,22 @@ pub async fn run(
         }
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_and_slot_counts_parse_or_are_refused() {
+        assert_eq!(bytes("f", "1MiB").unwrap(), 1 << 20);
+        assert_eq!(bytes("f", "512MB").unwrap(), 512_000_000);
+        assert_eq!(bytes("f", "1.5GiB").unwrap(), 3 << 29);
+        assert_eq!(bytes("f", "4096").unwrap(), 4096);
+        assert!(bytes("f", "lots").is_err() && bytes("f", "1TiB").is_err());
+        assert!(bytes("f", "0").is_err());
+        assert_eq!(runs_per_device("auto").unwrap(), None);
+        assert_eq!(runs_per_device("4").unwrap(), Some(4));
+        assert!(runs_per_device("0").is_err() && runs_per_device("65").is_err());
+    }
 }

@@ -1,6 +1,6 @@
 //! `gptsweep workers`: registered workers, their devices and the runs they hold.
 
-use gptsweep_api::WorkerInfo;
+use gptsweep_api::{DeviceLoad, WorkerInfo};
 use gptsweep_proto::pb;
 use serde_json::Value;
 
@@ -21,8 +21,8 @@ impl Document for WorkersDoc {
                 vec![
                     w.id.to_string(),
                     w.name.clone(),
-                    w.devices.join(","),
-                    if w.alive { "alive" } else { "gone" }.into(),
+                    w.loads.iter().map(load).collect::<Vec<_>>().join(" "),
+                    state(w),
                     running.join(","),
                 ]
             })
@@ -33,6 +33,41 @@ impl Document for WorkersDoc {
     fn json(&self) -> Value {
         to_json(&self.0)
     }
+}
+
+/// One device as a cell: `cpu(24.0GiB, 2 runs, 0.5MiB used)`, or the spec alone when it
+/// is idle and its memory unknown.
+fn load(l: &DeviceLoad) -> String {
+    let mut parts = Vec::new();
+    if l.memory_bytes > 0 {
+        parts.push(table::bytes(l.memory_bytes));
+    }
+    if !l.runs.is_empty() {
+        parts.push(format!(
+            "{} run{}, {} used",
+            l.runs.len(),
+            if l.runs.len() == 1 { "" } else { "s" },
+            table::bytes(l.used_bytes)
+        ));
+    }
+    if parts.is_empty() {
+        l.device.clone()
+    } else {
+        format!("{}({})", l.device, parts.join(", "))
+    }
+}
+
+/// alive, gone (quiet past the lease timeout), left (and why), with disabled devices.
+fn state(w: &WorkerInfo) -> String {
+    let mut s = match (&w.left, w.alive) {
+        (Some(why), _) => format!("left: {why}"),
+        (None, true) => "alive".into(),
+        (None, false) => "gone".into(),
+    };
+    for d in &w.disabled {
+        s += &format!("; {} disabled: {}", d.device, d.reason);
+    }
+    s
 }
 
 /// Runs `gptsweep workers`.

@@ -6,6 +6,7 @@
 //! - [`worker`]: registration, the per-device loops, draining and leaving;
 //! - [`stop`]: how a worker is asked to stop (drain, then abort);
 //! - [`startup`]: device and cache checks before registering;
+//! - [`memory`]: what a device offers runs when packing by memory;
 //! - [`health`]: a device's failures in a row, and the switch that disables it;
 //! - [`faults`]: whose fault a failed run is (the run's, or the worker's environment);
 //! - [`execute`]: one run from lease to finish;
@@ -19,6 +20,7 @@ pub mod error;
 pub mod execute;
 pub mod faults;
 pub mod health;
+pub mod memory;
 pub mod startup;
 pub mod stop;
 pub mod train_task;

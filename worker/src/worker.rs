@@ -52,6 +52,36 @@ pub struct WorkerConfig {
     /// Runs trained at once on each device (their slots share the device: on the CPU, its
     /// cores through one thread pool; on a GPU, its memory and compute).
     pub runs_per_device: usize,
+    /// Lease only runs whose training-memory estimate fits what the device's runs leave
+    /// free (`--runs-per-device auto`; a GPU then has [`AUTO_SLOTS`] slots, the CPU one per
+    /// core).
+    pub pack_by_memory: bool,
+    /// Memory runs may use on each device, bytes; detected when `None` (the machine's RAM
+    /// for the CPU; unknown for GPUs, which then take one run at a time when packing).
+    pub device_memory: Option<u64>,
+}
+
+/// Run slots per GPU when packing by memory: the memory decides how many are used.
+pub const AUTO_SLOTS: usize = 16;
+
+/// Slots of `device` when packing by memory. The CPU gets one per core (at least 2):
+/// packed runs share its cores, so more would only split them thinner.
+fn auto_slots(device: DeviceSpec) -> usize {
+    match device {
+        DeviceSpec::Cpu => std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+            .clamp(2, AUTO_SLOTS),
+        _ => AUTO_SLOTS,
+    }
+}
+
+/// The memory runs may use on `device`, bytes, if known.
+fn memory_of(device: DeviceSpec, configured: Option<u64>) -> Option<u64> {
+    configured.or(match device {
+        DeviceSpec::Cpu => crate::memory::total_ram(),
+        _ => None,
+    })
 }
 
 /// How a worker ended without an error.
@@ -68,6 +98,10 @@ struct Shared {
     name: String,
     devices: Vec<DeviceSpec>,
     worker_id: AtomicI64,
+    /// Each device's memory for runs, when known (sent at registration).
+    memory: Option<u64>,
+    /// Whether leases must fit the device's free memory.
+    pack_by_memory: bool,
     /// Runs being trained now.
     busy: AtomicUsize,
     /// When the last run ended (or the worker started).
@@ -97,6 +131,7 @@ async fn register(shared: &Shared) -> Result<pb::RegisterReply> {
             .map(|d| pb::Device {
                 spec: d.to_string(),
                 name: d.to_string(),
+                memory_bytes: memory_of(*d, shared.memory).unwrap_or(0),
             })
             .collect(),
     };
@@ -165,6 +200,7 @@ async fn device_loop(
             worker_id: shared.worker_id(),
             device: device.to_string(),
             wait_ms: poll.as_millis() as u64,
+            fit_memory: shared.pack_by_memory,
         };
         // Not cancelled by a drain: a poll the coordinator answers with a run must be seen,
         // so that the run is handed back rather than left to expire. It ends within `poll`.
@@ -254,6 +290,8 @@ pub async fn run(config: WorkerConfig, stop: StopHandle) -> Result<Ended> {
         name: config.name.clone(),
         devices: config.devices.clone(),
         worker_id: AtomicI64::new(0),
+        memory: config.device_memory,
+        pack_by_memory: config.pack_by_memory,
         busy: AtomicUsize::new(0),
         idle_since: Mutex::new(Instant::now()),
     });
@@ -270,7 +308,12 @@ pub async fn run(config: WorkerConfig, stop: StopHandle) -> Result<Ended> {
         };
         for d in &config.devices {
             let health = Arc::new(DeviceHealth::new(config.max_consecutive_failures));
-            for _ in 0..config.runs_per_device.max(1) {
+            let slots = if config.pack_by_memory {
+                auto_slots(*d)
+            } else {
+                config.runs_per_device.max(1)
+            };
+            for _ in 0..slots {
                 loops.spawn(device_loop(
                     shared.clone(),
                     ctx.clone(),

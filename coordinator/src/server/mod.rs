@@ -270,9 +270,11 @@ impl Coordinator {
         let counted = runs
             .iter()
             .map(|r| {
+                let model = r.hyperparams.model_config(vocab);
                 (
                     r.clone(),
-                    r.hyperparams.model_config(vocab).num_params() as u64,
+                    model.num_params() as u64,
+                    model.training_bytes(r.hyperparams.batch_size),
                 )
             })
             .collect::<Vec<_>>();

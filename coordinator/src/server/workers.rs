@@ -71,12 +71,19 @@ impl pb::workers_server::Workers for WorkersService {
             ));
         }
         let devices = r.devices.iter().map(|d| d.spec.clone()).collect();
+        let memory = r
+            .devices
+            .iter()
+            .filter(|d| d.memory_bytes > 0)
+            .map(|d| (d.spec.clone(), d.memory_bytes))
+            .collect();
         let id = self
             .0
             .store
             .write(RegisterWorker {
                 name: r.name,
                 devices,
+                memory,
             })
             .await?;
         let lease = self.0.config.lease_timeout;
@@ -106,6 +113,7 @@ impl pb::workers_server::Workers for WorkersService {
                     worker: WorkerId(r.worker_id),
                     device: r.device.clone(),
                     lease_ms,
+                    fit_memory: r.fit_memory,
                 })
                 .await?;
             if let Some(run) = leased {

@@ -8,8 +8,8 @@ use std::collections::HashSet;
 use sqlx::{Row, SqlitePool};
 
 use gptsweep_api::{
-    Attempt, DisabledDevice, Evaluation, Goal, LeaderboardRow, LeaseId, MetricName, RunCounts,
-    RunDetail, RunId, RunState, Sample, SweepId, SweepSummary, WorkerId, WorkerInfo,
+    Attempt, DeviceLoad, DisabledDevice, Evaluation, Goal, LeaderboardRow, LeaseId, MetricName,
+    RunCounts, RunDetail, RunId, RunState, Sample, SweepId, SweepSummary, WorkerId, WorkerInfo,
 };
 
 use super::column;
@@ -265,17 +265,34 @@ pub async fn run_detail(pool: &SqlitePool, run: RunId) -> Result<RunDetail> {
 /// Every worker with the runs it holds; alive when it called at or after `alive_since_ms`.
 pub async fn workers(pool: &SqlitePool, alive_since_ms: i64) -> Result<Vec<WorkerInfo>> {
     let rows = sqlx::query(
-        "SELECT id, name, devices_json, last_seen, left_reason, disabled_json FROM workers ORDER BY id",
+        "SELECT id, name, devices_json, last_seen, left_reason, disabled_json, device_memory_json FROM workers ORDER BY id",
     )
         .fetch_all(pool)
         .await?;
     let mut out = Vec::with_capacity(rows.len());
     for w in rows {
         let id: i64 = w.get("id");
-        let running: Vec<i64> = sqlx::query_scalar("SELECT r.id FROM runs r JOIN attempts a ON a.id = r.lease_id WHERE a.worker_id = ? AND r.state = 'running' ORDER BY r.id")
+        let running: Vec<(i64, String, i64)> = sqlx::query_as("SELECT r.id, a.device, r.memory_bytes FROM runs r JOIN attempts a ON a.id = r.lease_id WHERE a.worker_id = ? AND r.state = 'running' ORDER BY r.id")
             .bind(id)
             .fetch_all(pool)
             .await?;
+        let devices: Vec<String> =
+            serde_json::from_str(w.get::<&str, _>("devices_json")).unwrap_or_default();
+        let memory: std::collections::BTreeMap<String, u64> =
+            serde_json::from_str(w.get::<&str, _>("device_memory_json")).unwrap_or_default();
+        let loads = devices
+            .iter()
+            .map(|d| {
+                let on: Vec<&(i64, String, i64)> =
+                    running.iter().filter(|(_, dev, _)| dev == d).collect();
+                DeviceLoad {
+                    device: d.clone(),
+                    memory_bytes: memory.get(d).copied().unwrap_or(0),
+                    used_bytes: on.iter().map(|(_, _, m)| *m as u64).sum(),
+                    runs: on.iter().map(|(r, _, _)| RunId(*r)).collect(),
+                }
+            })
+            .collect();
         let last_seen_ms: i64 = w.get("last_seen");
         let left: Option<String> = w.get("left_reason");
         let disabled: std::collections::BTreeMap<String, String> =
@@ -283,15 +300,16 @@ pub async fn workers(pool: &SqlitePool, alive_since_ms: i64) -> Result<Vec<Worke
         out.push(WorkerInfo {
             id: WorkerId(id),
             name: w.get("name"),
-            devices: serde_json::from_str(w.get::<&str, _>("devices_json")).unwrap_or_default(),
+            devices,
             last_seen_ms,
-            running: running.into_iter().map(RunId).collect(),
+            running: running.into_iter().map(|(r, _, _)| RunId(r)).collect(),
             alive: left.is_none() && last_seen_ms >= alive_since_ms,
             left,
             disabled: disabled
                 .into_iter()
                 .map(|(device, reason)| DisabledDevice { device, reason })
                 .collect(),
+            loads,
         });
     }
     Ok(out)

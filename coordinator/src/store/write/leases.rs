@@ -22,6 +22,38 @@ pub struct Lease {
     pub device: String,
     /// How long the lease lasts unless renewed, ms.
     pub lease_ms: i64,
+    /// Only a run whose training-memory estimate fits what the device's runs leave free
+    /// (a device of unknown memory takes one run at a time).
+    pub fit_memory: bool,
+}
+
+/// The most a device may still take, bytes, when leases must fit its memory: its memory
+/// less the estimates of the runs on it; `None` when anything goes.
+async fn room(c: &mut SqliteConnection, lease: &Lease) -> Result<Option<i64>> {
+    if !lease.fit_memory {
+        return Ok(None);
+    }
+    let memory: Option<i64> = sqlx::query_scalar(
+        "SELECT json_extract(device_memory_json, '$.' || json_quote(?)) FROM workers WHERE id = ?",
+    )
+    .bind(&lease.device)
+    .bind(lease.worker.get())
+    .fetch_one(&mut *c)
+    .await?;
+    let (used, running): (i64, i64) = sqlx::query_as(
+        "SELECT COALESCE(SUM(r.memory_bytes), 0), COUNT(*) FROM runs r JOIN attempts a ON a.id = r.lease_id
+         WHERE r.state = 'running' AND a.worker_id = ? AND a.device = ?",
+    )
+    .bind(lease.worker.get())
+    .bind(&lease.device)
+    .fetch_one(&mut *c)
+    .await?;
+    Ok(Some(match memory {
+        Some(m) => m - used,
+        // Unknown memory: one run at a time.
+        None if running == 0 => i64::MAX,
+        None => -1,
+    }))
 }
 
 impl Write for Lease {
@@ -39,12 +71,17 @@ impl Write for Lease {
             )));
         }
         touch(c, self.worker).await?;
+        let room = room(c, &self).await?;
+        if room.is_some_and(|r| r < 0) {
+            return Ok(None);
+        }
         let row = sqlx::query(
             "SELECT r.id, r.hyperparams_json, r.attempts, r.checkpoint_step, s.name, s.spec_json, s.dataset_sha256, d.name AS dname, d.builtin
              FROM runs r JOIN sweeps s ON s.id = r.sweep_id JOIN datasets d ON d.sha256 = s.dataset_sha256
-             WHERE r.state = 'queued' AND s.state = 'running'
+             WHERE r.state = 'queued' AND s.state = 'running' AND r.memory_bytes <= ?
              ORDER BY s.id, r.idx LIMIT 1",
         )
+        .bind(room.unwrap_or(i64::MAX))
         .fetch_optional(&mut *c)
         .await?;
         let Some(row) = row else { return Ok(None) };

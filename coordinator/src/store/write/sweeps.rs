@@ -21,8 +21,8 @@ pub struct NewSweep {
     pub file_name: String,
     /// Dataset identity.
     pub dataset_sha256: String,
-    /// Planned runs, with their parameter counts.
-    pub runs: Vec<(PlannedRun, u64)>,
+    /// Planned runs, with their parameter counts and training-memory estimates (bytes).
+    pub runs: Vec<(PlannedRun, u64, u64)>,
 }
 
 /// Stores a sweep and queues its runs; answers its id. A taken name is refused.
@@ -63,9 +63,9 @@ impl Write for CreateSweep {
         .bind(s.spec.early_terminate.map(|e| e.eta as i64))
         .fetch_one(&mut *c)
         .await?;
-        for (run, params) in &s.runs {
+        for (run, params, memory) in &s.runs {
             sqlx::query(
-                "INSERT INTO runs (sweep_id, idx, hyperparams_json, swept_json, state, num_params, created_at) VALUES (?, ?, ?, ?, 'queued', ?, ?)",
+                "INSERT INTO runs (sweep_id, idx, hyperparams_json, swept_json, state, num_params, created_at, memory_bytes) VALUES (?, ?, ?, ?, 'queued', ?, ?, ?)",
             )
             .bind(id)
             .bind(run.index as i64)
@@ -73,6 +73,7 @@ impl Write for CreateSweep {
             .bind(serde_json::to_string(&run.swept).expect("serialises"))
             .bind(*params as i64)
             .bind(now)
+            .bind(*memory as i64)
             .execute(&mut *c)
             .await?;
         }

@@ -15,6 +15,8 @@ pub struct RegisterWorker {
     pub name: String,
     /// Its device specs.
     pub devices: Vec<String>,
+    /// Each device's memory for runs, bytes (devices of unknown memory absent).
+    pub memory: std::collections::BTreeMap<String, u64>,
 }
 
 impl Write for RegisterWorker {
@@ -22,11 +24,12 @@ impl Write for RegisterWorker {
 
     async fn apply(self, c: &mut SqliteConnection) -> Result<WorkerId> {
         let now = now_ms();
-        let id = sqlx::query_scalar("INSERT INTO workers (name, devices_json, registered_at, last_seen) VALUES (?, ?, ?, ?) RETURNING id")
+        let id = sqlx::query_scalar("INSERT INTO workers (name, devices_json, registered_at, last_seen, device_memory_json) VALUES (?, ?, ?, ?, ?) RETURNING id")
             .bind(&self.name)
             .bind(serde_json::to_string(&self.devices).expect("strings serialise"))
             .bind(now)
             .bind(now)
+            .bind(serde_json::to_string(&self.memory).expect("numbers serialise"))
             .fetch_one(&mut *c)
             .await?;
         Ok(WorkerId(id))
