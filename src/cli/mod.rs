@@ -210,6 +210,12 @@ pub fn exit_code(err: &anyhow::Error) -> u8 {
     if err.downcast_ref::<bad_input::BadInput>().is_some() {
         return 2;
     }
+    // A coordinator's own files that break a rule (an access.json edited by hand).
+    if let Some(gptsweep_coordinator::error::CoordinatorError::Invalid(_)) =
+        err.downcast_ref::<gptsweep_coordinator::error::CoordinatorError>()
+    {
+        return 2;
+    }
     if let Some(gptsweep_worker::WorkerError::Setup(_)) =
         err.downcast_ref::<gptsweep_worker::WorkerError>()
     {
