@@ -113,7 +113,8 @@ mod tests {
 
     #[test]
     fn every_hand_edit_is_named() {
-        let cases: Vec<(&str, Box<dyn Fn(&mut CheckpointMeta)>)> = vec![
+        type Edit = Box<dyn Fn(&mut CheckpointMeta)>;
+        let cases: Vec<(&str, Edit)> = vec![
             ("hyperparams.n_embd", Box::new(|m| m.hyperparams.n_embd = 0)),
             ("model:", Box::new(|m| m.model.n_embd = 16)),
             ("model:", Box::new(|m| m.model.vocab_size = 3)),
