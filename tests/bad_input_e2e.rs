@@ -235,3 +235,21 @@ fn checkpoints_and_sample_lengths_are_checked_and_train_does_not_overwrite() {
         *json.pointer_mut(pointer).unwrap() = original;
     }
 }
+
+#[test]
+fn retry_stopped_leaves_cancelled_runs_to_retry_cancelled() {
+    use common::{Cluster, TinySweep};
+    let c = Cluster::start(0, 10.0);
+    c.submit(&TinySweep::new("halted").grid("n_layer", &[1, 2]));
+    let cancel = c.json(&["cancel", "halted"]);
+    assert_eq!(cancel["cancelled_queued"], 2, "{cancel}");
+    let stopped = c.json(&["retry", "halted", "--stopped"]);
+    assert_eq!(
+        stopped["requeued"], 0,
+        "--stopped does not touch cancelled runs"
+    );
+    let cancelled = c.json(&["retry", "halted", "--cancelled"]);
+    assert_eq!(cancelled["requeued"], 2);
+    let status = c.json(&["status", "halted"]);
+    assert_eq!(status["runs"]["queued"], 2, "{status}");
+}

@@ -14,6 +14,8 @@ use crate::error::{GptError, Result};
 pub const MAX_SWEEP_FILE_BYTES: u64 = 1 << 20;
 /// Largest token or access file read: a token is a few dozen bytes.
 pub const MAX_TOKEN_FILE_BYTES: u64 = 64 << 10;
+/// Largest PEM file read (`--tls-ca`, `--tls-cert`, `--tls-key`): a chain is a few KiB.
+pub const MAX_PEM_FILE_BYTES: u64 = 1 << 20;
 /// Largest dataset read (the coordinator refuses larger uploads with the same limit).
 pub const MAX_DATASET_BYTES: u64 = 512 << 20;
 
