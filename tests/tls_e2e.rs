@@ -44,8 +44,8 @@ fn clients_that_do_not_trust_or_speak_tls_are_refused_and_the_server_carries_on(
     let c = Cluster::start_tls(0, 10.0);
     let tls = c.tls.clone().unwrap();
     let access = c.token_file();
-    // `sweeps` with `args` must fail with exit 1 and a message containing `what`.
-    let refused = |args: &[&str], what: &str| {
+    // `sweeps` with `args` must fail with exit `code` and a message containing `what`.
+    let refused_with = |code: i32, args: &[&str], what: &str| {
         let out = Command::new(bin())
             .arg("sweeps")
             .args(args)
@@ -53,9 +53,10 @@ fn clients_that_do_not_trust_or_speak_tls_are_refused_and_the_server_carries_on(
             .arg(&access)
             .output()
             .unwrap();
-        assert_eq!(out.status.code(), Some(1), "{args:?}: {}", stderr(&out));
+        assert_eq!(out.status.code(), Some(code), "{args:?}: {}", stderr(&out));
         assert!(stderr(&out).contains(what), "{args:?}: {}", stderr(&out));
     };
+    let refused = |args: &[&str], what: &str| refused_with(1, args, what);
     let plain = c.url.replace("https://", "http://");
     let (ca, stranger, key) = (
         tls.ca.to_str().unwrap(),
@@ -75,8 +76,9 @@ fn clients_that_do_not_trust_or_speak_tls_are_refused_and_the_server_carries_on(
         &["--coordinator", &plain, "--tls-ca", ca],
         "is plain http://",
     );
-    // A CA file that holds no certificate.
-    refused(
+    // A CA file that holds no certificate: bad input, exit 2.
+    refused_with(
+        2,
         &["--coordinator", &c.url, "--tls-ca", key],
         "no certificate found",
     );
@@ -118,7 +120,8 @@ fn bad_certificate_or_key_files_are_refused_before_any_state_is_written() {
     for (cert, key, flag, what) in cases {
         let out = coordinator_with(dir.path(), cert, key);
         let err = stderr(&out);
-        assert_eq!(out.status.code(), Some(1), "{cert:?} {key:?}: {err}");
+        // A certificate or key file that breaks a rule is bad input (exit 2).
+        assert_eq!(out.status.code(), Some(2), "{cert:?} {key:?}: {err}");
         assert!(
             err.contains(flag) && err.contains(what),
             "{cert:?} {key:?}: {err}"

@@ -59,11 +59,18 @@ impl Access {
     pub fn load_or_create(dir: &Path) -> Result<Self> {
         let path = dir.join("access.json");
         if path.exists() {
-            let text = std::fs::read_to_string(&path).map_err(|source| CoordinatorError::Io {
-                path: path.clone(),
-                source,
+            let text = gptsweep_gpt::input_file::read_bounded_text(
+                "access file",
+                &path,
+                gptsweep_gpt::input_file::MAX_TOKEN_FILE_BYTES,
+            )
+            .map_err(|e| match e {
+                gptsweep_gpt::GptError::Io { path, source } => {
+                    CoordinatorError::Io { path, source }
+                }
+                other => CoordinatorError::Invalid(other.to_string()),
             })?;
-            return serde_json::from_str(&text)
+            return Self::parse(&text)
                 .map_err(|e| CoordinatorError::Invalid(format!("{}: {e}", path.display())));
         }
         let access = Self {
@@ -78,6 +85,34 @@ impl Access {
                 .expect("serialises")
                 .as_bytes(),
         )?;
+        Ok(access)
+    }
+}
+
+impl Access {
+    /// The tokens of an `access.json` text: both present, non-empty, printable ASCII
+    /// without spaces, and different from each other (else one token would open both
+    /// services). The error says which rule broke.
+    pub fn parse(text: &str) -> std::result::Result<Self, String> {
+        let access: Self = serde_json::from_str(text).map_err(|e| {
+            format!("not an access file ({{\"worker_token\": ..., \"client_token\": ...}}): {e}")
+        })?;
+        for (key, token) in [
+            ("worker_token", &access.worker_token),
+            ("client_token", &access.client_token),
+        ] {
+            if token.is_empty() || !token.chars().all(|c| c.is_ascii_graphic()) {
+                return Err(format!(
+                    "{key}: {token:?} must be a non-empty token of printable ASCII without spaces"
+                ));
+            }
+        }
+        if access.worker_token == access.client_token {
+            return Err(
+                "worker_token and client_token are equal: the two roles need different tokens"
+                    .into(),
+            );
+        }
         Ok(access)
     }
 }
@@ -152,6 +187,28 @@ mod tests {
                 .insert(AUTHORIZATION_HEADER, format!("Bearer {t}").parse().unwrap());
         }
         r
+    }
+
+    #[test]
+    fn an_access_file_with_empty_or_equal_tokens_is_refused() {
+        let e = Access::parse(r#"{"worker_token": "", "client_token": "c"}"#).unwrap_err();
+        assert!(
+            e.starts_with("worker_token: \"\" must be a non-empty token"),
+            "{e}"
+        );
+        let e = Access::parse(r#"{"worker_token": "w", "client_token": "a b"}"#).unwrap_err();
+        assert!(e.starts_with("client_token:"), "{e}");
+        let e = Access::parse(r#"{"worker_token": "t", "client_token": "t"}"#).unwrap_err();
+        assert!(e.contains("are equal"), "{e}");
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("access.json"),
+            r#"{"worker_token": "t", "client_token": "t"}"#,
+        )
+        .unwrap();
+        let e = Access::load_or_create(dir.path()).unwrap_err().to_string();
+        assert!(e.contains("access.json") && e.contains("are equal"), "{e}");
+        assert!(Access::parse(r#"{"worker_token": "w", "client_token": "c"}"#).is_ok());
     }
 
     #[test]

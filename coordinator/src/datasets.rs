@@ -10,8 +10,8 @@ use crate::blobs::BlobDir;
 pub use crate::blobs::sha256_hex;
 use crate::error::{CoordinatorError, Result};
 
-/// Largest dataset accepted, bytes.
-pub const MAX_DATASET_BYTES: usize = 512 << 20;
+/// Largest dataset accepted, bytes: the limit clients read datasets under (one number).
+pub const MAX_DATASET_BYTES: usize = gptsweep_gpt::input_file::MAX_DATASET_BYTES as usize;
 
 /// The folder of stored corpora.
 #[derive(Debug, Clone)]

@@ -41,8 +41,17 @@ fn invalid(path: &Path, flag: &str, message: impl std::fmt::Display) -> Coordina
 impl TlsIdentity {
     /// Reads and cross-checks `--tls-cert` (the chain, leaf first) and `--tls-key`.
     pub fn load(cert: &Path, key: &Path) -> Result<Self> {
-        let chain = PemCertificates::read("--tls-cert", cert).map_err(CoordinatorError::Invalid)?;
-        let key_pem = std::fs::read(key).map_err(|e| invalid(key, "--tls-key", e))?;
+        let read = |flag: &str, path: &Path| {
+            gptsweep_gpt::input_file::read_bounded(
+                flag,
+                path,
+                gptsweep_gpt::input_file::MAX_PEM_FILE_BYTES,
+            )
+            .map_err(|e| CoordinatorError::Invalid(e.to_string()))
+        };
+        let chain = PemCertificates::from_pem("--tls-cert", cert, read("--tls-cert", cert)?)
+            .map_err(CoordinatorError::Invalid)?;
+        let key_pem = read("--tls-key", key)?;
         let der = PrivateKeyDer::from_pem_slice(&key_pem).map_err(|e| match e {
             pem::Error::NoItemsFound => invalid(
                 key,

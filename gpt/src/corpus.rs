@@ -44,14 +44,14 @@ impl Corpus {
             return Self::from_text(spec, TINYSHAKESPEARE);
         }
         let path = Path::new(spec);
-        let bytes = std::fs::read(path).map_err(|e| GptError::Dataset {
-            source_name: spec.to_string(),
-            reason: if e.kind() == std::io::ErrorKind::NotFound {
-                format!("no such file (built-in datasets: {BUILTIN_TINYSHAKESPEARE})")
-            } else {
-                e.to_string()
-            },
-        })?;
+        if !path.exists() && !path.is_symlink() {
+            return Err(GptError::Dataset {
+                source_name: spec.to_string(),
+                reason: format!("no such file (built-in datasets: {BUILTIN_TINYSHAKESPEARE})"),
+            });
+        }
+        let bytes =
+            crate::input_file::read_bounded("dataset", path, crate::input_file::MAX_DATASET_BYTES)?;
         Self::from_bytes(spec, &bytes)
     }
 

@@ -55,6 +55,17 @@ pub enum GptError {
         /// What is wrong with it.
         reason: String,
     },
+    /// A file the user named that cannot be taken as input: missing, not a regular file,
+    /// too large, or not UTF-8 where text is needed (see [`crate::input_file`]).
+    #[error("{what} {path}: {reason}")]
+    Input {
+        /// What the file was meant to be ("sweep file", "dataset", "--token-file", ...).
+        what: String,
+        /// The path as given.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// Any other I/O failure, with the path involved.
     #[error("{path}: {source}")]
     Io {

@@ -12,6 +12,7 @@
 //!   `gptsweep train` and a worker drive it;
 //! - [`checkpoint`]: weights + optimiser + progress, in memory or on disk;
 //! - [`sample`]: text generation;
+//! - [`input_file`]: every file a user names is read bounded (kind and size first);
 //! - [`backend`]: CPU (burn-flex) or CUDA (burn-cuda), chosen at run time.
 //!
 //! Every random draw is keyed by (seed, step) ([`rng`]), so a run is reproducible and a
@@ -26,6 +27,7 @@ pub mod corpus;
 pub mod driver;
 pub mod error;
 pub mod eval;
+pub mod input_file;
 pub mod model;
 pub mod rng;
 pub mod sample;

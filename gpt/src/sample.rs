@@ -10,6 +10,11 @@ use crate::model::Gpt;
 use crate::rng::{Rng, Stream};
 use crate::tokenizer::CharTokenizer;
 
+/// Most characters one sample may generate (`sample --length`, a sweep's `samples.length`).
+pub const MAX_SAMPLE_LENGTH: usize = 100_000;
+/// Most characters a prompt may hold.
+pub const MAX_PROMPT_CHARS: usize = 100_000;
+
 /// How to sample.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SampleOptions {
@@ -38,8 +43,23 @@ impl Default for SampleOptions {
 }
 
 impl SampleOptions {
-    /// Checks temperature and top-k.
+    /// Checks length, prompt size, temperature and top-k.
     pub fn validate(&self) -> Result<()> {
+        if !(1..=MAX_SAMPLE_LENGTH).contains(&self.length) {
+            return Err(GptError::invalid(
+                "length",
+                self.length,
+                format!("must be between 1 and {MAX_SAMPLE_LENGTH}"),
+            ));
+        }
+        let prompt_chars = self.prompt.chars().count();
+        if prompt_chars > MAX_PROMPT_CHARS {
+            return Err(GptError::invalid(
+                "prompt",
+                format!("of {prompt_chars} characters"),
+                format!("must be at most {MAX_PROMPT_CHARS} characters"),
+            ));
+        }
         if !(self.temperature.is_finite() && self.temperature > 0.0) {
             return Err(GptError::invalid(
                 "temperature",

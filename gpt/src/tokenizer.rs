@@ -56,6 +56,30 @@ impl CharTokenizer {
         Self { chars, index }
     }
 
+    /// Why this vocabulary (as read from a checkpoint) cannot be a tokenizer's: empty, a
+    /// character listed twice, or more characters than a u16 token id can index.
+    pub fn inconsistency(&self) -> Option<String> {
+        if self.chars.is_empty() {
+            return Some("the vocabulary is empty".into());
+        }
+        if self.chars.len() > usize::from(u16::MAX) + 1 {
+            return Some(format!(
+                "the vocabulary has {} characters, over the limit of {}",
+                self.chars.len(),
+                usize::from(u16::MAX) + 1
+            ));
+        }
+        if self.index.len() != self.chars.len() {
+            let mut seen = std::collections::HashSet::new();
+            let dup = self.chars.iter().find(|c| !seen.insert(**c));
+            return Some(format!(
+                "the vocabulary lists {:?} more than once",
+                dup.copied().unwrap_or_default()
+            ));
+        }
+        None
+    }
+
     /// Number of tokens in the vocabulary.
     pub fn vocab_size(&self) -> usize {
         self.chars.len()

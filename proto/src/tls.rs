@@ -27,6 +27,12 @@ impl PemCertificates {
     /// the option the path came from, for the message.
     pub fn read(flag: &str, path: &Path) -> Result<Self, String> {
         let pem = std::fs::read(path).map_err(|e| format!("{flag} {}: {e}", path.display()))?;
+        Self::from_pem(flag, path, pem)
+    }
+
+    /// The certificates of `pem`, already read from `path` (by a caller that bounds what
+    /// it reads); at least one `BEGIN CERTIFICATE` block.
+    pub fn from_pem(flag: &str, path: &Path, pem: Vec<u8>) -> Result<Self, String> {
         let count = certificates(&pem)
             .map_err(|e| format!("{flag} {}: {e}", path.display()))?
             .len();

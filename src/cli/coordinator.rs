@@ -10,6 +10,7 @@ use std::time::Duration;
 use gptsweep_coordinator::tls::TlsIdentity;
 use gptsweep_coordinator::{Coordinator, CoordinatorConfig};
 
+use super::bad_input::ensure;
 use super::paths::default_state_dir;
 
 /// Longest the coordinator waits for requests under way once told to stop.
@@ -40,16 +41,18 @@ pub struct Args {
 
 /// Runs `gptsweep coordinator` until SIGTERM or SIGINT.
 pub async fn run(args: Args) -> anyhow::Result<()> {
-    anyhow::ensure!(
-        args.lease_timeout.is_finite() && args.lease_timeout >= 0.2,
-        "--lease-timeout {}: must be at least 0.2 seconds",
-        args.lease_timeout
-    );
-    anyhow::ensure!(
-        args.max_attempts >= 1,
-        "--max-attempts {}: must be at least 1",
-        args.max_attempts
-    );
+    ensure(
+        args.lease_timeout.is_finite() && (0.2..=1e9).contains(&args.lease_timeout),
+        || {
+            format!(
+                "--lease-timeout {}: must be a number of seconds from 0.2 to 1e9",
+                args.lease_timeout
+            )
+        },
+    )?;
+    ensure(args.max_attempts >= 1, || {
+        format!("--max-attempts {}: must be at least 1", args.max_attempts)
+    })?;
     // From here on a signal stops the coordinator in order, never half-way through opening.
     let mut signals = Signals::new()?;
     // Checked before anything is created or bound, so a bad file leaves nothing behind.

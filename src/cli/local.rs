@@ -4,7 +4,6 @@
 
 use std::path::PathBuf;
 
-use gptsweep_coordinator::sweep::parse_sweep;
 use gptsweep_coordinator::{Coordinator, CoordinatorConfig};
 use serde_json::json;
 
@@ -57,10 +56,8 @@ impl Document for LocalDoc<'_> {
 
 /// Runs `gptsweep local`.
 pub async fn run(args: Args, output: OutputMode) -> anyhow::Result<()> {
-    let file_name = args.file.display().to_string();
-    let yaml =
-        std::fs::read_to_string(&args.file).map_err(|e| anyhow::anyhow!("{file_name}: {e}"))?;
-    parse_sweep(&file_name, &yaml)?;
+    // The file and its dataset are read and checked before anything is created.
+    let input = submit::SweepInput::read(&args.file)?;
     let devices = super::worker::parse_devices(&args.devices)?;
     let state_dir = match args.state_dir {
         Some(d) => d,
@@ -97,7 +94,7 @@ pub async fn run(args: Args, output: OutputMode) -> anyhow::Result<()> {
     let worker = tokio::spawn(gptsweep_worker::run(worker_config, wstop.clone()));
 
     let mut ctx = Ctx::new(&url, Some(&client_token), None, output)?;
-    let sub = submit::submit_file(&mut ctx, &args.file).await?;
+    let sub = submit::submit_input(&mut ctx, input).await?;
     if output == OutputMode::Text {
         eprintln!(
             "sweep {} (id {}): {} runs on {}; state in {}",

@@ -104,9 +104,15 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     let tls_ca = cli
         .tls_ca
         .as_deref()
-        .map(|p| PemCertificates::read("--tls-ca", p))
-        .transpose()
-        .map_err(anyhow::Error::msg)?;
+        .map(|p| -> anyhow::Result<PemCertificates> {
+            let pem = gptsweep_gpt::input_file::read_bounded(
+                "--tls-ca",
+                p,
+                gptsweep_gpt::input_file::MAX_PEM_FILE_BYTES,
+            )?;
+            Ok(PemCertificates::from_pem("--tls-ca", p, pem).map_err(bad_input::BadInput)?)
+        })
+        .transpose()?;
     match cli.command {
         Command::Train(args) => train::run(*args, cli.output),
         Command::Sample(args) => sample::run(args, cli.output),
@@ -208,6 +214,12 @@ pub fn exit_code(err: &anyhow::Error) -> u8 {
         return 2;
     }
     if err.downcast_ref::<bad_input::BadInput>().is_some() {
+        return 2;
+    }
+    // A coordinator's own files that break a rule (an access.json edited by hand).
+    if let Some(gptsweep_coordinator::error::CoordinatorError::Invalid(_)) =
+        err.downcast_ref::<gptsweep_coordinator::error::CoordinatorError>()
+    {
         return 2;
     }
     if let Some(gptsweep_worker::WorkerError::Setup(_)) =

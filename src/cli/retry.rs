@@ -1,5 +1,5 @@
-//! `gptsweep retry SWEEP --failed [--stopped]`: queue failed (and/or stopped and cancelled)
-//! runs again.
+//! `gptsweep retry SWEEP [--failed] [--stopped] [--cancelled]`: queue the sweep's runs in
+//! those states again (at least one flag).
 
 use gptsweep_proto::pb;
 use serde::Serialize;
@@ -17,9 +17,12 @@ pub struct Args {
     /// Requeue failed runs.
     #[arg(long)]
     pub failed: bool,
-    /// Requeue stopped and cancelled runs.
+    /// Requeue stopped runs (early-terminated, or stopped by a worker).
     #[arg(long)]
     pub stopped: bool,
+    /// Requeue cancelled runs.
+    #[arg(long)]
+    pub cancelled: bool,
 }
 
 /// How many runs were queued again.
@@ -42,16 +45,16 @@ impl Document for Requeued {
 
 /// Runs `gptsweep retry`.
 pub async fn run(args: Args, mut ctx: Ctx) -> anyhow::Result<()> {
-    anyhow::ensure!(
-        args.failed || args.stopped,
-        "say which runs to queue again: --failed and/or --stopped"
-    );
+    super::bad_input::ensure(args.failed || args.stopped || args.cancelled, || {
+        "retry: say which runs to queue again: --failed, --stopped and/or --cancelled".into()
+    })?;
     let r = ctx
         .client
         .retry(pb::RetryRequest {
             sweep: args.sweep.clone(),
             failed: args.failed,
             stopped: args.stopped,
+            cancelled: args.cancelled,
         })
         .await
         .map_err(|s| ctx.err(s))?

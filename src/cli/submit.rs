@@ -4,7 +4,9 @@
 use std::path::{Path, PathBuf};
 
 use gptsweep_api::Submitted;
+use gptsweep_coordinator::datasets::MAX_DATASET_BYTES;
 use gptsweep_coordinator::sweep::{DatasetRef, parse_sweep};
+use gptsweep_gpt::input_file::{MAX_SWEEP_FILE_BYTES, read_bounded, read_bounded_text};
 use gptsweep_proto::pb;
 use serde_json::Value;
 
@@ -45,20 +47,52 @@ pub fn dataset_path(file: &Path, dataset: &str) -> PathBuf {
     }
 }
 
-/// Reads, checks, uploads and submits `file`.
-pub async fn submit_file(ctx: &mut Ctx, file: &Path) -> anyhow::Result<Submitted> {
-    let file_name = file.display().to_string();
-    let yaml = std::fs::read_to_string(file).map_err(|e| anyhow::anyhow!("{file_name}: {e}"))?;
-    let spec = parse_sweep(&file_name, &yaml)?;
+/// A sweep file read and checked here, with its dataset file if it names one: everything
+/// a submit sends, read bounded before anything is sent or created.
+pub struct SweepInput {
+    /// The file's name as the user gave it.
+    file_name: String,
+    /// The file's text.
+    yaml: String,
+    /// The dataset's file name and bytes, when the sweep names a file.
+    dataset: Option<(String, Vec<u8>)>,
+}
+
+impl SweepInput {
+    /// Reads and checks `file` and reads its dataset file: each a regular file within its
+    /// limit (the dataset within the coordinator's upload limit), else bad input.
+    pub fn read(file: &Path) -> anyhow::Result<Self> {
+        let file_name = file.display().to_string();
+        let yaml = read_bounded_text("sweep file", file, MAX_SWEEP_FILE_BYTES)?;
+        let spec = parse_sweep(&file_name, &yaml)?;
+        let dataset = match &spec.dataset {
+            DatasetRef::Path(p) => {
+                let path = dataset_path(file, p);
+                let bytes = read_bounded(
+                    &format!("{file_name}: dataset"),
+                    &path,
+                    MAX_DATASET_BYTES as u64,
+                )?;
+                let name = path
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                Some((name, bytes))
+            }
+            DatasetRef::Builtin(_) => None,
+        };
+        Ok(Self {
+            file_name,
+            yaml,
+            dataset,
+        })
+    }
+}
+
+/// Uploads the dataset of `input`, if any, and submits the sweep.
+pub async fn submit_input(ctx: &mut Ctx, input: SweepInput) -> anyhow::Result<Submitted> {
     let mut sha = String::new();
-    if let DatasetRef::Path(p) = &spec.dataset {
-        let path = dataset_path(file, p);
-        let bytes = std::fs::read(&path)
-            .map_err(|e| anyhow::anyhow!("{file_name}: dataset {}: {e}", path.display()))?;
-        let name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
+    if let Some((name, bytes)) = input.dataset {
         let chunks: Vec<pb::DatasetUpload> = bytes
             .chunks(1 << 20)
             .enumerate()
@@ -78,8 +112,8 @@ pub async fn submit_file(ctx: &mut Ctx, file: &Path) -> anyhow::Result<Submitted
     let reply = ctx
         .client
         .submit(pb::SubmitRequest {
-            file_name,
-            yaml,
+            file_name: input.file_name,
+            yaml: input.yaml,
             dataset_sha256: sha,
         })
         .await
@@ -90,6 +124,7 @@ pub async fn submit_file(ctx: &mut Ctx, file: &Path) -> anyhow::Result<Submitted
 
 /// Runs `gptsweep submit`.
 pub async fn run(args: Args, mut ctx: Ctx) -> anyhow::Result<()> {
-    let s = submit_file(&mut ctx, &args.file).await?;
+    let input = SweepInput::read(&args.file)?;
+    let s = submit_input(&mut ctx, input).await?;
     ctx.print(&SubmittedDoc(s))
 }

@@ -5,6 +5,9 @@
 use std::path::Path;
 
 use gptsweep_coordinator::access::{Access, Role};
+use gptsweep_gpt::input_file::{MAX_TOKEN_FILE_BYTES, read_bounded_text};
+
+use super::bad_input::{BadInput, ensure};
 
 /// The token for `role`, if one is configured.
 pub fn resolve(file: Option<&Path>, role: Role) -> anyhow::Result<Option<String>> {
@@ -14,19 +17,24 @@ pub fn resolve(file: Option<&Path>, role: Role) -> anyhow::Result<Option<String>
         return Ok(Some(t.trim().to_string()));
     }
     let Some(file) = file else { return Ok(None) };
-    let text = std::fs::read_to_string(file)
-        .map_err(|e| anyhow::anyhow!("--token-file {}: {e}", file.display()))?;
-    if let Ok(access) = serde_json::from_str::<Access>(&text) {
+    let text = read_bounded_text("--token-file", file, MAX_TOKEN_FILE_BYTES)?;
+    if text.trim_start().starts_with('{') {
+        let access = Access::parse(&text)
+            .map_err(|e| BadInput(format!("--token-file {}: {e}", file.display())))?;
         return Ok(Some(match role {
             Role::Worker => access.worker_token,
             Role::Client => access.client_token,
         }));
     }
     let token = text.trim();
-    anyhow::ensure!(
+    ensure(
         !token.is_empty() && token.chars().all(|c| c.is_ascii_graphic()),
-        "--token-file {}: expected a token or an access.json",
-        file.display()
-    );
+        || {
+            format!(
+                "--token-file {}: expected a token (printable ASCII, no spaces) or an access.json",
+                file.display()
+            )
+        },
+    )?;
     Ok(Some(token.to_string()))
 }

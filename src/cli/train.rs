@@ -18,6 +18,7 @@ use gptsweep_gpt::{
 use indicatif::ProgressBar;
 use serde::Serialize;
 
+use super::bad_input::ensure;
 use super::output::{Document, OutputMode, print, to_json};
 use console::Console;
 use flags::HyperparamFlags;
@@ -47,6 +48,9 @@ pub struct Args {
     /// Directory for the checkpoint (written at each evaluation) and summary.json.
     #[arg(long)]
     out: Option<PathBuf>,
+    /// Replace a checkpoint already in --out (else refused, so no run is lost by accident).
+    #[arg(long)]
+    overwrite: bool,
     /// Continue the run saved in this checkpoint directory (its hyperparameters apply;
     /// only --max-iters may be raised).
     #[arg(long, conflicts_with_all = FIXED_ON_RESUME)]
@@ -171,10 +175,15 @@ pub fn run(args: Args, output: OutputMode) -> anyhow::Result<()> {
         seed: hp.seed,
         ..Default::default()
     };
-    sample.validate()?;
+    // --sample-length 0 asks for no sample; any other length has the sampler's limits.
+    SampleOptions {
+        length: sample.length.max(1),
+        ..sample.clone()
+    }
+    .validate()?;
     corpus.tokenizer().encode(&sample.prompt, "prompt")?;
     if let Some(out) = &args.out {
-        check_out_dir(out)?;
+        check_out_dir(out, args.resume.as_deref(), args.overwrite)?;
     }
     let task = TrainTask {
         hp: hp.clone(),
@@ -203,17 +212,36 @@ pub fn run(args: Args, output: OutputMode) -> anyhow::Result<()> {
     print(output, &report)
 }
 
-/// `--out` may be new, empty, or an earlier checkpoint; never someone else's directory.
-fn check_out_dir(out: &std::path::Path) -> anyhow::Result<()> {
-    if out.is_file() {
-        anyhow::bail!("--out {}: is a file, expected a directory", out.display());
+/// `--out` may be new or empty; a checkpoint there only with `--overwrite` or when it is
+/// the one `--resume` continues; never someone else's directory.
+fn check_out_dir(
+    out: &std::path::Path,
+    resume: Option<&std::path::Path>,
+    overwrite: bool,
+) -> anyhow::Result<()> {
+    let shown = out.display();
+    ensure(!out.exists() || out.is_dir(), || {
+        format!("--out {shown}: is not a directory")
+    })?;
+    if !out.is_dir() {
+        return Ok(());
     }
-    if out.is_dir() && !out.join("meta.json").exists() && std::fs::read_dir(out)?.next().is_some() {
-        anyhow::bail!(
-            "--out {}: directory is not empty and holds no gptsweep checkpoint; refusing to overwrite it",
-            out.display()
-        );
-    }
+    let holds_checkpoint = out.join("meta.json").exists();
+    let empty = std::fs::read_dir(out)?.next().is_none();
+    ensure(holds_checkpoint || empty, || {
+        format!(
+            "--out {shown}: directory is not empty and holds no gptsweep checkpoint; \
+             refusing to overwrite it"
+        )
+    })?;
+    let same = |a: &std::path::Path, b: &std::path::Path| matches!((a.canonicalize(), b.canonicalize()), (Ok(x), Ok(y)) if x == y);
+    let continues_it = resume.is_some_and(|r| same(r, out));
+    ensure(!holds_checkpoint || overwrite || continues_it, || {
+        format!(
+            "--out {shown}: holds a checkpoint already; give --overwrite to replace it, or \
+             --resume {shown} to continue it"
+        )
+    })?;
     Ok(())
 }
 

@@ -139,6 +139,11 @@ impl pb::clients_server::Clients for ClientsService {
         req: Request<pb::RetryRequest>,
     ) -> Result<Response<pb::RetryReply>, Status> {
         let r = req.into_inner();
+        if !(r.failed || r.stopped || r.cancelled) {
+            return Err(Status::invalid_argument(
+                "retry: say which runs to queue again: failed, stopped and/or cancelled",
+            ));
+        }
         let sweep = reads::sweep_id(&self.0.store.pool, &r.sweep).await?;
         let n = self
             .0
@@ -147,6 +152,7 @@ impl pb::clients_server::Clients for ClientsService {
                 sweep,
                 failed: r.failed,
                 stopped: r.stopped,
+                cancelled: r.cancelled,
             })
             .await?;
         if n > 0 {

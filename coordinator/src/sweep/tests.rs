@@ -222,3 +222,81 @@ fn shipped_sweep_files_parse_and_plan() {
     }
     assert_eq!(seen, 3);
 }
+
+#[test]
+fn duplicate_grid_values_are_located() {
+    let e = err("method: grid\nparameters:\n  n_embd: {values: [32, 64, 32]}\n");
+    assert!(
+        e.starts_with("s.yaml:3:") && e.contains("parameters.n_embd.values: 32 is listed twice"),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_key_both_swept_and_fixed_is_located() {
+    let e = err("method: grid\nparameters:\n  n_embd: {values: [32]}\ntrain:\n  n_embd: 64\n");
+    assert!(
+        e.starts_with("s.yaml:3:")
+            && e.contains("parameters.n_embd: also fixed under train: (line 5)"),
+        "{e}"
+    );
+}
+
+#[test]
+fn names_with_bidirectional_or_invisible_controls_are_refused() {
+    for bad in [
+        "\u{202E}evil",
+        "a\u{2066}b",
+        "x\u{200F}",
+        "zero\u{200B}width",
+    ] {
+        let e = err(&format!("name: \"{bad}\"\nmethod: grid\n"));
+        assert!(
+            e.starts_with("s.yaml:1:") && e.contains("bidirectional"),
+            "{e}"
+        );
+    }
+    assert!(parse_sweep("s.yaml", "name: café-ü 1\nmethod: grid\n").is_ok());
+}
+
+#[test]
+fn parse_errors_name_the_key_and_value_not_library_internals() {
+    let cases = [
+        (
+            "method: grid\nmethod: random\n",
+            "s.yaml:2:1: method: the key is given twice",
+        ),
+        (
+            "method: [grid]\n",
+            "s.yaml:1:9: method: [grid] must be text",
+        ),
+        (
+            "method: grid\nseed: -1\n",
+            "s.yaml:2:7: seed: -1 must be a whole number from 0",
+        ),
+        (
+            "method: grid\nrun_cap: 99999999999999999999999\n",
+            "s.yaml:2:10: run_cap: 99999999999999999999999 must be a whole number",
+        ),
+        (
+            "method: grid\ntrain: {n_embd: [1]}\n",
+            "s.yaml:2:17: n_embd: [1] is not a single value",
+        ),
+        (
+            "method: grid\nsamples: {length: x}\n",
+            "s.yaml:2:19: length: x must be a whole number",
+        ),
+    ];
+    for (yaml, want) in cases {
+        let e = err(yaml);
+        assert!(e.starts_with(want), "want {want:?}, got {e:?}");
+        for internal in [
+            "DuplicateKeyPolicy",
+            "untagged enum",
+            "invalid u64",
+            "invalid i64",
+        ] {
+            assert!(!e.contains(internal), "{e}");
+        }
+    }
+}

@@ -117,7 +117,7 @@ impl Write for Cancel {
     }
 }
 
-/// Queues a sweep's failed and/or stopped (and cancelled) runs again, with fresh attempt
+/// Queues a sweep's failed, stopped and/or cancelled runs again, with fresh attempt
 /// counts; the sweep runs again if any were. Answers how many.
 #[derive(Debug, Clone, Copy)]
 pub struct Retry {
@@ -125,8 +125,10 @@ pub struct Retry {
     pub sweep: SweepId,
     /// Requeue failed runs.
     pub failed: bool,
-    /// Requeue stopped and cancelled runs.
+    /// Requeue stopped runs (early-terminated, or stopped by a worker).
     pub stopped: bool,
+    /// Requeue cancelled runs.
+    pub cancelled: bool,
 }
 
 impl Write for Retry {
@@ -138,7 +140,10 @@ impl Write for Retry {
             states.push(RunState::Failed);
         }
         if self.stopped {
-            states.extend([RunState::Stopped, RunState::Cancelled]);
+            states.push(RunState::Stopped);
+        }
+        if self.cancelled {
+            states.push(RunState::Cancelled);
         }
         let mut n = 0;
         for state in states {

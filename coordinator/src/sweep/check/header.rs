@@ -23,12 +23,13 @@ pub(super) fn name(c: &mut Checker, file_name: &str, f: &SweepFile) -> String {
         Some(n)
             if n.value.trim().is_empty()
                 || n.value.len() > 100
-                || n.value.chars().any(|ch| ch.is_control() || ch == '/') =>
+                || n.value.chars().any(|ch| !printable_in_name(ch)) =>
         {
             c.err(
                 n.referenced,
                 format!(
-                    "name: {:?} must be 1-100 characters without '/' or control characters",
+                    "name: {:?} must be 1-100 printable characters without '/', control, \
+                     invisible or bidirectional-control characters",
                     n.value
                 ),
             );
@@ -47,6 +48,15 @@ pub(super) fn name(c: &mut Checker, file_name: &str, f: &SweepFile) -> String {
         Some(n) => n.value.clone(),
         None => stem(file_name),
     }
+}
+
+/// Whether `ch` may appear in a sweep name: printable, not '/', and none of the invisible
+/// or bidirectional controls (U+200B..U+200F, U+202A..U+202E, U+2060, U+2066..U+2069,
+/// U+FEFF) that make a name display as something it is not.
+fn printable_in_name(ch: char) -> bool {
+    !(ch.is_control()
+        || ch == '/'
+        || matches!(ch, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}'))
 }
 
 /// `dataset:`, a built-in corpus by default.

@@ -10,6 +10,7 @@ mod params;
 mod range;
 mod samples;
 mod train;
+mod yaml_error;
 
 use serde_saphyr::Location;
 
@@ -47,7 +48,11 @@ pub fn parse_sweep(file_name: &str, yaml: &str) -> Result<SweepSpec, SpecErrors>
         }
         .to_string();
         let d = match e.location() {
-            Some(loc) => Diagnostic::at(loc, first),
+            Some(loc) => {
+                let message =
+                    yaml_error::reword(&first, yaml, loc.line() as usize, loc.column() as usize);
+                Diagnostic::at(loc, message)
+            }
             None => Diagnostic::whole(first),
         };
         fail(vec![d])

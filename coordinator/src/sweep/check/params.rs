@@ -31,6 +31,17 @@ pub(super) fn check(
             c.err(p.referenced, format!("parameters.{e}"));
             continue;
         }
+        if let Some(fixed) = f.train.as_ref().and_then(|t| t.value.get(name)) {
+            c.err(
+                p.referenced,
+                format!(
+                    "parameters.{name}: also fixed under train: (line {}); a key is either \
+                     swept or fixed, not both",
+                    fixed.referenced.line()
+                ),
+            );
+            continue;
+        }
         if let Some(param) = check_param(c, name, p, base, method) {
             out.insert(name.clone(), param);
         }
@@ -83,6 +94,23 @@ fn check_param(
             c.err(
                 vs.referenced,
                 format!("parameters.{name}: distribution {d:?} needs min and max, not values"),
+            );
+            return None;
+        }
+        if method == Some(Method::Grid)
+            && let Some(dup) = vs
+                .value
+                .iter()
+                .enumerate()
+                .find(|(i, v)| vs.value[..*i].contains(v))
+                .map(|(_, v)| v)
+        {
+            c.err(
+                vs.referenced,
+                format!(
+                    "parameters.{name}.values: {} is listed twice; a grid takes each value once",
+                    dup.to_json()
+                ),
             );
             return None;
         }

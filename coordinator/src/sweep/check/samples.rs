@@ -2,7 +2,7 @@
 //! default.
 
 use gptsweep_gpt::SampleOptions;
-use gptsweep_gpt::sample::SamplesSpec;
+use gptsweep_gpt::sample::{MAX_PROMPT_CHARS, MAX_SAMPLE_LENGTH, SamplesSpec};
 
 use super::Checker;
 use crate::sweep::file::SweepFile;
@@ -19,13 +19,23 @@ pub(super) fn check(c: &mut Checker, f: &SweepFile) -> SamplesSpec {
     let Some(s) = &f.samples else { return spec };
     let s = &s.value;
     if let Some(p) = &s.prompt {
+        let n = p.value.chars().count();
+        if n > MAX_PROMPT_CHARS {
+            c.err(
+                p.referenced,
+                format!("samples.prompt: {n} characters is over the limit of {MAX_PROMPT_CHARS}"),
+            );
+        }
         spec.options.prompt = p.value.clone();
     }
     if let Some(l) = &s.length {
-        if !(1..=100_000).contains(&l.value) {
+        if !(1..=MAX_SAMPLE_LENGTH as i64).contains(&l.value) {
             c.err(
                 l.referenced,
-                format!("samples.length: {} must be between 1 and 100000", l.value),
+                format!(
+                    "samples.length: {} must be between 1 and {MAX_SAMPLE_LENGTH}",
+                    l.value
+                ),
             );
         }
         spec.options.length = l.value.max(0) as usize;

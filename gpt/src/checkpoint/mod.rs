@@ -3,7 +3,10 @@
 //! dataset identity, step, evaluations, and the sha256 of the other two), `model.mpk`
 //! (weights) and `optim.mpk` (AdamW moments). It lives in memory as bytes, so a worker can
 //! ship it over the network, and on disk as a directory written atomically (staged, then
-//! renamed), so a crash never leaves a half-written checkpoint behind.
+//! renamed), so a crash never leaves a half-written checkpoint behind. Whatever is read
+//! is checked ([`validate`]) before it is used.
+
+mod validate;
 
 use std::path::{Path, PathBuf};
 
@@ -29,6 +32,10 @@ const META: &str = "meta.json";
 const MODEL: &str = "model.mpk";
 const OPTIM: &str = "optim.mpk";
 const BLOB_MAGIC: &[u8; 8] = b"GPTSWCK1";
+/// Largest `meta.json` read (a vocabulary and a few thousand evaluations).
+const MAX_META_BYTES: u64 = 64 << 20;
+/// Largest `model.mpk` or `optim.mpk` read.
+const MAX_WEIGHTS_BYTES: u64 = 16 << 30;
 
 /// The human-readable part of a checkpoint.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -144,7 +151,14 @@ impl Checkpoint {
             .map_err(|e| {
                 self.corrupt(format!("{MODEL} does not hold this model's weights: {e}"))
             })?;
-        Ok(self.meta.model.init::<B>(device).load_record(record))
+        let model = self.meta.model.init::<B>(device).load_record(record);
+        let (held, expected) = (model.num_params(), self.meta.model.num_params());
+        if held != expected {
+            return Err(self.corrupt(format!(
+                "{MODEL} holds {held} parameters, but the architecture of {META} has {expected}"
+            )));
+        }
+        Ok(model)
     }
 
     /// `optim` with the checkpoint's AdamW state.
@@ -207,6 +221,9 @@ impl Checkpoint {
                 meta.format
             )));
         }
+        if let Some(why) = meta.inconsistency() {
+            return Err(bad(format!("{META}: {why}")));
+        }
         if sha(parts[1]) != meta.model_sha256 || sha(parts[2]) != meta.optim_sha256 {
             return Err(bad(
                 "corrupt: a blob's sha256 does not match its metadata".into()
@@ -253,10 +270,13 @@ impl Checkpoint {
         if !dir.is_dir() {
             return Err(bad("no such checkpoint directory".into()));
         }
-        let read = |name: &str| {
-            std::fs::read(dir.join(name)).map_err(|e| bad(format!("cannot read {name}: {e}")))
+        let read = |name: &str, limit: u64| {
+            crate::input_file::read_bounded(name, &dir.join(name), limit).map_err(|e| match e {
+                GptError::Input { reason, .. } => bad(format!("{name}: {reason}")),
+                other => other,
+            })
         };
-        let meta: CheckpointMeta = serde_json::from_slice(&read(META)?)
+        let meta: CheckpointMeta = serde_json::from_slice(&read(META, MAX_META_BYTES)?)
             .map_err(|e| bad(format!("{META} is not a gptsweep checkpoint: {e}")))?;
         if meta.format != CHECKPOINT_FORMAT {
             return Err(bad(format!(
@@ -264,13 +284,16 @@ impl Checkpoint {
                 meta.format
             )));
         }
-        let model_bytes = read(MODEL)?;
+        if let Some(why) = meta.inconsistency() {
+            return Err(bad(format!("{META}: {why}")));
+        }
+        let model_bytes = read(MODEL, MAX_WEIGHTS_BYTES)?;
         if sha(&model_bytes) != meta.model_sha256 {
             return Err(bad(format!(
                 "{MODEL} is corrupt (its sha256 does not match {META})"
             )));
         }
-        let optim_bytes = read(OPTIM)?;
+        let optim_bytes = read(OPTIM, MAX_WEIGHTS_BYTES)?;
         if sha(&optim_bytes) != meta.optim_sha256 {
             return Err(bad(format!(
                 "{OPTIM} is corrupt (its sha256 does not match {META})"
