@@ -211,7 +211,9 @@ mod tests {
         assert_eq!(DeviceSpec::Wgpu(1).to_string(), "wgpu:1");
     }
 
+    #[cfg(not(all(feature = "cuda", feature = "wgpu")))]
     struct Nothing;
+    #[cfg(not(all(feature = "cuda", feature = "wgpu")))]
     impl OnBackend for Nothing {
         type Output = ();
         fn run<B: AutodiffBackend>(self, _device: B::Device) {}
