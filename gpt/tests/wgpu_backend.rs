@@ -9,15 +9,15 @@
 //! (matmul, softmax, mean, AdamW's norms), so losses agree to a tolerance, not bit for bit.
 #![cfg(feature = "wgpu")]
 
-use std::sync::Arc;
+use std::sync::{Arc, Once};
 
 use burn::tensor::{Int, Tensor, TensorData};
-use gptsweep_gpt::backend::{CpuInfer, CpuTrain, WgpuInfer, wgpu_adapters};
+use gptsweep_gpt::backend::{AdapterKind, CpuInfer, CpuTrain, WgpuInfer, wgpu_adapters};
 use gptsweep_gpt::corpus::TINYSHAKESPEARE;
 use gptsweep_gpt::sample::generate;
 use gptsweep_gpt::{
     AutodiffBackend, Checkpoint, Corpus, DeviceSpec, Eval, Event, Flow, Hyperparams, OnBackend,
-    SampleOptions, Trainer, with_backend,
+    SampleOptions, Trainer, detect_devices, with_backend,
 };
 
 /// The binary's allocator, so the CPU side trains at its speed.
@@ -34,7 +34,16 @@ const LOSS_TOL: f32 = 1e-4;
 
 const WGPU: DeviceSpec = DeviceSpec::Wgpu(0);
 
+/// Runs the tests from cargo's scratch directory for them: cubecl writes its autotune cache
+/// to `target/` beside the nearest Cargo.toml above the working directory, which for a test
+/// started in `gpt/` would be an unignored `gpt/target/`.
+fn in_scratch_dir() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| std::env::set_current_dir(env!("CARGO_TARGET_TMPDIR")).unwrap());
+}
+
 fn small_corpus() -> Arc<Corpus> {
+    in_scratch_dir();
     Arc::new(Corpus::from_text("shakespeare-slice", &TINYSHAKESPEARE[..60_000]).unwrap())
 }
 
@@ -141,12 +150,37 @@ fn assert_close(what: &str, a: &[(usize, f32)], b: &[(usize, f32)]) {
 
 #[test]
 fn a_wgpu_adapter_is_present() {
+    in_scratch_dir();
     let all = wgpu_adapters();
     eprintln!("wgpu adapters: {all:?}");
     assert!(
         !all.is_empty(),
         "no wgpu adapter: install a Vulkan driver (CI: apt-get install mesa-vulkan-drivers)"
     );
+}
+
+#[test]
+fn auto_leaves_software_adapters_to_the_cpu_backend() {
+    in_scratch_dir();
+    let all = wgpu_adapters();
+    if all.iter().all(|a| a.kind == AdapterKind::Software) {
+        assert_eq!(detect_devices(), vec![DeviceSpec::Cpu], "{all:?}");
+    }
+}
+
+#[test]
+fn an_adapter_the_machine_lacks_is_named_with_those_it_has() {
+    in_scratch_dir();
+    struct Nothing;
+    impl OnBackend for Nothing {
+        type Output = ();
+        fn run<B: AutodiffBackend>(self, _device: B::Device) {}
+    }
+    let err = with_backend(DeviceSpec::Wgpu(99), Nothing)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("wgpu:99"), "{err}");
+    assert!(err.contains("this machine has only wgpu:0 "), "{err}");
 }
 
 #[test]
