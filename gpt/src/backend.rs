@@ -2,8 +2,9 @@
 //! [`DeviceSpec`], and [`with_backend`] runs a backend-generic task on the matching burn
 //! backend. CPU is burn-flex (SIMD + rayon), measured fastest of burn 0.21's pure-Rust CPU
 //! backends; CUDA is burn-cuda behind the `cuda` cargo feature (`backend/cuda.rs`); wgpu
-//! (Vulkan, Metal, DX12) is burn-wgpu behind the `wgpu` cargo feature (`backend/wgpu.rs`). A GPU named in a build without its feature, or absent from the machine, is an
-//! error that says what is missing, never a panic.
+//! (Vulkan, Metal, DX12) is burn-wgpu behind the `wgpu` cargo feature (`backend/wgpu.rs`).
+//! A GPU named in a build without its feature, or absent from the machine, is an error that
+//! says what is missing, never a panic.
 
 use std::fmt;
 use std::str::FromStr;
@@ -41,7 +42,7 @@ pub type WgpuTrain = Autodiff<burn::backend::Wgpu>;
 pub enum DeviceSpec {
     /// All CPU cores, through burn-flex.
     Cpu,
-    /// The NVIDIA GPU of this index (CUDA's numbering, as `nvidia-smi` shows it).
+    /// The NVIDIA GPU of this index, in CUDA's numbering (`CUDA_VISIBLE_DEVICES` applies).
     Cuda(usize),
     /// The wgpu adapter of this index in `wgpu_adapters()`' ranking: hardware GPUs
     /// first (discrete, then integrated, then virtual, each group in the order the driver
