@@ -1,7 +1,10 @@
-//! Device choice, kept out of the model code: `--device cpu|cuda|cuda:N` parses into a
+//! Device choice, kept out of the model code: `--device cpu|cuda[:N]|wgpu[:N]` parses into a
 //! [`DeviceSpec`], and [`with_backend`] runs a backend-generic task on the matching burn
 //! backend. CPU is burn-flex (SIMD + rayon), measured fastest of burn 0.21's pure-Rust CPU
-//! backends; CUDA is burn-cuda behind the `cuda` cargo feature.
+//! backends; CUDA is burn-cuda behind the `cuda` cargo feature (`backend/cuda.rs`); wgpu
+//! (Vulkan, Metal, DX12) is burn-wgpu behind the `wgpu` cargo feature (`backend/wgpu.rs`).
+//! A GPU named in a build without its feature, or absent from the machine, is an error that
+//! says what is missing, never a panic.
 
 use std::fmt;
 use std::str::FromStr;
@@ -10,6 +13,12 @@ use burn::backend::{Autodiff, Flex};
 pub use burn::tensor::backend::{AutodiffBackend, Backend};
 
 use crate::error::{GptError, Result};
+
+mod cuda;
+mod wgpu;
+
+#[cfg(feature = "wgpu")]
+pub use wgpu::{AdapterKind, WgpuAdapter, wgpu_adapters};
 
 /// CPU backend without autodiff: evaluation and sampling.
 pub type CpuInfer = Flex;
@@ -21,14 +30,26 @@ pub type CudaInfer = burn::backend::Cuda;
 /// CUDA backend with autodiff.
 #[cfg(feature = "cuda")]
 pub type CudaTrain = Autodiff<burn::backend::Cuda>;
+/// wgpu backend (with burn's kernel fusion) without autodiff.
+#[cfg(feature = "wgpu")]
+pub type WgpuInfer = burn::backend::Wgpu;
+/// wgpu backend with autodiff.
+#[cfg(feature = "wgpu")]
+pub type WgpuTrain = Autodiff<burn::backend::Wgpu>;
 
 /// Where a model trains.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum DeviceSpec {
     /// All CPU cores, through burn-flex.
     Cpu,
-    /// The NVIDIA GPU of this index.
+    /// The NVIDIA GPU of this index, in CUDA's numbering (`CUDA_VISIBLE_DEVICES` applies).
     Cuda(usize),
+    /// The wgpu adapter of this index in `wgpu_adapters()`' ranking: hardware GPUs
+    /// first (discrete, then integrated, then virtual, each group in the order the driver
+    /// lists them), software adapters such as lavapipe last. Adapter `N` of kind K is burn's
+    /// `WgpuDevice::DiscreteGpu(k)` / `IntegratedGpu(k)` / `VirtualGpu(k)` / `Cpu`, where `k`
+    /// counts the adapters of kind K before it.
+    Wgpu(usize),
 }
 
 impl FromStr for DeviceSpec {
@@ -39,16 +60,26 @@ impl FromStr for DeviceSpec {
             spec: s.to_string(),
             reason: reason.to_string(),
         };
+        let index = |n: &str, kind: &str| {
+            n.parse().map_err(|_| {
+                bad(&format!(
+                    "the GPU index after '{kind}:' must be a non-negative integer"
+                ))
+            })
+        };
         match s {
             "cpu" => Ok(Self::Cpu),
             "cuda" => Ok(Self::Cuda(0)),
-            _ => match s.strip_prefix("cuda:") {
-                Some(n) => n
-                    .parse()
-                    .map(Self::Cuda)
-                    .map_err(|_| bad("the GPU index after 'cuda:' must be a non-negative integer")),
-                None => Err(bad("expected cpu, cuda or cuda:N")),
-            },
+            "wgpu" => Ok(Self::Wgpu(0)),
+            _ => {
+                if let Some(n) = s.strip_prefix("cuda:") {
+                    index(n, "cuda").map(Self::Cuda)
+                } else if let Some(n) = s.strip_prefix("wgpu:") {
+                    index(n, "wgpu").map(Self::Wgpu)
+                } else {
+                    Err(bad("expected cpu, cuda, cuda:N, wgpu or wgpu:N"))
+                }
+            }
         }
     }
 }
@@ -58,20 +89,28 @@ impl fmt::Display for DeviceSpec {
         match self {
             Self::Cpu => write!(f, "cpu"),
             Self::Cuda(i) => write!(f, "cuda:{i}"),
+            Self::Wgpu(i) => write!(f, "wgpu:{i}"),
         }
     }
 }
 
 /// Whether this build can drive NVIDIA GPUs.
 pub const CUDA_BUILT: bool = cfg!(feature = "cuda");
+/// Whether this build can drive GPUs through wgpu (Vulkan, Metal, DX12).
+pub const WGPU_BUILT: bool = cfg!(feature = "wgpu");
 
-/// The devices this machine offers: every NVIDIA GPU that answers (CUDA builds), else the CPU.
+/// The devices this machine offers, for `--devices auto`: every NVIDIA GPU that answers
+/// (CUDA builds), then every hardware wgpu adapter that answers (wgpu builds; an NVIDIA GPU
+/// already found through CUDA is not listed again), else the CPU. Software adapters such as
+/// lavapipe are never chosen: they compute on the same cores as the CPU backend, and more
+/// slowly; name one as `wgpu:N` to use it anyway.
 pub fn detect_devices() -> Vec<DeviceSpec> {
-    let gpus = cuda::count();
-    if gpus == 0 {
+    let mut found: Vec<DeviceSpec> = (0..cuda::count()).map(DeviceSpec::Cuda).collect();
+    found.extend(wgpu::hardware(!found.is_empty()).map(DeviceSpec::Wgpu));
+    if found.is_empty() {
         vec![DeviceSpec::Cpu]
     } else {
-        (0..gpus).map(DeviceSpec::Cuda).collect()
+        found
     }
 }
 
@@ -83,79 +122,51 @@ pub trait OnBackend {
     fn run<B: AutodiffBackend>(self, device: B::Device) -> Self::Output;
 }
 
-/// Runs `task` on the backend and device of `spec`. A CUDA device in a build without the
-/// `cuda` feature, or one the machine does not have, is an error, never a panic.
+/// Runs `task` on the backend and device of `spec`. A GPU device in a build without its
+/// feature, or one the machine does not have, is an error, never a panic.
 pub fn with_backend<T: OnBackend>(spec: DeviceSpec, task: T) -> Result<T::Output> {
     match spec {
         DeviceSpec::Cpu => Ok(task.run::<CpuTrain>(Default::default())),
         DeviceSpec::Cuda(index) => cuda::run(index, task),
+        DeviceSpec::Wgpu(index) => wgpu::run(index, task),
     }
 }
 
-#[cfg(not(feature = "cuda"))]
-mod cuda {
-    use super::*;
-
-    pub fn count() -> usize {
-        0
-    }
-
-    pub fn run<T: OnBackend>(index: usize, _task: T) -> Result<T::Output> {
-        Err(GptError::Device {
-            spec: format!("cuda:{index}"),
-            reason: "this gptsweep was built without CUDA support; rebuild with `cargo build --release --features cuda`".into(),
-        })
-    }
+/// Runs `touch` (a first computation on a device) with panics silenced and caught: GPU
+/// runtimes panic on a missing driver or device, and a probe must report that instead.
+/// Returns the first line of the panic's message.
+#[cfg(any(feature = "cuda", feature = "wgpu"))]
+fn catch_panic<R>(touch: impl FnOnce() -> R) -> std::result::Result<R, String> {
+    let hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(touch));
+    std::panic::set_hook(hook);
+    outcome.map_err(|panic| {
+        let msg = panic
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+            .unwrap_or_else(|| "unknown failure".into());
+        msg.trim().lines().next().unwrap_or("").trim().to_string()
+    })
 }
 
-#[cfg(feature = "cuda")]
-mod cuda {
-    use super::*;
-    use burn::backend::cuda::CudaDevice;
-    use burn::tensor::Tensor;
-
-    /// Touches the device once, turning the runtime's panic on a missing driver or GPU
-    /// into an error.
-    fn probe(index: usize) -> Result<()> {
-        let hook = std::panic::take_hook();
-        std::panic::set_hook(Box::new(|_| {}));
-        let outcome = std::panic::catch_unwind(|| {
-            let device = CudaDevice::new(index);
-            let t = Tensor::<CudaInfer, 1>::ones([1], &device);
-            t.into_data().iter::<f32>().next()
-        });
-        std::panic::set_hook(hook);
-        match outcome {
-            Ok(Some(v)) if v == 1.0 => Ok(()),
-            Ok(_) => Err(GptError::Device {
-                spec: format!("cuda:{index}"),
-                reason: "the GPU answered a test computation wrongly".into(),
-            }),
-            Err(panic) => {
-                let msg = panic
-                    .downcast_ref::<String>()
-                    .cloned()
-                    .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
-                    .unwrap_or_else(|| "unknown failure".into());
-                Err(GptError::Device {
-                    spec: format!("cuda:{index}"),
-                    reason: format!(
-                        "no usable NVIDIA GPU here ({})",
-                        msg.lines().next().unwrap_or("")
-                    ),
-                })
-            }
-        }
-    }
-
-    /// GPUs that answer a probe, counted from 0 until the first that does not (at most 16).
-    pub fn count() -> usize {
-        (0..16).take_while(|i| probe(*i).is_ok()).count()
-    }
-
-    pub fn run<T: OnBackend>(index: usize, task: T) -> Result<T::Output> {
-        probe(index)?;
-        Ok(task.run::<CudaTrain>(CudaDevice::new(index)))
+/// Computes `1 + 1` on `device` and reads it back: the check that a GPU really works.
+#[cfg(any(feature = "cuda", feature = "wgpu"))]
+fn probe<B: Backend>(spec: DeviceSpec, device: &B::Device) -> std::result::Result<(), String> {
+    let answer = catch_panic(|| {
+        let t = burn::tensor::Tensor::<B, 1>::ones([4], device);
+        (t.clone() + t)
+            .into_data()
+            .iter::<f32>()
+            .collect::<Vec<_>>()
+    })?;
+    if answer == [2.0; 4] {
+        Ok(())
+    } else {
+        Err(format!(
+            "{spec} answered a test computation wrongly ({answer:?})"
+        ))
     }
 }
 
@@ -168,23 +179,64 @@ mod tests {
         assert_eq!("cpu".parse::<DeviceSpec>().unwrap(), DeviceSpec::Cpu);
         assert_eq!("cuda".parse::<DeviceSpec>().unwrap(), DeviceSpec::Cuda(0));
         assert_eq!("cuda:3".parse::<DeviceSpec>().unwrap(), DeviceSpec::Cuda(3));
+        assert_eq!("wgpu".parse::<DeviceSpec>().unwrap(), DeviceSpec::Wgpu(0));
+        assert_eq!("wgpu:2".parse::<DeviceSpec>().unwrap(), DeviceSpec::Wgpu(2));
         let err = "gpu".parse::<DeviceSpec>().unwrap_err().to_string();
-        assert!(err.contains("expected cpu, cuda or cuda:N"), "{err}");
+        assert!(
+            err.contains("expected cpu, cuda, cuda:N, wgpu or wgpu:N"),
+            "{err}"
+        );
         let err = "cuda:x".parse::<DeviceSpec>().unwrap_err().to_string();
-        assert!(err.contains("non-negative integer"), "{err}");
+        assert!(
+            err.contains("after 'cuda:' must be a non-negative integer"),
+            "{err}"
+        );
+        let err = "wgpu:-1".parse::<DeviceSpec>().unwrap_err().to_string();
+        assert!(
+            err.contains("after 'wgpu:' must be a non-negative integer"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn device_strings_round_trip_through_display() {
+        for spec in [
+            DeviceSpec::Cpu,
+            DeviceSpec::Cuda(0),
+            DeviceSpec::Cuda(5),
+            DeviceSpec::Wgpu(0),
+            DeviceSpec::Wgpu(7),
+        ] {
+            assert_eq!(spec.to_string().parse::<DeviceSpec>().unwrap(), spec);
+        }
+        assert_eq!(DeviceSpec::Wgpu(1).to_string(), "wgpu:1");
+    }
+
+    #[cfg(not(all(feature = "cuda", feature = "wgpu")))]
+    struct Nothing;
+    #[cfg(not(all(feature = "cuda", feature = "wgpu")))]
+    impl OnBackend for Nothing {
+        type Output = ();
+        fn run<B: AutodiffBackend>(self, _device: B::Device) {}
     }
 
     #[cfg(not(feature = "cuda"))]
     #[test]
     fn cuda_without_the_feature_is_a_clear_error() {
-        struct Nothing;
-        impl OnBackend for Nothing {
-            type Output = ();
-            fn run<B: AutodiffBackend>(self, _device: B::Device) {}
-        }
         let err = with_backend(DeviceSpec::Cuda(0), Nothing)
             .unwrap_err()
             .to_string();
         assert!(err.contains("built without CUDA support"), "{err}");
+        assert!(err.contains("--features cuda"), "{err}");
+    }
+
+    #[cfg(not(feature = "wgpu"))]
+    #[test]
+    fn wgpu_without_the_feature_is_a_clear_error() {
+        let err = with_backend(DeviceSpec::Wgpu(0), Nothing)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("built without wgpu support"), "{err}");
+        assert!(err.contains("--features wgpu"), "{err}");
     }
 }

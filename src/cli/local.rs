@@ -23,7 +23,7 @@ pub struct Args {
     /// Keep the state here (database, datasets) [a new temporary directory].
     #[arg(long)]
     pub state_dir: Option<PathBuf>,
-    /// Devices of the local worker: cpu, cuda, cuda:0,cuda:1 ...
+    /// Devices of the local worker: cpu, cuda, cuda:0,cuda:1, wgpu, wgpu:N ...
     #[arg(long, default_value = "cpu")]
     pub devices: String,
     /// Runs shown in the leaderboard and samples at the end.

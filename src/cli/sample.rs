@@ -31,7 +31,7 @@ pub struct Args {
     /// Seed of the draws.
     #[arg(long, default_value_t = 42)]
     seed: u64,
-    /// cpu, cuda or cuda:N.
+    /// cpu, cuda, cuda:N (`--features cuda` builds), wgpu or wgpu:N (`--features wgpu`).
     #[arg(long, default_value = "cpu")]
     device: String,
 }

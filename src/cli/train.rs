@@ -42,7 +42,7 @@ pub struct Args {
     /// Built-in corpus name (tinyshakespeare) or a UTF-8 text file.
     #[arg(long, default_value = "tinyshakespeare")]
     dataset: String,
-    /// cpu, cuda or cuda:N.
+    /// cpu, cuda, cuda:N (`--features cuda` builds), wgpu or wgpu:N (`--features wgpu`).
     #[arg(long, default_value = "cpu")]
     device: String,
     /// Directory for the checkpoint (written at each evaluation) and summary.json.

@@ -14,7 +14,8 @@ use super::paths::{default_cache_dir, hostname};
 /// Flags of `gptsweep worker`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// auto (every GPU, else the CPU), cpu, or a list like cuda:0,cuda:1.
+    /// auto (every CUDA GPU, then every hardware wgpu adapter, else the CPU), cpu, or a list
+    /// like cuda:0,cuda:1 or wgpu:0,wgpu:1.
     #[arg(long, default_value = "auto")]
     pub devices: String,
     /// Name shown in `gptsweep workers` [host name].
