@@ -13,7 +13,7 @@
 //! - [`checkpoint`]: weights + optimiser + progress, in memory or on disk;
 //! - [`sample`]: text generation;
 //! - [`input_file`]: every file a user names is read bounded (kind and size first);
-//! - [`backend`]: CPU (burn-flex) or CUDA (burn-cuda), chosen at run time.
+//! - [`backend`]: CPU (burn-flex), CUDA (burn-cuda) or wgpu (burn-wgpu: Vulkan, Metal, DX12), chosen at run time.
 //!
 //! Every random draw is keyed by (seed, step) ([`rng`]), so a run is reproducible and a
 //! resumed run continues exactly as an uninterrupted one.
