@@ -3,7 +3,7 @@
 # runs per device (`--runs-per-device N`, and `auto`), each on a fresh coordinator. Prints
 # wall time, aggregate training tokens/s and runs/hour for each N. Not part of the tests.
 #   bash bench/packing.sh                       # CPU, N in 1 2 4
-#   DEVICES=cuda:0 NS="1 2 4 8 16 auto" RUNS=32 bash bench/packing.sh   # a GPU (build --features cuda)
+#   DEVICES=cuda:0 NS="1 2 4 8 16 auto" RUNS=32 DEVICE_MEMORY=70GiB bash bench/packing.sh   # a GPU (build --features cuda)
 #   BIN=target/debug/gptsweep bash bench/packing.sh                       # an existing binary
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -38,7 +38,8 @@ for n in $NS; do
   until grep -q "listening on" "$WORK/coord-$n.out" 2>/dev/null; do sleep 0.1; done
   url="http://$(sed -n 's/.*listening on \([^ ]*\) .*/\1/p' "$WORK/coord-$n.out")"
   "$BIN" worker --coordinator "$url" --token-file "$state/access.json" --devices "$DEVICES" \
-    --runs-per-device "$n" --poll 1 --cache-dir "$WORK/cache" 2> "$WORK/worker-$n.log" &
+    --runs-per-device "$n" --poll 1 --cache-dir "$WORK/cache" \
+    ${DEVICE_MEMORY:+--device-memory "$DEVICE_MEMORY"} 2> "$WORK/worker-$n.log" &
   worker=$!
   start=$(date +%s.%N)
   "$BIN" submit "$WORK/pack.yaml" --coordinator "$url" --token-file "$state/access.json" > /dev/null
