@@ -87,6 +87,18 @@ impl CheckpointMeta {
             optim_sha256: String::new(),
         }
     }
+
+    /// Why this metadata cannot be loaded (another format, or a field that breaks a rule
+    /// or disagrees with another), if it cannot.
+    fn refusal(&self) -> Option<String> {
+        if self.format != CHECKPOINT_FORMAT {
+            return Some(format!(
+                "format {} is not supported (this gptsweep reads format {CHECKPOINT_FORMAT})",
+                self.format
+            ));
+        }
+        self.inconsistency().map(|why| format!("{META}: {why}"))
+    }
 }
 
 /// A checkpoint in memory.
@@ -215,14 +227,8 @@ impl Checkpoint {
         }
         let meta: CheckpointMeta =
             serde_json::from_slice(parts[0]).map_err(|e| bad(format!("{META}: {e}")))?;
-        if meta.format != CHECKPOINT_FORMAT {
-            return Err(bad(format!(
-                "format {} is not supported (this gptsweep reads format {CHECKPOINT_FORMAT})",
-                meta.format
-            )));
-        }
-        if let Some(why) = meta.inconsistency() {
-            return Err(bad(format!("{META}: {why}")));
+        if let Some(why) = meta.refusal() {
+            return Err(bad(why));
         }
         if sha(parts[1]) != meta.model_sha256 || sha(parts[2]) != meta.optim_sha256 {
             return Err(bad(
@@ -278,14 +284,8 @@ impl Checkpoint {
         };
         let meta: CheckpointMeta = serde_json::from_slice(&read(META, MAX_META_BYTES)?)
             .map_err(|e| bad(format!("{META} is not a gptsweep checkpoint: {e}")))?;
-        if meta.format != CHECKPOINT_FORMAT {
-            return Err(bad(format!(
-                "format {} is not supported (this gptsweep reads format {CHECKPOINT_FORMAT})",
-                meta.format
-            )));
-        }
-        if let Some(why) = meta.inconsistency() {
-            return Err(bad(format!("{META}: {why}")));
+        if let Some(why) = meta.refusal() {
+            return Err(bad(why));
         }
         let model_bytes = read(MODEL, MAX_WEIGHTS_BYTES)?;
         if sha(&model_bytes) != meta.model_sha256 {
