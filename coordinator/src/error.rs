@@ -1,5 +1,7 @@
 //! The coordinator's one error type, mapped once to gRPC statuses.
 
+use sqlx::postgres::PgDatabaseError;
+
 use crate::sweep::SpecErrors;
 
 /// Everything the coordinator can refuse or fail at.
@@ -45,6 +47,11 @@ pub enum CoordinatorError {
     /// The writer task is gone (the coordinator is shutting down).
     #[error("the store's writer has stopped")]
     WriterGone,
+    /// Another coordinator holds the PostgreSQL database's advisory lock.
+    #[error(
+        "database {0} is in use by another coordinator; stop it, or give this one another --database"
+    )]
+    DatabaseLocked(String),
     /// Another coordinator holds the state directory's lock.
     #[error(
         "state dir {dir} is in use: held by {holder}; stop that coordinator or give another --state-dir"
@@ -88,6 +95,9 @@ pub fn storage_fault(e: &sqlx::Error) -> bool {
         | sqlx::Error::PoolTimedOut
         | sqlx::Error::PoolClosed
         | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(db) if db.try_downcast_ref::<PgDatabaseError>().is_some() => {
+            db.code().is_some_and(|c| pg_storage_class(&c))
+        }
         sqlx::Error::Database(db) => {
             db.code()
                 .and_then(|c| c.parse::<i64>().ok())
@@ -107,6 +117,16 @@ pub fn storage_fault(e: &sqlx::Error) -> bool {
         }
         _ => false,
     }
+}
+
+/// Whether a PostgreSQL SQLSTATE is the server's or its storage's trouble rather than the
+/// query's: connection exceptions (08), insufficient resources such as a full disk (53),
+/// operator intervention such as a shutdown (57), system errors such as I/O (58), and
+/// internal errors such as corruption (XX).
+fn pg_storage_class(sqlstate: &str) -> bool {
+    ["08", "53", "57", "58", "XX"]
+        .iter()
+        .any(|class| sqlstate.starts_with(class))
 }
 
 /// Result alias for the coordinator.

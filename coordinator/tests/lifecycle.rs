@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use gptsweep_coordinator::store::{
-    ExpireLeases, GraceLeases, Lease, RegisterWorker, Store, open_pool,
+    Database, ExpireLeases, GraceLeases, Lease, RegisterWorker, Store, open_pool,
 };
 use gptsweep_coordinator::{Coordinator, CoordinatorConfig, CoordinatorError};
 
@@ -24,7 +24,7 @@ async fn leased_run(dir: &std::path::Path, lease_ms: i64) -> Store {
     c.submit("one.yaml", SWEEP, "").await.unwrap();
     c.close().await;
     drop(c);
-    let store = Store::start(open_pool(&dir.join("gptsweep.db")).await.unwrap());
+    let store = Store::start(open_pool(&Database::in_state_dir(dir)).await.unwrap());
     let worker = store
         .write(RegisterWorker {
             name: "w".into(),
@@ -93,7 +93,7 @@ async fn without_a_grace_the_same_lease_expires() {
 #[tokio::test]
 async fn closing_the_store_answers_every_write_queued_before_it_and_refuses_later_ones() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::start(open_pool(&dir.path().join("db")).await.unwrap());
+    let store = Store::start(open_pool(&Database::Sqlite(dir.path().join("db"))).await.unwrap());
     let queued: Vec<_> = (0..50)
         .map(|i| {
             let store = store.clone();
@@ -124,7 +124,7 @@ async fn closing_the_store_answers_every_write_queued_before_it_and_refuses_late
         })
         .await;
     assert!(matches!(later, Err(CoordinatorError::WriterGone)));
-    let pool = open_pool(&dir.path().join("db")).await.unwrap();
+    let pool = open_pool(&Database::Sqlite(dir.path().join("db"))).await.unwrap();
     let stored: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM workers")
         .fetch_one(&pool)
         .await

@@ -7,10 +7,11 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use gptsweep_coordinator::store::Database;
 use gptsweep_coordinator::tls::TlsIdentity;
 use gptsweep_coordinator::{Coordinator, CoordinatorConfig};
 
-use super::bad_input::ensure;
+use super::bad_input::{BadInput, ensure};
 use super::paths::default_state_dir;
 
 /// Longest the coordinator waits for requests under way once told to stop.
@@ -22,9 +23,14 @@ pub struct Args {
     /// Address to listen on (port 0 picks a free one; the chosen address is printed).
     #[arg(long, default_value = "127.0.0.1:50051", env = "GPTSWEEP_LISTEN")]
     pub listen: String,
-    /// Where the SQLite database and datasets live [~/.local/share/gptsweep].
+    /// Where the SQLite database, datasets and checkpoints live [~/.local/share/gptsweep].
     #[arg(long, env = "GPTSWEEP_STATE_DIR")]
     pub state_dir: Option<PathBuf>,
+    /// Keep runs, workers and results in this database instead of the state dir's SQLite
+    /// file: postgres://USER[:PASSWORD]@HOST[:PORT]/DB, or a SQLite file path. Datasets and
+    /// checkpoints stay in --state-dir.
+    #[arg(long, env = "GPTSWEEP_DATABASE", value_name = "URL")]
+    pub database: Option<String>,
     /// Seconds after which a silent worker's run is requeued.
     #[arg(long, default_value_t = 30.0)]
     pub lease_timeout: f64,
@@ -61,6 +67,10 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         _ => None,
     };
     let state_dir = args.state_dir.unwrap_or_else(default_state_dir);
+    let database = match &args.database {
+        Some(text) => Database::parse(text).map_err(|e| BadInput(format!("--database {e}")))?,
+        None => Database::in_state_dir(&state_dir),
+    };
     let listener = tokio::net::TcpListener::bind(&args.listen)
         .await
         .map_err(|e| anyhow::anyhow!("--listen {}: {e}", args.listen))?;
@@ -68,6 +78,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let mut config = CoordinatorConfig::new(state_dir.clone());
     config.lease_timeout = Duration::from_secs_f64(args.lease_timeout);
     config.max_attempts = args.max_attempts;
+    config.database = database.clone();
     if tls.is_none() && !addr.ip().is_loopback() {
         tracing::warn!(
             "listening on {addr} without TLS: tokens, datasets and checkpoints cross the \
@@ -79,7 +90,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let coordinator = Coordinator::open(config).await?;
     coordinator.listening_on(addr)?;
     println!(
-        "gptsweep coordinator listening on {addr} ({scheme}://; state in {})",
+        "gptsweep coordinator listening on {addr} ({scheme}://; state in {}, database {database})",
         state_dir.display()
     );
     std::io::stdout().flush()?;

@@ -29,7 +29,7 @@ use crate::error::{CoordinatorError, Result};
 use crate::state_lock::StateLock;
 use crate::store::{
     CreateSweep, ExpireLeases, ForgetUnusedDatasets, GraceLeases, InsertDataset, NewSweep, Store,
-    open_pool,
+    Database, DatabaseLock, open_pool,
 };
 use crate::sweep::{DatasetRef, parse_sweep, plan_runs};
 use crate::tls::TlsIdentity;
@@ -46,16 +46,20 @@ pub struct CoordinatorConfig {
     pub max_attempts: u32,
     /// Serve TLS with this certificate and key; plain text when `None`.
     pub tls: Option<TlsIdentity>,
+    /// Where the store lives: the state directory's SQLite file unless told otherwise.
+    /// Datasets and checkpoints stay under the state directory either way.
+    pub database: Database,
 }
 
 impl CoordinatorConfig {
     /// Defaults: 30 s leases, 3 attempts per run, no TLS.
     pub fn new(state_dir: PathBuf) -> Self {
         Self {
-            state_dir,
             lease_timeout: Duration::from_secs(30),
             max_attempts: 3,
             tls: None,
+            database: Database::in_state_dir(&state_dir),
+            state_dir,
         }
     }
 }
@@ -74,6 +78,8 @@ pub struct Coordinator {
     pub(crate) stopping: Arc<watch::Sender<bool>>,
     /// The state directory's lock, held while any handle lives.
     lock: Arc<StateLock>,
+    /// The database's lock (PostgreSQL's advisory lock), held while any handle lives.
+    db_lock: Arc<DatabaseLock>,
 }
 
 impl Coordinator {
@@ -84,7 +90,8 @@ impl Coordinator {
     /// refers to are removed.
     pub async fn open(config: CoordinatorConfig) -> Result<Self> {
         let lock = Arc::new(StateLock::acquire(&config.state_dir)?);
-        let pool = open_pool(&config.state_dir.join("gptsweep.db")).await?;
+        let db_lock = Arc::new(DatabaseLock::acquire(&config.database).await?);
+        let pool = open_pool(&config.database).await?;
         let store = Store::start(pool);
         let graced = store
             .write(GraceLeases {
@@ -127,6 +134,7 @@ impl Coordinator {
             work: Arc::new(Notify::new()),
             stopping: Arc::new(watch::channel(false).0),
             lock,
+            db_lock,
         };
         c.spawn_reaper();
         Ok(c)
@@ -186,6 +194,7 @@ impl Coordinator {
     pub async fn close(&self) {
         self.stopping.send_replace(true);
         self.store.close().await;
+        self.db_lock.release().await;
     }
 
     /// Notes in the state directory's lock file the address this coordinator serves on,

@@ -4,12 +4,12 @@
 
 use gptsweep_api::Named;
 use sqlx::Row;
-use sqlx::sqlite::SqliteRow;
+use sqlx::any::AnyRow;
 
 use crate::error::{CoordinatorError, Result};
 
 /// The enum stored by name in `column` of `row`.
-pub fn named<T: Named>(row: &SqliteRow, column: &str) -> Result<T> {
+pub fn named<T: Named>(row: &AnyRow, column: &str) -> Result<T> {
     let text: &str = row.try_get(column)?;
     parse(column, text)
 }
@@ -22,7 +22,7 @@ pub fn parse<T: Named>(column: &str, text: &str) -> Result<T> {
 }
 
 /// A JSON object stored as text in `column` of `row`.
-pub fn object(row: &SqliteRow, column: &str) -> Result<serde_json::Map<String, serde_json::Value>> {
+pub fn object(row: &AnyRow, column: &str) -> Result<serde_json::Map<String, serde_json::Value>> {
     let text: &str = row.try_get(column)?;
     match serde_json::from_str(text) {
         Ok(serde_json::Value::Object(map)) => Ok(map),

@@ -1,17 +1,18 @@
-//! The SQLite store. Reads go straight to a WAL-mode connection pool ([`reads`]); every
+//! The store, on a SQLite file or a PostgreSQL server ([`open`]: one set of queries over
+//! sqlx's `Any` driver). Reads go straight to a connection pool ([`reads`]); every
 //! write is a [`write::Write`] value that goes through one writer task ([`writer`]),
 //! which batches what is queued into one transaction, so many workers never meet
-//! "database is locked" and leasing is serialised by construction (a run cannot be handed
-//! to two workers). Records are the shared API layer's (`gptsweep_api`); states are
+//! "database is locked" (nor, on PostgreSQL, serialisation failures) and leasing is
+//! serialised by construction (a run cannot be handed to two workers). Records are the shared API layer's (`gptsweep_api`); states are
 //! strings only in SQL, read back through [`column`].
 
 mod column;
-mod open;
+pub mod open;
 pub mod reads;
 mod rungs;
 pub mod write;
 mod writer;
 
-pub use open::open_pool;
+pub use open::{Database, DatabaseLock, SQLITE_FILE, open_pool};
 pub use write::*;
 pub use writer::Store;

@@ -5,7 +5,7 @@
 
 use std::collections::HashSet;
 
-use sqlx::{Row, SqlitePool};
+use sqlx::{Row, AnyPool};
 
 use gptsweep_api::{
     Attempt, DeviceLoad, DisabledDevice, Evaluation, Goal, LeaderboardRow, LeaseId, MetricName,
@@ -17,8 +17,8 @@ use crate::error::{CoordinatorError, Result};
 use crate::sweep::SweepSpec;
 
 /// Resolves a sweep given by name or numeric id.
-pub async fn sweep_id(pool: &SqlitePool, sweep: &str) -> Result<SweepId> {
-    let by_name: Option<i64> = sqlx::query_scalar("SELECT id FROM sweeps WHERE name = ?")
+pub async fn sweep_id(pool: &AnyPool, sweep: &str) -> Result<SweepId> {
+    let by_name: Option<i64> = sqlx::query_scalar("SELECT id FROM sweeps WHERE name = $1")
         .bind(sweep)
         .fetch_optional(pool)
         .await?;
@@ -26,7 +26,7 @@ pub async fn sweep_id(pool: &SqlitePool, sweep: &str) -> Result<SweepId> {
         return Ok(SweepId(id));
     }
     if let Ok(id) = sweep.parse::<i64>() {
-        let found: Option<i64> = sqlx::query_scalar("SELECT id FROM sweeps WHERE id = ?")
+        let found: Option<i64> = sqlx::query_scalar("SELECT id FROM sweeps WHERE id = $1")
             .bind(id)
             .fetch_optional(pool)
             .await?;
@@ -40,8 +40,8 @@ pub async fn sweep_id(pool: &SqlitePool, sweep: &str) -> Result<SweepId> {
 }
 
 /// The stored spec of a sweep.
-pub async fn sweep_spec(pool: &SqlitePool, id: SweepId) -> Result<SweepSpec> {
-    let json: String = sqlx::query_scalar("SELECT spec_json FROM sweeps WHERE id = ?")
+pub async fn sweep_spec(pool: &AnyPool, id: SweepId) -> Result<SweepSpec> {
+    let json: String = sqlx::query_scalar("SELECT spec_json FROM sweeps WHERE id = $1")
         .bind(id.get())
         .fetch_one(pool)
         .await?;
@@ -68,17 +68,17 @@ fn order(goal: Goal) -> &'static str {
 }
 
 /// One sweep with its counts and best run.
-pub async fn sweep_info(pool: &SqlitePool, id: SweepId) -> Result<SweepSummary> {
+pub async fn sweep_info(pool: &AnyPool, id: SweepId) -> Result<SweepSummary> {
     let row = sqlx::query(
         "SELECT s.id, s.name, s.state, s.method, s.metric, s.goal, s.spec_json, s.created_at, d.name AS dname
-         FROM sweeps s JOIN datasets d ON d.sha256 = s.dataset_sha256 WHERE s.id = ?",
+         FROM sweeps s JOIN datasets d ON d.sha256 = s.dataset_sha256 WHERE s.id = $1",
     )
     .bind(id.get())
     .fetch_one(pool)
     .await?;
     let mut runs = RunCounts::default();
     let counts: Vec<(String, i64)> =
-        sqlx::query_as("SELECT state, COUNT(*) FROM runs WHERE sweep_id = ? GROUP BY state")
+        sqlx::query_as("SELECT state, COUNT(*) FROM runs WHERE sweep_id = $1 GROUP BY state")
             .bind(id.get())
             .fetch_all(pool)
             .await?;
@@ -90,7 +90,7 @@ pub async fn sweep_info(pool: &SqlitePool, id: SweepId) -> Result<SweepSummary> 
     let (col, order) = (metric_column(metric), order(goal));
     // `col` and `order` are chosen from fixed literals above, never from input.
     let best: Option<(i64, f64)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT id, {col} FROM runs WHERE sweep_id = ? AND {col} IS NOT NULL ORDER BY {col} {order}, id LIMIT 1"
+        "SELECT id, {col} FROM runs WHERE sweep_id = $1 AND {col} IS NOT NULL ORDER BY {col} {order}, id LIMIT 1"
     )))
     .bind(id.get())
     .fetch_optional(pool)
@@ -98,13 +98,13 @@ pub async fn sweep_info(pool: &SqlitePool, id: SweepId) -> Result<SweepSummary> 
     let spec: SweepSpec = serde_json::from_str(row.get::<&str, _>("spec_json"))
         .map_err(|e| CoordinatorError::Invalid(e.to_string()))?;
     let evals_stored: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM evals e JOIN runs r ON r.id = e.run_id WHERE r.sweep_id = ?",
+        "SELECT COUNT(*) FROM evals e JOIN runs r ON r.id = e.run_id WHERE r.sweep_id = $1",
     )
     .bind(id.get())
     .fetch_one(pool)
     .await?;
     let hps: Vec<String> = sqlx::query_scalar(
-        "SELECT hyperparams_json FROM runs WHERE sweep_id = ? AND state != 'cancelled'",
+        "SELECT hyperparams_json FROM runs WHERE sweep_id = $1 AND state != 'cancelled'",
     )
     .bind(id.get())
     .fetch_all(pool)
@@ -133,7 +133,7 @@ pub async fn sweep_info(pool: &SqlitePool, id: SweepId) -> Result<SweepSummary> 
 }
 
 /// Every sweep, newest first.
-pub async fn list_sweeps(pool: &SqlitePool) -> Result<Vec<SweepSummary>> {
+pub async fn list_sweeps(pool: &AnyPool) -> Result<Vec<SweepSummary>> {
     let ids: Vec<i64> = sqlx::query_scalar("SELECT id FROM sweeps ORDER BY id DESC")
         .fetch_all(pool)
         .await?;
@@ -144,9 +144,9 @@ pub async fn list_sweeps(pool: &SqlitePool) -> Result<Vec<SweepSummary>> {
     Ok(out)
 }
 
-async fn samples_of(pool: &SqlitePool, run: RunId, limit: u32) -> Result<Vec<Sample>> {
+async fn samples_of(pool: &AnyPool, run: RunId, limit: u32) -> Result<Vec<Sample>> {
     let rows: Vec<(String, i64, String)> = sqlx::query_as(
-        "SELECT prompt, seed, text FROM samples WHERE run_id = ? ORDER BY idx LIMIT ?",
+        "SELECT prompt, seed, text FROM samples WHERE run_id = $1 ORDER BY idx LIMIT $2",
     )
     .bind(run.get())
     .bind(limit as i64)
@@ -165,7 +165,7 @@ async fn samples_of(pool: &SqlitePool, run: RunId, limit: u32) -> Result<Vec<Sam
 /// The sweep's runs ranked by its metric (runs without a value last), at most `limit`
 /// (0 = all), each with up to `samples` samples.
 pub async fn top(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     sweep: SweepId,
     limit: u32,
     samples: u32,
@@ -174,11 +174,11 @@ pub async fn top(
     let (col, order) = (metric_column(info.metric), order(info.goal));
     let sql = format!(
         "SELECT id, state, swept_json, best_val_loss, best_step, last_train_loss, last_step, num_params, tokens_per_sec, train_secs
-         FROM runs WHERE sweep_id = ? ORDER BY {col} IS NULL, {col} {order}, id LIMIT ?"
+         FROM runs WHERE sweep_id = $1 ORDER BY {col} IS NULL, {col} {order}, id LIMIT $2"
     );
     let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(sweep.get())
-        .bind(if limit == 0 { -1 } else { limit as i64 })
+        .bind(if limit == 0 { i64::MAX } else { limit as i64 })
         .fetch_all(pool)
         .await?;
     let mut out = Vec::with_capacity(rows.len());
@@ -210,18 +210,18 @@ pub async fn top(
 }
 
 /// Everything about one run.
-pub async fn run_detail(pool: &SqlitePool, run: RunId) -> Result<RunDetail> {
+pub async fn run_detail(pool: &AnyPool, run: RunId) -> Result<RunDetail> {
     let r = sqlx::query(
-        "SELECT r.id, s.name, r.state, r.hyperparams_json, r.swept_json, r.error, r.num_params FROM runs r JOIN sweeps s ON s.id = r.sweep_id WHERE r.id = ?",
+        "SELECT r.id, s.name, r.state, r.hyperparams_json, r.swept_json, r.error, r.num_params FROM runs r JOIN sweeps s ON s.id = r.sweep_id WHERE r.id = $1",
     )
     .bind(run.get())
     .fetch_optional(pool)
     .await?
     .ok_or_else(|| CoordinatorError::NotFound(format!("no run {run}")))?;
     let evals: Vec<(i64, f64, f64, f64, f64)> =
-        sqlx::query_as("SELECT step, train_loss, val_loss, tokens_per_sec, train_secs FROM evals WHERE run_id = ? ORDER BY step").bind(run.get()).fetch_all(pool).await?;
+        sqlx::query_as("SELECT step, train_loss, val_loss, tokens_per_sec, train_secs FROM evals WHERE run_id = $1 ORDER BY step").bind(run.get()).fetch_all(pool).await?;
     let attempt_rows = sqlx::query(
-        "SELECT a.id, w.name, w.id AS wid, a.device, a.state, a.reason, a.started_at, a.ended_at, a.resumed_from FROM attempts a JOIN workers w ON w.id = a.worker_id WHERE a.run_id = ? ORDER BY a.id",
+        "SELECT a.id, w.name, w.id AS wid, a.device, a.state, a.reason, a.started_at, a.ended_at, a.resumed_from FROM attempts a JOIN workers w ON w.id = a.worker_id WHERE a.run_id = $1 ORDER BY a.id",
     )
     .bind(run.get())
     .fetch_all(pool)
@@ -263,7 +263,7 @@ pub async fn run_detail(pool: &SqlitePool, run: RunId) -> Result<RunDetail> {
 }
 
 /// Every worker with the runs it holds; alive when it called at or after `alive_since_ms`.
-pub async fn workers(pool: &SqlitePool, alive_since_ms: i64) -> Result<Vec<WorkerInfo>> {
+pub async fn workers(pool: &AnyPool, alive_since_ms: i64) -> Result<Vec<WorkerInfo>> {
     let rows = sqlx::query(
         "SELECT id, name, devices_json, last_seen, left_reason, disabled_json, device_memory_json FROM workers ORDER BY id",
     )
@@ -272,7 +272,7 @@ pub async fn workers(pool: &SqlitePool, alive_since_ms: i64) -> Result<Vec<Worke
     let mut out = Vec::with_capacity(rows.len());
     for w in rows {
         let id: i64 = w.get("id");
-        let running: Vec<(i64, String, i64)> = sqlx::query_as("SELECT r.id, a.device, r.memory_bytes FROM runs r JOIN attempts a ON a.id = r.lease_id WHERE a.worker_id = ? AND r.state = 'running' ORDER BY r.id")
+        let running: Vec<(i64, String, i64)> = sqlx::query_as("SELECT r.id, a.device, r.memory_bytes FROM runs r JOIN attempts a ON a.id = r.lease_id WHERE a.worker_id = $1 AND r.state = 'running' ORDER BY r.id")
             .bind(id)
             .fetch_all(pool)
             .await?;
@@ -317,12 +317,12 @@ pub async fn workers(pool: &SqlitePool, alive_since_ms: i64) -> Result<Vec<Worke
 
 /// The latest checkpoint of `run` (sha256, step), if `lease` holds the run.
 pub async fn checkpoint_for_lease(
-    pool: &SqlitePool,
+    pool: &AnyPool,
     run: RunId,
     lease: LeaseId,
 ) -> Result<Option<(String, u64)>> {
     let row: Option<(Option<i64>, Option<String>, i64)> = sqlx::query_as(
-        "SELECT lease_id, checkpoint_sha256, checkpoint_step FROM runs WHERE id = ?",
+        "SELECT lease_id, checkpoint_sha256, checkpoint_step FROM runs WHERE id = $1",
     )
     .bind(run.get())
     .fetch_optional(pool)
@@ -338,17 +338,17 @@ pub async fn checkpoint_for_lease(
 }
 
 /// Name and builtin flag of a stored dataset.
-pub async fn dataset(pool: &SqlitePool, sha256: &str) -> Result<Option<(String, bool)>> {
-    Ok(
-        sqlx::query_as("SELECT name, builtin FROM datasets WHERE sha256 = ?")
+pub async fn dataset(pool: &AnyPool, sha256: &str) -> Result<Option<(String, bool)>> {
+    let row: Option<(String, i64)> =
+        sqlx::query_as("SELECT name, builtin FROM datasets WHERE sha256 = $1")
             .bind(sha256)
             .fetch_optional(pool)
-            .await?,
-    )
+            .await?;
+    Ok(row.map(|(name, builtin)| (name, builtin != 0)))
 }
 
 /// The blobs the database refers to: uploaded datasets' and runs' checkpoints' sha256s.
-pub async fn blob_refs(pool: &SqlitePool) -> Result<(HashSet<String>, HashSet<String>)> {
+pub async fn blob_refs(pool: &AnyPool) -> Result<(HashSet<String>, HashSet<String>)> {
     let datasets = sqlx::query_scalar("SELECT sha256 FROM datasets WHERE builtin = 0")
         .fetch_all(pool)
         .await?;
@@ -364,9 +364,9 @@ pub async fn blob_refs(pool: &SqlitePool) -> Result<(HashSet<String>, HashSet<St
 }
 
 /// Whether some run's latest checkpoint is the blob `sha256`.
-pub async fn checkpoint_in_use(pool: &SqlitePool, sha256: &str) -> Result<bool> {
+pub async fn checkpoint_in_use(pool: &AnyPool, sha256: &str) -> Result<bool> {
     Ok(
-        sqlx::query_scalar::<_, i64>("SELECT 1 FROM runs WHERE checkpoint_sha256 = ? LIMIT 1")
+        sqlx::query_scalar::<_, i64>("SELECT 1 FROM runs WHERE checkpoint_sha256 = $1 LIMIT 1")
             .bind(sha256)
             .fetch_optional(pool)
             .await?

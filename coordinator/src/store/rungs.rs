@@ -3,7 +3,7 @@
 //! holds the rule). Runs inside the single writer's transaction, so two runs reporting at
 //! once are judged one after the other, each seeing the other's value.
 
-use sqlx::{Row, SqliteConnection};
+use sqlx::{Row, AnyConnection};
 
 use gptsweep_api::{Directive, Evaluation, Goal, MetricName, RunId};
 
@@ -14,15 +14,13 @@ use crate::sweep::{EarlyTerminate, Verdict};
 /// Judges the run at every rung among `evals` (already stored); the first rung it fails
 /// asks it to stop, with the reason kept on the run for `show` and the attempt.
 pub async fn judge(
-    c: &mut SqliteConnection,
+    c: &mut AnyConnection,
     run: RunId,
     evals: &[Evaluation],
 ) -> Result<Directive> {
     let row = sqlx::query(
-        "SELECT s.id, s.early_min_iter, s.early_eta, s.metric, s.goal,
-                json_extract(r.hyperparams_json, '$.max_iters') AS max_iters,
-                json_extract(r.hyperparams_json, '$.eval_interval') AS eval_interval
-         FROM runs r JOIN sweeps s ON s.id = r.sweep_id WHERE r.id = ?",
+        "SELECT s.id, s.early_min_iter, s.early_eta, s.metric, s.goal, r.hyperparams_json
+         FROM runs r JOIN sweeps s ON s.id = r.sweep_id WHERE r.id = $1",
     )
     .bind(run.get())
     .fetch_one(&mut *c)
@@ -40,17 +38,19 @@ pub async fn judge(
     let sweep_id: i64 = row.get("id");
     let metric: MetricName = column::named(&row, "metric")?;
     let goal: Goal = column::named(&row, "goal")?;
-    let (max_iters, every): (i64, i64) = (row.get("max_iters"), row.get("eval_interval"));
+    let hp = column::object(&row, "hyperparams_json")?;
+    let int = |key: &str| hp.get(key).and_then(serde_json::Value::as_u64).unwrap_or(0);
+    let (max_iters, every) = (int("max_iters"), int("eval_interval"));
     let mut rungs: Vec<(u64, &Evaluation)> = evals
         .iter()
-        .filter_map(|e| Some((et.rung_at(e.step, every as u64, max_iters as u64)?, e)))
+        .filter_map(|e| Some((et.rung_at(e.step, every, max_iters)?, e)))
         .collect();
     rungs.sort_by_key(|(_, e)| e.step);
     for (rung, e) in rungs {
         let value = e.metric(metric);
         // The column is the metric's own name, from the enum's fixed names, never from input.
         let sql = format!(
-            "SELECT e.{metric} FROM runs r JOIN evals e ON e.run_id = r.id AND e.step = ? WHERE r.sweep_id = ?"
+            "SELECT e.{metric} FROM runs r JOIN evals e ON e.run_id = r.id AND e.step = $1 WHERE r.sweep_id = $2"
         );
         let recorded: Vec<f64> = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
             .bind(e.step as i64)
@@ -62,7 +62,7 @@ pub async fn judge(
                 "early-terminated at evaluation {rung} (step {}): {metric} {value:.4} is outside the best 1/{} of the {peers} runs there (cutoff {cutoff:.4})",
                 e.step, et.eta
             );
-            sqlx::query("UPDATE runs SET stop_requested = 1, stop_reason = ? WHERE id = ?")
+            sqlx::query("UPDATE runs SET stop_requested = 1, stop_reason = $1 WHERE id = $2")
                 .bind(&reason)
                 .bind(run.get())
                 .execute(&mut *c)

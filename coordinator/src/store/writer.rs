@@ -6,7 +6,7 @@
 use std::future::Future;
 use std::pin::Pin;
 
-use sqlx::{Connection, SqliteConnection, SqlitePool};
+use sqlx::{Connection, AnyConnection, AnyPool};
 use tokio::sync::{mpsc, oneshot};
 
 use super::write::Write;
@@ -23,7 +23,7 @@ trait Queued: Send {
     /// Applies the write in a savepoint; answers how to reply once the batch commits.
     fn apply<'a>(
         self: Box<Self>,
-        c: &'a mut SqliteConnection,
+        c: &'a mut AnyConnection,
     ) -> Pin<Box<dyn Future<Output = Answer> + Send + 'a>>;
     /// Answers the caller with `err` without applying the write.
     fn refuse(self: Box<Self>, err: CoordinatorError);
@@ -43,7 +43,7 @@ fn commit_failed(e: &sqlx::Error) -> CoordinatorError {
 impl<W: Write> Queued for Pending<W> {
     fn apply<'a>(
         self: Box<Self>,
-        c: &'a mut SqliteConnection,
+        c: &'a mut AnyConnection,
     ) -> Pin<Box<dyn Future<Output = Answer> + Send + 'a>> {
         Box::pin(async move {
             let Pending { write, reply } = *self;
@@ -81,7 +81,7 @@ enum Queue {
 #[derive(Clone, Debug)]
 pub struct Store {
     /// For reads (WAL lets them run beside the writer).
-    pub pool: SqlitePool,
+    pub pool: AnyPool,
     tx: mpsc::Sender<Queue>,
 }
 
@@ -94,7 +94,7 @@ impl std::fmt::Debug for Queue {
     }
 }
 
-async fn writer_loop(pool: SqlitePool, mut rx: mpsc::Receiver<Queue>) {
+async fn writer_loop(pool: AnyPool, mut rx: mpsc::Receiver<Queue>) {
     let mut conn = match pool.acquire().await {
         Ok(c) => c,
         Err(e) => {
@@ -134,7 +134,7 @@ async fn writer_loop(pool: SqlitePool, mut rx: mpsc::Receiver<Queue>) {
 }
 
 /// Applies `batch` in one transaction, commits once, and answers every caller.
-async fn commit_batch(conn: &mut SqliteConnection, batch: Vec<Box<dyn Queued>>) {
+async fn commit_batch(conn: &mut AnyConnection, batch: Vec<Box<dyn Queued>>) {
     let mut tx = match conn.begin().await {
         Ok(tx) => tx,
         Err(e) => {
@@ -156,7 +156,7 @@ async fn commit_batch(conn: &mut SqliteConnection, batch: Vec<Box<dyn Queued>>) 
 
 impl Store {
     /// Starts the writer task over `pool`.
-    pub fn start(pool: SqlitePool) -> Self {
+    pub fn start(pool: AnyPool) -> Self {
         let (tx, rx) = mpsc::channel(4096);
         tokio::spawn(writer_loop(pool.clone(), rx));
         Self { pool, tx }

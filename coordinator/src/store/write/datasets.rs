@@ -2,7 +2,7 @@
 //! forgetting uploaded ones no sweep uses (a refused submit, a client gone before it
 //! submitted). A row's `created_at` is when the corpus was last uploaded.
 
-use sqlx::SqliteConnection;
+use sqlx::AnyConnection;
 
 use super::Write;
 use crate::clock::now_ms;
@@ -24,12 +24,12 @@ pub struct InsertDataset {
 impl Write for InsertDataset {
     type Output = ();
 
-    async fn apply(self, c: &mut SqliteConnection) -> Result<()> {
-        sqlx::query("INSERT INTO datasets (sha256, name, bytes, builtin, created_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT(sha256) DO UPDATE SET created_at = excluded.created_at")
+    async fn apply(self, c: &mut AnyConnection) -> Result<()> {
+        sqlx::query("INSERT INTO datasets (sha256, name, bytes, builtin, created_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT(sha256) DO UPDATE SET created_at = excluded.created_at")
             .bind(&self.sha256)
             .bind(&self.name)
             .bind(self.bytes as i64)
-            .bind(self.builtin)
+            .bind(self.builtin as i64)
             .bind(now_ms())
             .execute(&mut *c)
             .await?;
@@ -51,9 +51,9 @@ pub struct ForgetUnusedDatasets {
 impl Write for ForgetUnusedDatasets {
     type Output = Vec<String>;
 
-    async fn apply(self, c: &mut SqliteConnection) -> Result<Vec<String>> {
+    async fn apply(self, c: &mut AnyConnection) -> Result<Vec<String>> {
         let forgotten = sqlx::query_scalar(
-            "DELETE FROM datasets WHERE builtin = 0 AND created_at < ? AND (? IS NULL OR sha256 = ?)
+            "DELETE FROM datasets WHERE builtin = 0 AND created_at < $1 AND ($2 IS NULL OR sha256 = $3)
                AND NOT EXISTS (SELECT 1 FROM sweeps WHERE sweeps.dataset_sha256 = datasets.sha256)
              RETURNING sha256",
         )

@@ -3,7 +3,7 @@
 //! a failure or an expired lease) is queued again or failed for good; a sweep whose runs
 //! have all ended is closed.
 
-use sqlx::SqliteConnection;
+use sqlx::AnyConnection;
 
 use gptsweep_api::{LeaseId, Named, Outcome, RunId, Sample};
 
@@ -33,7 +33,7 @@ pub struct Finish {
 impl Write for Finish {
     type Output = ();
 
-    async fn apply(self, c: &mut SqliteConnection) -> Result<()> {
+    async fn apply(self, c: &mut AnyConnection) -> Result<()> {
         let Finish {
             run,
             lease,
@@ -44,7 +44,7 @@ impl Write for Finish {
             max_attempts,
         } = self;
         let holder: Option<Option<i64>> =
-            sqlx::query_scalar("SELECT lease_id FROM runs WHERE id = ? AND state = 'running'")
+            sqlx::query_scalar("SELECT lease_id FROM runs WHERE id = $1 AND state = 'running'")
                 .bind(run.get())
                 .fetch_optional(&mut *c)
                 .await?;
@@ -55,7 +55,7 @@ impl Write for Finish {
         }
         let now = now_ms();
         for (i, s) in samples.iter().enumerate() {
-            sqlx::query("INSERT INTO samples (run_id, idx, prompt, seed, text) VALUES (?, ?, ?, ?, ?) ON CONFLICT(run_id, idx) DO UPDATE SET text = excluded.text")
+            sqlx::query("INSERT INTO samples (run_id, idx, prompt, seed, text) VALUES ($1, $2, $3, $4, $5) ON CONFLICT(run_id, idx) DO UPDATE SET text = excluded.text")
                 .bind(run.get())
                 .bind(i as i64)
                 .bind(&s.prompt)
@@ -68,7 +68,7 @@ impl Write for Finish {
             // Handed back: the worker is stopping or its environment failed. The attempt is
             // recorded but not counted, and the run is queued again at once.
             end_attempt(c, lease, outcome, &error, now).await?;
-            sqlx::query("UPDATE runs SET attempts = MAX(attempts - 1, 0) WHERE id = ?")
+            sqlx::query("UPDATE runs SET attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END WHERE id = $1")
                 .bind(run.get())
                 .execute(&mut *c)
                 .await?;
@@ -76,7 +76,7 @@ impl Write for Finish {
         }
         if outcome == Outcome::Failed {
             end_attempt(c, lease, outcome, &error, now).await?;
-            sqlx::query("UPDATE runs SET error = ? WHERE id = ?")
+            sqlx::query("UPDATE runs SET error = $1 WHERE id = $2")
                 .bind(&error)
                 .bind(run.get())
                 .execute(&mut *c)
@@ -84,7 +84,7 @@ impl Write for Finish {
             return requeue_or_fail(c, run, max_attempts).await;
         }
         let stop_reason: String = if outcome == Outcome::Stopped && error.is_empty() {
-            sqlx::query_scalar("SELECT stop_reason FROM runs WHERE id = ?")
+            sqlx::query_scalar("SELECT stop_reason FROM runs WHERE id = $1")
                 .bind(run.get())
                 .fetch_one(&mut *c)
                 .await?
@@ -96,7 +96,7 @@ impl Write for Finish {
         } else {
             stop_reason
         };
-        sqlx::query("UPDATE runs SET state = ?, lease_id = NULL, lease_expires_at = NULL, error = ?, summary_json = ?, finished_at = ? WHERE id = ?")
+        sqlx::query("UPDATE runs SET state = $1, lease_id = NULL, lease_expires_at = NULL, error = $2, summary_json = $3, finished_at = $4 WHERE id = $5")
             .bind(outcome.run_state().map(|s| s.as_str()))
             .bind(&reason)
             .bind(if summary_json.is_empty() { None } else { Some(summary_json) })
@@ -111,13 +111,13 @@ impl Write for Finish {
 
 /// Records how the attempt `lease` ended, and why, at `now`.
 async fn end_attempt(
-    c: &mut SqliteConnection,
+    c: &mut AnyConnection,
     lease: LeaseId,
     outcome: Outcome,
     reason: &str,
     now: i64,
 ) -> Result<()> {
-    sqlx::query("UPDATE attempts SET state = ?, reason = ?, ended_at = ? WHERE id = ?")
+    sqlx::query("UPDATE attempts SET state = $1, reason = $2, ended_at = $3 WHERE id = $4")
         .bind(outcome.attempt_state().as_str())
         .bind(reason)
         .bind(now)
@@ -128,10 +128,10 @@ async fn end_attempt(
 }
 
 /// Closes the run's sweep as finished once none of its runs is queued or running.
-async fn close_sweep_if_done(c: &mut SqliteConnection, run: RunId) -> Result<()> {
+async fn close_sweep_if_done(c: &mut AnyConnection, run: RunId) -> Result<()> {
     sqlx::query(
-        "UPDATE sweeps SET state = 'finished', finished_at = ?
-         WHERE id = (SELECT sweep_id FROM runs WHERE id = ?) AND state = 'running'
+        "UPDATE sweeps SET state = 'finished', finished_at = $1
+         WHERE id = (SELECT sweep_id FROM runs WHERE id = $2) AND state = 'running'
            AND NOT EXISTS (SELECT 1 FROM runs WHERE sweep_id = sweeps.id AND state IN ('queued', 'running'))",
     )
     .bind(now_ms())
@@ -145,25 +145,25 @@ async fn close_sweep_if_done(c: &mut SqliteConnection, run: RunId) -> Result<()>
 /// had `max_attempts` attempts, fail it with every attempt's reason. A run asked to stop
 /// stops.
 pub(super) async fn requeue_or_fail(
-    c: &mut SqliteConnection,
+    c: &mut AnyConnection,
     run: RunId,
     max_attempts: u32,
 ) -> Result<()> {
-    let (attempts, stop): (i64, bool) =
-        sqlx::query_as("SELECT attempts, stop_requested FROM runs WHERE id = ?")
+    let (attempts, stop): (i64, i64) =
+        sqlx::query_as("SELECT attempts, stop_requested FROM runs WHERE id = $1")
             .bind(run.get())
             .fetch_one(&mut *c)
             .await?;
     let now = now_ms();
-    if stop {
-        sqlx::query("UPDATE runs SET state = 'stopped', lease_id = NULL, lease_expires_at = NULL, finished_at = ? WHERE id = ?")
+    if stop != 0 {
+        sqlx::query("UPDATE runs SET state = 'stopped', lease_id = NULL, lease_expires_at = NULL, finished_at = $1 WHERE id = $2")
             .bind(now)
             .bind(run.get())
             .execute(&mut *c)
             .await?;
     } else if attempts >= max_attempts as i64 {
         let mut reasons: Vec<String> = sqlx::query_scalar(
-            "SELECT reason FROM attempts WHERE run_id = ? ORDER BY id DESC LIMIT ?",
+            "SELECT reason FROM attempts WHERE run_id = $1 ORDER BY id DESC LIMIT $2",
         )
         .bind(run.get())
         .bind(attempts)
@@ -179,14 +179,14 @@ pub(super) async fn requeue_or_fail(
             "failed {attempts} of {max_attempts} allowed attempts; {}",
             listed.join("; ")
         );
-        sqlx::query("UPDATE runs SET state = 'failed', error = ?, lease_id = NULL, lease_expires_at = NULL, finished_at = ? WHERE id = ?")
+        sqlx::query("UPDATE runs SET state = 'failed', error = $1, lease_id = NULL, lease_expires_at = NULL, finished_at = $2 WHERE id = $3")
             .bind(error)
             .bind(now)
             .bind(run.get())
             .execute(&mut *c)
             .await?;
     } else {
-        sqlx::query("UPDATE runs SET state = 'queued', lease_id = NULL, lease_expires_at = NULL WHERE id = ?")
+        sqlx::query("UPDATE runs SET state = 'queued', lease_id = NULL, lease_expires_at = NULL WHERE id = $1")
             .bind(run.get())
             .execute(&mut *c)
             .await?;

@@ -1,7 +1,7 @@
 //! Leases: a queued run handed to one worker's device, renewed by every report and
 //! heartbeat of its holder, and expired (the run requeued) when the holder goes quiet.
 
-use sqlx::{Row, SqliteConnection};
+use sqlx::{Row, AnyConnection};
 
 use gptsweep_api::{Directive, LeaseId, LeasedRun, RunId, RunState, WorkerId};
 
@@ -29,20 +29,22 @@ pub struct Lease {
 
 /// The most a device may still take, bytes, when leases must fit its memory: its memory
 /// less the estimates of the runs on it; `None` when anything goes.
-async fn room(c: &mut SqliteConnection, lease: &Lease) -> Result<Option<i64>> {
+async fn room(c: &mut AnyConnection, lease: &Lease) -> Result<Option<i64>> {
     if !lease.fit_memory {
         return Ok(None);
     }
-    let memory: Option<i64> = sqlx::query_scalar(
-        "SELECT json_extract(device_memory_json, '$.' || json_quote(?)) FROM workers WHERE id = ?",
-    )
-    .bind(&lease.device)
-    .bind(lease.worker.get())
-    .fetch_one(&mut *c)
-    .await?;
+    let memory_json: String =
+        sqlx::query_scalar("SELECT device_memory_json FROM workers WHERE id = $1")
+            .bind(lease.worker.get())
+            .fetch_one(&mut *c)
+            .await?;
+    let memory = serde_json::from_str::<std::collections::BTreeMap<String, u64>>(&memory_json)
+        .ok()
+        .and_then(|m| m.get(&lease.device).copied())
+        .map(|m| i64::try_from(m).unwrap_or(i64::MAX));
     let (used, running): (i64, i64) = sqlx::query_as(
-        "SELECT COALESCE(SUM(r.memory_bytes), 0), COUNT(*) FROM runs r JOIN attempts a ON a.id = r.lease_id
-         WHERE r.state = 'running' AND a.worker_id = ? AND a.device = ?",
+        "SELECT CAST(COALESCE(SUM(r.memory_bytes), 0) AS BIGINT), COUNT(*) FROM runs r JOIN attempts a ON a.id = r.lease_id
+         WHERE r.state = 'running' AND a.worker_id = $1 AND a.device = $2",
     )
     .bind(lease.worker.get())
     .bind(&lease.device)
@@ -59,8 +61,8 @@ async fn room(c: &mut SqliteConnection, lease: &Lease) -> Result<Option<i64>> {
 impl Write for Lease {
     type Output = Option<LeasedRun>;
 
-    async fn apply(self, c: &mut SqliteConnection) -> Result<Option<LeasedRun>> {
-        let known: Option<i64> = sqlx::query_scalar("SELECT id FROM workers WHERE id = ?")
+    async fn apply(self, c: &mut AnyConnection) -> Result<Option<LeasedRun>> {
+        let known: Option<i64> = sqlx::query_scalar("SELECT id FROM workers WHERE id = $1")
             .bind(self.worker.get())
             .fetch_optional(&mut *c)
             .await?;
@@ -78,7 +80,7 @@ impl Write for Lease {
         let row = sqlx::query(
             "SELECT r.id, r.hyperparams_json, r.attempts, r.checkpoint_step, s.name, s.spec_json, s.dataset_sha256, d.name AS dname, d.builtin
              FROM runs r JOIN sweeps s ON s.id = r.sweep_id JOIN datasets d ON d.sha256 = s.dataset_sha256
-             WHERE r.state = 'queued' AND s.state = 'running' AND r.memory_bytes <= ?
+             WHERE r.state = 'queued' AND s.state = 'running' AND r.memory_bytes <= $1
              ORDER BY s.id, r.idx LIMIT 1",
         )
         .bind(room.unwrap_or(i64::MAX))
@@ -89,7 +91,7 @@ impl Write for Lease {
         let now = now_ms();
         let resume_step: i64 = row.get("checkpoint_step");
         let lease_id: i64 = sqlx::query_scalar(
-            "INSERT INTO attempts (run_id, worker_id, device, state, started_at, resumed_from) VALUES (?, ?, ?, 'running', ?, ?) RETURNING id",
+            "INSERT INTO attempts (run_id, worker_id, device, state, started_at, resumed_from) VALUES ($1, $2, $3, 'running', $4, $5) RETURNING id",
         )
         .bind(run_id)
         .bind(self.worker.get())
@@ -98,7 +100,7 @@ impl Write for Lease {
         .bind(resume_step)
         .fetch_one(&mut *c)
         .await?;
-        let updated = sqlx::query("UPDATE runs SET state = 'running', attempts = attempts + 1, lease_id = ?, lease_expires_at = ? WHERE id = ? AND state = 'queued'")
+        let updated = sqlx::query("UPDATE runs SET state = 'running', attempts = attempts + 1, lease_id = $1, lease_expires_at = $2 WHERE id = $3 AND state = 'queued'")
             .bind(lease_id)
             .bind(now + self.lease_ms)
             .bind(run_id)
@@ -114,7 +116,7 @@ impl Write for Lease {
             hyperparams_json: row.get("hyperparams_json"),
             dataset_name: row.get("dname"),
             dataset_sha256: row.get("dataset_sha256"),
-            dataset_builtin: row.get("builtin"),
+            dataset_builtin: row.get::<i64, _>("builtin") != 0,
             samples_json: spec
                 .get("samples")
                 .map(|s| s.to_string())
@@ -136,12 +138,12 @@ pub(super) struct Renewed {
 /// Checks that `lease` still holds `run`, renews it for `lease_ms` and notes the worker
 /// alive.
 pub(super) async fn renew(
-    c: &mut SqliteConnection,
+    c: &mut AnyConnection,
     run: RunId,
     lease: LeaseId,
     lease_ms: i64,
 ) -> Result<Renewed> {
-    let row = sqlx::query("SELECT r.lease_id, r.state, r.stop_requested, r.stop_reason, a.worker_id, s.early_min_iter IS NOT NULL AS early FROM runs r JOIN sweeps s ON s.id = r.sweep_id LEFT JOIN attempts a ON a.id = r.lease_id WHERE r.id = ?")
+    let row = sqlx::query("SELECT r.lease_id, r.state, r.stop_requested, r.stop_reason, a.worker_id, CASE WHEN s.early_min_iter IS NULL THEN 0 ELSE 1 END AS early FROM runs r JOIN sweeps s ON s.id = r.sweep_id LEFT JOIN attempts a ON a.id = r.lease_id WHERE r.id = $1")
         .bind(run.get())
         .fetch_optional(&mut *c)
         .await?
@@ -153,7 +155,7 @@ pub(super) async fn renew(
             "lease {lease} no longer holds run {run} (the run is {state}); drop it"
         )));
     }
-    sqlx::query("UPDATE runs SET lease_expires_at = ? WHERE id = ?")
+    sqlx::query("UPDATE runs SET lease_expires_at = $1 WHERE id = $2")
         .bind(now_ms() + lease_ms)
         .bind(run.get())
         .execute(&mut *c)
@@ -161,14 +163,14 @@ pub(super) async fn renew(
     if let Some(w) = row.get::<Option<i64>, _>("worker_id") {
         touch(c, WorkerId(w)).await?;
     }
-    let directive = if row.get::<bool, _>("stop_requested") {
+    let directive = if row.get::<i64, _>("stop_requested") != 0 {
         Directive::Stop(row.get("stop_reason"))
     } else {
         Directive::Continue
     };
     Ok(Renewed {
         directive,
-        early: row.get("early"),
+        early: row.get::<i64, _>("early") != 0,
     })
 }
 
@@ -186,7 +188,7 @@ pub struct Heartbeat {
 impl Write for Heartbeat {
     type Output = Directive;
 
-    async fn apply(self, c: &mut SqliteConnection) -> Result<Directive> {
+    async fn apply(self, c: &mut AnyConnection) -> Result<Directive> {
         Ok(renew(c, self.run, self.lease, self.lease_ms)
             .await?
             .directive)
@@ -204,16 +206,16 @@ pub struct ExpireLeases {
 impl Write for ExpireLeases {
     type Output = Vec<RunId>;
 
-    async fn apply(self, c: &mut SqliteConnection) -> Result<Vec<RunId>> {
+    async fn apply(self, c: &mut AnyConnection) -> Result<Vec<RunId>> {
         let now = now_ms();
         let expired: Vec<(i64, i64)> = sqlx::query_as(
-            "SELECT id, lease_id FROM runs WHERE state = 'running' AND lease_expires_at < ?",
+            "SELECT id, lease_id FROM runs WHERE state = 'running' AND lease_expires_at < $1",
         )
         .bind(now)
         .fetch_all(&mut *c)
         .await?;
         for (run_id, lease_id) in &expired {
-            sqlx::query("UPDATE attempts SET state = 'expired', reason = 'lease expired: the worker went quiet', ended_at = ? WHERE id = ?")
+            sqlx::query("UPDATE attempts SET state = 'expired', reason = 'lease expired: the worker went quiet', ended_at = $1 WHERE id = $2")
                 .bind(now)
                 .bind(lease_id)
                 .execute(&mut *c)
@@ -236,10 +238,10 @@ pub struct GraceLeases {
 impl Write for GraceLeases {
     type Output = u64;
 
-    async fn apply(self, c: &mut SqliteConnection) -> Result<u64> {
+    async fn apply(self, c: &mut AnyConnection) -> Result<u64> {
         let until = now_ms() + self.lease_ms;
         let extended = sqlx::query(
-            "UPDATE runs SET lease_expires_at = ? WHERE state = 'running' AND (lease_expires_at IS NULL OR lease_expires_at < ?)",
+            "UPDATE runs SET lease_expires_at = $1 WHERE state = 'running' AND (lease_expires_at IS NULL OR lease_expires_at < $2)",
         )
         .bind(until)
         .bind(until)

@@ -23,7 +23,7 @@ mod workers;
 
 use std::future::Future;
 
-use sqlx::SqliteConnection;
+use sqlx::AnyConnection;
 
 use crate::error::Result;
 
@@ -40,5 +40,5 @@ pub trait Write: Send + 'static {
     /// What the caller gets back.
     type Output: Send + 'static;
     /// Applies the write.
-    fn apply(self, c: &mut SqliteConnection) -> impl Future<Output = Result<Self::Output>> + Send;
+    fn apply(self, c: &mut AnyConnection) -> impl Future<Output = Result<Self::Output>> + Send;
 }

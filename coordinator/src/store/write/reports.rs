@@ -1,7 +1,7 @@
 //! What a lease holder sends while it trains: evaluations (which may meet a rung of early
 //! termination) and the latest checkpoint.
 
-use sqlx::SqliteConnection;
+use sqlx::AnyConnection;
 
 use gptsweep_api::{Directive, Evaluation, LeaseId, RunId};
 
@@ -28,7 +28,7 @@ pub struct Report {
 impl Write for Report {
     type Output = Directive;
 
-    async fn apply(self, c: &mut SqliteConnection) -> Result<Directive> {
+    async fn apply(self, c: &mut AnyConnection) -> Result<Directive> {
         let Report {
             run,
             lease,
@@ -40,7 +40,7 @@ impl Write for Report {
         for e in &evals {
             sqlx::query(
                 "INSERT INTO evals (run_id, step, train_loss, val_loss, tokens_per_sec, train_secs, attempt_id, recorded_at)
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(run_id, step) DO NOTHING",
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT(run_id, step) DO NOTHING",
             )
             .bind(run.get())
             .bind(e.step as i64)
@@ -63,15 +63,16 @@ impl Write for Report {
                 .min_by(|a, b| a.val_loss.total_cmp(&b.val_loss));
             sqlx::query(
                 "UPDATE runs SET
-                   best_step = CASE WHEN best_val_loss IS NULL OR ? < best_val_loss THEN ? ELSE best_step END,
-                   best_val_loss = (SELECT MIN(val_loss) FROM evals WHERE run_id = ?),
-                   last_train_loss = ?, last_step = MAX(last_step, ?), tokens_per_sec = ?, train_secs = ?
-                 WHERE id = ?",
+                   best_step = CASE WHEN best_val_loss IS NULL OR $1 < best_val_loss THEN $2 ELSE best_step END,
+                   best_val_loss = (SELECT MIN(val_loss) FROM evals WHERE run_id = $3),
+                   last_train_loss = $4, last_step = CASE WHEN last_step > $5 THEN last_step ELSE $6 END, tokens_per_sec = $7, train_secs = $8
+                 WHERE id = $9",
             )
             .bind(lowest)
             .bind(best.map(|e| e.step as i64))
             .bind(run.get())
             .bind(last.train_loss as f64)
+            .bind(last.step as i64)
             .bind(last.step as i64)
             .bind(last.tokens_per_sec)
             .bind(last.train_secs)
@@ -105,17 +106,17 @@ pub struct SetCheckpoint {
 impl Write for SetCheckpoint {
     type Output = Option<String>;
 
-    async fn apply(self, c: &mut SqliteConnection) -> Result<Option<String>> {
+    async fn apply(self, c: &mut AnyConnection) -> Result<Option<String>> {
         renew(c, self.run, self.lease, self.lease_ms).await?;
         let (old_sha, old_step): (Option<String>, i64) =
-            sqlx::query_as("SELECT checkpoint_sha256, checkpoint_step FROM runs WHERE id = ?")
+            sqlx::query_as("SELECT checkpoint_sha256, checkpoint_step FROM runs WHERE id = $1")
                 .bind(self.run.get())
                 .fetch_one(&mut *c)
                 .await?;
         if (self.step as i64) < old_step {
             return Ok(Some(self.sha256).filter(|s| old_sha.as_deref() != Some(s)));
         }
-        sqlx::query("UPDATE runs SET checkpoint_sha256 = ?, checkpoint_step = ? WHERE id = ?")
+        sqlx::query("UPDATE runs SET checkpoint_sha256 = $1, checkpoint_step = $2 WHERE id = $3")
             .bind(&self.sha256)
             .bind(self.step as i64)
             .bind(self.run.get())

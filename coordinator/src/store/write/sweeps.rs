@@ -1,7 +1,7 @@
 //! A sweep's life as a whole: created with its planned runs, cancelled, and its ended
 //! runs queued again.
 
-use sqlx::SqliteConnection;
+use sqlx::AnyConnection;
 
 use gptsweep_api::{Named, RunState, SweepId};
 
@@ -32,9 +32,9 @@ pub struct CreateSweep(pub Box<NewSweep>);
 impl Write for CreateSweep {
     type Output = SweepId;
 
-    async fn apply(self, c: &mut SqliteConnection) -> Result<SweepId> {
+    async fn apply(self, c: &mut AnyConnection) -> Result<SweepId> {
         let s = self.0;
-        let taken: Option<i64> = sqlx::query_scalar("SELECT id FROM sweeps WHERE name = ?")
+        let taken: Option<i64> = sqlx::query_scalar("SELECT id FROM sweeps WHERE name = $1")
             .bind(&s.spec.name)
             .fetch_optional(&mut *c)
             .await?;
@@ -48,7 +48,7 @@ impl Write for CreateSweep {
         let spec_json = serde_json::to_string(&s.spec).expect("spec serialises");
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO sweeps (name, file_name, yaml, spec_json, method, metric, goal, dataset_sha256, state, created_at, early_min_iter, early_eta)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'running', ?, ?, ?) RETURNING id",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'running', $9, $10, $11) RETURNING id",
         )
         .bind(&s.spec.name)
         .bind(&s.file_name)
@@ -65,7 +65,7 @@ impl Write for CreateSweep {
         .await?;
         for (run, params, memory) in &s.runs {
             sqlx::query(
-                "INSERT INTO runs (sweep_id, idx, hyperparams_json, swept_json, state, num_params, created_at, memory_bytes) VALUES (?, ?, ?, ?, 'queued', ?, ?, ?)",
+                "INSERT INTO runs (sweep_id, idx, hyperparams_json, swept_json, state, num_params, created_at, memory_bytes) VALUES ($1, $2, $3, $4, 'queued', $5, $6, $7)",
             )
             .bind(id)
             .bind(run.index as i64)
@@ -92,19 +92,19 @@ pub struct Cancel {
 impl Write for Cancel {
     type Output = (u32, u32);
 
-    async fn apply(self, c: &mut SqliteConnection) -> Result<(u32, u32)> {
+    async fn apply(self, c: &mut AnyConnection) -> Result<(u32, u32)> {
         let now = now_ms();
-        let queued = sqlx::query("UPDATE runs SET state = 'cancelled', finished_at = ? WHERE sweep_id = ? AND state = 'queued'")
+        let queued = sqlx::query("UPDATE runs SET state = 'cancelled', finished_at = $1 WHERE sweep_id = $2 AND state = 'queued'")
             .bind(now)
             .bind(self.sweep.get())
             .execute(&mut *c)
             .await?;
-        let running = sqlx::query("UPDATE runs SET stop_reason = CASE WHEN stop_requested = 1 THEN stop_reason ELSE 'the sweep was cancelled' END, stop_requested = 1 WHERE sweep_id = ? AND state = 'running'")
+        let running = sqlx::query("UPDATE runs SET stop_reason = CASE WHEN stop_requested = 1 THEN stop_reason ELSE 'the sweep was cancelled' END, stop_requested = 1 WHERE sweep_id = $1 AND state = 'running'")
             .bind(self.sweep.get())
             .execute(&mut *c)
             .await?;
         sqlx::query(
-            "UPDATE sweeps SET state = 'cancelled', finished_at = ? WHERE id = ? AND state = 'running'",
+            "UPDATE sweeps SET state = 'cancelled', finished_at = $1 WHERE id = $2 AND state = 'running'",
         )
         .bind(now)
         .bind(self.sweep.get())
@@ -134,7 +134,7 @@ pub struct Retry {
 impl Write for Retry {
     type Output = u32;
 
-    async fn apply(self, c: &mut SqliteConnection) -> Result<u32> {
+    async fn apply(self, c: &mut AnyConnection) -> Result<u32> {
         let mut states = Vec::new();
         if self.failed {
             states.push(RunState::Failed);
@@ -148,7 +148,7 @@ impl Write for Retry {
         let mut n = 0;
         for state in states {
             n += sqlx::query(
-                "UPDATE runs SET state = 'queued', stop_requested = 0, stop_reason = '', attempts = 0, error = '', finished_at = NULL WHERE sweep_id = ? AND state = ?",
+                "UPDATE runs SET state = 'queued', stop_requested = 0, stop_reason = '', attempts = 0, error = '', finished_at = NULL WHERE sweep_id = $1 AND state = $2",
             )
             .bind(self.sweep.get())
             .bind(state.as_str())
@@ -157,7 +157,7 @@ impl Write for Retry {
             .rows_affected() as u32;
         }
         if n > 0 {
-            sqlx::query("UPDATE sweeps SET state = 'running', finished_at = NULL WHERE id = ?")
+            sqlx::query("UPDATE sweeps SET state = 'running', finished_at = NULL WHERE id = $1")
                 .bind(self.sweep.get())
                 .execute(&mut *c)
                 .await?;

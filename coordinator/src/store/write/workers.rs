@@ -1,6 +1,8 @@
 //! Registering a worker and noting that it is alive.
 
-use sqlx::SqliteConnection;
+use std::collections::BTreeMap;
+
+use sqlx::AnyConnection;
 
 use gptsweep_api::WorkerId;
 
@@ -16,15 +18,15 @@ pub struct RegisterWorker {
     /// Its device specs.
     pub devices: Vec<String>,
     /// Each device's memory for runs, bytes (devices of unknown memory absent).
-    pub memory: std::collections::BTreeMap<String, u64>,
+    pub memory: BTreeMap<String, u64>,
 }
 
 impl Write for RegisterWorker {
     type Output = WorkerId;
 
-    async fn apply(self, c: &mut SqliteConnection) -> Result<WorkerId> {
+    async fn apply(self, c: &mut AnyConnection) -> Result<WorkerId> {
         let now = now_ms();
-        let id = sqlx::query_scalar("INSERT INTO workers (name, devices_json, registered_at, last_seen, device_memory_json) VALUES (?, ?, ?, ?, ?) RETURNING id")
+        let id = sqlx::query_scalar("INSERT INTO workers (name, devices_json, registered_at, last_seen, device_memory_json) VALUES ($1, $2, $3, $4, $5) RETURNING id")
             .bind(&self.name)
             .bind(serde_json::to_string(&self.devices).expect("strings serialise"))
             .bind(now)
@@ -49,8 +51,8 @@ pub struct Deregister {
 impl Write for Deregister {
     type Output = ();
 
-    async fn apply(self, c: &mut SqliteConnection) -> Result<()> {
-        sqlx::query("UPDATE workers SET left_reason = ?, last_seen = ? WHERE id = ?")
+    async fn apply(self, c: &mut AnyConnection) -> Result<()> {
+        sqlx::query("UPDATE workers SET left_reason = $1, last_seen = $2 WHERE id = $3")
             .bind(&self.reason)
             .bind(now_ms())
             .bind(self.worker.get())
@@ -74,10 +76,18 @@ pub struct DisableDevice {
 impl Write for DisableDevice {
     type Output = ();
 
-    async fn apply(self, c: &mut SqliteConnection) -> Result<()> {
-        sqlx::query("UPDATE workers SET disabled_json = json_set(disabled_json, '$.' || json_quote(?), ?), last_seen = ? WHERE id = ?")
-            .bind(&self.device)
-            .bind(&self.reason)
+    async fn apply(self, c: &mut AnyConnection) -> Result<()> {
+        let json: Option<String> =
+            sqlx::query_scalar("SELECT disabled_json FROM workers WHERE id = $1")
+                .bind(self.worker.get())
+                .fetch_optional(&mut *c)
+                .await?;
+        let Some(json) = json else { return Ok(()) };
+        let mut disabled: BTreeMap<String, String> =
+            serde_json::from_str(&json).unwrap_or_default();
+        disabled.insert(self.device, self.reason);
+        sqlx::query("UPDATE workers SET disabled_json = $1, last_seen = $2 WHERE id = $3")
+            .bind(serde_json::to_string(&disabled).expect("strings serialise"))
             .bind(now_ms())
             .bind(self.worker.get())
             .execute(&mut *c)
@@ -87,8 +97,8 @@ impl Write for DisableDevice {
 }
 
 /// Notes that `worker` called just now.
-pub(super) async fn touch(c: &mut SqliteConnection, worker: WorkerId) -> Result<()> {
-    sqlx::query("UPDATE workers SET last_seen = ? WHERE id = ?")
+pub(super) async fn touch(c: &mut AnyConnection, worker: WorkerId) -> Result<()> {
+    sqlx::query("UPDATE workers SET last_seen = $1 WHERE id = $2")
         .bind(now_ms())
         .bind(worker.get())
         .execute(&mut *c)
