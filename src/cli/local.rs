@@ -90,6 +90,7 @@ pub async fn run(args: Args, output: OutputMode) -> anyhow::Result<()> {
         runs_per_device: 1,
         pack_by_memory: false,
         device_memory: None,
+        cuda_memory: Default::default(),
     };
     let worker = tokio::spawn(gptsweep_worker::run(worker_config, wstop.clone()));
 

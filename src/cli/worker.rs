@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use gptsweep_gpt::{DeviceSpec, detect_devices};
 use gptsweep_proto::tls::PemCertificates;
+use gptsweep_worker::memory::CudaMemory;
 use gptsweep_worker::{Ended, StopHandle, StopLevel, WorkerConfig};
 
 use super::bad_input::{BadInput, ensure};
@@ -38,12 +39,14 @@ pub struct Args {
     #[arg(long, default_value_t = 3)]
     pub max_consecutive_failures: u32,
     /// Runs trained at once on each device: a number, or auto (as many as fit the device's
-    /// memory by each run's training-memory estimate). Small models leave most of a GPU
-    /// idle; on the CPU, packed runs share the cores.
+    /// memory by each run's training-memory estimate; NVIDIA GPUs are measured with
+    /// nvidia-smi at start: their free memory). Small models leave most of a GPU idle; on
+    /// the CPU, packed runs share the cores.
     #[arg(long, default_value = "1")]
     pub runs_per_device: String,
     /// Memory runs may use on each device when packing (e.g. 20GiB, 512MB) [the machine's
-    /// RAM for the CPU; unknown for GPUs: one run at a time].
+    /// RAM for the CPU; for NVIDIA GPUs what nvidia-smi says is free at start; else
+    /// unknown: one run at a time].
     #[arg(long)]
     pub device_memory: Option<String>,
 }
@@ -144,6 +147,7 @@ pub fn config(
             .as_deref()
             .map(|m| bytes("--device-memory", m))
             .transpose()?,
+        cuda_memory: CudaMemory::default(),
     })
 }
 
@@ -177,7 +181,19 @@ pub async fn run(
     token: Option<String>,
     tls_ca: Option<PemCertificates>,
 ) -> anyhow::Result<()> {
-    let config = config(&args, url, token, tls_ca)?;
+    // GPU memory is measured before anything here touches a GPU (`--devices auto` and the
+    // start-up checks open a CUDA context on each), so that nvidia-smi counts only what
+    // other processes hold.
+    let cuda_memory = if gptsweep_gpt::backend::CUDA_BUILT
+        && args.device_memory.is_none()
+        && (args.devices == "auto" || args.devices.contains("cuda"))
+    {
+        CudaMemory::measure().await
+    } else {
+        CudaMemory::default()
+    };
+    let mut config = config(&args, url, token, tls_ca)?;
+    config.cuda_memory = cuda_memory;
     gptsweep_worker::startup::check(&config.devices, &config.cache_dir)?;
     eprintln!(
         "gptsweep worker {} on {:?}, coordinator {url}",

@@ -13,6 +13,9 @@ use gptsweep_proto::pb;
 use crate::backoff::retry;
 use crate::error::{Result, WorkerError};
 
+/// Numbers this process's cache writes, for their staging files' names.
+static NEXT_WRITE: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
 /// Where fetched corpora are kept.
 #[derive(Debug, Clone)]
 pub struct DatasetCache {
@@ -62,7 +65,14 @@ impl DatasetCache {
                     }
                     std::fs::create_dir_all(&self.dir)
                         .map_err(|e| bad(format!("cannot create {}: {e}", self.dir.display())))?;
-                    let tmp = self.dir.join(format!(".{sha256}.partial"));
+                    // A name of this write's own: workers that share a cache dir (Slurm
+                    // array tasks on one node) and slots of one worker may fetch the same
+                    // corpus at once, and one writer must not truncate another's file.
+                    let tmp = self.dir.join(format!(
+                        ".{sha256}.{}-{}.partial",
+                        std::process::id(),
+                        NEXT_WRITE.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+                    ));
                     std::fs::write(&tmp, &bytes)
                         .and_then(|_| std::fs::rename(&tmp, &path))
                         .map_err(|e| bad(format!("cannot cache at {}: {e}", path.display())))?;

@@ -24,6 +24,7 @@ use crate::dataset_cache::DatasetCache;
 use crate::error::{Result, WorkerError};
 use crate::execute::{RunContext, execute, release};
 use crate::health::DeviceHealth;
+use crate::memory::CudaMemory;
 use crate::stop::{StopHandle, StopLevel, StopSignal, reached};
 
 /// Settings of a worker.
@@ -56,9 +57,13 @@ pub struct WorkerConfig {
     /// free (`--runs-per-device auto`; a GPU then has [`AUTO_SLOTS`] slots, the CPU one per
     /// core).
     pub pack_by_memory: bool,
-    /// Memory runs may use on each device, bytes; detected when `None` (the machine's RAM
-    /// for the CPU; unknown for GPUs, which then take one run at a time when packing).
+    /// Memory runs may use on each device, bytes; measured when `None` (the machine's RAM
+    /// for the CPU, [`WorkerConfig::cuda_memory`] for CUDA GPUs; a device of unknown memory
+    /// takes one run at a time when packing).
     pub device_memory: Option<u64>,
+    /// What nvidia-smi said each CUDA device offers, measured before the worker touched a
+    /// GPU ([`CudaMemory::measure`]); `CudaMemory::default()` when not measured.
+    pub cuda_memory: CudaMemory,
 }
 
 /// Run slots per GPU when packing by memory: the memory decides how many are used.
@@ -76,12 +81,57 @@ fn auto_slots(device: DeviceSpec) -> usize {
     }
 }
 
-/// The memory runs may use on `device`, bytes, if known.
-fn memory_of(device: DeviceSpec, configured: Option<u64>) -> Option<u64> {
-    configured.or(match device {
-        DeviceSpec::Cpu => crate::memory::total_ram(),
-        _ => None,
-    })
+/// The memory runs may use on `device`, bytes, or why it is unknown.
+fn memory_of(
+    device: DeviceSpec,
+    configured: Option<u64>,
+    cuda: &CudaMemory,
+) -> std::result::Result<u64, String> {
+    if let Some(bytes) = configured {
+        return Ok(bytes);
+    }
+    match device {
+        DeviceSpec::Cpu => crate::memory::total_ram().ok_or_else(|| "no /proc/meminfo".into()),
+        DeviceSpec::Cuda(ordinal) => cuda.of(ordinal),
+        DeviceSpec::Wgpu(_) => Err("wgpu adapters are not measured".into()),
+    }
+}
+
+/// Each device's memory for runs (by position in `config.devices`), logged; with a warning
+/// naming `--device-memory` when packing by memory meets a device of unknown memory.
+fn device_memories(config: &WorkerConfig) -> Vec<Option<u64>> {
+    let mut unknown = Vec::new();
+    let memories = config
+        .devices
+        .iter()
+        .map(
+            |d| match memory_of(*d, config.device_memory, &config.cuda_memory) {
+                Ok(bytes) => {
+                    tracing::info!(
+                        "{d}: {:.1} GiB for runs{}",
+                        bytes as f64 / (1u64 << 30) as f64,
+                        if config.device_memory.is_some() {
+                            " (--device-memory)"
+                        } else {
+                            ""
+                        }
+                    );
+                    Some(bytes)
+                }
+                Err(why) => {
+                    unknown.push(format!("{d} ({why})"));
+                    None
+                }
+            },
+        )
+        .collect();
+    if config.pack_by_memory && !unknown.is_empty() {
+        tracing::warn!(
+            "memory unknown for {}: --runs-per-device auto trains one run at a time there; give --device-memory (e.g. 20GiB) to pack runs",
+            unknown.join(", ")
+        );
+    }
+    memories
 }
 
 /// How a worker ended without an error.
@@ -98,8 +148,9 @@ struct Shared {
     name: String,
     devices: Vec<DeviceSpec>,
     worker_id: AtomicI64,
-    /// Each device's memory for runs, when known (sent at registration).
-    memory: Option<u64>,
+    /// Each device's memory for runs, when known, by position in `devices` (sent at
+    /// registration; measured once, at start).
+    memory: Vec<Option<u64>>,
     /// Whether leases must fit the device's free memory.
     pack_by_memory: bool,
     /// Runs being trained now.
@@ -128,10 +179,11 @@ async fn register(shared: &Shared) -> Result<pb::RegisterReply> {
         devices: shared
             .devices
             .iter()
-            .map(|d| pb::Device {
+            .zip(&shared.memory)
+            .map(|(d, memory)| pb::Device {
                 spec: d.to_string(),
                 name: d.to_string(),
-                memory_bytes: memory_of(*d, shared.memory).unwrap_or(0),
+                memory_bytes: memory.unwrap_or(0),
             })
             .collect(),
     };
@@ -290,7 +342,7 @@ pub async fn run(config: WorkerConfig, stop: StopHandle) -> Result<Ended> {
         name: config.name.clone(),
         devices: config.devices.clone(),
         worker_id: AtomicI64::new(0),
-        memory: config.device_memory,
+        memory: device_memories(&config),
         pack_by_memory: config.pack_by_memory,
         busy: AtomicUsize::new(0),
         idle_since: Mutex::new(Instant::now()),
