@@ -140,8 +140,21 @@ fn a_second_coordinator_on_the_same_state_is_refused_naming_the_holder() {
 
 #[test]
 fn an_outage_of_twice_the_lease_timeout_loses_no_trained_step() {
-    let lease = 2.0;
-    let mut c = Cluster::start(1, lease);
+    outage_of_twice_the_lease_timeout(Cluster::start(1, LEASE));
+}
+
+#[test]
+fn an_outage_of_twice_the_lease_timeout_loses_no_trained_step_on_postgres() {
+    if let Some(c) = Cluster::start_postgres(1, LEASE) {
+        outage_of_twice_the_lease_timeout(c);
+    }
+}
+
+/// The lease timeout of the outage tests, seconds.
+const LEASE: f64 = 2.0;
+
+fn outage_of_twice_the_lease_timeout(mut c: Cluster) {
+    let lease = LEASE;
     c.submit(&long_run("outage"));
     wait_for_evals(&c, "outage", 2);
     c.kill_coordinator();

@@ -13,11 +13,6 @@ use std::process::Command;
 
 use serde_json::Value;
 
-/// Flags deploy/ uses that this build of the binary does not have yet (`--database`, for
-/// coordinator-postgres.yaml, is being added beside this). Empty it when they land: a
-/// pending flag the binary has fails the test, as the reminder.
-const PENDING_FLAGS: &[&str] = &["--database"];
-
 /// The worker's `--drain-timeout` when a manifest does not give it (src/cli/worker.rs).
 const DEFAULT_DRAIN_TIMEOUT_SECS: f64 = 60.0;
 
@@ -590,7 +585,6 @@ fn every_gptsweep_flag_deploy_uses_is_in_its_help() {
         "found only {verbs:?}"
     );
     let mut helps: BTreeMap<String, String> = BTreeMap::new();
-    let mut pending_seen = Vec::new();
     for inv in &all {
         let help = helps.entry(inv.verb.clone()).or_insert_with(|| {
             let out = Command::new(common::bin())
@@ -613,27 +607,12 @@ fn every_gptsweep_flag_deploy_uses_is_in_its_help() {
                 !help[at + flag.len()..]
                     .starts_with(|c: char| c.is_ascii_alphanumeric() || c == '-')
             });
-            if PENDING_FLAGS.contains(&flag) {
-                assert!(
-                    !listed,
-                    "{flag} is in `gptsweep {} --help` now: remove it from PENDING_FLAGS",
-                    inv.verb
-                );
-                pending_seen.push(flag.to_string());
-                continue;
-            }
             assert!(
                 listed,
                 "{}: `gptsweep {} {flag}`: no such flag in `gptsweep {} --help`",
                 inv.place, inv.verb, inv.verb
             );
         }
-    }
-    for p in PENDING_FLAGS {
-        assert!(
-            pending_seen.iter().any(|s| s == p),
-            "PENDING_FLAGS lists {p}, which deploy/ does not use"
-        );
     }
 }
 
@@ -677,4 +656,34 @@ fn shell_words_and_invocations_are_read_like_a_shell() {
         Some((60.0, false))
     );
     assert_eq!(sbatch_term_signal("#SBATCH --signal=B:USR1@60"), None);
+}
+
+#[test]
+fn every_gptsweep_environment_variable_deploy_sets_is_read_by_the_binary() {
+    let mut help = String::new();
+    for verb in ["coordinator", "worker"] {
+        let out = Command::new(common::bin())
+            .args([verb, "--help"])
+            .output()
+            .unwrap();
+        help.push_str(&String::from_utf8(out.stdout).unwrap());
+    }
+    let mut seen = 0;
+    for entry in std::fs::read_dir(deploy_dir().join("kubernetes")).unwrap() {
+        let path = entry.unwrap().path();
+        let text = std::fs::read_to_string(&path).unwrap();
+        for line in text.lines().filter(|l| !l.trim_start().starts_with('#')) {
+            let Some(name) = line.trim().strip_prefix("- name: GPTSWEEP_") else {
+                continue;
+            };
+            let var = format!("GPTSWEEP_{}", name.trim());
+            seen += 1;
+            assert!(
+                help.contains(&format!("[env: {var}=")),
+                "{}: sets {var}, which no flag of `gptsweep coordinator|worker --help` reads",
+                path.display()
+            );
+        }
+    }
+    assert!(seen > 0, "deploy/kubernetes sets no GPTSWEEP_ variable");
 }

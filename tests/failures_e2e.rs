@@ -157,7 +157,17 @@ fn local_runs_a_sweep_to_its_end_and_prints_top_and_samples() {
 
 #[test]
 fn a_sweep_survives_a_coordinator_killed_and_restarted() {
-    let mut c = Cluster::start(2, 10.0);
+    survives_a_coordinator_killed_and_restarted(Cluster::start(2, 10.0));
+}
+
+#[test]
+fn a_sweep_survives_a_coordinator_killed_and_restarted_on_postgres() {
+    if let Some(c) = Cluster::start_postgres(2, 10.0) {
+        survives_a_coordinator_killed_and_restarted(c);
+    }
+}
+
+fn survives_a_coordinator_killed_and_restarted(mut c: Cluster) {
     c.submit(
         &TinySweep::new("four")
             .grid("seed", &[1, 2, 3, 4])

@@ -36,7 +36,17 @@ fn counts(status: &Value) -> (u64, u64, u64, u64, u64, u64) {
 
 #[test]
 fn two_workers_run_a_four_run_sweep_to_the_end() {
-    let c = Cluster::start(2, 10.0);
+    four_run_sweep_to_the_end(Cluster::start(2, 10.0));
+}
+
+#[test]
+fn two_workers_run_a_four_run_sweep_to_the_end_on_postgres() {
+    if let Some(c) = Cluster::start_postgres(2, 10.0) {
+        four_run_sweep_to_the_end(c);
+    }
+}
+
+fn four_run_sweep_to_the_end(c: Cluster) {
     c.write("corpus.txt", &shakespeare(40_000));
     let sub = c.submit(&four_runs("e2e", 40, 10));
     assert_eq!(sub["runs"], 4);
@@ -161,12 +171,22 @@ fn a_bad_sweep_file_is_refused_with_line_and_column_and_nothing_stored() {
 
 #[test]
 fn early_termination_stops_the_runs_that_fall_behind_at_a_rung() {
+    early_termination_at_a_rung(Cluster::start(1, 10.0));
+}
+
+#[test]
+fn early_termination_stops_the_runs_that_fall_behind_at_a_rung_on_postgres() {
+    if let Some(c) = Cluster::start_postgres(1, 10.0) {
+        early_termination_at_a_rung(c);
+    }
+}
+
+fn early_termination_at_a_rung(c: Cluster) {
     // Rungs at evaluations 1 and 3 (steps 10 and 30 of 40). One worker takes the runs in
     // order. The first (lr 0.01) sets the bar at step 10; each
     // later one learns more slowly than all before it, so at step 10 it is outside the best
     // third of the values recorded so far: of 2 (cutoff 1/3 of the way from the best to
     // it), of 3, and of 4 (cutoff = the second best, which it is not).
-    let c = Cluster::start(1, 10.0);
     c.write("corpus.txt", &shakespeare(40_000));
     let asha = TinySweep::new("asha")
         .dataset("corpus.txt")

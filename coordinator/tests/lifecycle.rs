@@ -1,8 +1,15 @@
-//! The coordinator's life in-process: one coordinator per state directory, leases judged
-//! from a restart, a writer that drains before it stops, and storage faults answered as
-//! the coordinator's (UNAVAILABLE), never as the caller's.
+//! The coordinator's life in-process: one coordinator per state directory (and per
+//! PostgreSQL database), leases judged from a restart, a writer that drains before it
+//! stops, and storage faults answered as the coordinator's (UNAVAILABLE), never as the
+//! caller's. The store's tests run on SQLite and on a throwaway PostgreSQL server.
 
+#[path = "../../tests/common/postgres.rs"]
+mod postgres;
+
+use std::path::Path;
 use std::time::Duration;
+
+use postgres::Postgres;
 
 use gptsweep_coordinator::store::{
     Database, ExpireLeases, GraceLeases, Lease, RegisterWorker, Store, open_pool,
@@ -15,16 +22,25 @@ method: grid
 train: {n_embd: 16, n_head: 2, n_layer: 1, block_size: 16, batch_size: 8, max_iters: 20, eval_interval: 10, eval_iters: 2}
 ";
 
-/// A state directory holding one sweep whose one run is leased for `lease_ms`; answers
-/// the store over it (the coordinator that made it closed).
-async fn leased_run(dir: &std::path::Path, lease_ms: i64) -> Store {
-    let c = Coordinator::open(CoordinatorConfig::new(dir.to_path_buf()))
-        .await
-        .unwrap();
+/// A coordinator's config for state directory `dir`, its rows in `pg`'s database when
+/// given, else in the directory's SQLite file.
+fn config(dir: &Path, pg: Option<&Postgres>) -> CoordinatorConfig {
+    let mut config = CoordinatorConfig::new(dir.to_path_buf());
+    if let Some(pg) = pg {
+        config.database = Database::Postgres(pg.database());
+    }
+    config
+}
+
+/// A state directory (and database) holding one sweep whose one run is leased for
+/// `lease_ms`; answers the store over it (the coordinator that made it closed).
+async fn leased_run(dir: &Path, pg: Option<&Postgres>, lease_ms: i64) -> Store {
+    let config = config(dir, pg);
+    let c = Coordinator::open(config.clone()).await.unwrap();
     c.submit("one.yaml", SWEEP, "").await.unwrap();
     c.close().await;
     drop(c);
-    let store = Store::start(open_pool(&Database::in_state_dir(dir)).await.unwrap());
+    let store = Store::start(open_pool(&config.database).await.unwrap());
     let worker = store
         .write(RegisterWorker {
             name: "w".into(),
@@ -71,9 +87,45 @@ async fn a_second_coordinator_on_one_state_dir_is_refused_until_the_first_is_gon
 }
 
 #[tokio::test]
+async fn a_second_coordinator_on_one_postgres_database_is_refused_until_the_first_is_gone() {
+    let Some(pg) = Postgres::start() else { return };
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let first = Coordinator::open(config(a.path(), Some(&pg)))
+        .await
+        .unwrap();
+    let refused = Coordinator::open(config(b.path(), Some(&pg)))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(refused, CoordinatorError::DatabaseLocked(_)),
+        "{refused}"
+    );
+    assert!(
+        refused.to_string().contains(&pg.database()),
+        "names the database: {refused}"
+    );
+    first.close().await;
+    let again = Coordinator::open(config(b.path(), Some(&pg)))
+        .await
+        .unwrap();
+    again.close().await;
+}
+
+#[tokio::test]
 async fn a_lease_that_expired_while_the_coordinator_was_down_gets_a_grace() {
+    grace_after_restart(None).await;
+}
+
+#[tokio::test]
+async fn a_lease_that_expired_while_the_coordinator_was_down_gets_a_grace_on_postgres() {
+    if let Some(pg) = Postgres::start() {
+        grace_after_restart(Some(&pg)).await;
+    }
+}
+
+async fn grace_after_restart(pg: Option<&Postgres>) {
     let dir = tempfile::tempdir().unwrap();
-    let store = leased_run(dir.path(), 1).await;
+    let store = leased_run(dir.path(), pg, 1).await;
     tokio::time::sleep(Duration::from_millis(20)).await;
     let graced = store.write(GraceLeases { lease_ms: 60_000 }).await.unwrap();
     assert_eq!(graced, 1);
@@ -83,8 +135,19 @@ async fn a_lease_that_expired_while_the_coordinator_was_down_gets_a_grace() {
 
 #[tokio::test]
 async fn without_a_grace_the_same_lease_expires() {
+    no_grace(None).await;
+}
+
+#[tokio::test]
+async fn without_a_grace_the_same_lease_expires_on_postgres() {
+    if let Some(pg) = Postgres::start() {
+        no_grace(Some(&pg)).await;
+    }
+}
+
+async fn no_grace(pg: Option<&Postgres>) {
     let dir = tempfile::tempdir().unwrap();
-    let store = leased_run(dir.path(), 1).await;
+    let store = leased_run(dir.path(), pg, 1).await;
     tokio::time::sleep(Duration::from_millis(20)).await;
     let expired = store.write(ExpireLeases { max_attempts: 3 }).await.unwrap();
     assert_eq!(expired.len(), 1);
@@ -93,7 +156,19 @@ async fn without_a_grace_the_same_lease_expires() {
 #[tokio::test]
 async fn closing_the_store_answers_every_write_queued_before_it_and_refuses_later_ones() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::start(open_pool(&Database::Sqlite(dir.path().join("db"))).await.unwrap());
+    closing_drains(Database::Sqlite(dir.path().join("db"))).await;
+}
+
+#[tokio::test]
+async fn closing_the_store_answers_every_write_queued_before_it_and_refuses_later_ones_on_postgres()
+{
+    if let Some(pg) = Postgres::start() {
+        closing_drains(Database::Postgres(pg.database())).await;
+    }
+}
+
+async fn closing_drains(db: Database) {
+    let store = Store::start(open_pool(&db).await.unwrap());
     let queued: Vec<_> = (0..50)
         .map(|i| {
             let store = store.clone();
@@ -124,7 +199,7 @@ async fn closing_the_store_answers_every_write_queued_before_it_and_refuses_late
         })
         .await;
     assert!(matches!(later, Err(CoordinatorError::WriterGone)));
-    let pool = open_pool(&Database::Sqlite(dir.path().join("db"))).await.unwrap();
+    let pool = open_pool(&db).await.unwrap();
     let stored: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM workers")
         .fetch_one(&pool)
         .await

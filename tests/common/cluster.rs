@@ -18,6 +18,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use super::certs::Certs;
+use super::postgres::Postgres;
 use super::process::{Process, panic_lines};
 use super::tiny_sweep::TinySweep;
 use super::{bin, certs};
@@ -46,25 +47,50 @@ pub struct Cluster {
     retired: Vec<Process>,
     /// Workers by index, killed ones included.
     workers: Vec<Process>,
+    /// `--database` of every coordinator: the state dir's SQLite file when `None`.
+    database: Option<String>,
+    /// The PostgreSQL server behind `database`, stopped after the processes (the last
+    /// field, so dropped last).
+    postgres: Option<Postgres>,
 }
 
 impl Cluster {
     /// Starts a coordinator with `lease_timeout` seconds and `workers` CPU workers.
     pub fn start(workers: usize, lease_timeout: f64) -> Self {
-        Self::start_with(workers, lease_timeout, false)
+        Self::start_with(workers, lease_timeout, false, None)
+    }
+
+    /// As [`Cluster::start`], the coordinator keeping its rows in a throwaway PostgreSQL
+    /// server (`--database postgres://...`); `None` where the test is skipped (see
+    /// [`Postgres::start`]).
+    pub fn start_postgres(workers: usize, lease_timeout: f64) -> Option<Self> {
+        let pg = Postgres::start()?;
+        Some(Self::start_with(workers, lease_timeout, false, Some(pg)))
     }
 
     /// As [`Cluster::start`], the coordinator serving TLS with a certificate of a fresh
     /// private CA that the workers and the CLI are given with `--tls-ca`.
     pub fn start_tls(workers: usize, lease_timeout: f64) -> Self {
-        Self::start_with(workers, lease_timeout, true)
+        Self::start_with(workers, lease_timeout, true, None)
     }
 
-    fn start_with(workers: usize, lease_timeout: f64, tls: bool) -> Self {
+    fn start_with(
+        workers: usize,
+        lease_timeout: f64,
+        tls: bool,
+        postgres: Option<Postgres>,
+    ) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let tls = tls.then(|| certs::generate(&dir.path().join("tls")));
-        let (coordinator, addr) =
-            spawn_coordinator(dir.path(), "127.0.0.1:0", lease_timeout, tls.as_ref(), 0);
+        let database = postgres.as_ref().map(Postgres::database);
+        let (coordinator, addr) = spawn_coordinator(
+            dir.path(),
+            "127.0.0.1:0",
+            lease_timeout,
+            tls.as_ref(),
+            database.as_deref(),
+            0,
+        );
         let scheme = if tls.is_some() { "https" } else { "http" };
         let mut cluster = Self {
             url: format!("{scheme}://{addr}"),
@@ -75,6 +101,8 @@ impl Cluster {
             coordinator,
             retired: Vec::new(),
             workers: Vec::new(),
+            database,
+            postgres,
         };
         for _ in 0..workers {
             cluster.add_worker();
@@ -116,6 +144,7 @@ impl Cluster {
             "127.0.0.1:0",
             self.lease_timeout,
             self.tls.as_ref(),
+            self.database.as_deref(),
         )
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -149,6 +178,7 @@ impl Cluster {
             &self.addr.to_string(),
             self.lease_timeout,
             self.tls.as_ref(),
+            self.database.as_deref(),
             generation,
         );
         let killed = std::mem::replace(&mut self.coordinator, next);
@@ -348,10 +378,11 @@ fn spawn_coordinator(
     listen: &str,
     lease_timeout: f64,
     tls: Option<&Certs>,
+    database: Option<&str>,
     generation: usize,
 ) -> (Process, SocketAddr) {
     let log = dir.join(format!("coordinator{generation}.log"));
-    let mut child = coordinator_command(dir, listen, lease_timeout, tls)
+    let mut child = coordinator_command(dir, listen, lease_timeout, tls, database)
         .stdout(Stdio::piped())
         .stderr(std::fs::File::create(&log).unwrap())
         .spawn()
@@ -374,6 +405,7 @@ fn coordinator_command(
     listen: &str,
     lease_timeout: f64,
     tls: Option<&Certs>,
+    database: Option<&str>,
 ) -> Command {
     let mut command = Command::new(bin());
     command
@@ -386,6 +418,9 @@ fn coordinator_command(
             "--state-dir",
         ])
         .arg(dir.join("state"));
+    if let Some(url) = database {
+        command.args(["--database", url]);
+    }
     if let Some(tls) = tls {
         command
             .arg("--tls-cert")

@@ -28,8 +28,8 @@ use crate::datasets::{DatasetStore, builtin_sha};
 use crate::error::{CoordinatorError, Result};
 use crate::state_lock::StateLock;
 use crate::store::{
-    CreateSweep, ExpireLeases, ForgetUnusedDatasets, GraceLeases, InsertDataset, NewSweep, Store,
-    Database, DatabaseLock, open_pool,
+    CreateSweep, Database, DatabaseLock, ExpireLeases, ForgetUnusedDatasets, GraceLeases,
+    InsertDataset, NewSweep, Store, open_pool,
 };
 use crate::sweep::{DatasetRef, parse_sweep, plan_runs};
 use crate::tls::TlsIdentity;

@@ -109,10 +109,7 @@ const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = NO
 pub async fn open_pool(db: &Database) -> Result<AnyPool> {
     install_default_drivers();
     let (url, migrator) = match db {
-        Database::Sqlite(path) => (
-            format!("sqlite://{}?mode=rwc", path.display()),
-            &SQLITE,
-        ),
+        Database::Sqlite(path) => (format!("sqlite://{}?mode=rwc", path.display()), &SQLITE),
         Database::Postgres(url) => (url.clone(), &POSTGRES),
     };
     let sqlite = matches!(db, Database::Sqlite(_));
@@ -130,9 +127,9 @@ pub async fn open_pool(db: &Database) -> Result<AnyPool> {
         .connect(&url)
         .await
         .map_err(|e| match db {
-            Database::Postgres(_) => CoordinatorError::Storage(format!(
-                "cannot connect to the database {db}: {e}"
-            )),
+            Database::Postgres(_) => {
+                CoordinatorError::Storage(format!("cannot connect to the database {db}: {e}"))
+            }
             Database::Sqlite(_) => CoordinatorError::Store(e),
         })?;
     migrator.run(&pool).await?;
@@ -173,12 +170,11 @@ impl DatabaseLock {
         // moment later: ask for a short while before refusing.
         let deadline = std::time::Instant::now() + Duration::from_secs(3);
         loop {
-            let got: i64 = sqlx::query_scalar(
-                "SELECT CASE WHEN pg_try_advisory_lock($1) THEN 1 ELSE 0 END",
-            )
-            .bind(ADVISORY_KEY)
-            .fetch_one(&mut conn)
-            .await?;
+            let got: i64 =
+                sqlx::query_scalar("SELECT CASE WHEN pg_try_advisory_lock($1) THEN 1 ELSE 0 END")
+                    .bind(ADVISORY_KEY)
+                    .fetch_one(&mut conn)
+                    .await?;
             if got == 1 {
                 return Ok(Self {
                     conn: tokio::sync::Mutex::new(Some(conn)),
@@ -225,7 +221,11 @@ mod tests {
             Database::parse("state/x.db").unwrap(),
             Database::Sqlite("state/x.db".into())
         );
-        assert!(Database::parse("mysql://h/d").unwrap_err().contains("mysql://h/d"));
+        assert!(
+            Database::parse("mysql://h/d")
+                .unwrap_err()
+                .contains("mysql://h/d")
+        );
         assert!(Database::parse("").is_err());
         assert!(Database::parse("sqlite://").is_err());
     }

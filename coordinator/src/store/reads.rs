@@ -5,7 +5,7 @@
 
 use std::collections::HashSet;
 
-use sqlx::{Row, AnyPool};
+use sqlx::{AnyPool, Row};
 
 use gptsweep_api::{
     Attempt, DeviceLoad, DisabledDevice, Evaluation, Goal, LeaderboardRow, LeaseId, MetricName,

@@ -3,7 +3,7 @@
 //! holds the rule). Runs inside the single writer's transaction, so two runs reporting at
 //! once are judged one after the other, each seeing the other's value.
 
-use sqlx::{Row, AnyConnection};
+use sqlx::{AnyConnection, Row};
 
 use gptsweep_api::{Directive, Evaluation, Goal, MetricName, RunId};
 
@@ -13,11 +13,7 @@ use crate::sweep::{EarlyTerminate, Verdict};
 
 /// Judges the run at every rung among `evals` (already stored); the first rung it fails
 /// asks it to stop, with the reason kept on the run for `show` and the attempt.
-pub async fn judge(
-    c: &mut AnyConnection,
-    run: RunId,
-    evals: &[Evaluation],
-) -> Result<Directive> {
+pub async fn judge(c: &mut AnyConnection, run: RunId, evals: &[Evaluation]) -> Result<Directive> {
     let row = sqlx::query(
         "SELECT s.id, s.early_min_iter, s.early_eta, s.metric, s.goal, r.hyperparams_json
          FROM runs r JOIN sweeps s ON s.id = r.sweep_id WHERE r.id = $1",

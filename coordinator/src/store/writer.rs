@@ -6,7 +6,7 @@
 use std::future::Future;
 use std::pin::Pin;
 
-use sqlx::{Connection, AnyConnection, AnyPool};
+use sqlx::{AnyConnection, AnyPool, Connection};
 use tokio::sync::{mpsc, oneshot};
 
 use super::write::Write;

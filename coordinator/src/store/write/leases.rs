@@ -1,7 +1,7 @@
 //! Leases: a queued run handed to one worker's device, renewed by every report and
 //! heartbeat of its holder, and expired (the run requeued) when the holder goes quiet.
 
-use sqlx::{Row, AnyConnection};
+use sqlx::{AnyConnection, Row};
 
 use gptsweep_api::{Directive, LeaseId, LeasedRun, RunId, RunState, WorkerId};
 
