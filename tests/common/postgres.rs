@@ -142,9 +142,8 @@ impl Postgres {
         self.dir.path().join("data").display().to_string()
     }
 
-    /// Runs `program` from the server's folder (as `postgres` when root); panics with its
-    /// output on failure.
-    fn run(&self, program: &str, args: &[&str]) {
+    /// `program` of the server's folder, to run as `postgres` when root.
+    fn command(&self, program: &str) -> Command {
         let exe = self.bin.join(program);
         let mut command = if self.as_postgres {
             let mut c = Command::new("runuser");
@@ -153,11 +152,13 @@ impl Postgres {
         } else {
             Command::new(&exe)
         };
-        let out = command
-            .args(args)
-            .current_dir(self.dir.path())
-            .output()
-            .unwrap();
+        command.current_dir(self.dir.path());
+        command
+    }
+
+    /// Runs `program` with `args`; panics with its output and the server's log on failure.
+    fn run(&self, program: &str, args: &[&str]) {
+        let out = self.command(program).args(args).output().unwrap();
         let log = std::fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default();
         assert!(
             out.status.success(),
@@ -202,17 +203,10 @@ impl Postgres {
 
 impl Drop for Postgres {
     fn drop(&mut self) {
-        let exe = self.bin.join("pg_ctl");
         let data = self.data();
-        let args = ["-D", data.as_str(), "-m", "immediate", "-w", "stop"];
-        let _ = if self.as_postgres {
-            Command::new("runuser")
-                .args(["-u", "postgres", "--"])
-                .arg(&exe)
-                .args(args)
-                .output()
-        } else {
-            Command::new(&exe).args(args).output()
-        };
+        let _ = self
+            .command("pg_ctl")
+            .args(["-D", data.as_str(), "-m", "immediate", "-w", "stop"])
+            .output();
     }
 }
