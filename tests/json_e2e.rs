@@ -70,6 +70,8 @@ const SWEEP: &[(&str, &str)] = &[
     ("swept", "array"),
     ("evals_stored", "number"),
     ("evals_expected", "number"),
+    ("proposed", "number"),
+    ("run_cap", "number"),
 ];
 
 const COUNTS: &[(&str, &str)] = &[

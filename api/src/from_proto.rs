@@ -102,6 +102,8 @@ impl TryFrom<&pb::SweepSummary> for SweepSummary {
             swept: s.swept.clone(),
             evals_stored: s.evals_stored,
             evals_expected: s.evals_expected,
+            proposed: s.proposed,
+            run_cap: s.run_cap,
         })
     }
 }
@@ -296,6 +298,8 @@ mod tests {
             swept: vec!["lr".into()],
             evals_stored: 4,
             evals_expected: 9,
+            proposed: 3,
+            run_cap: 5,
         }
     }
 

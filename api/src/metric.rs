@@ -42,5 +42,8 @@ named!(
         Grid = "grid",
         /// Independent seeded draws, `run_cap` of them.
         Random = "random",
+        /// Tree-structured Parzen estimator: each run proposed, when a worker asks for
+        /// one, from the results so far; `run_cap` of them.
+        Tpe = "tpe",
     }
 );

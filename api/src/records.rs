@@ -112,6 +112,11 @@ pub struct SweepSummary {
     pub evals_stored: u64,
     /// Evaluations a complete sweep stores.
     pub evals_expected: u64,
+    /// Runs made so far: all of a grid or random sweep's at submit; a tpe sweep's as
+    /// workers ask for them.
+    pub proposed: u32,
+    /// Runs the sweep makes in all (a tpe sweep's `run_cap`).
+    pub run_cap: u32,
 }
 
 /// One run in a leaderboard.
@@ -275,6 +280,7 @@ pub struct Submitted {
     pub id: SweepId,
     /// Sweep name.
     pub name: String,
-    /// Runs queued.
+    /// Runs the sweep makes: all queued now, except a tpe sweep's after its startup runs,
+    /// which are proposed as workers ask for them.
     pub runs: u32,
 }

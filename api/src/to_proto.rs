@@ -61,6 +61,8 @@ impl From<&SweepSummary> for pb::SweepSummary {
             swept: s.swept.clone(),
             evals_stored: s.evals_stored,
             evals_expected: s.evals_expected,
+            proposed: s.proposed,
+            run_cap: s.run_cap,
         }
     }
 }

@@ -26,6 +26,8 @@ pub enum Stream {
     Sample,
     /// Hyperparameter draws of a random search.
     Plan,
+    /// Candidate draws of a model-based search (tpe), keyed by the run's index.
+    Search,
 }
 
 /// A small deterministic generator (SplitMix64) keyed by (seed, stream, counter).

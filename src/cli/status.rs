@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use gptsweep_api::{SweepState, SweepSummary};
+use gptsweep_api::{Method, SweepState, SweepSummary};
 use gptsweep_proto::pb;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::Value;
@@ -42,8 +42,13 @@ impl Document for StatusDoc<'_> {
     fn text(&self) -> String {
         let s = self.0;
         let r = &s.runs;
+        // Only a tpe sweep makes runs after submit; the others made all of theirs then.
+        let proposed = match s.method {
+            Method::Tpe => format!(" ({} of {} runs proposed)", s.proposed, s.run_cap),
+            Method::Grid | Method::Random => String::new(),
+        };
         format!(
-            "{} [{}]: {} queued, {} running, {} finished, {} failed, {} stopped, {} cancelled; evals {}/{}; best {} {}\n",
+            "{} [{}]{proposed}: {} queued, {} running, {} finished, {} failed, {} stopped, {} cancelled; evals {}/{}; best {} {}\n",
             s.name,
             s.state,
             r.queued,
@@ -83,7 +88,9 @@ pub async fn watch(ctx: &mut Ctx, sweep: &str) -> anyhow::Result<SweepSummary> {
         bar.set_position(s.evals_stored);
         let r = &s.runs;
         bar.set_message(format!(
-            "runs: {} queued, {} running, {} done, {} failed | best {}",
+            "runs: {}/{} made, {} queued, {} running, {} done, {} failed | best {}",
+            s.proposed,
+            s.run_cap,
             r.queued,
             r.running,
             r.finished,

@@ -27,7 +27,7 @@ impl Document for SubmittedDoc {
     fn text(&self) -> String {
         let s = &self.0;
         format!(
-            "submitted sweep {} (id {}): {} runs queued\n",
+            "submitted sweep {} (id {}): {} runs\n",
             s.name, s.id, s.runs
         )
     }

@@ -1,5 +1,5 @@
-//! The tiny-model sweep file the end-to-end tests submit: a grid over a character GPT small
-//! enough to train in seconds on a CPU. [`TinySweep::new`] starts from the `train:` block the
+//! The tiny-model sweep file the end-to-end tests submit: a grid (or a tpe search) over a
+//! character GPT small enough to train in seconds on a CPU. [`TinySweep::new`] starts from the `train:` block the
 //! tests share ([`TINY_TRAIN`]); each test states only what it changes, and
 //! [`TinySweep::yaml`] writes the file out as the tests used to spell it by hand.
 
@@ -24,6 +24,8 @@ pub const TINY_TRAIN: [(&str, &str); 9] = [
 pub struct TinySweep {
     /// The sweep's name, also the file name (`NAME.yaml`).
     name: String,
+    /// `method:`, `run_cap:` and `tpe:` lines, when not a grid.
+    search: Option<String>,
     /// `dataset:`, when not the built-in default.
     dataset: Option<String>,
     /// `parameters:`: each swept key and its YAML list of values.
@@ -76,6 +78,7 @@ impl TinySweep {
     pub fn new(name: &str) -> Self {
         Self {
             name: name.to_string(),
+            search: None,
             dataset: None,
             parameters: Vec::new(),
             train: TINY_TRAIN
@@ -100,6 +103,29 @@ impl TinySweep {
         self.parameters.push((
             key.to_string(),
             format!("{{values: [{}]}}", values.join(", ")),
+        ));
+        self
+    }
+
+    /// Sweeps `key` over `[min, max]` drawn by `distribution` (`uniform`, `int_uniform`,
+    /// `log_uniform_values`); the key leaves the `train:` block.
+    pub fn range<T: Scalar>(mut self, key: &str, min: T, max: T, distribution: &str) -> Self {
+        self.train.retain(|(k, _)| k != key);
+        self.parameters.push((
+            key.to_string(),
+            format!(
+                "{{distribution: {distribution}, min: {}, max: {}}}",
+                min.yaml(),
+                max.yaml()
+            ),
+        ));
+        self
+    }
+
+    /// Searches by tpe instead of a grid: `run_cap` runs, the first `n_startup` random.
+    pub fn tpe(mut self, run_cap: u32, n_startup: u32) -> Self {
+        self.search = Some(format!(
+            "method: tpe\nrun_cap: {run_cap}\ntpe: {{n_startup: {n_startup}}}\n"
         ));
         self
     }
@@ -175,7 +201,7 @@ impl TinySweep {
         if let Some(dataset) = &self.dataset {
             out += &format!("dataset: {dataset}\n");
         }
-        out += "method: grid\n";
+        out += self.search.as_deref().unwrap_or("method: grid\n");
         out += &block("parameters", &self.parameters);
         out += &block("train", &self.train);
         if let Some(early) = &self.early_terminate {

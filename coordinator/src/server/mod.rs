@@ -287,7 +287,6 @@ impl Coordinator {
                 )
             })
             .collect::<Vec<_>>();
-        let n = counted.len();
         let name = spec.name.clone();
         let sweep = NewSweep {
             spec,
@@ -295,7 +294,10 @@ impl Coordinator {
             file_name: file_name.to_string(),
             dataset_sha256: sha,
             runs: counted,
+            vocab_size: vocab,
+            shortest_split: shortest,
         };
+        let n = sweep.run_cap();
         let id: SweepId = self.store.write(CreateSweep(Box::new(sweep))).await?;
         self.work.notify_waiters();
         Ok(Submitted {

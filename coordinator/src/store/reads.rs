@@ -70,7 +70,7 @@ fn order(goal: Goal) -> &'static str {
 /// One sweep with its counts and best run.
 pub async fn sweep_info(pool: &AnyPool, id: SweepId) -> Result<SweepSummary> {
     let row = sqlx::query(
-        "SELECT s.id, s.name, s.state, s.method, s.metric, s.goal, s.spec_json, s.created_at, d.name AS dname
+        "SELECT s.id, s.name, s.state, s.method, s.metric, s.goal, s.spec_json, s.created_at, s.run_cap, d.name AS dname
          FROM sweeps s JOIN datasets d ON d.sha256 = s.dataset_sha256 WHERE s.id = $1",
     )
     .bind(id.get())
@@ -109,11 +109,16 @@ pub async fn sweep_info(pool: &AnyPool, id: SweepId) -> Result<SweepSummary> {
     .bind(id.get())
     .fetch_all(pool)
     .await?;
+    let proposed = runs.total();
+    // Sweeps stored before the column have 0: they made every run at submit.
+    let run_cap = (row.get::<i64, _>("run_cap").max(0) as u32).max(proposed);
+    // Runs a tpe sweep has yet to make are counted at the base hyperparameters' length.
     let evals_expected: u64 = hps
         .iter()
         .filter_map(|h| serde_json::from_str::<gptsweep_gpt::Hyperparams>(h).ok())
         .map(|h| h.expected_evals() as u64)
-        .sum();
+        .sum::<u64>()
+        + u64::from(run_cap - proposed) * spec.base.expected_evals() as u64;
     Ok(SweepSummary {
         id,
         name: row.get("name"),
@@ -129,6 +134,8 @@ pub async fn sweep_info(pool: &AnyPool, id: SweepId) -> Result<SweepSummary> {
         swept: spec.parameters.keys().cloned().collect(),
         evals_stored: evals_stored as u64,
         evals_expected,
+        proposed,
+        run_cap,
     })
 }
 

@@ -1,7 +1,10 @@
-//! Early termination's store side: after a report is stored, the run's metric at each rung
-//! it reached is judged against every value the sweep has at that step ([`crate::sweep::early`]
-//! holds the rule). Runs inside the single writer's transaction, so two runs reporting at
-//! once are judged one after the other, each seeing the other's value.
+//! Early termination's store side: after a report is stored, the run's best metric so far
+//! at each rung it reached is judged against the best so far of every run of the sweep
+//! that reached that step ([`crate::sweep::early`] holds the rule; best so far, because a
+//! noisy evaluation at the rung should not stop a run that was already doing well, and it
+//! is the value tpe learns from at that budget). Runs inside the single writer's
+//! transaction, so two runs reporting at once are judged one after the other, each seeing
+//! the other's value.
 
 use sqlx::{AnyConnection, Row};
 
@@ -42,18 +45,32 @@ pub async fn judge(c: &mut AnyConnection, run: RunId, evals: &[Evaluation]) -> R
         .filter_map(|e| Some((et.rung_at(e.step, every, max_iters)?, e)))
         .collect();
     rungs.sort_by_key(|(_, e)| e.step);
+    // The best of a set of values in the goal's direction, as SQL's aggregate names it.
+    let best = match goal {
+        Goal::Minimize => "MIN",
+        Goal::Maximize => "MAX",
+    };
     for (rung, e) in rungs {
-        let value = e.metric(metric);
-        // The column is the metric's own name, from the enum's fixed names, never from input.
+        // The column is the metric's own name and `best` one of two literals, never input.
         let sql = format!(
-            "SELECT e.{metric} FROM runs r JOIN evals e ON e.run_id = r.id AND e.step = $1 WHERE r.sweep_id = $2"
+            "SELECT e.run_id, {best}(e.{metric}) FROM evals e JOIN runs r ON r.id = e.run_id
+             WHERE r.sweep_id = $1 AND e.step <= $2
+               AND EXISTS (SELECT 1 FROM evals x WHERE x.run_id = e.run_id AND x.step = $3)
+             GROUP BY e.run_id"
         );
-        let recorded: Vec<f64> = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
-            .bind(e.step as i64)
+        let recorded: Vec<(i64, f64)> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
             .bind(sweep_id)
+            .bind(e.step as i64)
+            .bind(e.step as i64)
             .fetch_all(&mut *c)
             .await?;
-        if let Verdict::Stop { cutoff, peers } = et.verdict(value as f64, &recorded, goal) {
+        let value = recorded
+            .iter()
+            .find(|(r, _)| *r == run.get())
+            .map(|(_, v)| *v)
+            .unwrap_or(e.metric(metric) as f64);
+        let recorded: Vec<f64> = recorded.into_iter().map(|(_, v)| v).collect();
+        if let Verdict::Stop { cutoff, peers } = et.verdict(value, &recorded, goal) {
             let reason = format!(
                 "early-terminated at evaluation {rung} (step {}): {metric} {value:.4} is outside the best 1/{} of the {peers} runs there (cutoff {cutoff:.4})",
                 e.step, et.eta

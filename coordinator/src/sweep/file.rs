@@ -108,6 +108,18 @@ pub struct EarlyTerminateFile {
     pub strict: Option<Spanned<IgnoredAny>>,
 }
 
+/// `tpe:`: the options of `method: tpe` (Optuna's names).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TpeFile {
+    /// Random runs before the model is used.
+    pub n_startup: Option<Spanned<i64>>,
+    /// Candidates drawn per proposal.
+    pub n_ei_candidates: Option<Spanned<i64>>,
+    /// Fraction of results in the "below" group.
+    pub gamma: Option<Spanned<f64>>,
+}
+
 /// A whole sweep file.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -118,11 +130,11 @@ pub struct SweepFile {
     pub dataset: Option<Spanned<String>>,
     /// char (gpt2 is not built yet).
     pub tokenizer: Option<Spanned<String>>,
-    /// grid | random (tpe is not built yet).
+    /// grid | random | tpe.
     pub method: Spanned<String>,
     /// What ranks the runs.
     pub metric: Option<Spanned<MetricFile>>,
-    /// Most runs to plan; required for random.
+    /// Most runs to plan; required for random and tpe.
     pub run_cap: Option<Spanned<i64>>,
     /// Seed of the random search.
     pub seed: Option<Spanned<u64>>,
@@ -130,6 +142,8 @@ pub struct SweepFile {
     pub parameters: Option<Spanned<BTreeMap<String, Spanned<ParamFile>>>>,
     /// Fixed hyperparameters of every run.
     pub train: Option<Spanned<BTreeMap<String, Spanned<Scalar>>>>,
+    /// Options of `method: tpe`.
+    pub tpe: Option<Spanned<TpeFile>>,
     /// Early termination of runs that fall behind.
     pub early_terminate: Option<Spanned<EarlyTerminateFile>>,
     /// Text each finished run generates.

@@ -1,8 +1,9 @@
 //! Sweep files: the YAML a user writes ([`file`]), checked section by section ([`check`])
 //! into a [`SweepSpec`] ([`spec`], with the method and metric of [`metric`]) with every
 //! problem located at its line and column ([`diagnostic`]), then planned into concrete runs
-//! by grid or random search ([`plan`]); [`early`] decides which runs stop at the rungs of
-//! early termination.
+//! by grid or random search ([`plan`]), or one at a time by the tree-structured Parzen
+//! estimator ([`tpe`]); [`early`] decides which runs stop at the rungs of early
+//! termination.
 
 pub mod check;
 pub mod diagnostic;
@@ -12,12 +13,13 @@ pub mod metric;
 pub mod param;
 pub mod plan;
 pub mod spec;
+pub mod tpe;
 
 pub use check::parse_sweep;
 pub use diagnostic::{Diagnostic, SpecErrors};
 pub use early::{EarlyTerminate, Verdict};
 pub use metric::{Goal, Method, Metric};
-pub use plan::{PlannedRun, plan_runs};
+pub use plan::{PlannedRun, plan_next, plan_runs};
 pub use spec::{DatasetRef, SweepSpec};
 
 #[cfg(test)]

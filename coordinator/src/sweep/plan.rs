@@ -1,6 +1,8 @@
 //! Planning: a checked spec becomes concrete runs. Grid enumerates the cartesian product
 //! (parameters in name order) and refuses points that are not buildable models, naming
-//! them; random draws `run_cap` points, drawing again when a point is not buildable.
+//! them; random draws `run_cap` points, drawing again when a point is not buildable. Tpe
+//! plans its `n_startup` random runs at submit, the same draws random search makes, and
+//! each later run one at a time ([`plan_next`]) from the results so far.
 
 use std::collections::BTreeMap;
 
@@ -10,6 +12,7 @@ use gptsweep_gpt::rng::{Rng, Stream};
 use super::diagnostic::{Diagnostic, SpecErrors};
 use super::metric::Method;
 use super::spec::{MAX_RUNS, SweepSpec};
+use super::tpe::{self, Decision, Space, Trial};
 
 /// One run to be queued.
 #[derive(Debug, Clone, PartialEq)]
@@ -57,6 +60,104 @@ fn point_problem(
         ));
     }
     None
+}
+
+/// Run `index` with hyperparameters `swept`, if it is a buildable model on this corpus.
+fn build(
+    spec: &SweepSpec,
+    index: usize,
+    swept: BTreeMap<String, serde_json::Value>,
+    vocab_size: usize,
+    shortest_split: usize,
+) -> Result<PlannedRun, String> {
+    let hp = spec
+        .base
+        .with_overrides(&swept)
+        .map_err(|e| format!("{}: {e}", show(&swept)))?;
+    match point_problem(spec, &hp, vocab_size, shortest_split) {
+        Some(why) => Err(format!("{}: {why}", show(&swept))),
+        None => Ok(PlannedRun {
+            index,
+            hyperparams: hp,
+            swept,
+        }),
+    }
+}
+
+/// Random search's run `index`: seeded draws until one is a buildable model.
+fn random_run(
+    spec: &SweepSpec,
+    index: usize,
+    vocab_size: usize,
+    shortest_split: usize,
+) -> Result<PlannedRun, String> {
+    let mut last = String::new();
+    for attempt in 0..MAX_DRAWS {
+        let mut rng = Rng::keyed(
+            spec.seed,
+            Stream::Plan,
+            (index * MAX_DRAWS + attempt) as u64,
+        );
+        let swept: BTreeMap<String, serde_json::Value> = spec
+            .parameters
+            .iter()
+            .map(|(k, p)| (k.clone(), p.draw(&mut rng)))
+            .collect();
+        match build(spec, index, swept, vocab_size, shortest_split) {
+            Ok(run) => return Ok(run),
+            Err(why) => last = why,
+        }
+    }
+    Err(format!(
+        "no buildable model in {MAX_DRAWS} draws for run {index}; last draw {last}"
+    ))
+}
+
+/// The next run of a tpe sweep, run `index`, given every run so far (`trials`): the
+/// model's proposal, or a random draw while the startup runs are under way. Answers the
+/// run and how it was chosen (for the log), or why no buildable run could be found.
+pub fn plan_next(
+    spec: &SweepSpec,
+    index: usize,
+    trials: &[Trial],
+    vocab_size: usize,
+    shortest_split: usize,
+) -> Result<(PlannedRun, String), String> {
+    let opts = spec.tpe.unwrap_or_default();
+    // Every rung, however far: budgets no run reached simply hold no results.
+    let rungs = spec
+        .early_terminate
+        .map(|e| e.rungs(u64::MAX))
+        .unwrap_or_default();
+    let buildable = |swept: &BTreeMap<String, serde_json::Value>| {
+        build(spec, index, swept.clone(), vocab_size, shortest_split).is_ok()
+    };
+    let decision = tpe::propose(
+        &Space::of(&spec.parameters),
+        &opts,
+        spec.seed,
+        index,
+        trials,
+        &rungs,
+        spec.metric.goal,
+        buildable,
+    );
+    match decision {
+        Decision::Model {
+            swept,
+            budget,
+            observed,
+            below,
+        } => {
+            let run = build(spec, index, swept, vocab_size, shortest_split)?;
+            Ok((
+                run,
+                format!("tpe model fit on {budget}: {observed} results, the best {below} below"),
+            ))
+        }
+        Decision::Random(why) => random_run(spec, index, vocab_size, shortest_split)
+            .map(|run| (run, format!("random draw ({why})"))),
+    }
 }
 
 fn show(swept: &BTreeMap<String, serde_json::Value>) -> String {
@@ -139,46 +240,17 @@ pub fn plan_runs(
             }
             Ok(runs)
         }
-        Method::Random => {
-            let cap = spec.run_cap.expect("random search has a run_cap");
-            let mut runs = Vec::with_capacity(cap);
-            for i in 0..cap {
-                let mut last = String::new();
-                let mut found = None;
-                for attempt in 0..MAX_DRAWS {
-                    let mut rng =
-                        Rng::keyed(spec.seed, Stream::Plan, (i * MAX_DRAWS + attempt) as u64);
-                    let swept: BTreeMap<String, serde_json::Value> = spec
-                        .parameters
-                        .iter()
-                        .map(|(k, p)| (k.clone(), p.draw(&mut rng)))
-                        .collect();
-                    let hp = spec
-                        .base
-                        .with_overrides(&swept)
-                        .expect("draws were type-checked");
-                    match point_problem(spec, &hp, vocab_size, shortest_split) {
-                        Some(why) => last = format!("{}: {why}", show(&swept)),
-                        None => {
-                            found = Some(PlannedRun {
-                                index: i,
-                                hyperparams: hp,
-                                swept,
-                            });
-                            break;
-                        }
-                    }
-                }
-                match found {
-                    Some(run) => runs.push(run),
-                    None => {
-                        return Err(fail(vec![format!(
-                            "no buildable model in {MAX_DRAWS} draws for run {i}; last draw {last}"
-                        )]));
-                    }
-                }
-            }
-            Ok(runs)
+        Method::Random | Method::Tpe => {
+            let cap = spec.run_cap.expect("random search and tpe have a run_cap");
+            // Tpe's later runs are planned one at a time, as workers ask for them.
+            let n = match spec.method {
+                Method::Tpe => spec.tpe.unwrap_or_default().n_startup.min(cap),
+                _ => cap,
+            };
+            (0..n)
+                .map(|i| random_run(spec, i, vocab_size, shortest_split))
+                .collect::<Result<Vec<_>, String>>()
+                .map_err(|e| fail(vec![e]))
         }
     }
 }

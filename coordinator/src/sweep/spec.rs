@@ -11,6 +11,7 @@ use gptsweep_gpt::sample::SamplesSpec;
 use super::early::EarlyTerminate;
 use super::metric::{Method, Metric};
 use super::param::Param;
+use super::tpe::TpeOptions;
 
 /// Where the corpus comes from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -48,6 +49,9 @@ pub struct SweepSpec {
     /// Stop runs that fall behind at the rungs (absent in sweeps stored before it existed).
     #[serde(default)]
     pub early_terminate: Option<EarlyTerminate>,
+    /// The options of `method: tpe`; absent for other methods.
+    #[serde(default)]
+    pub tpe: Option<TpeOptions>,
 }
 
 /// Hard limit on planned runs, whatever the file says.

@@ -76,7 +76,9 @@ fn wrong_types_empty_values_and_inverted_ranges_are_refused() {
 
 #[test]
 fn features_not_built_are_refused_not_ignored() {
-    assert!(err("method: tpe\n").contains("s.yaml:1:9: method: tpe is not built yet"));
+    assert!(err("method: bayes\n").contains(
+        "s.yaml:1:9: method: bayes is W&B's Bayesian search; gptsweep's model-based search is tpe"
+    ));
     let e = err("method: grid\ntokenizer: gpt2\n");
     assert!(
         e.contains("s.yaml:2:12: tokenizer: gpt2 (BPE) is not built yet"),
@@ -220,7 +222,7 @@ fn shipped_sweep_files_parse_and_plan() {
         assert!(!runs.is_empty(), "{name}");
         seen += 1;
     }
-    assert_eq!(seen, 3);
+    assert_eq!(seen, 4);
 }
 
 #[test]
@@ -299,4 +301,129 @@ fn parse_errors_name_the_key_and_value_not_library_internals() {
             assert!(!e.contains(internal), "{e}");
         }
     }
+}
+
+const TPE: &str = "method: tpe
+run_cap: 24
+seed: 5
+parameters:
+  n_embd: {values: [32, 48, 64]}
+  n_head: {values: [2, 3, 4]}
+  n_layer: {min: 1, max: 3}
+  lr: {distribution: log_uniform_values, min: 1.0e-4, max: 1.0e-2}
+train: {max_iters: 20, eval_interval: 10, block_size: 16, batch_size: 4}
+";
+
+#[test]
+fn tpe_needs_a_run_cap_and_takes_optuna_defaults() {
+    assert!(
+        err("method: tpe\n").contains("s.yaml:1:9: run_cap: required when method is tpe"),
+        "{}",
+        err("method: tpe\n")
+    );
+    let spec = parse_sweep("t.yaml", TPE).unwrap();
+    assert_eq!(spec.method, Method::Tpe);
+    assert_eq!(spec.tpe, Some(tpe::TpeOptions::default()));
+    let given = parse_sweep(
+        "t.yaml",
+        &format!("{TPE}tpe: {{n_startup: 4, n_ei_candidates: 8, gamma: 0.25}}\n"),
+    )
+    .unwrap();
+    assert_eq!(
+        given.tpe,
+        Some(tpe::TpeOptions {
+            n_startup: 4,
+            n_ei_candidates: 8,
+            gamma: 0.25
+        })
+    );
+}
+
+#[test]
+fn tpe_options_are_checked_with_their_location() {
+    let e = err(&format!(
+        "{TPE}tpe: {{n_startup: 0, n_ei_candidates: 0, gamma: 1.5}}\n"
+    ));
+    for want in [
+        "s.yaml:10:18: tpe.n_startup: 0 must be >= 1",
+        "s.yaml:10:38: tpe.n_ei_candidates: 0 must be between 1 and 10000",
+        "s.yaml:10:48: tpe.gamma: 1.5 must be in (0, 1]",
+    ] {
+        assert!(e.contains(want), "{want:?} in {e}");
+    }
+    let e = err(&format!("{TPE}tpe: {{prior_weight: 2}}\n"));
+    assert!(
+        e.starts_with("s.yaml:10:") && e.contains("prior_weight"),
+        "{e}"
+    );
+    let e = err("method: grid\ntpe: {n_startup: 3}\n");
+    assert!(
+        e.contains("s.yaml:2:6: tpe: options of method: tpe, but this sweep's method is grid"),
+        "{e}"
+    );
+    // A start-up phase as long as the cap leaves nothing to the model.
+    let e = err(&TPE.replace("run_cap: 24", "run_cap: 6"));
+    assert!(
+        e.contains(
+            "s.yaml:1:9: tpe.n_startup: 10 (the default) random runs come first, and run_cap is 6"
+        ),
+        "{e}"
+    );
+}
+
+#[test]
+fn tpe_plans_its_startup_runs_as_random_search_draws_them() {
+    let spec = parse_sweep("t.yaml", TPE).unwrap();
+    let runs = plan_runs(&spec, "t.yaml", 65, 100_000).unwrap();
+    assert_eq!(runs.len(), 10);
+    let random = parse_sweep("t.yaml", &TPE.replace("method: tpe", "method: random")).unwrap();
+    assert_eq!(
+        runs[..],
+        plan_runs(&random, "t.yaml", 65, 100_000).unwrap()[..10]
+    );
+}
+
+#[test]
+fn tpe_proposals_are_buildable_models_within_the_memory_limit() {
+    // The objective favours the widest, deepest models and lr near 3e-3; a memory limit
+    // rules the largest out and n_embd 32 or 64 with 3 heads do not divide.
+    let yaml = format!("{TPE}max_memory_gb: 0.002\n");
+    let spec = parse_sweep("t.yaml", &yaml).unwrap();
+    let mut runs = plan_runs(&spec, "t.yaml", 65, 100_000).unwrap();
+    let score = |r: &PlannedRun| {
+        let h = &r.hyperparams;
+        (h.lr.ln() - 3e-3f64.ln()).abs() - (h.n_embd * h.n_layer) as f64 / 64.0
+    };
+    let mut trials: Vec<tpe::Trial> = runs
+        .iter()
+        .map(|r| tpe::Trial {
+            swept: r.swept.clone(),
+            status: tpe::TrialStatus::Finished,
+            curve: vec![score(r)],
+        })
+        .collect();
+    let mut model = 0;
+    for i in runs.len()..24 {
+        let (run, how) = plan_next(&spec, i, &trials, 65, 100_000).unwrap();
+        model += usize::from(how.starts_with("tpe model"));
+        trials.push(tpe::Trial {
+            swept: run.swept.clone(),
+            status: tpe::TrialStatus::Finished,
+            curve: vec![score(&run)],
+        });
+        runs.push(run);
+    }
+    assert_eq!(model, 14, "every run after the startup is the model's");
+    for r in &runs {
+        let h = &r.hyperparams;
+        assert_eq!(h.n_embd % h.n_head, 0, "{:?}", r.swept);
+        assert!(
+            h.model_config(65).training_bytes(h.batch_size) <= spec.max_memory_bytes,
+            "{:?}",
+            r.swept
+        );
+    }
+    // The same results give the same proposals.
+    let (again, _) = plan_next(&spec, 23, &trials[..23], 65, 100_000).unwrap();
+    assert_eq!(again, runs[23]);
 }

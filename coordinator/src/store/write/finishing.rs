@@ -1,7 +1,7 @@
 //! The end of an attempt and what follows: the run finishes, stops, is handed back
 //! (preempted, or the worker's environment failed: queued again, not counted), or (after
 //! a failure or an expired lease) is queued again or failed for good; a sweep whose runs
-//! have all ended is closed.
+//! have all ended (and, for tpe, all been made) is closed.
 
 use sqlx::AnyConnection;
 
@@ -127,15 +127,26 @@ async fn end_attempt(
     Ok(())
 }
 
-/// Closes the run's sweep as finished once none of its runs is queued or running.
+/// Closes the run's sweep once it is done ([`close_if_done`]).
 async fn close_sweep_if_done(c: &mut AnyConnection, run: RunId) -> Result<()> {
+    let sweep: i64 = sqlx::query_scalar("SELECT sweep_id FROM runs WHERE id = $1")
+        .bind(run.get())
+        .fetch_one(&mut *c)
+        .await?;
+    close_if_done(c, sweep).await
+}
+
+/// Closes a sweep as finished once it has made all its runs (`run_cap`: a tpe sweep makes
+/// them as workers ask) and none of them is queued or running.
+pub(super) async fn close_if_done(c: &mut AnyConnection, sweep: i64) -> Result<()> {
     sqlx::query(
         "UPDATE sweeps SET state = 'finished', finished_at = $1
-         WHERE id = (SELECT sweep_id FROM runs WHERE id = $2) AND state = 'running'
-           AND NOT EXISTS (SELECT 1 FROM runs WHERE sweep_id = sweeps.id AND state IN ('queued', 'running'))",
+         WHERE id = $2 AND state = 'running'
+           AND NOT EXISTS (SELECT 1 FROM runs WHERE sweep_id = sweeps.id AND state IN ('queued', 'running'))
+           AND (SELECT COUNT(*) FROM runs WHERE sweep_id = sweeps.id) >= sweeps.run_cap",
     )
     .bind(now_ms())
-    .bind(run.get())
+    .bind(sweep)
     .execute(&mut *c)
     .await?;
     Ok(())

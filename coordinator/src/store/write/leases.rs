@@ -1,5 +1,6 @@
 //! Leases: a queued run handed to one worker's device, renewed by every report and
-//! heartbeat of its holder, and expired (the run requeued) when the holder goes quiet.
+//! heartbeat of its holder, and expired (the run requeued) when the holder goes quiet. A
+//! tpe sweep's runs after the first are made here, when a worker asks for work.
 
 use sqlx::{AnyConnection, Row};
 
@@ -7,13 +8,17 @@ use gptsweep_api::{Directive, LeaseId, LeasedRun, RunId, RunState, WorkerId};
 
 use super::Write;
 use super::finishing::requeue_or_fail;
+use super::propose::propose;
 use super::workers::touch;
 use crate::clock::now_ms;
 use crate::error::{CoordinatorError, Result};
 use crate::store::column;
 
 /// Leases the next queued run (oldest sweep first, then plan order) to a worker's device;
-/// `None` when nothing is queued.
+/// `None` when nothing is queued. When the oldest running sweep with work is a tpe sweep
+/// with no queued run that fits but fewer runs than its cap, its next run is proposed
+/// first, from every result so far, and leased if it fits the device (else it stays
+/// queued for a device where it fits).
 #[derive(Debug, Clone)]
 pub struct Lease {
     /// The worker asking.
@@ -77,15 +82,23 @@ impl Write for Lease {
         if room.is_some_and(|r| r < 0) {
             return Ok(None);
         }
-        let row = sqlx::query(
-            "SELECT r.id, r.hyperparams_json, r.attempts, r.checkpoint_step, s.name, s.spec_json, s.dataset_sha256, d.name AS dname, d.builtin
-             FROM runs r JOIN sweeps s ON s.id = r.sweep_id JOIN datasets d ON d.sha256 = s.dataset_sha256
-             WHERE r.state = 'queued' AND s.state = 'running' AND r.memory_bytes <= $1
-             ORDER BY s.id, r.idx LIMIT 1",
+        let room = room.unwrap_or(i64::MAX);
+        let mut row = next_queued(c, room).await?;
+        let open: Option<i64> = sqlx::query_scalar(
+            "SELECT s.id FROM sweeps s WHERE s.state = 'running' AND s.method = 'tpe'
+               AND s.run_cap > (SELECT COUNT(*) FROM runs r WHERE r.sweep_id = s.id)
+             ORDER BY s.id LIMIT 1",
         )
-        .bind(room.unwrap_or(i64::MAX))
         .fetch_optional(&mut *c)
         .await?;
+        if let Some(sweep) = open
+            && row
+                .as_ref()
+                .is_none_or(|r| sweep < r.get::<i64, _>("sweep_id"))
+        {
+            propose(c, sweep).await?;
+            row = next_queued(c, room).await?;
+        }
         let Some(row) = row else { return Ok(None) };
         let run_id: i64 = row.get("id");
         let now = now_ms();
@@ -125,6 +138,20 @@ impl Write for Lease {
             resume_step: resume_step as u64,
         }))
     }
+}
+
+/// The queued run to lease next (oldest running sweep first, then plan order) among those
+/// whose memory estimate is at most `room` bytes.
+async fn next_queued(c: &mut AnyConnection, room: i64) -> Result<Option<sqlx::any::AnyRow>> {
+    Ok(sqlx::query(
+        "SELECT r.id, r.sweep_id, r.hyperparams_json, r.attempts, r.checkpoint_step, s.name, s.spec_json, s.dataset_sha256, d.name AS dname, d.builtin
+         FROM runs r JOIN sweeps s ON s.id = r.sweep_id JOIN datasets d ON d.sha256 = s.dataset_sha256
+         WHERE r.state = 'queued' AND s.state = 'running' AND r.memory_bytes <= $1
+         ORDER BY s.id, r.idx LIMIT 1",
+    )
+    .bind(room)
+    .fetch_optional(&mut *c)
+    .await?)
 }
 
 /// What renewing a lease found: the directive for the holder, and whether the run's sweep

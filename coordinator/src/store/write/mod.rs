@@ -6,7 +6,8 @@
 //! - [`datasets`][]: a stored corpus, and forgetting unused uploads;
 //! - [`sweeps`][]: a new sweep and its runs, cancel, retry;
 //! - [`workers`][]: registration;
-//! - [`leases`][]: handing out runs, renewing and expiring leases, the grace after a restart;
+//! - [`leases`][]: handing out runs (and, for a tpe sweep, proposing the next one first:
+//!   [`propose`][]), renewing and expiring leases, the grace after a restart;
 //! - [`reports`][]: evaluations and checkpoints of a held run;
 //! - [`finishing`][]: the end of an attempt, and what follows for its run and sweep.
 //!
@@ -17,6 +18,7 @@
 mod datasets;
 mod finishing;
 mod leases;
+mod propose;
 mod reports;
 mod sweeps;
 mod workers;

@@ -1,9 +1,9 @@
 //! A sweep's life as a whole: created with its planned runs, cancelled, and its ended
-//! runs queued again.
+//! runs queued again; and how a planned run is stored (at submit, or proposed later).
 
 use sqlx::AnyConnection;
 
-use gptsweep_api::{Named, RunState, SweepId};
+use gptsweep_api::{Method, Named, RunState, SweepId};
 
 use super::Write;
 use crate::clock::now_ms;
@@ -23,6 +23,43 @@ pub struct NewSweep {
     pub dataset_sha256: String,
     /// Planned runs, with their parameter counts and training-memory estimates (bytes).
     pub runs: Vec<(PlannedRun, u64, u64)>,
+    /// Characters in the corpus's vocabulary (for proposals' memory estimates).
+    pub vocab_size: usize,
+    /// Tokens in the corpus's shorter split (for proposals' block_size).
+    pub shortest_split: usize,
+}
+
+impl NewSweep {
+    /// Runs the sweep makes in all: a tpe sweep's cap, else those planned now.
+    pub fn run_cap(&self) -> usize {
+        match self.spec.method {
+            Method::Tpe => self.spec.run_cap.unwrap_or(self.runs.len()),
+            Method::Grid | Method::Random => self.runs.len(),
+        }
+    }
+}
+
+/// Queues `run` in sweep `sweep` with its parameter count and memory estimate.
+pub(super) async fn insert_run(
+    c: &mut AnyConnection,
+    sweep: i64,
+    run: &PlannedRun,
+    params: u64,
+    memory: u64,
+) -> Result<i64> {
+    let id = sqlx::query_scalar(
+        "INSERT INTO runs (sweep_id, idx, hyperparams_json, swept_json, state, num_params, created_at, memory_bytes) VALUES ($1, $2, $3, $4, 'queued', $5, $6, $7) RETURNING id",
+    )
+    .bind(sweep)
+    .bind(run.index as i64)
+    .bind(serde_json::to_string(&run.hyperparams).expect("serialises"))
+    .bind(serde_json::to_string(&run.swept).expect("serialises"))
+    .bind(params as i64)
+    .bind(now_ms())
+    .bind(memory as i64)
+    .fetch_one(&mut *c)
+    .await?;
+    Ok(id)
 }
 
 /// Stores a sweep and queues its runs; answers its id. A taken name is refused.
@@ -47,8 +84,8 @@ impl Write for CreateSweep {
         let now = now_ms();
         let spec_json = serde_json::to_string(&s.spec).expect("spec serialises");
         let id: i64 = sqlx::query_scalar(
-            "INSERT INTO sweeps (name, file_name, yaml, spec_json, method, metric, goal, dataset_sha256, state, created_at, early_min_iter, early_eta)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'running', $9, $10, $11) RETURNING id",
+            "INSERT INTO sweeps (name, file_name, yaml, spec_json, method, metric, goal, dataset_sha256, state, created_at, early_min_iter, early_eta, run_cap, vocab_size, shortest_split)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'running', $9, $10, $11, $12, $13, $14) RETURNING id",
         )
         .bind(&s.spec.name)
         .bind(&s.file_name)
@@ -61,21 +98,13 @@ impl Write for CreateSweep {
         .bind(now)
         .bind(s.spec.early_terminate.map(|e| e.min_iter as i64))
         .bind(s.spec.early_terminate.map(|e| e.eta as i64))
+        .bind(s.run_cap() as i64)
+        .bind(s.vocab_size as i64)
+        .bind(s.shortest_split as i64)
         .fetch_one(&mut *c)
         .await?;
         for (run, params, memory) in &s.runs {
-            sqlx::query(
-                "INSERT INTO runs (sweep_id, idx, hyperparams_json, swept_json, state, num_params, created_at, memory_bytes) VALUES ($1, $2, $3, $4, 'queued', $5, $6, $7)",
-            )
-            .bind(id)
-            .bind(run.index as i64)
-            .bind(serde_json::to_string(&run.hyperparams).expect("serialises"))
-            .bind(serde_json::to_string(&run.swept).expect("serialises"))
-            .bind(*params as i64)
-            .bind(now)
-            .bind(*memory as i64)
-            .execute(&mut *c)
-            .await?;
+            insert_run(c, id, run, *params, *memory).await?;
         }
         Ok(SweepId(id))
     }

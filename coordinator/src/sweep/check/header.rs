@@ -98,27 +98,24 @@ pub(super) fn method(c: &mut Checker, f: &SweepFile) -> Option<Method> {
         return Some(method);
     }
     match f.method.value.as_str() {
-        "tpe" | "bayes" => {
+        "bayes" => {
             c.err(
                 f.method.referenced,
-                format!(
-                    "method: {} is not built yet; use grid or random",
-                    f.method.value
-                ),
+                "method: bayes is W&B's Bayesian search; gptsweep's model-based search is tpe",
             );
             None
         }
         other => {
             c.err(
                 f.method.referenced,
-                format!("method: unknown method {other:?}; expected grid or random"),
+                format!("method: unknown method {other:?}; expected grid, random or tpe"),
             );
             None
         }
     }
 }
 
-/// `run_cap:`, required by random search.
+/// `run_cap:`, required by random search and tpe.
 pub(super) fn run_cap(c: &mut Checker, f: &SweepFile, method: Option<Method>) -> Option<usize> {
     match &f.run_cap {
         Some(r) if r.value < 1 || r.value as usize > MAX_RUNS => {
@@ -130,10 +127,10 @@ pub(super) fn run_cap(c: &mut Checker, f: &SweepFile, method: Option<Method>) ->
         }
         Some(r) => Some(r.value as usize),
         None => {
-            if method == Some(Method::Random) {
+            if let Some(m @ (Method::Random | Method::Tpe)) = method {
                 c.err(
                     f.method.referenced,
-                    "run_cap: required when method is random",
+                    format!("run_cap: required when method is {m}"),
                 );
             }
             None

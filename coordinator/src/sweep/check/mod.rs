@@ -9,6 +9,7 @@ mod metric;
 mod params;
 mod range;
 mod samples;
+mod tpe;
 mod train;
 mod yaml_error;
 
@@ -76,6 +77,7 @@ fn check(c: &mut Checker, file_name: &str, f: SweepFile) -> Option<SweepSpec> {
     let metric = metric::check(c, &f);
     let early_terminate = early::check(c, &f);
     let run_cap = header::run_cap(c, &f, method);
+    let tpe = tpe::check(c, &f, method, run_cap);
     let base = train::check(c, &f);
     let parameters = params::check(c, &f, &base, method);
     let samples = samples::check(c, &f);
@@ -92,5 +94,6 @@ fn check(c: &mut Checker, file_name: &str, f: SweepFile) -> Option<SweepSpec> {
         samples,
         max_memory_bytes,
         early_terminate,
+        tpe,
     })
 }

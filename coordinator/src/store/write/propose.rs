@@ -1,0 +1,101 @@
+//! A tpe sweep's next run, made when a worker asks for work and the sweep has no queued
+//! run but fewer runs than its cap: read the spec and every run's parameters, state and
+//! metric curve, ask the planner ([`crate::sweep::plan_next`]), and queue the run. It runs
+//! inside the lease's write, in the single writer's transaction, so two workers asking at
+//! once are answered one after the other and the second proposal sees the first run
+//! (pending: constant liar).
+
+use std::collections::BTreeMap;
+
+use sqlx::{AnyConnection, Row};
+
+use gptsweep_api::{MetricName, RunState};
+
+use super::finishing::close_if_done;
+use super::sweeps::insert_run;
+use crate::error::{CoordinatorError, Result};
+use crate::store::column;
+use crate::sweep::tpe::{Trial, TrialStatus};
+use crate::sweep::{SweepSpec, plan_next};
+
+/// Proposes and queues the next run of sweep `sweep`. A sweep where no buildable run can be
+/// found any more has its cap lowered to the runs it has, so that it can end.
+pub(super) async fn propose(c: &mut AnyConnection, sweep: i64) -> Result<()> {
+    let row = sqlx::query(
+        "SELECT spec_json, metric, vocab_size, shortest_split FROM sweeps WHERE id = $1",
+    )
+    .bind(sweep)
+    .fetch_one(&mut *c)
+    .await?;
+    let spec: SweepSpec = serde_json::from_str(row.get::<&str, _>("spec_json")).map_err(|e| {
+        CoordinatorError::Invalid(format!("stored spec of sweep {sweep} is unreadable: {e}"))
+    })?;
+    let metric: MetricName = column::named(&row, "metric")?;
+    let vocab = row.get::<i64, _>("vocab_size") as usize;
+    let shortest = row.get::<i64, _>("shortest_split") as usize;
+    let (index, trials) = trials(c, sweep, metric).await?;
+    match plan_next(&spec, index, &trials, vocab, shortest) {
+        Ok((run, how)) => {
+            let model = run.hyperparams.model_config(vocab);
+            let memory = model.training_bytes(run.hyperparams.batch_size);
+            insert_run(c, sweep, &run, model.num_params() as u64, memory).await?;
+            tracing::info!(sweep = %spec.name, run = index, "proposed by {how}");
+        }
+        Err(why) => {
+            tracing::warn!(sweep = %spec.name, "no more runs: {why}");
+            sqlx::query("UPDATE sweeps SET run_cap = $1 WHERE id = $2")
+                .bind(index as i64)
+                .bind(sweep)
+                .execute(&mut *c)
+                .await?;
+            close_if_done(c, sweep).await?;
+        }
+    }
+    Ok(())
+}
+
+/// The sweep's run count (the next run's index), and every run in plan order with its
+/// metric curve (cancelled ones left out: they say nothing about their point).
+async fn trials(
+    c: &mut AnyConnection,
+    sweep: i64,
+    metric: MetricName,
+) -> Result<(usize, Vec<Trial>)> {
+    let runs: Vec<(i64, String, String)> =
+        sqlx::query_as("SELECT id, swept_json, state FROM runs WHERE sweep_id = $1 ORDER BY idx")
+            .bind(sweep)
+            .fetch_all(&mut *c)
+            .await?;
+    // The column is the metric's own name, from the enum's fixed names, never from input.
+    let sql = format!(
+        "SELECT e.run_id, e.{metric} FROM evals e JOIN runs r ON r.id = e.run_id WHERE r.sweep_id = $1 ORDER BY e.run_id, e.step"
+    );
+    let evals: Vec<(i64, f64)> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(sweep)
+        .fetch_all(&mut *c)
+        .await?;
+    let mut curves: BTreeMap<i64, Vec<f64>> = BTreeMap::new();
+    for (run, value) in evals {
+        curves.entry(run).or_default().push(value);
+    }
+    let count = runs.len();
+    let mut trials = Vec::with_capacity(count);
+    for (id, swept, state) in runs {
+        let status = match column::parse::<RunState>("runs.state", &state)? {
+            RunState::Queued | RunState::Running => TrialStatus::Pending,
+            RunState::Finished => TrialStatus::Finished,
+            RunState::Stopped => TrialStatus::Stopped,
+            RunState::Failed => TrialStatus::Failed,
+            RunState::Cancelled => continue,
+        };
+        let swept = serde_json::from_str(&swept).map_err(|e| {
+            CoordinatorError::Invalid(format!("stored parameters of run {id}: {e}"))
+        })?;
+        trials.push(Trial {
+            swept,
+            status,
+            curve: curves.remove(&id).unwrap_or_default(),
+        });
+    }
+    Ok((count, trials))
+}
