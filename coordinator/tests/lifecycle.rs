@@ -3,16 +3,16 @@
 //! stops, and storage faults answered as the coordinator's (UNAVAILABLE), never as the
 //! caller's. The store's tests run on SQLite and on a throwaway PostgreSQL server.
 
-#[path = "../../tests/common/postgres.rs"]
-mod postgres;
+mod common;
 
 use std::path::Path;
 use std::time::Duration;
 
-use postgres::Postgres;
+use common::postgres::Postgres;
+use common::{config, lease, submitted};
 
 use gptsweep_coordinator::store::{
-    Database, ExpireLeases, GraceLeases, Lease, RegisterWorker, Store, open_pool,
+    Database, ExpireLeases, GraceLeases, RegisterWorker, Store, open_pool,
 };
 use gptsweep_coordinator::{Coordinator, CoordinatorConfig, CoordinatorError};
 
@@ -22,43 +22,14 @@ method: grid
 train: {n_embd: 16, n_head: 2, n_layer: 1, block_size: 16, batch_size: 8, max_iters: 20, eval_interval: 10, eval_iters: 2}
 ";
 
-/// A coordinator's config for state directory `dir`, its rows in `pg`'s database when
-/// given, else in the directory's SQLite file.
-fn config(dir: &Path, pg: Option<&Postgres>) -> CoordinatorConfig {
-    let mut config = CoordinatorConfig::new(dir.to_path_buf());
-    if let Some(pg) = pg {
-        config.database = Database::Postgres(pg.database());
-    }
-    config
-}
-
 /// A state directory (and database) holding one sweep whose one run is leased for
 /// `lease_ms`; answers the store over it (the coordinator that made it closed).
 async fn leased_run(dir: &Path, pg: Option<&Postgres>, lease_ms: i64) -> Store {
-    let config = config(dir, pg);
-    let c = Coordinator::open(config.clone()).await.unwrap();
-    c.submit("one.yaml", SWEEP, "").await.unwrap();
-    c.close().await;
-    drop(c);
-    let store = Store::start(open_pool(&config.database).await.unwrap());
-    let worker = store
-        .write(RegisterWorker {
-            name: "w".into(),
-            devices: vec!["cpu".into()],
-            memory: Default::default(),
-        })
-        .await
-        .unwrap();
-    let leased = store
-        .write(Lease {
-            worker,
-            device: "cpu".into(),
-            lease_ms,
-            fit_memory: false,
-        })
-        .await
-        .unwrap();
-    assert!(leased.is_some(), "the run is leased");
+    let (store, _, _, worker) = submitted(dir, pg, SWEEP).await;
+    assert!(
+        lease(&store, worker, lease_ms).await.is_some(),
+        "the run is leased"
+    );
     store
 }
 

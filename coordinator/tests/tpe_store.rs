@@ -4,19 +4,15 @@
 //! and has ended, runs stopped at a rung count, and the rungs judge a run by its best value
 //! so far. On SQLite and on a throwaway PostgreSQL server.
 
-#[path = "../../tests/common/postgres.rs"]
-mod postgres;
+mod common;
 
 use std::collections::BTreeSet;
-use std::path::Path;
 
-use postgres::Postgres;
+use common::postgres::Postgres;
+use common::{lease as lease_for, submitted};
 
-use gptsweep_api::{Directive, Evaluation, LeasedRun, Outcome, SweepId, SweepState, WorkerId};
-use gptsweep_coordinator::store::{
-    Database, Finish, Lease, RegisterWorker, Report, Store, open_pool, reads,
-};
-use gptsweep_coordinator::{Coordinator, CoordinatorConfig};
+use gptsweep_api::{Directive, Evaluation, LeasedRun, Outcome, SweepState};
+use gptsweep_coordinator::store::{Finish, Report, Store, reads};
 
 /// Six runs: two random ones at submit, four proposed. Four evaluations a run (steps 10
 /// to 40); `early` adds rungs at evaluations 1 and 2.
@@ -37,46 +33,6 @@ train: {n_embd: 16, n_head: 2, block_size: 16, batch_size: 8, max_iters: 40, eva
         yaml += "early_terminate: {type: hyperband, min_iter: 1, eta: 2}\n";
     }
     yaml
-}
-
-/// A submitted sweep (the coordinator that took it closed), the store over its database
-/// with a registered worker, and a pool for reads.
-async fn submitted(
-    dir: &Path,
-    pg: Option<&Postgres>,
-    yaml: &str,
-) -> (Store, sqlx::AnyPool, SweepId, WorkerId) {
-    let mut config = CoordinatorConfig::new(dir.to_path_buf());
-    if let Some(pg) = pg {
-        config.database = Database::Postgres(pg.database());
-    }
-    let c = Coordinator::open(config.clone()).await.unwrap();
-    let sub = c.submit("t.yaml", yaml, "").await.unwrap();
-    c.close().await;
-    drop(c);
-    let pool = open_pool(&config.database).await.unwrap();
-    let store = Store::start(pool.clone());
-    let worker = store
-        .write(RegisterWorker {
-            name: "w".into(),
-            devices: vec!["cpu".into()],
-            memory: Default::default(),
-        })
-        .await
-        .unwrap();
-    (store, pool, sub.id, worker)
-}
-
-async fn lease(store: &Store, worker: WorkerId) -> Option<LeasedRun> {
-    store
-        .write(Lease {
-            worker,
-            device: "cpu".into(),
-            lease_ms: 60_000,
-            fit_memory: false,
-        })
-        .await
-        .unwrap()
 }
 
 /// A made-up loss curve: lower the nearer lr is to 1e-3.
@@ -169,7 +125,11 @@ async fn runs_to_the_cap(pg: Option<&Postgres>, early: bool) {
     // on the spot (random: no startup run has a result yet), each a different point.
     let mut leased = Vec::new();
     for _ in 0..3 {
-        leased.push(lease(&store, worker).await.expect("a run for every ask"));
+        leased.push(
+            lease_for(&store, worker, 60_000)
+                .await
+                .expect("a run for every ask"),
+        );
     }
     let points: BTreeSet<&str> = leased.iter().map(|r| r.hyperparams_json.as_str()).collect();
     assert_eq!(points.len(), 3, "{points:?}");
@@ -190,7 +150,7 @@ async fn runs_to_the_cap(pg: Option<&Postgres>, early: bool) {
     assert_eq!(info.proposed, 3);
 
     let mut all: Vec<LeasedRun> = leased;
-    while let Some(run) = lease(&store, worker).await {
+    while let Some(run) = lease_for(&store, worker, 60_000).await {
         stopped += usize::from(train(&store, &run, &steps).await);
         all.push(run);
     }
@@ -210,7 +170,7 @@ async fn runs_to_the_cap(pg: Option<&Postgres>, early: bool) {
         assert_eq!(stopped, 0);
     }
     assert!(
-        lease(&store, worker).await.is_none(),
+        lease_for(&store, worker, 60_000).await.is_none(),
         "nothing past the cap"
     );
     store.close().await;
@@ -230,8 +190,8 @@ train: {n_embd: 16, n_head: 2, n_layer: 1, block_size: 16, batch_size: 8, max_it
 early_terminate: {type: hyperband, min_iter: 2, eta: 2}
 ";
     let (store, _pool, _id, worker) = submitted(dir.path(), None, yaml).await;
-    let a = lease(&store, worker).await.unwrap();
-    let b = lease(&store, worker).await.unwrap();
+    let a = lease_for(&store, worker, 60_000).await.unwrap();
+    let b = lease_for(&store, worker, 60_000).await.unwrap();
     let report = |run: &LeasedRun, losses: [f32; 2]| {
         let evals = [10, 20]
             .iter()

@@ -1,0 +1,64 @@
+//! What the coordinator crate's in-process tests share: a throwaway PostgreSQL server
+//! (the root tests' [`postgres`]), a coordinator config on either backend, a submitted
+//! sweep with the store over its database and a registered worker, and a lease.
+
+#![allow(dead_code)]
+
+#[path = "../../../tests/common/postgres.rs"]
+pub mod postgres;
+
+use std::path::Path;
+
+use gptsweep_api::{LeasedRun, SweepId, WorkerId};
+use gptsweep_coordinator::store::{Database, Lease, RegisterWorker, Store, open_pool};
+use gptsweep_coordinator::{Coordinator, CoordinatorConfig};
+
+use postgres::Postgres;
+
+/// A coordinator's config for state directory `dir`, its rows in `pg`'s database when
+/// given, else in the directory's SQLite file.
+pub fn config(dir: &Path, pg: Option<&Postgres>) -> CoordinatorConfig {
+    let mut config = CoordinatorConfig::new(dir.to_path_buf());
+    if let Some(pg) = pg {
+        config.database = Database::Postgres(pg.database());
+    }
+    config
+}
+
+/// The sweep `yaml` submitted (the coordinator that took it closed), the store over its
+/// database with one registered CPU worker, and a pool for reads.
+pub async fn submitted(
+    dir: &Path,
+    pg: Option<&Postgres>,
+    yaml: &str,
+) -> (Store, sqlx::AnyPool, SweepId, WorkerId) {
+    let config = config(dir, pg);
+    let c = Coordinator::open(config.clone()).await.unwrap();
+    let sub = c.submit("t.yaml", yaml, "").await.unwrap();
+    c.close().await;
+    drop(c);
+    let pool = open_pool(&config.database).await.unwrap();
+    let store = Store::start(pool.clone());
+    let worker = store
+        .write(RegisterWorker {
+            name: "w".into(),
+            devices: vec!["cpu".into()],
+            memory: Default::default(),
+        })
+        .await
+        .unwrap();
+    (store, pool, sub.id, worker)
+}
+
+/// The worker's next run on its CPU, leased for `lease_ms`.
+pub async fn lease(store: &Store, worker: WorkerId, lease_ms: i64) -> Option<LeasedRun> {
+    store
+        .write(Lease {
+            worker,
+            device: "cpu".into(),
+            lease_ms,
+            fit_memory: false,
+        })
+        .await
+        .unwrap()
+}
