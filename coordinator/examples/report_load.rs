@@ -53,7 +53,11 @@ async fn main() {
         ca = Some(trust);
     }
     let coordinator = Coordinator::open(config).await.unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    // Sized as `gptsweep coordinator` sizes its port: 1,000 clients connect at once.
+    gptsweep_coordinator::listen::raise_fd_limit();
+    let listener = gptsweep_coordinator::listen::bind("127.0.0.1:0")
+        .await
+        .unwrap();
     let scheme = if tls { "https" } else { "http" };
     let url = format!("{scheme}://{}", listener.local_addr().unwrap());
     tokio::spawn(coordinator.clone().serve(listener, std::future::pending()));

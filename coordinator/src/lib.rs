@@ -4,6 +4,7 @@
 //! - [`sweep`]: sweep files, checks with line and column, planning;
 //! - [`store`]: SQLite through one batching writer;
 //! - [`server`]: the gRPC services for workers and clients;
+//! - [`listen`]: the port and the open-file limit sized for a thousand workers;
 //! - [`datasets`]: corpora stored by sha256 under the state directory;
 //! - [`tls`]: the certificate and key the port serves, checked up front;
 //! - [`state_lock`]: one coordinator per state directory;
@@ -16,6 +17,7 @@ pub mod clock;
 pub mod collect;
 pub mod datasets;
 pub mod error;
+pub mod listen;
 pub mod server;
 pub mod state_lock;
 pub mod store;

@@ -7,6 +7,7 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use gptsweep_coordinator::listen;
 use gptsweep_coordinator::store::Database;
 use gptsweep_coordinator::tls::TlsIdentity;
 use gptsweep_coordinator::{Coordinator, CoordinatorConfig};
@@ -16,6 +17,10 @@ use super::paths::default_state_dir;
 
 /// Longest the coordinator waits for requests under way once told to stop.
 const DRAIN: Duration = Duration::from_secs(10);
+
+/// Open files below which the coordinator warns that a fleet of workers will not fit
+/// (a thousand connections, the database, the WAL, blobs being read).
+const FLEET_FDS: u64 = 1100;
 
 /// Flags of `gptsweep coordinator`.
 #[derive(Debug, clap::Args)]
@@ -71,7 +76,16 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         Some(text) => Database::parse(text).map_err(|e| BadInput(format!("--database {e}")))?,
         None => Database::in_state_dir(&state_dir),
     };
-    let listener = tokio::net::TcpListener::bind(&args.listen)
+    // Every worker holds a connection, hence a descriptor: the soft limit (often 1024)
+    // goes up to the hard one, and the listen backlog takes a fleet reconnecting at once.
+    match listen::raise_fd_limit() {
+        Some((soft, _)) if soft < FLEET_FDS => tracing::warn!(
+            "the open-file limit is {soft} (hard limit included): fewer than {FLEET_FDS} workers can connect at once; raise it with ulimit -Hn or LimitNOFILE="
+        ),
+        Some((soft, hard)) => tracing::debug!("open-file limit raised to {soft} (hard {hard})"),
+        None => {}
+    }
+    let listener = listen::bind(&args.listen)
         .await
         .map_err(|e| anyhow::anyhow!("--listen {}: {e}", args.listen))?;
     let addr = listener.local_addr()?;

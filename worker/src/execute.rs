@@ -18,7 +18,7 @@ use gptsweep_gpt::{Checkpoint, Corpus, DeviceSpec, Eval, Hyperparams};
 use gptsweep_proto::client::Workers;
 use gptsweep_proto::pb;
 
-use crate::backoff::{retry, transient};
+use crate::backoff::{Backoff, retry, transient};
 use crate::dataset_cache::DatasetCache;
 use crate::error::{Result, WorkerError};
 use crate::faults::{self, Fault};
@@ -272,10 +272,13 @@ pub async fn execute(
     if let Some(why) = lost {
         return Err(WorkerError::LeaseLost(why));
     }
+    // The last evaluations, until delivered; a fleet whose coordinator is down retries
+    // spread out (full jitter), not in step.
+    let mut backoff = Backoff::new(Duration::from_secs(5));
     while !pending.is_empty() {
         match report(&ctx.client, &run, &mut pending).await {
             Heard::Lost(why) => return Err(WorkerError::LeaseLost(why)),
-            Heard::Unreachable => tokio::time::sleep(Duration::from_millis(500)).await,
+            Heard::Unreachable => backoff.wait().await,
             _ => {}
         }
     }

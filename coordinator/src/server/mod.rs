@@ -323,14 +323,18 @@ impl Coordinator {
             shutdown.await;
             stopping.send_replace(true);
         };
-        let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+        let incoming = crate::listen::Incoming::new(listener);
         let workers = pb::workers_server::WorkersServer::new(workers::WorkersService(self.clone()))
             .max_decoding_message_size(64 << 20)
             .max_encoding_message_size(64 << 20);
         let clients = pb::clients_server::ClientsServer::new(clients::ClientsService(self.clone()))
             .max_decoding_message_size(64 << 20)
             .max_encoding_message_size(64 << 20);
-        let mut server = tonic::transport::Server::builder();
+        // A ping a minute on every connection: a worker whose host vanished without closing
+        // its connection (power, network) frees its descriptor after at most 80 s.
+        let mut server = tonic::transport::Server::builder()
+            .http2_keepalive_interval(Some(Duration::from_secs(60)))
+            .http2_keepalive_timeout(Some(Duration::from_secs(20)));
         if let Some(tls) = &self.config.tls {
             server = server
                 .tls_config(tls.server_config())

@@ -8,7 +8,7 @@ use tonic::{Request, Response, Status};
 
 use gptsweep_proto::pb;
 
-use gptsweep_api::{LeaseId, RunId, WorkerId, from_proto, to_proto};
+use gptsweep_api::{LeaseId, Outcome, RunId, WorkerId, from_proto, to_proto};
 
 use super::Coordinator;
 use crate::CoordinatorError;
@@ -201,8 +201,12 @@ impl pb::workers_server::Workers for WorkersService {
                 max_attempts: self.0.config.max_attempts,
             })
             .await?;
-        // A run handed back or failed is queued again: wake the pollers.
-        self.0.work.notify_waiters();
+        // A run handed back or failed may be queued again: wake the pollers. A finished or
+        // stopped run frees nothing they could lease, and waking every idle worker's poll
+        // on each one costs as many empty leases as there are idle workers.
+        if !matches!(outcome, Outcome::Finished | Outcome::Stopped) {
+            self.0.work.notify_waiters();
+        }
         Ok(Response::new(pb::FinishReply {}))
     }
 

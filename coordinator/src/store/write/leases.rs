@@ -63,6 +63,15 @@ async fn room(c: &mut AnyConnection, lease: &Lease) -> Result<Option<i64>> {
     }))
 }
 
+/// The one part of a sweep's spec that a lease carries. The rest is skipped without being
+/// built: a grid's spec lists every value (10,000 seeds are 60 KB of JSON), and building
+/// all of it as a `serde_json::Value` on every lease cost more than the lease's queries.
+#[derive(Debug, Default, serde::Deserialize)]
+struct SpecSamples {
+    #[serde(default)]
+    samples: Option<serde_json::Value>,
+}
+
 impl Write for Lease {
     type Output = Option<LeasedRun>;
 
@@ -120,7 +129,7 @@ impl Write for Lease {
             .execute(&mut *c)
             .await?;
         debug_assert_eq!(updated.rows_affected(), 1);
-        let spec: serde_json::Value =
+        let spec: SpecSamples =
             serde_json::from_str(row.get::<&str, _>("spec_json")).unwrap_or_default();
         Ok(Some(LeasedRun {
             run: RunId(run_id),
@@ -130,10 +139,7 @@ impl Write for Lease {
             dataset_name: row.get("dname"),
             dataset_sha256: row.get("dataset_sha256"),
             dataset_builtin: row.get::<i64, _>("builtin") != 0,
-            samples_json: spec
-                .get("samples")
-                .map(|s| s.to_string())
-                .unwrap_or_default(),
+            samples_json: spec.samples.map(|s| s.to_string()).unwrap_or_default(),
             attempt: row.get::<i64, _>("attempts") as u32 + 1,
             resume_step: resume_step as u64,
         }))
@@ -141,13 +147,16 @@ impl Write for Lease {
 }
 
 /// The queued run to lease next (oldest running sweep first, then plan order) among those
-/// whose memory estimate is at most `room` bytes.
+/// whose memory estimate is at most `room` bytes. Ordered by the columns of the index
+/// runs_queue (state, sweep_id, idx), so the first queued run is read off the index;
+/// ordering by s.id (the same value) made SQLite sort every queued run on every lease:
+/// 18 ms a lease with 10,000 queued.
 async fn next_queued(c: &mut AnyConnection, room: i64) -> Result<Option<sqlx::any::AnyRow>> {
     Ok(sqlx::query(
         "SELECT r.id, r.sweep_id, r.hyperparams_json, r.attempts, r.checkpoint_step, s.name, s.spec_json, s.dataset_sha256, d.name AS dname, d.builtin
          FROM runs r JOIN sweeps s ON s.id = r.sweep_id JOIN datasets d ON d.sha256 = s.dataset_sha256
          WHERE r.state = 'queued' AND s.state = 'running' AND r.memory_bytes <= $1
-         ORDER BY s.id, r.idx LIMIT 1",
+         ORDER BY r.sweep_id, r.idx LIMIT 1",
     )
     .bind(room)
     .fetch_optional(&mut *c)
