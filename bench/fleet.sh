@@ -10,6 +10,7 @@
 #   RESTART=1 bash bench/fleet.sh          # restart the coordinator (SIGTERM) mid-run
 #   COORDINATOR_FDS=1024 bash bench/fleet.sh   # start it with a soft open-file limit of 1024
 #   DATABASE=postgres://... bash bench/fleet.sh  # a PostgreSQL store (--database)
+#   DATABASE=throwaway bash bench/fleet.sh       # a fresh PostgreSQL server (bench/postgres.sh)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TARGET=${CARGO_TARGET_DIR:-$PWD/target}
@@ -19,6 +20,12 @@ cargo build --release --bin gptsweep --example fleet_load >&2
 ulimit -Sn "$(ulimit -Hn)" 2>/dev/null || true
 ARGS=(--workers "${WORKERS:-1000}" --runs "${RUNS:-10000}" --evals "${EVALS:-10}"
       --bin "$TARGET/release/gptsweep")
+if [ "${DATABASE:-}" = throwaway ]; then
+  . bench/postgres.sh
+  pg_start
+  trap pg_stop EXIT
+  DATABASE=$PG_URL
+fi
 if [ -n "${DATABASE:-}" ]; then ARGS+=(--database "$DATABASE"); fi
 if [ -n "${RESTART:-}" ]; then ARGS+=(--restart); fi
 if [ -n "${COORDINATOR_FDS:-}" ]; then ARGS+=(--coordinator-fds "$COORDINATOR_FDS"); fi
