@@ -33,7 +33,7 @@ use std::time::{Duration, Instant};
 
 use gptsweep_proto::client::{self, Clients, Stamp, Workers};
 use gptsweep_proto::pb;
-use gptsweep_worker::backoff::{Backoff, transient};
+use gptsweep_worker::backoff::retry_with;
 use tokio::sync::Barrier;
 use tonic::Status;
 
@@ -273,23 +273,17 @@ fn percentiles(mut v: Vec<u32>) -> String {
     )
 }
 
-/// Calls `f` until it answers or fails for good, waiting with the worker's backoff
-/// between transient failures; counts the retries in `retries`.
-async fn call<T, F, Fut>(retries: &AtomicU64, mut f: F) -> Result<T, Status>
+/// Calls `f` as a worker does ([`retry_with`]: the worker's backoff between transient
+/// failures); counts the retries in `retries`.
+async fn call<T, F, Fut>(retries: &AtomicU64, f: F) -> Result<T, Status>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<T, Status>>,
 {
-    let mut backoff = Backoff::new(Duration::from_secs(5));
-    loop {
-        match f().await {
-            Err(s) if transient(&s) => {
-                retries.fetch_add(1, Ordering::Relaxed);
-                backoff.wait().await;
-            }
-            other => return other,
-        }
-    }
+    retry_with(f, |_| {
+        retries.fetch_add(1, Ordering::Relaxed);
+    })
+    .await
 }
 
 /// What one simulated worker saw.

@@ -2,7 +2,9 @@
 //! whatever order their sweeps and runs were inserted in, and the samples spec carried
 //! with each lease.
 
-use gptsweep_coordinator::store::{Database, Lease, RegisterWorker, Store, open_pool};
+mod common;
+
+use gptsweep_coordinator::store::Database;
 use gptsweep_coordinator::{Coordinator, CoordinatorConfig};
 
 /// A grid sweep named `name` over `seeds`.
@@ -34,30 +36,9 @@ async fn runs_are_leased_oldest_sweep_first_then_in_plan_order() {
         .unwrap();
     c.close().await;
     drop(c);
-    let store = Store::start(
-        open_pool(&Database::in_state_dir(dir.path()))
-            .await
-            .unwrap(),
-    );
-    let worker = store
-        .write(RegisterWorker {
-            name: "w".into(),
-            devices: vec!["cpu".into()],
-            memory: Default::default(),
-        })
-        .await
-        .unwrap();
+    let (store, worker) = common::store_with_worker(&Database::in_state_dir(dir.path())).await;
     let mut leased = Vec::new();
-    while let Some(run) = store
-        .write(Lease {
-            worker,
-            device: "cpu".into(),
-            lease_ms: 60_000,
-            fit_memory: false,
-        })
-        .await
-        .unwrap()
-    {
+    while let Some(run) = common::lease(&store, worker, 60_000).await {
         let hp: serde_json::Value = serde_json::from_str(&run.hyperparams_json).unwrap();
         let samples: serde_json::Value = serde_json::from_str(&run.samples_json).unwrap();
         assert_eq!(samples["count"], 1, "{}", run.samples_json);

@@ -85,23 +85,39 @@ pub fn full_jitter(ceiling: Duration, rng: &mut impl Rng) -> Duration {
 }
 
 /// Calls `f` until it succeeds or fails with a non-transient status.
-pub async fn retry<T, F, Fut>(call: &'static str, mut f: F) -> Result<T>
+pub async fn retry<T, F, Fut>(call: &'static str, f: F) -> Result<T>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<T, Status>>,
 {
+    retry_with(f, |s| {
+        tracing::warn!(
+            "{call}: coordinator unreachable ({}), retrying",
+            s.message()
+        )
+    })
+    .await
+    .map_err(|status| WorkerError::Refused { call, status })
+}
+
+/// Calls `f` until it succeeds or fails with a non-transient status (answered as is),
+/// telling `on_retry` of each transient failure before waiting with the backoff.
+pub async fn retry_with<T, F, Fut>(
+    mut f: F,
+    mut on_retry: impl FnMut(&Status),
+) -> std::result::Result<T, Status>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = std::result::Result<T, Status>>,
+{
     let mut backoff = Backoff::new(Duration::from_secs(5));
     loop {
         match f().await {
-            Ok(v) => return Ok(v),
             Err(s) if transient(&s) => {
-                tracing::warn!(
-                    "{call}: coordinator unreachable ({}), retrying",
-                    s.message()
-                );
+                on_retry(&s);
                 backoff.wait().await;
             }
-            Err(status) => return Err(WorkerError::Refused { call, status }),
+            other => return other,
         }
     }
 }

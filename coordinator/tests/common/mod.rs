@@ -37,8 +37,14 @@ pub async fn submitted(
     let sub = c.submit("t.yaml", yaml, "").await.unwrap();
     c.close().await;
     drop(c);
-    let pool = open_pool(&config.database).await.unwrap();
-    let store = Store::start(pool.clone());
+    let (store, worker) = store_with_worker(&config.database).await;
+    let pool = store.pool.clone();
+    (store, pool, sub.id, worker)
+}
+
+/// The store over `db` with one registered CPU worker.
+pub async fn store_with_worker(db: &Database) -> (Store, WorkerId) {
+    let store = Store::start(open_pool(db).await.unwrap());
     let worker = store
         .write(RegisterWorker {
             name: "w".into(),
@@ -47,7 +53,7 @@ pub async fn submitted(
         })
         .await
         .unwrap();
-    (store, pool, sub.id, worker)
+    (store, worker)
 }
 
 /// The worker's next run on its CPU, leased for `lease_ms`.
