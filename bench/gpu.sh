@@ -1,33 +1,173 @@
 #!/usr/bin/env bash
-# GPU measurement in one go, for a machine with an NVIDIA GPU, PyTorch and CUDA headers but
-# possibly no Rust toolchain (build here, carry the binary):
-#   cargo build --release --features cuda --bin gptsweep   # on the build machine
-#   BIN=target/release/gptsweep bash bench/gpu.sh           # on the GPU machine
-# Prints: CUDA vs CPU losses after N steps with the same seed (correctness), then training
-# tokens/s of gptsweep on cuda beside PyTorch eager on the same GPU, small and lecture configs.
-set -euo pipefail
+# Everything BENCHMARKS.md says about an NVIDIA GPU, in one go, for a machine with the GPU,
+# PyTorch and the CUDA headers but possibly no Rust toolchain (build here, carry the binary):
+#   cargo build --release --features cuda --bin gptsweep          # on the build machine
+#   BIN=target/release/gptsweep bash bench/gpu.sh                  # on the GPU machine
+#   PARTS=correct,speed BIN=... OUTDIR=/tmp/gpu bash bench/gpu.sh   # some parts only
+# Parts (PARTS, comma-separated; default all but lecture):
+#   correct  the same seed on cpu and cuda: train/val losses every 50 steps to 200, small and
+#            mid configs, dropout 0; a checkpoint written on cuda resumed on cpu and the
+#            other way round; a sample from the cuda run
+#   speed    training tokens/s of gptsweep on cuda (a window after the first evaluation, so
+#            kernel compilation and autotuning are excluded, and the whole run's figure
+#            beside it) next to bench/torch_gpt.py on the same GPU: eager fp32, eager with
+#            TF32, and torch.compile + bf16 autocast (nanoGPT's settings)
+#   sweep    `gptsweep local sweeps/quickstart.yaml --devices cuda:0`
+#   packing  bench/packing.sh on cuda:0 with 1, 2, 4, 8, 16 and auto runs per device
+#   lecture  the lecture's config for 5000 steps (evaluation every 500, 200 batches), then
+#            bench/torch_gpt.py's same run with torch.compile + bf16
+# Each part's raw output lands in OUTDIR; a summary goes to stdout.
+set -uo pipefail
 cd "$(dirname "$0")/.."
 BIN=${BIN:-target/release/gptsweep}
 DATA=${DATA:-gpt/data/tinyshakespeare.txt}
 PY=${PY:-python3}
-export CUDA_PATH=${CUDA_PATH:-/usr/local/cuda}
-nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
+PARTS=${PARTS:-correct,speed,sweep,packing}
+OUTDIR=${OUTDIR:-$(mktemp -d)}
+mkdir -p "$OUTDIR"
+has() { [[ ",$PARTS," == *",$1,"* ]]; }
+if [ ! -f "${CUDA_PATH:-}/include/cuda.h" ]; then
+  for d in /usr/local/cuda /usr/local/cuda-*; do
+    [ -f "$d/include/cuda.h" ] && export CUDA_PATH=$d && break
+  done
+fi
+echo "GPU: $(nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader)"
+echo "CUDA_PATH=${CUDA_PATH:-unset}  nvcc: $(nvcc --version 2>/dev/null | tail -1)"
+echo "torch: $($PY -c 'import torch; print(torch.__version__, torch.version.cuda)')  cpu cores: $(nproc)"
+echo "binary: $($BIN --version)"
 
-loss() { # device, extra flags: final val loss after 200 steps, seed 1337
-  $BIN train --dataset "$DATA" --device "$1" --n-layer 2 --n-head 4 --n-embd 64 --block-size 64 --batch-size 32 \
-    --max-iters 200 --eval-interval 100 --eval-iters 20 --lr 1e-3 --dropout 0 --sample-length 0 --output json \
-    | $PY -c 'import json,sys; d=json.load(sys.stdin); print(" ".join(f"{e[\"step\"]}:{e[\"train_loss\"]:.4f}/{e[\"val_loss\"]:.4f}" for e in d["evals"]))'
+train() { # name, flags...: gptsweep train --output json into OUTDIR/name.json (stderr in .log)
+  local name=$1; shift
+  $BIN train --dataset "$DATA" --output json "$@" > "$OUTDIR/$name.json" 2> "$OUTDIR/$name.log"
+  local rc=$?
+  [ $rc -eq 0 ] || { echo "FAILED ($rc): gptsweep train $*"; tail -5 "$OUTDIR/$name.log"; }
+  return $rc
 }
-echo "correctness (step:train/val, same seed): cpu  $(loss cpu)"
-echo "                                          cuda $(loss cuda)"
 
-run() { # name, steps, flags...
-  local name=$1 steps=$2; shift 2
-  local ours torch
-  ours=$($BIN train --dataset "$DATA" --device cuda "$@" --max-iters "$steps" --eval-interval "$steps" --eval-iters 1 \
-          --dropout 0 --sample-length 0 --output json | $PY -c 'import json,sys; print(round(json.load(sys.stdin)["tokens_per_sec"]))')
-  torch=$($PY bench/torch_gpt.py --device cuda --data "$DATA" --steps "$steps" "$@" | $PY -c 'import json,sys; print(round(json.load(sys.stdin)["tokens_per_sec"]))')
-  $PY -c "print(f'{\"$name\":<10} steps={$steps:<4} gptsweep-cuda {$ours:>9} tok/s   pytorch-eager {$torch:>9} tok/s   ratio {$ours/$torch:.2f}x')"
-}
-run small 300 --n-layer 2 --n-head 4 --n-embd 64 --block-size 64 --batch-size 32 --lr 1e-3
-run lecture 100 --n-layer 6 --n-head 6 --n-embd 384 --block-size 256 --batch-size 64 --lr 3e-4
+if has correct; then
+  echo; echo "== correctness: same seed on cpu and cuda (fp32, dropout 0) =="
+  small="--n-layer 2 --n-head 4 --n-embd 64 --block-size 64 --batch-size 32 --lr 1e-3 --dropout 0"
+  mid="--n-layer 4 --n-head 4 --n-embd 128 --block-size 128 --batch-size 32 --lr 1e-3 --dropout 0"
+  for cfg in small mid; do
+    for dev in cpu cuda; do
+      train "correct-$cfg-$dev" ${!cfg} --device $dev --max-iters 200 --eval-interval 50 --eval-iters 20 --sample-length 200
+    done
+  done
+  # Checkpoints at step 100 on one device, resumed to 200 on the other.
+  for pair in cuda:cpu cpu:cuda; do
+    from=${pair%:*}; to=${pair#*:}
+    rm -rf "$OUTDIR/ck-$from"
+    train "half-$from" $small --device $from --max-iters 100 --eval-interval 50 --eval-iters 20 --sample-length 0 --out "$OUTDIR/ck-$from" &&
+      train "resume-$from-$to" --resume "$OUTDIR/ck-$from" --device $to --max-iters 200 --sample-length 0
+  done
+  $PY - "$OUTDIR" <<'PY'
+import json, sys, os
+d = sys.argv[1]
+def load(n):
+    p = os.path.join(d, n + ".json")
+    try:
+        return json.load(open(p))
+    except Exception as e:
+        return None
+for cfg in ("small", "mid"):
+    cpu, cuda = load(f"correct-{cfg}-cpu"), load(f"correct-{cfg}-cuda")
+    if not cpu or not cuda:
+        print(f"{cfg}: missing output"); continue
+    print(f"{cfg} ({cpu['params']} params)   step   cpu train/val      cuda train/val     |diff| train/val")
+    for a, b in zip(cpu["evals"], cuda["evals"]):
+        print(f"{'':>{len(cfg)+len(str(cpu['params']))+11}}{a['step']:>4}   {a['train_loss']:.5f}/{a['val_loss']:.5f}   "
+              f"{b['train_loss']:.5f}/{b['val_loss']:.5f}   {abs(a['train_loss']-b['train_loss']):.5f}/{abs(a['val_loss']-b['val_loss']):.5f}")
+    print(f"  cuda sample: {cuda['sample'][:160]!r}")
+    print(f"  wall: cpu {cpu['wall_secs']:.1f}s, cuda {cuda['wall_secs']:.1f}s")
+for frm, to in (("cuda", "cpu"), ("cpu", "cuda")):
+    r, ref_same, ref_other = load(f"resume-{frm}-{to}"), load(f"correct-small-{to}"), load(f"correct-small-{frm}")
+    if not r or not ref_same:
+        print(f"resume {frm}->{to}: missing output"); continue
+    a, b, c = r["evals"][-1], ref_same["evals"][-1], ref_other["evals"][-1]
+    print(f"resume: 100 steps on {frm:<4} + 100 on {to:<4}: step {a['step']} train/val {a['train_loss']:.5f}/{a['val_loss']:.5f}; "
+          f"200 on {to}: {b['train_loss']:.5f}/{b['val_loss']:.5f}; 200 on {frm}: {c['train_loss']:.5f}/{c['val_loss']:.5f}")
+PY
+fi
+
+if has speed; then
+  echo; echo "== speed: training tokens/s on one GPU, gptsweep beside PyTorch in the same run =="
+  speed() { # name, window steps, flags...
+    local name=$1 n=$2; shift 2
+    train "speed-$name" --device cuda "$@" --max-iters $((2 * n)) --eval-interval "$n" --eval-iters 1 --sample-length 0
+    for mode in "" "--tf32" "--compile --bf16"; do
+      $PY bench/torch_gpt.py --device cuda --data "$DATA" --steps "$n" --warmup 20 $mode "$@" \
+        > "$OUTDIR/torch-$name-${mode// /}.json" 2> "$OUTDIR/torch-$name-${mode// /}.log" \
+        || { echo "FAILED: torch_gpt.py $mode"; tail -3 "$OUTDIR/torch-$name-${mode// /}.log"; }
+    done
+    $PY - "$OUTDIR" "$name" <<'PY'
+import json, sys, os
+d, name = sys.argv[1], sys.argv[2]
+def load(p):
+    try:
+        return json.load(open(os.path.join(d, p)))
+    except Exception:
+        return None
+ours = load(f"speed-{name}.json")
+if ours:
+    steady = ours["evals"][-1]["tokens_per_sec"]
+    print(f"{name:<8} gptsweep cuda fp32     {steady:>10.0f} tok/s   (whole run incl. kernel compilation {ours['tokens_per_sec']:.0f} tok/s, wall {ours['wall_secs']:.1f}s)")
+for mode in ("", "--tf32", "--compile--bf16"):
+    t = load(f"torch-{name}-{mode}.json")
+    if t:
+        ratio = f"   gptsweep/pytorch {steady / t['tokens_per_sec']:.2f}x" if ours else ""
+        print(f"{name:<8} pytorch {t['mode']:<14} {t['tokens_per_sec']:>10.0f} tok/s{ratio}   (warm-up {t['warmup_secs']:.1f}s)")
+PY
+  }
+  speed small 500 --n-layer 2 --n-head 4 --n-embd 64 --block-size 64 --batch-size 32 --lr 1e-3 --dropout 0
+  speed lecture 100 --n-layer 6 --n-head 6 --n-embd 384 --block-size 256 --batch-size 64 --lr 3e-4 --dropout 0.2
+fi
+
+if has sweep; then
+  echo; echo "== sweep: gptsweep local sweeps/quickstart.yaml --devices cuda:0 =="
+  start=$SECONDS
+  timeout 300 $BIN local sweeps/quickstart.yaml --devices cuda:0 > "$OUTDIR/sweep.txt" 2> "$OUTDIR/sweep.log"
+  echo "exit $?, $((SECONDS - start)) s"
+  tail -30 "$OUTDIR/sweep.txt"
+fi
+
+if has packing; then
+  echo; echo "== packing: one worker, cuda:0, N runs per device =="
+  BIN=$BIN DEVICES=cuda:0 NS="${NS:-1 2 4 8 16 auto}" RUNS=${RUNS:-16} ITERS=${ITERS:-300} \
+    timeout "${PACKING_TIMEOUT:-400}" bash bench/packing.sh 2>&1 | tee "$OUTDIR/packing.txt" &
+  packing=$!
+  nvidia-smi --query-gpu=utilization.gpu,memory.used --format=csv,noheader,nounits -l 1 > "$OUTDIR/packing-util.csv" 2>/dev/null &
+  smi=$!
+  wait $packing
+  kill $smi 2>/dev/null
+fi
+
+if has lecture; then
+  echo; echo "== lecture: 5000 steps of the lecture's config on cuda, then PyTorch's same run =="
+  rm -rf "$OUTDIR/lecture-ck"
+  timeout "${LECTURE_TIMEOUT:-480}" $BIN train --dataset "$DATA" --device cuda --max-iters 5000 --sample-length 500 \
+    --output json --out "$OUTDIR/lecture-ck" > "$OUTDIR/lecture.json" 2> "$OUTDIR/lecture.log"
+  echo "gptsweep exit $?"
+  grep -E "step|val" "$OUTDIR/lecture.log" | tail -12
+  $PY - "$OUTDIR/lecture.json" <<'PY'
+import json, sys
+try:
+    r = json.load(open(sys.argv[1]))
+except Exception as e:
+    sys.exit(f"no summary: {e}")
+for e in r["evals"]:
+    print(f"  step {e['step']:>5}  train {e['train_loss']:.4f}  val {e['val_loss']:.4f}  {e['tokens_per_sec']:.0f} tok/s  {e['train_secs']:.1f}s")
+print(f"gptsweep: best val {r['best_val_loss']:.4f} at step {r['best_step']}, wall {r['wall_secs']:.1f}s, train {r['train_secs']:.1f}s")
+print("sample:", r["sample"][:400])
+PY
+  timeout "${TORCH_LECTURE_TIMEOUT:-240}" $PY bench/torch_gpt.py --device cuda --data "$DATA" --steps 5000 --compile --bf16 \
+    --dropout 0.2 --lr 3e-4 --eval-interval 500 --eval-iters 200 > "$OUTDIR/torch-lecture.json" 2> "$OUTDIR/torch-lecture.log"
+  echo "pytorch exit $?"
+  $PY -c '
+import json, sys
+r = json.load(open(sys.argv[1]))
+for e in r["evals"]:
+    print(f"  step {e[\"step\"]:>5}  train {e[\"train\"]:.4f}  val {e[\"val\"]:.4f}  {e[\"elapsed\"]:.1f}s")
+print(f"pytorch {r[\"mode\"]}: wall {r[\"wall_secs\"]:.1f}s (+{r[\"warmup_secs\"]:.1f}s warm-up), {r[\"tokens_per_sec\"]:.0f} tok/s")
+' "$OUTDIR/torch-lecture.json"
+fi
+echo; echo "raw output: $OUTDIR"

@@ -3,7 +3,11 @@
 The lecture's final gpt.py with all heads in one batched matmul (the same arithmetic as
 gptsweep's burn model): token + position embeddings, pre-LayerNorm blocks of causal
 multi-head self-attention and a 4x ReLU MLP, final LayerNorm, lm_head, N(0, 0.02) init,
-AdamW with PyTorch's defaults. Prints one JSON line with training tokens/s.
+AdamW with PyTorch's defaults. Prints one JSON line with training tokens/s, timed after
+--warmup steps (compilation, cuBLAS and allocator warm-up excluded, as gptsweep's figure
+is read from a window after its first evaluation). --compile runs torch.compile; --bf16
+runs the forward pass under bf16 autocast (nanoGPT's settings on a GPU); --tf32 lets fp32
+matrix products use TF32 tensor cores (PyTorch's default is off).
 """
 import argparse, json, math, os, sys, time
 
@@ -80,42 +84,86 @@ def main():
     p.add_argument("--dropout", type=float, default=0.0)
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--threads", type=int, default=os.cpu_count())
+    p.add_argument("--warmup", type=int, default=0)
+    p.add_argument("--compile", action="store_true")
+    p.add_argument("--bf16", action="store_true")
+    p.add_argument("--tf32", action="store_true")
+    p.add_argument("--eval-interval", type=int, default=0, help="0: no evaluation (throughput only)")
+    p.add_argument("--eval-iters", type=int, default=200)
     a = p.parse_args()
     torch.set_num_threads(a.threads)
+    torch.backends.cuda.matmul.allow_tf32 = a.tf32
+    torch.backends.cudnn.allow_tf32 = a.tf32
     torch.manual_seed(1337)
     text = open(a.data, encoding="utf-8").read()
     chars = sorted(set(text))
     stoi = {ch: i for i, ch in enumerate(chars)}
     data = torch.tensor([stoi[c] for c in text], dtype=torch.long)
-    train = data[: int(0.9 * len(data))]
+    n = int(0.9 * len(data))
+    train, val = data[:n], data[n:]
     dev = torch.device(a.device)
     model = GPT(len(chars), a.block_size, a.n_embd, a.n_head, a.n_layer, a.dropout).to(dev)
     opt = torch.optim.AdamW(model.parameters(), lr=a.lr)
     params = sum(p.numel() for p in model.parameters())
+    step_model = torch.compile(model) if a.compile else model
+    autocast = torch.autocast(dev.type, dtype=torch.bfloat16, enabled=a.bf16)
 
-    def batch():
-        ix = torch.randint(len(train) - a.block_size, (a.batch_size,))
-        x = torch.stack([train[i : i + a.block_size] for i in ix]).to(dev)
-        y = torch.stack([train[i + 1 : i + a.block_size + 1] for i in ix]).to(dev)
+    def batch(split=None):
+        split = train if split is None else split
+        ix = torch.randint(len(split) - a.block_size, (a.batch_size,))
+        x = torch.stack([split[i : i + a.block_size] for i in ix]).to(dev)
+        y = torch.stack([split[i + 1 : i + a.block_size + 1] for i in ix]).to(dev)
         return x, y
+
+    @torch.no_grad()
+    def estimate_loss():  # the lecture's: mean over eval_iters batches per split, eval mode
+        model.eval()
+        out = {}
+        for name, split in (("train", train), ("val", val)):
+            losses = torch.zeros(a.eval_iters)
+            for k in range(a.eval_iters):
+                x, y = batch(split)
+                with autocast:
+                    losses[k] = step_model(x, y).item()
+            out[name] = losses.mean().item()
+        model.train()
+        return out
 
     def sync():
         if dev.type == "cuda":
             torch.cuda.synchronize()
 
-    loss = None
-    t0 = time.perf_counter()
-    for _ in range(a.steps):
+    def step():
         x, y = batch()
-        loss = model(x, y)
+        with autocast:
+            loss = step_model(x, y)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
+        return loss
+
+    start = time.perf_counter()
+    for _ in range(a.warmup):
+        step()
     sync()
-    secs = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    loss, evals, eval_secs = None, [], 0.0
+    for i in range(1, a.steps + 1):
+        loss = step()
+        if a.eval_interval and (i % a.eval_interval == 0 or i == a.steps):
+            sync()
+            e0 = time.perf_counter()
+            evals.append({"step": i, **estimate_loss(), "elapsed": e0 - t0})
+            eval_secs += time.perf_counter() - e0
+            print(json.dumps(evals[-1]), file=sys.stderr, flush=True)
+    sync()
+    wall = time.perf_counter() - t0
+    secs = wall - eval_secs
     tokens = a.steps * a.batch_size * a.block_size
-    print(json.dumps({"impl": "pytorch " + torch.__version__, "device": a.device, "params": params, "steps": a.steps,
-                      "secs": secs, "tokens_per_sec": tokens / secs, "final_loss": float(loss.detach())}))
+    mode = ("compile" if a.compile else "eager") + ("+bf16" if a.bf16 else " fp32") + ("+tf32" if a.tf32 else "")
+    print(json.dumps({"impl": "pytorch " + torch.__version__, "mode": mode, "device": a.device, "params": params,
+                      "steps": a.steps, "warmup": a.warmup, "secs": secs, "wall_secs": wall, "warmup_secs": t0 - start, "evals": evals,
+                      "tokens_per_sec": tokens / secs, "final_loss": float(loss.detach())}))
 
 
 if __name__ == "__main__":

@@ -15,7 +15,10 @@ pub use burn::tensor::backend::{AutodiffBackend, Backend};
 use crate::error::{GptError, Result};
 
 mod cuda;
+mod kernel_cache;
 mod wgpu;
+
+pub use kernel_cache::use_kernel_cache;
 
 #[cfg(feature = "wgpu")]
 pub use wgpu::{AdapterKind, WgpuAdapter, wgpu_adapters};

@@ -34,7 +34,9 @@ pub mod sample;
 pub mod tokenizer;
 pub mod trainer;
 
-pub use backend::{AutodiffBackend, Backend, DeviceSpec, OnBackend, detect_devices, with_backend};
+pub use backend::{
+    AutodiffBackend, Backend, DeviceSpec, OnBackend, detect_devices, use_kernel_cache, with_backend,
+};
 pub use checkpoint::Checkpoint;
 pub use config::{HYPERPARAMS, HyperparamDef, HyperparamError, Hyperparams, ModelConfig};
 pub use corpus::Corpus;

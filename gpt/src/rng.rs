@@ -28,6 +28,8 @@ pub enum Stream {
     Plan,
     /// Candidate draws of a model-based search (tpe), keyed by the run's index.
     Search,
+    /// Initial weights of the model, drawn on the host so every device starts alike.
+    Init,
 }
 
 /// A small deterministic generator (SplitMix64) keyed by (seed, stream, counter).
@@ -60,6 +62,14 @@ impl Rng {
     pub fn unit_f64(&mut self) -> f64 {
         (self.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
     }
+
+    /// Two independent standard normal draws (Box-Muller).
+    pub fn normal_pair(&mut self) -> (f64, f64) {
+        // 1 - u lies in (0, 1], so the logarithm is finite.
+        let r = (-2.0 * (1.0 - self.unit_f64()).ln()).sqrt();
+        let theta = std::f64::consts::TAU * self.unit_f64();
+        (r * theta.cos(), r * theta.sin())
+    }
 }
 
 #[cfg(test)]
@@ -88,6 +98,22 @@ mod tests {
             .collect();
         assert_eq!(a, b);
         assert_ne!(a, c);
+    }
+
+    #[test]
+    fn normal_pairs_have_unit_moments() {
+        let mut r = Rng::keyed(3, Stream::Init, 0);
+        let xs: Vec<f64> = (0..50_000)
+            .flat_map(|_| {
+                let (a, b) = r.normal_pair();
+                [a, b]
+            })
+            .collect();
+        let mean = xs.iter().sum::<f64>() / xs.len() as f64;
+        let var = xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / xs.len() as f64;
+        assert!(mean.abs() < 0.01, "mean {mean}");
+        assert!((var - 1.0).abs() < 0.02, "variance {var}");
+        assert!(xs.iter().all(|x| x.is_finite()));
     }
 
     #[test]

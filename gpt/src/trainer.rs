@@ -81,7 +81,7 @@ impl<B: AutodiffBackend> Trainer<B> {
         B::seed(&device, hp.seed);
         let model = hp
             .model_config(corpus.tokenizer().vocab_size())
-            .init::<B>(&device);
+            .init::<B>(hp.seed, &device);
         let optim = optimizer(&hp);
         Ok(Self::assemble(
             hp,
@@ -227,6 +227,15 @@ impl<B: AutodiffBackend> Trainer<B> {
         self.train_secs += t0.elapsed().as_secs_f64();
     }
 
+    /// Waits for the steps queued on the device. A GPU backend returns from [`Self::step`]
+    /// once its kernels are queued, so the wait belongs to training time: without it a GPU
+    /// run's tokens/s would count only the queueing.
+    fn sync_steps(&mut self) {
+        let t0 = Instant::now();
+        B::sync(&self.device).ok();
+        self.train_secs += t0.elapsed().as_secs_f64();
+    }
+
     /// Reads the loss of the last step (a device sync on GPUs; call it sparingly).
     pub fn last_loss(&self) -> Option<f32> {
         self.last_loss.as_ref().map(|l| {
@@ -241,7 +250,7 @@ impl<B: AutodiffBackend> Trainer<B> {
     /// Mean losses over `eval_iters` batches per split, in eval mode (no dropout, no graph),
     /// recorded at the current step.
     pub fn evaluate(&mut self) -> Result<Eval> {
-        B::sync(&self.device).ok();
+        self.sync_steps();
         let model = self.eval_model();
         let hp = &self.hp;
         let device = self.device.clone();
@@ -307,9 +316,11 @@ impl<B: AutodiffBackend> Trainer<B> {
         while !self.finished() {
             self.step();
             let done = self.step;
-            let loss = (loss_every > 0 && done.is_multiple_of(loss_every))
-                .then(|| self.last_loss())
-                .flatten();
+            let read_loss = loss_every > 0 && done.is_multiple_of(loss_every);
+            if read_loss {
+                self.sync_steps();
+            }
+            let loss = read_loss.then(|| self.last_loss()).flatten();
             if let Some(l) = loss
                 && !l.is_finite()
             {

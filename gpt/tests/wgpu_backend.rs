@@ -2,13 +2,14 @@
 //! CI runs this on lavapipe, Mesa's software Vulkan driver; on a machine with a GPU it runs
 //! on the best adapter (`wgpu:0`).
 //!
-//! Both backends start from the same weights (a step-0 checkpoint made on the CPU: the
-//! backends' random generators differ, so `Trainer::new` on each would not) and draw the
-//! same batches (they are keyed by seed and step, on the host); dropout is off, the only
-//! randomness that would come from the device. What differs is the order of f32 reductions
+//! Both backends start from the same weights (`Trainer::new` draws them on the host from the
+//! seed, so a step-0 checkpoint from either backend is the same) and draw the same batches
+//! (they are keyed by seed and step, on the host); dropout is off, the only randomness that
+//! would come from the device. What differs is the order of f32 reductions
 //! (matmul, softmax, mean, AdamW's norms), so losses agree to a tolerance, not bit for bit.
 #![cfg(feature = "wgpu")]
 
+use std::path::PathBuf;
 use std::sync::{Arc, Once};
 
 use burn::tensor::{Int, Tensor, TensorData};
@@ -17,7 +18,7 @@ use gptsweep_gpt::corpus::TINYSHAKESPEARE;
 use gptsweep_gpt::sample::generate;
 use gptsweep_gpt::{
     AutodiffBackend, Checkpoint, Corpus, DeviceSpec, Eval, Event, Flow, Hyperparams, OnBackend,
-    SampleOptions, Trainer, detect_devices, with_backend,
+    SampleOptions, Trainer, detect_devices, use_kernel_cache, with_backend,
 };
 
 /// The binary's allocator, so the CPU side trains at its speed.
@@ -34,12 +35,19 @@ const LOSS_TOL: f32 = 1e-4;
 
 const WGPU: DeviceSpec = DeviceSpec::Wgpu(0);
 
-/// Runs the tests from cargo's scratch directory for them: cubecl writes its autotune cache
-/// to `target/` beside the nearest Cargo.toml above the working directory, which for a test
-/// started in `gpt/` would be an unignored `gpt/target/`.
+/// Points cubecl's kernel caches into cargo's scratch directory for tests, before any GPU
+/// work, as the binary points them into the user's cache directory; and runs from there, so
+/// nothing cubecl writes lands in the source tree.
 fn in_scratch_dir() {
     static ONCE: Once = Once::new();
-    ONCE.call_once(|| std::env::set_current_dir(env!("CARGO_TARGET_TMPDIR")).unwrap());
+    ONCE.call_once(|| {
+        std::env::set_current_dir(env!("CARGO_TARGET_TMPDIR")).unwrap();
+        use_kernel_cache(&kernel_cache());
+    });
+}
+
+fn kernel_cache() -> PathBuf {
+    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("kernels")
 }
 
 fn small_corpus() -> Arc<Corpus> {
@@ -198,6 +206,48 @@ fn wgpu_trains_like_the_cpu_from_the_same_weights() {
     );
     let (first, last) = (gpu.steps[0].1, gpu.steps[19].1);
     assert!(last < first - 0.3, "wgpu did not learn: {first} -> {last}");
+    let tuned = kernel_cache().join("autotune");
+    assert!(
+        std::fs::read_dir(&tuned).is_ok_and(|mut d| d.next().is_some()),
+        "cubecl's autotune results are not kept in {}",
+        tuned.display()
+    );
+}
+
+/// A fresh model of one seed, on the given backend, as a step-0 checkpoint.
+struct Fresh(Arc<Corpus>);
+
+impl OnBackend for Fresh {
+    type Output = Checkpoint;
+
+    fn run<B: AutodiffBackend>(self, device: B::Device) -> Checkpoint {
+        Trainer::<B>::new(tiny(20), self.0, device)
+            .unwrap()
+            .checkpoint()
+            .unwrap()
+    }
+}
+
+#[test]
+fn the_same_seed_starts_the_same_model_on_both_backends() {
+    let corpus = small_corpus();
+    let cpu = with_backend(DeviceSpec::Cpu, Fresh(corpus.clone())).unwrap();
+    let gpu = with_backend(WGPU, Fresh(corpus)).unwrap();
+    // Both models read back on the CPU answer the same input bit for bit: same weights.
+    let dev = Default::default();
+    let logits = |ckpt: &Checkpoint| -> Vec<f32> {
+        let ids: Vec<i32> = (0..16).map(|i| (i * 5) % 40).collect();
+        ckpt.load_model::<CpuInfer>(&dev)
+            .unwrap()
+            .forward(Tensor::<CpuInfer, 2, Int>::from_data(
+                TensorData::new(ids, [1, 16]),
+                &dev,
+            ))
+            .into_data()
+            .iter::<f32>()
+            .collect()
+    };
+    assert_eq!(logits(&cpu), logits(&gpu), "the initial weights differ");
 }
 
 #[test]

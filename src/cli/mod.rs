@@ -95,6 +95,9 @@ fn init_logging(default: &str) {
 
 /// Runs the parsed command line.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
+    // Before any GPU work: the warm-up of a GPU (kernel compilation, autotune) is paid once
+    // per machine and shape, not once per process.
+    gptsweep_gpt::use_kernel_cache(&paths::kernel_cache_dir());
     let rt = || {
         tokio::runtime::Builder::new_multi_thread()
             .enable_all()

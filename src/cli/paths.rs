@@ -16,12 +16,21 @@ pub fn default_state_dir() -> PathBuf {
         .join("gptsweep")
 }
 
-/// `$XDG_CACHE_HOME/gptsweep/datasets`, else `~/.cache/gptsweep/datasets`.
-pub fn default_cache_dir() -> PathBuf {
+fn cache_home() -> PathBuf {
     std::env::var_os("XDG_CACHE_HOME")
         .map(PathBuf::from)
         .unwrap_or_else(|| home().join(".cache"))
-        .join("gptsweep/datasets")
+}
+
+/// `$XDG_CACHE_HOME/gptsweep/datasets`, else `~/.cache/gptsweep/datasets`.
+pub fn default_cache_dir() -> PathBuf {
+    cache_home().join("gptsweep/datasets")
+}
+
+/// `$XDG_CACHE_HOME/gptsweep/kernels`, else `~/.cache/gptsweep/kernels`: compiled GPU kernels
+/// and autotune results, shared by every process of this user on this machine.
+pub fn kernel_cache_dir() -> PathBuf {
+    cache_home().join("gptsweep/kernels")
 }
 
 /// This machine's name, for workers.

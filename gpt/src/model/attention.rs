@@ -9,7 +9,7 @@ use burn::tensor::activation::softmax;
 use burn::tensor::backend::Backend;
 use burn::tensor::{Bool, Tensor};
 
-use super::init;
+use super::init::{self, Weights};
 use crate::config::ModelConfig;
 
 /// All heads of one block's attention.
@@ -29,11 +29,11 @@ pub struct CausalSelfAttention<B: Backend> {
 
 impl<B: Backend> CausalSelfAttention<B> {
     /// The attention of a block of `cfg`.
-    pub fn new(cfg: &ModelConfig, device: &B::Device) -> Self {
+    pub fn new(cfg: &ModelConfig, weights: &mut Weights, device: &B::Device) -> Self {
         let c = cfg.n_embd;
         Self {
-            qkv: init::linear(c, 3 * c, false, device),
-            proj: init::linear(c, c, true, device),
+            qkv: weights.linear(c, 3 * c, false, device),
+            proj: weights.linear(c, c, true, device),
             attn_drop: DropoutConfig::new(cfg.dropout).init(),
             resid_drop: DropoutConfig::new(cfg.dropout).init(),
             n_head: cfg.n_head,

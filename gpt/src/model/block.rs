@@ -5,6 +5,7 @@ use burn::nn::{LayerNorm, LayerNormConfig};
 use burn::tensor::Tensor;
 use burn::tensor::backend::Backend;
 
+use super::init::Weights;
 use super::{CausalSelfAttention, FeedForward};
 use crate::config::ModelConfig;
 
@@ -23,12 +24,12 @@ pub struct Block<B: Backend> {
 
 impl<B: Backend> Block<B> {
     /// A block of `cfg`.
-    pub fn new(cfg: &ModelConfig, device: &B::Device) -> Self {
+    pub fn new(cfg: &ModelConfig, weights: &mut Weights, device: &B::Device) -> Self {
         Self {
             ln1: LayerNormConfig::new(cfg.n_embd).init(device),
-            attn: CausalSelfAttention::new(cfg, device),
+            attn: CausalSelfAttention::new(cfg, weights, device),
             ln2: LayerNormConfig::new(cfg.n_embd).init(device),
-            ffwd: FeedForward::new(cfg, device),
+            ffwd: FeedForward::new(cfg, weights, device),
         }
     }
 

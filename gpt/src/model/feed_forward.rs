@@ -6,7 +6,7 @@ use burn::tensor::Tensor;
 use burn::tensor::activation::relu;
 use burn::tensor::backend::Backend;
 
-use super::init;
+use super::init::{self, Weights};
 use crate::config::ModelConfig;
 
 /// The 4x ReLU MLP of a block.
@@ -22,11 +22,11 @@ pub struct FeedForward<B: Backend> {
 
 impl<B: Backend> FeedForward<B> {
     /// The feed-forward of a block of `cfg`.
-    pub fn new(cfg: &ModelConfig, device: &B::Device) -> Self {
+    pub fn new(cfg: &ModelConfig, weights: &mut Weights, device: &B::Device) -> Self {
         let c = cfg.n_embd;
         Self {
-            fc: init::linear(c, 4 * c, true, device),
-            proj: init::linear(4 * c, c, true, device),
+            fc: weights.linear(c, 4 * c, true, device),
+            proj: weights.linear(4 * c, c, true, device),
             drop: DropoutConfig::new(cfg.dropout).init(),
         }
     }

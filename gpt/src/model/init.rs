@@ -1,22 +1,74 @@
 //! The lecture's weight initialisation (`_init_weights` in gpt.py): normal(0, 0.02)
-//! weights and zero biases for every Linear and Embedding.
+//! weights and zero biases for every Linear and Embedding. The normal draws are made on the
+//! host from the run's seed ([`Weights`]), not by the backend's RNG: backends draw
+//! differently (and burn-flex's RNG is one global shared by every run of a process), so the
+//! same seed gives the same model on the CPU, on CUDA and on wgpu, and a packed run's
+//! model does not depend on what the runs beside it do.
 
-use burn::module::Initializer;
-use burn::nn::Linear;
-use burn::tensor::Tensor;
+use burn::module::Param;
+use burn::nn::{Embedding, Linear};
 use burn::tensor::backend::Backend;
+use burn::tensor::{Tensor, TensorData};
 
-/// N(0, 0.02), the lecture's initialiser for linear and embedding weights.
-pub const WEIGHT_INIT: Initializer = Initializer::Normal {
-    mean: 0.0,
-    std: 0.02,
-};
+use crate::rng::{Rng, Stream};
 
-/// A `d_in -> d_out` linear layer initialised as in the lecture.
-pub fn linear<B: Backend>(d_in: usize, d_out: usize, bias: bool, device: &B::Device) -> Linear<B> {
-    Linear {
-        weight: WEIGHT_INIT.init_with([d_in, d_out], Some(d_in), Some(d_out), device),
-        bias: bias.then(|| Initializer::Zeros.init([d_out], device)),
+/// Standard deviation of the lecture's N(0, 0.02) initialiser.
+const WEIGHT_STD: f64 = 0.02;
+
+/// The source of a model's initial weights: one generator keyed by the seed, drawn in the
+/// model's construction order.
+pub struct Weights {
+    rng: Rng,
+}
+
+impl Weights {
+    /// The weights of the model seeded by `seed`.
+    pub fn new(seed: u64) -> Self {
+        Self {
+            rng: Rng::keyed(seed, Stream::Init, 0),
+        }
+    }
+
+    /// A `shape` tensor of N(0, 0.02) draws on `device`.
+    pub fn normal<B: Backend, const D: usize>(
+        &mut self,
+        shape: [usize; D],
+        device: &B::Device,
+    ) -> Param<Tensor<B, D>> {
+        let n: usize = shape.iter().product();
+        let mut values = Vec::with_capacity(n + 1);
+        while values.len() < n {
+            let (a, b) = self.rng.normal_pair();
+            values.extend([(a * WEIGHT_STD) as f32, (b * WEIGHT_STD) as f32]);
+        }
+        values.truncate(n);
+        Param::from_tensor(Tensor::from_data(TensorData::new(values, shape), device))
+    }
+
+    /// A `d_in -> d_out` linear layer initialised as in the lecture.
+    pub fn linear<B: Backend>(
+        &mut self,
+        d_in: usize,
+        d_out: usize,
+        bias: bool,
+        device: &B::Device,
+    ) -> Linear<B> {
+        Linear {
+            weight: self.normal([d_in, d_out], device),
+            bias: bias.then(|| Param::from_tensor(Tensor::zeros([d_out], device))),
+        }
+    }
+
+    /// An embedding table of `n` rows of width `c`, initialised as in the lecture.
+    pub fn embedding<B: Backend>(
+        &mut self,
+        n: usize,
+        c: usize,
+        device: &B::Device,
+    ) -> Embedding<B> {
+        Embedding {
+            weight: self.normal([n, c], device),
+        }
     }
 }
 

@@ -7,12 +7,14 @@ mod block;
 mod feed_forward;
 mod init;
 
+use init::Weights;
+
 pub use attention::CausalSelfAttention;
 pub use block::Block;
 pub use feed_forward::FeedForward;
 
 use burn::module::Module;
-use burn::nn::{Embedding, EmbeddingConfig, LayerNorm, LayerNormConfig, Linear};
+use burn::nn::{Embedding, LayerNorm, LayerNormConfig, Linear};
 use burn::tensor::activation::log_softmax;
 use burn::tensor::backend::Backend;
 use burn::tensor::{Int, Tensor};
@@ -38,23 +40,19 @@ pub struct Gpt<B: Backend> {
 
 impl ModelConfig {
     /// Builds the model with the lecture's initialisation: N(0, 0.02) for linear and
-    /// embedding weights, zero biases, LayerNorm at (1, 0). Draws from the backend's RNG,
-    /// so seed it first (`B::seed`) for a reproducible model.
-    pub fn init<B: Backend>(&self, device: &B::Device) -> Gpt<B> {
+    /// embedding weights, zero biases, LayerNorm at (1, 0). The draws are a function of
+    /// `seed` alone, the same on every backend and device (`init::Weights`).
+    pub fn init<B: Backend>(&self, seed: u64, device: &B::Device) -> Gpt<B> {
         let c = self.n_embd;
-        let emb = |n| {
-            EmbeddingConfig::new(n, c)
-                .with_initializer(init::WEIGHT_INIT)
-                .init(device)
-        };
+        let mut weights = Weights::new(seed);
         Gpt {
-            tok_emb: emb(self.vocab_size),
-            pos_emb: emb(self.block_size),
+            tok_emb: weights.embedding(self.vocab_size, c, device),
+            pos_emb: weights.embedding(self.block_size, c, device),
             blocks: (0..self.n_layer)
-                .map(|_| Block::new(self, device))
+                .map(|_| Block::new(self, &mut weights, device))
                 .collect(),
             ln_f: LayerNormConfig::new(c).init(device),
-            lm_head: init::linear(c, self.vocab_size, true, device),
+            lm_head: weights.linear(c, self.vocab_size, true, device),
             block_size: self.block_size,
         }
     }
@@ -114,22 +112,39 @@ mod tests {
     fn built_model_has_the_shape_formula_count() {
         let device = Default::default();
         let cfg = tiny();
-        let model = cfg.init::<CpuInfer>(&device);
+        let model = cfg.init::<CpuInfer>(1, &device);
         assert_eq!(model.num_params(), cfg.num_params());
+    }
+
+    #[test]
+    fn the_seed_alone_decides_the_initial_weights() {
+        let device = Default::default();
+        let weights = |seed| {
+            CpuInfer::seed(&device, 99);
+            let m = tiny().init::<CpuInfer>(seed, &device);
+            m.lm_head.weight.val().into_data().to_vec::<f32>().unwrap()
+        };
+        let a = weights(7);
+        assert_eq!(a, weights(7), "the backend's RNG must not matter");
+        assert_ne!(a, weights(8));
+        let std = (a.iter().map(|w| (w * w) as f64).sum::<f64>() / a.len() as f64).sqrt();
+        assert!(
+            (std - 0.02).abs() < 0.004,
+            "std of the lm_head weights {std}"
+        );
     }
 
     #[test]
     fn lecture_model_has_10_788_929_params() {
         let cfg = Hyperparams::default().model_config(65);
-        let model = cfg.init::<CpuInfer>(&Default::default());
+        let model = cfg.init::<CpuInfer>(1, &Default::default());
         assert_eq!(model.num_params(), 10_788_929);
     }
 
     #[test]
     fn changing_later_tokens_leaves_earlier_logits_unchanged() {
         let device = Default::default();
-        CpuInfer::seed(&device, 5);
-        let model = tiny().init::<CpuInfer>(&device);
+        let model = tiny().init::<CpuInfer>(5, &device);
         let a: Vec<i32> = (0..16).map(|i| i % 11).collect();
         let mut b = a.clone();
         for tok in b.iter_mut().skip(9) {
@@ -169,7 +184,7 @@ mod tests {
             ..Default::default()
         }
         .model_config(65);
-        let model = cfg.init::<CpuInfer>(&device);
+        let model = cfg.init::<CpuInfer>(1, &device);
         let x =
             Tensor::<CpuInfer, 2>::random([8, 32], Distribution::Uniform(0.0, 65.0), &device).int();
         let y =

@@ -1,0 +1,44 @@
+//! Where GPU kernels are remembered between processes. burn's GPU backends compile their
+//! kernels at run time (NVRTC for CUDA) and time candidate kernels for each new shape
+//! (autotune); on an H100 that warm-up took 270 s before the first 50 steps of a small
+//! model (BENCHMARKS.md), every time a process met the shape again, because cubecl keeps
+//! compiled kernels only in memory and its autotune results under a `target/` directory
+//! found from the working directory. Pointing both at one cache directory per machine
+//! makes the warm-up a once-per-machine cost, shared by every run, worker and `train` of
+//! the same shape. A `cubecl.toml` of the user's (or `CUBECL_*` variables) still wins for
+//! anything it sets.
+
+use std::path::Path;
+
+/// Points cubecl's compilation and autotune caches at `dir` (subdirectories `compiled` and
+/// `autotune`) unless the user's cubecl configuration already chose where they go. Call it
+/// before any GPU work; later calls, or a configuration cubecl has already read, are left
+/// alone. A build without GPU backends has nothing to configure.
+pub fn use_kernel_cache(dir: &Path) {
+    #[cfg(any(feature = "cuda", feature = "wgpu"))]
+    gpu::configure(dir);
+    #[cfg(not(any(feature = "cuda", feature = "wgpu")))]
+    let _ = dir;
+}
+
+#[cfg(any(feature = "cuda", feature = "wgpu"))]
+mod gpu {
+    use std::path::Path;
+
+    use burn::cubecl::config::{CubeClRuntimeConfig, RuntimeConfig, cache::CacheConfig};
+
+    pub fn configure(dir: &Path) {
+        let mut slot = CubeClRuntimeConfig::storage().lock();
+        if slot.is_some() {
+            return;
+        }
+        let mut config = CubeClRuntimeConfig::from_current_dir().override_from_env();
+        if config.compilation.cache.is_none() {
+            config.compilation.cache = Some(CacheConfig::File(dir.join("compiled")));
+        }
+        if matches!(config.autotune.cache, CacheConfig::Target) {
+            config.autotune.cache = CacheConfig::File(dir.join("autotune"));
+        }
+        *slot = Some(std::sync::Arc::new(config));
+    }
+}
