@@ -1,7 +1,13 @@
 //! The one writer: a task that owns every write. It takes what is queued (up to
-//! [`MAX_BATCH`] writes), runs each in its own savepoint inside one transaction, commits
-//! once, then answers every caller. Batching is what lets hundreds of workers report at
-//! once on one SQLite file. Writes are [`Write`] values, dispatched here once.
+//! [`MAX_BATCH`] writes), applies them inside one transaction, commits once, then answers
+//! every caller. Batching is what lets hundreds of workers report at once on one SQLite
+//! file. Writes are [`Write`] values, dispatched here once.
+//!
+//! A write that fails must roll back alone. Savepoints give that, at two statements a
+//! write, which was a third of the writer's time under a fleet (BENCHMARKS.md); and writes
+//! rarely fail. So a batch is first applied plainly, each write from a copy; only if one
+//! fails is the transaction rolled back and the batch applied again, each write in its own
+//! savepoint, where the failure rolls back alone and the others keep their effect.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -20,6 +26,15 @@ type Answer = Box<dyn FnOnce(Option<&sqlx::Error>) + Send>;
 
 /// A write with the channel its result goes back on, its type erased for the queue.
 trait Queued: Send {
+    /// Applies a copy of the write directly in the batch's transaction and keeps its
+    /// output; false if it failed, after which the transaction must be rolled back and
+    /// the batch applied again with [`Queued::apply`].
+    fn apply_plain<'a>(
+        &'a mut self,
+        c: &'a mut AnyConnection,
+    ) -> Pin<Box<dyn Future<Output = bool> + Send + 'a>>;
+    /// How to reply once the batch commits, with the output [`Queued::apply_plain`] kept.
+    fn applied(self: Box<Self>) -> Answer;
     /// Applies the write in a savepoint; answers how to reply once the batch commits.
     fn apply<'a>(
         self: Box<Self>,
@@ -32,6 +47,8 @@ trait Queued: Send {
 struct Pending<W: Write> {
     write: W,
     reply: oneshot::Sender<Result<W::Output>>,
+    /// The output of a plain application that succeeded.
+    output: Option<W::Output>,
 }
 
 /// A batch that could not be committed (or begun) failed on the database file itself:
@@ -40,13 +57,38 @@ fn commit_failed(e: &sqlx::Error) -> CoordinatorError {
     CoordinatorError::Storage(format!("the database could not commit: {e}"))
 }
 
+/// The reply to send once the batch's commit is known.
+fn answer<T: Send + 'static>(reply: oneshot::Sender<Result<T>>, result: Result<T>) -> Answer {
+    Box::new(move |commit: Option<&sqlx::Error>| {
+        let _ = reply.send(match commit {
+            Some(e) => Err(commit_failed(e)),
+            None => result,
+        });
+    })
+}
+
 impl<W: Write> Queued for Pending<W> {
+    fn apply_plain<'a>(
+        &'a mut self,
+        c: &'a mut AnyConnection,
+    ) -> Pin<Box<dyn Future<Output = bool> + Send + 'a>> {
+        Box::pin(async move {
+            self.output = self.write.clone().apply(c).await.ok();
+            self.output.is_some()
+        })
+    }
+
+    fn applied(self: Box<Self>) -> Answer {
+        let Pending { reply, output, .. } = *self;
+        answer(reply, output.ok_or(CoordinatorError::WriterGone))
+    }
+
     fn apply<'a>(
         self: Box<Self>,
         c: &'a mut AnyConnection,
     ) -> Pin<Box<dyn Future<Output = Answer> + Send + 'a>> {
         Box::pin(async move {
-            let Pending { write, reply } = *self;
+            let Pending { write, reply, .. } = *self;
             let result = match c.begin().await {
                 Ok(mut sp) => match write.apply(&mut sp).await {
                     Ok(v) => sp.commit().await.map(|_| v).map_err(CoordinatorError::from),
@@ -54,12 +96,7 @@ impl<W: Write> Queued for Pending<W> {
                 },
                 Err(e) => Err(CoordinatorError::Store(e)),
             };
-            Box::new(move |commit: Option<&sqlx::Error>| {
-                let _ = reply.send(match commit {
-                    Some(e) => Err(commit_failed(e)),
-                    None => result,
-                });
-            }) as Answer
+            answer(reply, result)
         })
     }
 
@@ -133,24 +170,45 @@ async fn writer_loop(pool: AnyPool, mut rx: mpsc::Receiver<Queue>) {
     }
 }
 
-/// Applies `batch` in one transaction, commits once, and answers every caller.
-async fn commit_batch(conn: &mut AnyConnection, batch: Vec<Box<dyn Queued>>) {
+/// Applies `batch` in one transaction, commits once, and answers every caller: plainly
+/// first, and again with a savepoint per write if any write failed.
+async fn commit_batch(conn: &mut AnyConnection, mut batch: Vec<Box<dyn Queued>>) {
     let mut tx = match conn.begin().await {
         Ok(tx) => tx,
-        Err(e) => {
-            for op in batch {
-                op.refuse(commit_failed(&e));
-            }
-            return;
-        }
+        Err(e) => return refuse_all(batch, &e),
     };
-    let mut replies = Vec::with_capacity(batch.len());
-    for op in batch {
-        replies.push(op.apply(&mut tx).await);
+    let mut all_applied = true;
+    for op in batch.iter_mut() {
+        if !op.apply_plain(&mut tx).await {
+            all_applied = false;
+            break;
+        }
     }
+    let replies: Vec<Answer> = if all_applied {
+        batch.into_iter().map(|op| op.applied()).collect()
+    } else {
+        if let Err(e) = tx.rollback().await {
+            return refuse_all(batch, &e);
+        }
+        tx = match conn.begin().await {
+            Ok(tx) => tx,
+            Err(e) => return refuse_all(batch, &e),
+        };
+        let mut replies = Vec::with_capacity(batch.len());
+        for op in batch {
+            replies.push(op.apply(&mut tx).await);
+        }
+        replies
+    };
     let err = tx.commit().await.err();
     for reply in replies {
         reply(err.as_ref());
+    }
+}
+
+fn refuse_all(batch: Vec<Box<dyn Queued>>, e: &sqlx::Error) {
+    for op in batch {
+        op.refuse(commit_failed(e));
     }
 }
 
@@ -166,7 +224,11 @@ impl Store {
     pub async fn write<W: Write>(&self, write: W) -> Result<W::Output> {
         let (reply, rx) = oneshot::channel();
         self.tx
-            .send(Queue::Write(Box::new(Pending { write, reply })))
+            .send(Queue::Write(Box::new(Pending {
+                write,
+                reply,
+                output: None,
+            })))
             .await
             .map_err(|_| CoordinatorError::WriterGone)?;
         rx.await.map_err(|_| CoordinatorError::WriterGone)?

@@ -34,16 +34,11 @@ pub struct Lease {
 
 /// The most a device may still take, bytes, when leases must fit its memory: its memory
 /// less the estimates of the runs on it; `None` when anything goes.
-async fn room(c: &mut AnyConnection, lease: &Lease) -> Result<Option<i64>> {
+async fn room(c: &mut AnyConnection, lease: &Lease, memory_json: &str) -> Result<Option<i64>> {
     if !lease.fit_memory {
         return Ok(None);
     }
-    let memory_json: String =
-        sqlx::query_scalar("SELECT device_memory_json FROM workers WHERE id = $1")
-            .bind(lease.worker.get())
-            .fetch_one(&mut *c)
-            .await?;
-    let memory = serde_json::from_str::<std::collections::BTreeMap<String, u64>>(&memory_json)
+    let memory = serde_json::from_str::<std::collections::BTreeMap<String, u64>>(memory_json)
         .ok()
         .and_then(|m| m.get(&lease.device).copied())
         .map(|m| i64::try_from(m).unwrap_or(i64::MAX));
@@ -76,18 +71,19 @@ impl Write for Lease {
     type Output = Option<LeasedRun>;
 
     async fn apply(self, c: &mut AnyConnection) -> Result<Option<LeasedRun>> {
-        let known: Option<i64> = sqlx::query_scalar("SELECT id FROM workers WHERE id = $1")
-            .bind(self.worker.get())
-            .fetch_optional(&mut *c)
-            .await?;
-        if known.is_none() {
+        let known: Option<(String, Option<i64>)> =
+            sqlx::query_as("SELECT device_memory_json, last_seen FROM workers WHERE id = $1")
+                .bind(self.worker.get())
+                .fetch_optional(&mut *c)
+                .await?;
+        let Some((memory_json, last_seen)) = known else {
             return Err(CoordinatorError::NotFound(format!(
                 "worker {} is not registered; register again",
                 self.worker
             )));
-        }
-        touch(c, self.worker).await?;
-        let room = room(c, &self).await?;
+        };
+        touch_if_stale(c, self.worker, last_seen.unwrap_or(0), now_ms()).await?;
+        let room = room(c, &self, &memory_json).await?;
         if room.is_some_and(|r| r < 0) {
             return Ok(None);
         }
@@ -163,23 +159,47 @@ async fn next_queued(c: &mut AnyConnection, room: i64) -> Result<Option<sqlx::an
     .await?)
 }
 
-/// What renewing a lease found: the directive for the holder, and whether the run's sweep
-/// uses early termination (read with the run, so that a report to a sweep without it
-/// costs no further query).
-pub(super) struct Renewed {
+/// What checking a lease found: the directive for the holder, whether the run's sweep
+/// uses early termination, and the holder's worker with when it was last seen (all read
+/// with the run, so that a report costs no further query for them).
+pub(super) struct Held {
     pub directive: Directive,
     pub early: bool,
+    worker: Option<(WorkerId, i64)>,
 }
 
-/// Checks that `lease` still holds `run`, renews it for `lease_ms` and notes the worker
-/// alive.
-pub(super) async fn renew(
+/// How stale a worker's `last_seen` may get before a report or heartbeat rewrites it: one
+/// write a second per worker, not one per report (a fleet reports many times a second, and
+/// liveness is judged in tens of seconds).
+const SEEN_REFRESH_MS: i64 = 1_000;
+
+/// Notes `worker` alive at `now` if its `last_seen` (as read) is stale.
+async fn touch_if_stale(
     c: &mut AnyConnection,
-    run: RunId,
-    lease: LeaseId,
-    lease_ms: i64,
-) -> Result<Renewed> {
-    let row = sqlx::query("SELECT r.lease_id, r.state, r.stop_requested, r.stop_reason, a.worker_id, CASE WHEN s.early_min_iter IS NULL THEN 0 ELSE 1 END AS early FROM runs r JOIN sweeps s ON s.id = r.sweep_id LEFT JOIN attempts a ON a.id = r.lease_id WHERE r.id = $1")
+    worker: WorkerId,
+    last_seen: i64,
+    now: i64,
+) -> Result<()> {
+    if now - last_seen >= SEEN_REFRESH_MS {
+        touch(c, worker).await?;
+    }
+    Ok(())
+}
+
+impl Held {
+    /// Notes the holder's worker alive, if its `last_seen` is stale.
+    pub(super) async fn touch_worker(&self, c: &mut AnyConnection, now: i64) -> Result<()> {
+        match self.worker {
+            Some((w, seen)) => touch_if_stale(c, w, seen, now).await,
+            None => Ok(()),
+        }
+    }
+}
+
+/// Checks that `lease` still holds `run`; the caller extends the lease
+/// ([`extend_lease`], or in its own update of the run) and touches the worker.
+pub(super) async fn check_lease(c: &mut AnyConnection, run: RunId, lease: LeaseId) -> Result<Held> {
+    let row = sqlx::query("SELECT r.lease_id, r.state, r.stop_requested, r.stop_reason, a.worker_id, w.last_seen, CASE WHEN s.early_min_iter IS NULL THEN 0 ELSE 1 END AS early FROM runs r JOIN sweeps s ON s.id = r.sweep_id LEFT JOIN attempts a ON a.id = r.lease_id LEFT JOIN workers w ON w.id = a.worker_id WHERE r.id = $1")
         .bind(run.get())
         .fetch_optional(&mut *c)
         .await?
@@ -191,23 +211,44 @@ pub(super) async fn renew(
             "lease {lease} no longer holds run {run} (the run is {state}); drop it"
         )));
     }
-    sqlx::query("UPDATE runs SET lease_expires_at = $1 WHERE id = $2")
-        .bind(now_ms() + lease_ms)
-        .bind(run.get())
-        .execute(&mut *c)
-        .await?;
-    if let Some(w) = row.get::<Option<i64>, _>("worker_id") {
-        touch(c, WorkerId(w)).await?;
-    }
+    let worker = row.get::<Option<i64>, _>("worker_id").map(|w| {
+        let seen = row.get::<Option<i64>, _>("last_seen").unwrap_or(0);
+        (WorkerId(w), seen)
+    });
     let directive = if row.get::<i64, _>("stop_requested") != 0 {
         Directive::Stop(row.get("stop_reason"))
     } else {
         Directive::Continue
     };
-    Ok(Renewed {
+    Ok(Held {
         directive,
         early: row.get::<i64, _>("early") != 0,
+        worker,
     })
+}
+
+/// Extends `run`'s lease to `lease_ms` from now.
+pub(super) async fn extend_lease(c: &mut AnyConnection, run: RunId, lease_ms: i64) -> Result<()> {
+    sqlx::query("UPDATE runs SET lease_expires_at = $1 WHERE id = $2")
+        .bind(now_ms() + lease_ms)
+        .bind(run.get())
+        .execute(&mut *c)
+        .await?;
+    Ok(())
+}
+
+/// Checks that `lease` still holds `run`, renews it for `lease_ms` and notes the worker
+/// alive.
+pub(super) async fn renew(
+    c: &mut AnyConnection,
+    run: RunId,
+    lease: LeaseId,
+    lease_ms: i64,
+) -> Result<Held> {
+    let held = check_lease(c, run, lease).await?;
+    extend_lease(c, run, lease_ms).await?;
+    held.touch_worker(c, now_ms()).await?;
+    Ok(held)
 }
 
 /// Renews a lease between evaluations; answers the directive.

@@ -36,9 +36,10 @@ pub use reports::{Report, SetCheckpoint};
 pub use sweeps::{Cancel, CreateSweep, NewSweep, Retry};
 pub use workers::{Deregister, DisableDevice, RegisterWorker};
 
-/// One write: applied by the single writer inside its own savepoint of the batch's
-/// transaction, so a failing write rolls back alone.
-pub trait Write: Send + 'static {
+/// One write: applied by the single writer in the batch's transaction, and again inside
+/// its own savepoint if a write of the batch failed, so a failing write rolls back alone
+/// (`super::writer`). Hence `Clone`: the first application consumes a copy.
+pub trait Write: Clone + Send + 'static {
     /// What the caller gets back.
     type Output: Send + 'static;
     /// Applies the write.

@@ -6,7 +6,7 @@ use sqlx::AnyConnection;
 use gptsweep_api::{Directive, Evaluation, LeaseId, RunId};
 
 use super::Write;
-use super::leases::renew;
+use super::leases::{check_lease, extend_lease, renew};
 use crate::clock::now_ms;
 use crate::error::Result;
 use crate::store::rungs;
@@ -35,7 +35,7 @@ impl Write for Report {
             evals,
             lease_ms,
         } = self;
-        let renewed = renew(c, run, lease, lease_ms).await?;
+        let held = check_lease(c, run, lease).await?;
         let now = now_ms();
         for e in &evals {
             sqlx::query(
@@ -65,7 +65,8 @@ impl Write for Report {
                 "UPDATE runs SET
                    best_step = CASE WHEN best_val_loss IS NULL OR $1 < best_val_loss THEN $2 ELSE best_step END,
                    best_val_loss = (SELECT MIN(val_loss) FROM evals WHERE run_id = $3),
-                   last_train_loss = $4, last_step = CASE WHEN last_step > $5 THEN last_step ELSE $6 END, tokens_per_sec = $7, train_secs = $8
+                   last_train_loss = $4, last_step = CASE WHEN last_step > $5 THEN last_step ELSE $6 END, tokens_per_sec = $7, train_secs = $8,
+                   lease_expires_at = $10
                  WHERE id = $9",
             )
             .bind(lowest)
@@ -77,11 +78,15 @@ impl Write for Report {
             .bind(last.tokens_per_sec)
             .bind(last.train_secs)
             .bind(run.get())
+            .bind(now + lease_ms)
             .execute(&mut *c)
             .await?;
+        } else {
+            extend_lease(c, run, lease_ms).await?;
         }
-        if renewed.directive != Directive::Continue || !renewed.early {
-            return Ok(renewed.directive);
+        held.touch_worker(c, now).await?;
+        if held.directive != Directive::Continue || !held.early {
+            return Ok(held.directive);
         }
         rungs::judge(c, run, &evals).await
     }
