@@ -11,8 +11,9 @@ use std::time::Duration;
 use common::postgres::Postgres;
 use common::{config, lease, submitted};
 
+use gptsweep_api::WorkerId;
 use gptsweep_coordinator::store::{
-    Database, ExpireLeases, GraceLeases, RegisterWorker, Store, open_pool,
+    Database, ExpireLeases, GraceLeases, Lease, RegisterWorker, Store, open_pool,
 };
 use gptsweep_coordinator::{Coordinator, CoordinatorConfig, CoordinatorError};
 
@@ -176,6 +177,71 @@ async fn closing_drains(db: Database) {
         .await
         .unwrap();
     assert_eq!(stored, 50, "every answered write is committed");
+}
+
+#[tokio::test]
+async fn a_failing_write_in_a_batch_fails_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    failing_write_alone(Database::Sqlite(dir.path().join("db"))).await;
+}
+
+#[tokio::test]
+async fn a_failing_write_in_a_batch_fails_alone_on_postgres() {
+    if let Some(pg) = Postgres::start() {
+        failing_write_alone(Database::Postgres(pg.database())).await;
+    }
+}
+
+/// 40 registrations and, queued among them in the same batch, a lease for a worker that
+/// does not exist: the writer applies the batch plainly, meets the failure, and applies it
+/// again with a savepoint per write; the lease alone fails, the 40 are committed.
+async fn failing_write_alone(db: Database) {
+    let store = Store::start(open_pool(&db).await.unwrap());
+    let register = |i: usize| {
+        let store = store.clone();
+        tokio::spawn(async move {
+            store
+                .write(RegisterWorker {
+                    name: format!("w{i}"),
+                    devices: vec!["cpu".into()],
+                    memory: Default::default(),
+                })
+                .await
+                .map(|_| ())
+        })
+    };
+    let mut queued: Vec<_> = (0..20).map(register).collect();
+    let bad = {
+        let store = store.clone();
+        tokio::spawn(async move {
+            store
+                .write(Lease {
+                    worker: WorkerId(9_999),
+                    device: "cpu".into(),
+                    lease_ms: 1_000,
+                    fit_memory: false,
+                })
+                .await
+        })
+    };
+    queued.extend((20..40).map(register));
+    // One turn of this (single-threaded) runtime: every task queues its write, so the
+    // writer takes them as one batch.
+    tokio::task::yield_now().await;
+    for q in queued {
+        q.await.unwrap().expect("a good write beside a failing one");
+    }
+    let err = bad.await.unwrap().unwrap_err();
+    assert!(
+        matches!(&err, CoordinatorError::NotFound(m) if m.contains("worker 9999 is not registered")),
+        "{err}"
+    );
+    let stored: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM workers")
+        .fetch_one(&store.pool)
+        .await
+        .unwrap();
+    assert_eq!(stored, 40, "every good write of the batch is committed");
+    store.close().await;
 }
 
 #[test]
