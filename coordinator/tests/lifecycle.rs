@@ -139,22 +139,26 @@ async fn closing_the_store_answers_every_write_queued_before_it_and_refuses_late
     }
 }
 
+/// A task that registers worker `w{i}` through `store`; it queues its write on its first turn.
+fn queue_register(
+    store: &Store,
+    i: usize,
+) -> tokio::task::JoinHandle<Result<WorkerId, CoordinatorError>> {
+    let store = store.clone();
+    tokio::spawn(async move {
+        store
+            .write(RegisterWorker {
+                name: format!("w{i}"),
+                devices: vec!["cpu".into()],
+                memory: Default::default(),
+            })
+            .await
+    })
+}
+
 async fn closing_drains(db: Database) {
     let store = Store::start(open_pool(&db).await.unwrap());
-    let queued: Vec<_> = (0..50)
-        .map(|i| {
-            let store = store.clone();
-            tokio::spawn(async move {
-                store
-                    .write(RegisterWorker {
-                        name: format!("w{i}"),
-                        devices: vec!["cpu".into()],
-                        memory: Default::default(),
-                    })
-                    .await
-            })
-        })
-        .collect();
+    let queued: Vec<_> = (0..50).map(|i| queue_register(&store, i)).collect();
     // One turn of this (single-threaded) runtime: every task queues its write.
     tokio::task::yield_now().await;
     store.close().await;
@@ -197,19 +201,7 @@ async fn a_failing_write_in_a_batch_fails_alone_on_postgres() {
 /// again with a savepoint per write; the lease alone fails, the 40 are committed.
 async fn failing_write_alone(db: Database) {
     let store = Store::start(open_pool(&db).await.unwrap());
-    let register = |i: usize| {
-        let store = store.clone();
-        tokio::spawn(async move {
-            store
-                .write(RegisterWorker {
-                    name: format!("w{i}"),
-                    devices: vec!["cpu".into()],
-                    memory: Default::default(),
-                })
-                .await
-                .map(|_| ())
-        })
-    };
+    let register = |i| queue_register(&store, i);
     let mut queued: Vec<_> = (0..20).map(register).collect();
     let bad = {
         let store = store.clone();

@@ -163,7 +163,11 @@ impl Checkpoint {
             .map_err(|e| {
                 self.corrupt(format!("{MODEL} does not hold this model's weights: {e}"))
             })?;
-        let model = self.meta.model.init::<B>(0, device).load_record(record);
+        let model = self
+            .meta
+            .model
+            .init_for_loading::<B>(device)
+            .load_record(record);
         let (held, expected) = (model.num_params(), self.meta.model.num_params());
         if held != expected {
             return Err(self.corrupt(format!(

@@ -16,29 +16,38 @@ use crate::rng::{Rng, Stream};
 const WEIGHT_STD: f64 = 0.02;
 
 /// The source of a model's initial weights: one generator keyed by the seed, drawn in the
-/// model's construction order.
+/// model's construction order; or none, for a model whose weights a checkpoint replaces.
 pub struct Weights {
-    rng: Rng,
+    rng: Option<Rng>,
 }
 
 impl Weights {
     /// The weights of the model seeded by `seed`.
     pub fn new(seed: u64) -> Self {
         Self {
-            rng: Rng::keyed(seed, Stream::Init, 0),
+            rng: Some(Rng::keyed(seed, Stream::Init, 0)),
         }
     }
 
-    /// A `shape` tensor of N(0, 0.02) draws on `device`.
+    /// Zeros in place of every draw: the shapes of a model about to be loaded, without
+    /// drawing millions of normals the checkpoint overwrites.
+    pub fn placeholder() -> Self {
+        Self { rng: None }
+    }
+
+    /// A `shape` tensor of N(0, 0.02) draws on `device` (zeros for a placeholder).
     pub fn normal<B: Backend, const D: usize>(
         &mut self,
         shape: [usize; D],
         device: &B::Device,
     ) -> Param<Tensor<B, D>> {
+        let Some(rng) = self.rng.as_mut() else {
+            return Param::from_tensor(Tensor::zeros(shape, device));
+        };
         let n: usize = shape.iter().product();
         let mut values = Vec::with_capacity(n + 1);
         while values.len() < n {
-            let (a, b) = self.rng.normal_pair();
+            let (a, b) = rng.normal_pair();
             values.extend([(a * WEIGHT_STD) as f32, (b * WEIGHT_STD) as f32]);
         }
         values.truncate(n);

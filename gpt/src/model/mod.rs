@@ -43,8 +43,16 @@ impl ModelConfig {
     /// embedding weights, zero biases, LayerNorm at (1, 0). The draws are a function of
     /// `seed` alone, the same on every backend and device (`init::Weights`).
     pub fn init<B: Backend>(&self, seed: u64, device: &B::Device) -> Gpt<B> {
+        self.build(Weights::new(seed), device)
+    }
+
+    /// The model's shape with every weight zero, for loading a checkpoint into.
+    pub fn init_for_loading<B: Backend>(&self, device: &B::Device) -> Gpt<B> {
+        self.build(Weights::placeholder(), device)
+    }
+
+    fn build<B: Backend>(&self, mut weights: Weights, device: &B::Device) -> Gpt<B> {
         let c = self.n_embd;
-        let mut weights = Weights::new(seed);
         Gpt {
             tok_emb: weights.embedding(self.vocab_size, c, device),
             pos_emb: weights.embedding(self.block_size, c, device),
