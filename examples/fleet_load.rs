@@ -391,6 +391,8 @@ async fn work(id: i64, c: &Workers, fleet: &Fleet, seen: &mut Seen) -> Result<()
                     step,
                     train_loss: 2.0,
                     val_loss: 2.0 + 1.0 / step as f32,
+                    train_bpc: 3.0,
+                    val_bpc: 3.0,
                     tokens_per_sec: 1.0,
                     train_secs: step as f64,
                 }],

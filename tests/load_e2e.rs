@@ -85,6 +85,8 @@ async fn two_hundred_workers_lease_and_report_without_double_holders_or_lost_rep
                         step,
                         train_loss: 2.0,
                         val_loss: 2.0 + 1.0 / step as f32,
+                        train_bpc: 3.0,
+                        val_bpc: 3.0,
                         tokens_per_sec: 1.0,
                         train_secs: step as f64,
                     };

@@ -54,6 +54,8 @@ impl From<&pb::EvalPoint> for Evaluation {
             step: e.step,
             train_loss: e.train_loss,
             val_loss: e.val_loss,
+            train_bpc: e.train_bpc,
+            val_bpc: e.val_bpc,
             tokens_per_sec: e.tokens_per_sec,
             train_secs: e.train_secs,
         }
@@ -118,6 +120,7 @@ impl TryFrom<&pb::RunRow> for LeaderboardRow {
             state: named(M, "state", &r.state)?,
             params: object(M, "params_json", &r.params_json)?,
             best_val_loss: r.best_val_loss,
+            best_val_bpc: r.best_val_bpc,
             best_step: r.best_step,
             last_train_loss: r.last_train_loss,
             steps: r.steps,
@@ -314,6 +317,8 @@ mod tests {
             step: 250,
             train_loss: 2.25,
             val_loss: 2.5,
+            train_bpc: 3.25,
+            val_bpc: 3.5,
             tokens_per_sec: 33_000.0,
             train_secs: 12.5,
         };
@@ -326,6 +331,7 @@ mod tests {
             state: crate::RunState::Stopped,
             params,
             best_val_loss: Some(2.0),
+            best_val_bpc: Some(2.9),
             best_step: Some(20),
             last_train_loss: None,
             steps: 20,

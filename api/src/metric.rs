@@ -12,8 +12,20 @@ named!(
         ValLoss = "val_loss",
         /// Mean training loss at an evaluation (a run's latest).
         TrainLoss = "train_loss",
+        /// Validation loss in bits per character (a run's best): compares tokenizers.
+        ValBpc = "val_bpc",
+        /// Training loss in bits per character (a run's latest).
+        TrainBpc = "train_bpc",
     }
 );
+
+impl MetricName {
+    /// Whether a run is ranked by its best value of the metric (validation metrics: these
+    /// models overfit), rather than its latest (training metrics).
+    pub fn ranks_by_best(self) -> bool {
+        matches!(self, Self::ValLoss | Self::ValBpc)
+    }
+}
 
 named!(
     /// Direction of the metric.

@@ -9,7 +9,8 @@ use crate::ids::{LeaseId, RunId, SweepId, WorkerId};
 use crate::metric::{Goal, Method, MetricName};
 use crate::state::{AttemptState, RunState, SweepState};
 
-/// One evaluation of a run: mean losses over `eval_iters` batches of each split.
+/// One evaluation of a run: mean losses over `eval_iters` batches of each split, per token
+/// and in bits per character (which compare across tokenizers).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Evaluation {
     /// Completed optimisation steps when it was taken.
@@ -18,6 +19,10 @@ pub struct Evaluation {
     pub train_loss: f32,
     /// Mean loss on val batches.
     pub val_loss: f32,
+    /// `train_loss` in bits per character of the train text.
+    pub train_bpc: f32,
+    /// `val_loss` in bits per character of the val text.
+    pub val_bpc: f32,
     /// Training throughput since the previous evaluation, tokens per second.
     pub tokens_per_sec: f64,
     /// Seconds spent training up to this evaluation, over all attempts.
@@ -30,6 +35,8 @@ impl Evaluation {
         match metric {
             MetricName::ValLoss => self.val_loss,
             MetricName::TrainLoss => self.train_loss,
+            MetricName::ValBpc => self.val_bpc,
+            MetricName::TrainBpc => self.train_bpc,
         }
     }
 }
@@ -132,6 +139,8 @@ pub struct LeaderboardRow {
     pub params: serde_json::Map<String, serde_json::Value>,
     /// Best validation loss.
     pub best_val_loss: Option<f64>,
+    /// Best validation loss in bits per character.
+    pub best_val_bpc: Option<f64>,
     /// The step it was reached at.
     pub best_step: Option<u64>,
     /// Latest train loss.

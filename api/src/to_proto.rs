@@ -15,6 +15,8 @@ impl From<&Evaluation> for pb::EvalPoint {
             step: e.step,
             train_loss: e.train_loss,
             val_loss: e.val_loss,
+            train_bpc: e.train_bpc,
+            val_bpc: e.val_bpc,
             tokens_per_sec: e.tokens_per_sec,
             train_secs: e.train_secs,
         }
@@ -75,6 +77,7 @@ impl From<&LeaderboardRow> for pb::RunRow {
             state: r.state.as_str().into(),
             params_json: serde_json::Value::Object(r.params.clone()).to_string(),
             best_val_loss: r.best_val_loss,
+            best_val_bpc: r.best_val_bpc,
             best_step: r.best_step,
             last_train_loss: r.last_train_loss,
             num_params: r.num_params,

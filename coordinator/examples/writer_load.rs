@@ -142,6 +142,8 @@ async fn work(store: Arc<Store>, worker: WorkerId, evals: u64) -> (u64, u64) {
                         step,
                         train_loss: 2.0,
                         val_loss: 2.0 + 1.0 / step as f32,
+                        train_bpc: 3.0,
+                        val_bpc: 3.0,
                         tokens_per_sec: 1.0,
                         train_secs: step as f64,
                     }],

@@ -35,7 +35,8 @@ impl DatasetStore {
                 bytes.len()
             )));
         }
-        Corpus::from_bytes(name, bytes).map_err(|e| CoordinatorError::Invalid(e.to_string()))?;
+        Corpus::from_bytes(name, bytes, gptsweep_gpt::TokenizerKind::Char, None)
+            .map_err(|e| CoordinatorError::Invalid(e.to_string()))?;
         self.blobs.put(bytes)
     }
 

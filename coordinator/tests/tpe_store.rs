@@ -51,6 +51,8 @@ async fn train(store: &Store, run: &LeasedRun, steps: &[u64]) -> bool {
             step,
             train_loss: 2.0,
             val_loss: val_loss(run, step),
+            train_bpc: 0.0,
+            val_bpc: 0.0,
             tokens_per_sec: 1.0,
             train_secs: 1.0,
         };
@@ -200,6 +202,8 @@ early_terminate: {type: hyperband, min_iter: 2, eta: 2}
                 step: *step,
                 train_loss: 2.0,
                 val_loss,
+                train_bpc: 0.0,
+                val_bpc: 0.0,
                 tokens_per_sec: 1.0,
                 train_secs: 1.0,
             })

@@ -1,11 +1,15 @@
 //! A training corpus: the text read once (built in, or from a file), checked, tokenised
-//! into a compact `u16` buffer and split 90/10 into train and val, as in the lecture.
+//! with the run's tokenizer into a compact `u16` buffer and split 90/10 into train and
+//! val, as in the lecture. It also counts the characters each split holds, which turns a
+//! loss per token into bits per character ([`Corpus::bits_per_char`]), the measure that
+//! compares tokenizers.
 
 use sha2::{Digest, Sha256};
 use std::path::Path;
 
 use crate::error::{GptError, Result};
-use crate::tokenizer::CharTokenizer;
+use crate::token_cache;
+use crate::tokenizer::{Tokenizer, TokenizerKind};
 
 /// Name of the corpus compiled into the binary.
 pub const BUILTIN_TINYSHAKESPEARE: &str = "tinyshakespeare";
@@ -27,9 +31,11 @@ pub enum Split {
 pub struct Corpus {
     name: String,
     sha256: String,
-    tokenizer: CharTokenizer,
+    tokenizer: Tokenizer,
     train: Vec<u16>,
     val: Vec<u16>,
+    /// Characters of the text behind each split (train, val).
+    chars: (usize, usize),
 }
 
 /// Whether `name` is a corpus compiled into the binary.
@@ -38,10 +44,11 @@ pub fn is_builtin(name: &str) -> bool {
 }
 
 impl Corpus {
-    /// Loads a built-in corpus by name, or else the UTF-8 text file at `spec`.
-    pub fn load(spec: &str) -> Result<Self> {
+    /// Loads a built-in corpus by name, or else the UTF-8 text file at `spec`, tokenised
+    /// with `kind` (through the token cache in `cache`, if given).
+    pub fn load(spec: &str, kind: TokenizerKind, cache: Option<&Path>) -> Result<Self> {
         if is_builtin(spec) {
-            return Self::from_text(spec, TINYSHAKESPEARE);
+            return Self::build(spec, TINYSHAKESPEARE, kind, cache);
         }
         let path = Path::new(spec);
         if !path.exists() && !path.is_symlink() {
@@ -52,38 +59,79 @@ impl Corpus {
         }
         let bytes =
             crate::input_file::read_bounded("dataset", path, crate::input_file::MAX_DATASET_BYTES)?;
-        Self::from_bytes(spec, &bytes)
+        Self::from_bytes(spec, &bytes, kind, cache)
     }
 
-    /// The corpus of `bytes`, which must be non-empty UTF-8.
-    pub fn from_bytes(name: &str, bytes: &[u8]) -> Result<Self> {
+    /// The corpus of `bytes`, which must be non-empty UTF-8, tokenised with `kind`
+    /// (through the token cache in `cache`, if given).
+    pub fn from_bytes(
+        name: &str,
+        bytes: &[u8],
+        kind: TokenizerKind,
+        cache: Option<&Path>,
+    ) -> Result<Self> {
         let text = std::str::from_utf8(bytes).map_err(|e| GptError::Dataset {
             source_name: name.to_string(),
             reason: format!("not UTF-8 text: invalid byte at offset {}", e.valid_up_to()),
         })?;
-        Self::from_text(name, text)
+        Self::build(name, text, kind, cache)
     }
 
-    /// The corpus of `text`, which must hold at least two characters.
-    pub fn from_text(name: &str, text: &str) -> Result<Self> {
+    /// The corpus of `text` tokenised with `kind`, without a token cache.
+    pub fn from_text(name: &str, text: &str, kind: TokenizerKind) -> Result<Self> {
+        Self::build(name, text, kind, None)
+    }
+
+    fn build(name: &str, text: &str, kind: TokenizerKind, cache: Option<&Path>) -> Result<Self> {
         if text.is_empty() {
             return Err(GptError::Dataset {
                 source_name: name.to_string(),
                 reason: "is empty".into(),
             });
         }
-        let tokenizer = CharTokenizer::from_corpus(text);
-        let mut tokens = tokenizer.encode(text, "corpus")?;
+        let tokenizer = Tokenizer::for_corpus(kind, text);
+        let sha256 = hex::encode(Sha256::digest(text.as_bytes()));
+        let mut tokens = match (kind, cache) {
+            // Characters encode faster than a file reads.
+            (TokenizerKind::Char, _) | (_, None) => tokenizer.encode(text, "corpus")?,
+            (_, Some(dir)) => token_cache::tokens(dir, &sha256, &tokenizer, text)?,
+        };
         let n_train = tokens.len() * 9 / 10;
         let val = tokens.split_off(n_train);
-        let sha256 = hex::encode(Sha256::digest(text.as_bytes()));
+        let chars = (tokenizer.chars_in(&tokens), tokenizer.chars_in(&val));
         Ok(Self {
             name: name.to_string(),
             sha256,
             tokenizer,
             train: tokens,
             val,
+            chars,
         })
+    }
+
+    /// A mean loss per token (nats) on `split` in bits per character of its text: the
+    /// loss times the split's tokens per character, over ln 2. For characters it is the
+    /// loss / ln 2; it ranks runs of different tokenizers on the same text fairly.
+    pub fn bits_per_char(&self, split: Split, loss: f32) -> f32 {
+        let (tokens, chars) = match split {
+            Split::Train => (self.train.len(), self.chars.0),
+            Split::Val => (self.val.len(), self.chars.1),
+        };
+        (f64::from(loss) * tokens as f64 / chars.max(1) as f64 / std::f64::consts::LN_2) as f32
+    }
+
+    /// Checks that the corpus was tokenised with `kind`, the run's tokenizer.
+    pub fn check_tokenizer(&self, kind: TokenizerKind) -> Result<()> {
+        if self.tokenizer.kind() != kind {
+            return Err(GptError::Dataset {
+                source_name: self.name.clone(),
+                reason: format!(
+                    "was tokenised with {}, but the run's tokenizer is {kind}",
+                    self.tokenizer.kind()
+                ),
+            });
+        }
+        Ok(())
     }
 
     /// Checks that both splits hold at least one full (block_size + 1)-token window.
@@ -117,8 +165,8 @@ impl Corpus {
         &self.sha256
     }
 
-    /// The character tokenizer built from the whole text.
-    pub fn tokenizer(&self) -> &CharTokenizer {
+    /// The tokenizer of its tokens (for characters, built from the whole text).
+    pub fn tokenizer(&self) -> &Tokenizer {
         &self.tokenizer
     }
 
@@ -137,7 +185,7 @@ mod tests {
 
     #[test]
     fn builtin_tinyshakespeare_splits_as_the_lecture() {
-        let c = Corpus::load(BUILTIN_TINYSHAKESPEARE).unwrap();
+        let c = Corpus::load(BUILTIN_TINYSHAKESPEARE, TokenizerKind::Char, None).unwrap();
         assert_eq!(c.tokenizer().vocab_size(), 65);
         assert_eq!(c.split(Split::Train).len(), 1_003_854);
         assert_eq!(c.split(Split::Val).len(), 111_540);
@@ -149,23 +197,26 @@ mod tests {
 
     #[test]
     fn bad_corpora_are_refused_with_reason() {
-        let missing = Corpus::load("/nonexistent/corpus.txt")
+        let missing = Corpus::load("/nonexistent/corpus.txt", TokenizerKind::Char, None)
             .unwrap_err()
             .to_string();
         assert!(
             missing.contains("/nonexistent/corpus.txt") && missing.contains("no such file"),
             "{missing}"
         );
-        let empty = Corpus::from_bytes("e.txt", b"").unwrap_err().to_string();
+        let empty = Corpus::from_bytes("e.txt", b"", TokenizerKind::Char, None)
+            .unwrap_err()
+            .to_string();
         assert!(empty.contains("e.txt: is empty"), "{empty}");
-        let latin1 = Corpus::from_bytes("l.txt", b"caf\xe9")
+        let latin1 = Corpus::from_bytes("l.txt", b"caf\xe9", TokenizerKind::Char, None)
             .unwrap_err()
             .to_string();
         assert!(
             latin1.contains("not UTF-8") && latin1.contains("offset 3"),
             "{latin1}"
         );
-        let short = Corpus::from_text("s.txt", "abcdefghijklmnopqrst").unwrap();
+        let short =
+            Corpus::from_text("s.txt", "abcdefghijklmnopqrst", TokenizerKind::Char).unwrap();
         let err = short.check_fits(8).unwrap_err().to_string();
         assert!(
             err.contains("too short for block_size = 8") && err.contains("val split has 2 tokens"),

@@ -13,6 +13,14 @@ pub struct Eval {
     pub train_loss: f32,
     /// Mean loss on val batches.
     pub val_loss: f32,
+    /// `train_loss` in bits per character of the train text
+    /// ([`crate::Corpus::bits_per_char`]); read back from a checkpoint written before it
+    /// existed, 0 until the trainer that resumes it fills it in.
+    #[serde(default)]
+    pub train_bpc: f32,
+    /// `val_loss` in bits per character of the val text.
+    #[serde(default)]
+    pub val_bpc: f32,
     /// Training throughput since the previous evaluation, tokens per second.
     pub tokens_per_sec: f64,
     /// Seconds spent training (not evaluating) up to this evaluation, over all attempts.

@@ -1,11 +1,11 @@
-//! The character-level GPT of Karpathy's "Let's build GPT" lecture, in burn, with
+//! The GPT of Karpathy's "Let's build GPT" lecture, in burn, with
 //! everything needed to train it well and nothing about networks or sweeps.
 //!
 //! A tour:
 //! - [`config`]: [`Hyperparams`], the flat record of a run's knobs, generated with its
 //!   defaults, rules and help from one table ([`HYPERPARAMS`]);
-//! - [`corpus`], [`tokenizer`], [`batch`]: text in, a char vocabulary, a 90/10 split,
-//!   seeded (x, y) batches;
+//! - [`corpus`], [`tokenizer`], [`token_cache`], [`batch`]: text in, characters or GPT-2's
+//!   BPE, a 90/10 split, bits per character, seeded (x, y) batches;
 //! - [`model`]: the GPT itself ([`Gpt`]);
 //! - [`trainer`]: the explicit AdamW loop ([`Trainer`]) and its evaluations ([`eval`]);
 //! - [`driver`]: one run from start (new or resumed) through training to samples, as both
@@ -31,6 +31,7 @@ pub mod input_file;
 pub mod model;
 pub mod rng;
 pub mod sample;
+pub mod token_cache;
 pub mod tokenizer;
 pub mod trainer;
 
@@ -45,4 +46,5 @@ pub use error::{GptError, Result};
 pub use eval::Eval;
 pub use model::Gpt;
 pub use sample::SampleOptions;
+pub use tokenizer::{Tokenizer, TokenizerKind};
 pub use trainer::{Event, Flow, RunSummary, Trainer};

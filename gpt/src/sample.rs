@@ -1,5 +1,7 @@
-//! Text generation: from a prompt, N new tokens, one forward pass each over the last
-//! block_size tokens, drawn with temperature and optional top-k from a seeded generator.
+//! Text generation: from a prompt, new tokens until the continuation holds N characters
+//! (so samples of character and BPE runs have the same length), one forward pass each
+//! over the last block_size tokens, drawn with temperature and optional top-k from a
+//! seeded generator.
 
 use burn::tensor::backend::Backend;
 use burn::tensor::{Int, Tensor, TensorData};
@@ -8,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{GptError, Result};
 use crate::model::Gpt;
 use crate::rng::{Rng, Stream};
-use crate::tokenizer::CharTokenizer;
+use crate::tokenizer::Tokenizer;
 
 /// Most characters one sample may generate (`sample --length`, a sweep's `samples.length`).
 pub const MAX_SAMPLE_LENGTH: usize = 100_000;
@@ -20,7 +22,7 @@ pub const MAX_PROMPT_CHARS: usize = 100_000;
 pub struct SampleOptions {
     /// Text to continue; empty starts from token 0, as the lecture does.
     pub prompt: String,
-    /// New tokens to generate.
+    /// Characters to generate.
     pub length: usize,
     /// Softmax temperature (> 0); 1 samples the model's distribution.
     pub temperature: f64,
@@ -118,21 +120,28 @@ fn draw(logits: &[f32], opts: &SampleOptions, rng: &mut Rng) -> usize {
     weights.iter().rposition(|w| *w > 0.0).unwrap_or(0)
 }
 
-/// The continuation of `opts.prompt` (without the prompt itself).
+/// The continuation of `opts.prompt` (without the prompt itself): `opts.length`
+/// characters, fewer only if the model strings together bytes that make no character.
 pub fn generate<B: Backend>(
     model: &Gpt<B>,
-    tokenizer: &CharTokenizer,
+    tokenizer: &Tokenizer,
     opts: &SampleOptions,
     device: &B::Device,
 ) -> Result<String> {
     opts.validate()?;
     let mut tokens: Vec<u16> = tokenizer.encode(&opts.prompt, "prompt")?;
     if tokens.is_empty() {
-        tokens.push(0);
+        tokens.push(tokenizer.start_token());
     }
     let start = tokens.len();
     let mut rng = Rng::keyed(opts.seed, Stream::Sample, 0);
-    for _ in 0..opts.length {
+    // Characters begun so far; a character takes at most 4 byte tokens.
+    let mut chars = 0;
+    for _ in 0..opts.length * 4 {
+        if chars >= opts.length && tokenizer.decode(&tokens[start..]).chars().count() >= opts.length
+        {
+            break;
+        }
         let ctx = &tokens[tokens.len().saturating_sub(model.block_size())..];
         let ids: Vec<i32> = ctx.iter().map(|t| *t as i32).collect();
         let idx = Tensor::<B, 2, Int>::from_data(TensorData::new(ids, [1, ctx.len()]), device);
@@ -144,9 +153,15 @@ pub fn generate<B: Backend>(
             .into_data()
             .iter::<f32>()
             .collect();
-        tokens.push(draw(&last, opts, &mut rng) as u16);
+        let token = draw(&last, opts, &mut rng) as u16;
+        tokens.push(token);
+        chars += tokenizer.chars_in(&[token]);
     }
-    Ok(tokenizer.decode(&tokens[start..]))
+    Ok(tokenizer
+        .decode(&tokens[start..])
+        .chars()
+        .take(opts.length)
+        .collect())
 }
 
 #[cfg(test)]

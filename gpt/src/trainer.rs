@@ -77,6 +77,7 @@ impl<B: AutodiffBackend> Trainer<B> {
     /// A freshly initialised model for `hp` on `corpus`, seeded by `hp.seed`.
     pub fn new(hp: Hyperparams, corpus: Arc<Corpus>, device: B::Device) -> Result<Self> {
         hp.validate()?;
+        corpus.check_tokenizer(hp.tokenizer)?;
         corpus.check_fits(hp.block_size)?;
         B::seed(&device, hp.seed);
         let model = hp
@@ -107,8 +108,28 @@ impl<B: AutodiffBackend> Trainer<B> {
                 corpus.name()
             )));
         }
+        if meta.tokenizer != *corpus.tokenizer() {
+            return Err(ckpt.corrupt(format!(
+                "was trained with a {} tokenizer of {} tokens, not this corpus's {} of {}",
+                meta.tokenizer.kind(),
+                meta.tokenizer.vocab_size(),
+                corpus.tokenizer().kind(),
+                corpus.tokenizer().vocab_size()
+            )));
+        }
         let model = ckpt.load_model::<B>(&device)?;
         let optim = ckpt.load_optimizer(optimizer::<B>(&meta.hyperparams), &device)?;
+        // Bits per character are a view of the losses on this text: recomputed, so that
+        // a checkpoint from before they existed reports them too.
+        let evals = meta
+            .evals
+            .iter()
+            .map(|e| Eval {
+                train_bpc: corpus.bits_per_char(Split::Train, e.train_loss),
+                val_bpc: corpus.bits_per_char(Split::Val, e.val_loss),
+                ..*e
+            })
+            .collect();
         Ok(Self::assemble(
             meta.hyperparams.clone(),
             corpus,
@@ -116,7 +137,7 @@ impl<B: AutodiffBackend> Trainer<B> {
             model,
             optim,
             meta.step,
-            meta.evals.clone(),
+            evals,
             meta.train_secs,
         ))
     }
@@ -297,6 +318,8 @@ impl<B: AutodiffBackend> Trainer<B> {
             step: self.step,
             train_loss,
             val_loss,
+            train_bpc: self.corpus.bits_per_char(Split::Train, train_loss),
+            val_bpc: self.corpus.bits_per_char(Split::Val, val_loss),
             tokens_per_sec: tokens as f64 / secs,
             train_secs: self.train_secs,
         };
@@ -364,6 +387,8 @@ pub struct RunSummary {
     pub steps: usize,
     /// Lowest validation loss of any evaluation.
     pub best_val_loss: Option<f32>,
+    /// That evaluation's validation loss in bits per character.
+    pub best_val_bpc: Option<f32>,
     /// Step of that evaluation.
     pub best_step: Option<usize>,
     /// Train loss of the last evaluation.
@@ -391,6 +416,7 @@ impl<B: AutodiffBackend> Trainer<B> {
             params: self.num_params(),
             steps: self.step,
             best_val_loss: best.map(|e| e.val_loss),
+            best_val_bpc: best.map(|e| e.val_bpc),
             best_step: best.map(|e| e.step),
             final_train_loss: last.map(|e| e.train_loss),
             final_val_loss: last.map(|e| e.val_loss),

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use burn::tensor::{Int, Tensor, TensorData};
 use gptsweep_gpt::backend::{CpuInfer, CpuTrain};
 use gptsweep_gpt::corpus::{BUILTIN_TINYSHAKESPEARE, TINYSHAKESPEARE};
-use gptsweep_gpt::{Checkpoint, Corpus, Eval, Flow, Hyperparams, Trainer};
+use gptsweep_gpt::{Checkpoint, Corpus, Eval, Flow, Hyperparams, TokenizerKind, Trainer};
 
 /// The binary's allocator, so these tests train at its speed.
 #[global_allocator]
@@ -21,7 +21,14 @@ fn serial() -> MutexGuard<'static, ()> {
 }
 
 fn small_corpus() -> Arc<Corpus> {
-    Arc::new(Corpus::from_text("shakespeare-slice", &TINYSHAKESPEARE[..60_000]).unwrap())
+    Arc::new(
+        Corpus::from_text(
+            "shakespeare-slice",
+            &TINYSHAKESPEARE[..60_000],
+            TokenizerKind::Char,
+        )
+        .unwrap(),
+    )
 }
 
 fn tiny(max_iters: usize, dropout: f64) -> Hyperparams {
@@ -179,7 +186,9 @@ fn resume_on_another_dataset_is_refused() {
     let corpus = small_corpus();
     let t = Trainer::<CpuTrain>::new(tiny(5, 0.0), corpus, Default::default()).unwrap();
     let ckpt = t.checkpoint().unwrap();
-    let other = Arc::new(Corpus::from_text("other", &TINYSHAKESPEARE[..50_000]).unwrap());
+    let other = Arc::new(
+        Corpus::from_text("other", &TINYSHAKESPEARE[..50_000], TokenizerKind::Char).unwrap(),
+    );
     let err = Trainer::<CpuTrain>::resume(&ckpt, other, Default::default())
         .err()
         .unwrap()
@@ -190,7 +199,8 @@ fn resume_on_another_dataset_is_refused() {
 #[test]
 fn a_short_run_on_tiny_shakespeare_beats_the_bigram_baseline() {
     let _g = serial();
-    let corpus = Arc::new(Corpus::load(BUILTIN_TINYSHAKESPEARE).unwrap());
+    let corpus =
+        Arc::new(Corpus::load(BUILTIN_TINYSHAKESPEARE, TokenizerKind::Char, None).unwrap());
     let hp = Hyperparams {
         batch_size: 32,
         block_size: 32,

@@ -18,7 +18,7 @@ use gptsweep_gpt::corpus::TINYSHAKESPEARE;
 use gptsweep_gpt::sample::generate;
 use gptsweep_gpt::{
     AutodiffBackend, Checkpoint, Corpus, DeviceSpec, Eval, Event, Flow, Hyperparams, OnBackend,
-    SampleOptions, Trainer, detect_devices, use_kernel_cache, with_backend,
+    SampleOptions, TokenizerKind, Trainer, detect_devices, use_kernel_cache, with_backend,
 };
 
 /// The binary's allocator, so the CPU side trains at its speed.
@@ -52,7 +52,14 @@ fn kernel_cache() -> PathBuf {
 
 fn small_corpus() -> Arc<Corpus> {
     in_scratch_dir();
-    Arc::new(Corpus::from_text("shakespeare-slice", &TINYSHAKESPEARE[..60_000]).unwrap())
+    Arc::new(
+        Corpus::from_text(
+            "shakespeare-slice",
+            &TINYSHAKESPEARE[..60_000],
+            TokenizerKind::Char,
+        )
+        .unwrap(),
+    )
 }
 
 fn tiny(max_iters: usize) -> Hyperparams {

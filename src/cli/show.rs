@@ -21,6 +21,8 @@ struct EvalJson {
     step: u64,
     train_loss: f32,
     val_loss: f32,
+    train_bpc: f32,
+    val_bpc: f32,
     tokens_per_sec: f64,
 }
 
@@ -75,13 +77,14 @@ impl Document for ShowDoc {
                     e.step.to_string(),
                     format!("{:.4}", e.train_loss),
                     format!("{:.4}", e.val_loss),
+                    format!("{:.4}", e.val_bpc),
                     format!("{:.0}", e.tokens_per_sec),
                 ]
             })
             .collect();
         out += &format!(
             "\n{}",
-            table::render(&["STEP", "TRAIN", "VAL", "TOK/S"], &rows)
+            table::render(&["STEP", "TRAIN", "VAL", "VAL BPC", "TOK/S"], &rows)
         );
         let rows: Vec<Vec<String>> = d
             .attempts
@@ -128,6 +131,8 @@ impl Document for ShowDoc {
                     step: e.step,
                     train_loss: e.train_loss,
                     val_loss: e.val_loss,
+                    train_bpc: e.train_bpc,
+                    val_bpc: e.val_bpc,
                     tokens_per_sec: e.tokens_per_sec,
                 })
                 .collect(),

@@ -1,6 +1,6 @@
 //! `gptsweep top SWEEP [-n N]`: the leaderboard by the sweep's metric.
 
-use gptsweep_api::{Leaderboard, LeaderboardRow, Named};
+use gptsweep_api::{Leaderboard, LeaderboardRow, MetricName, Named};
 use gptsweep_proto::pb;
 use serde::Serialize;
 use serde_json::Value;
@@ -27,6 +27,7 @@ struct Row<'a> {
     state: &'static str,
     params: &'a serde_json::Map<String, Value>,
     best_val_loss: Option<f64>,
+    best_val_bpc: Option<f64>,
     step: Option<u64>,
     last_train_loss: Option<f64>,
     steps: u64,
@@ -63,7 +64,13 @@ impl Document for TopDoc<'_> {
         let (info, runs) = (&self.0.sweep, &self.0.rows);
         let mut header: Vec<&str> = vec!["RANK", "RUN", "STATE"];
         header.extend(info.swept.iter().map(String::as_str));
+        // Bits per character when they rank the runs (losses per token of different
+        // tokenizers do not compare).
+        let bpc = matches!(info.metric, MetricName::ValBpc | MetricName::TrainBpc);
         header.extend(["BEST VAL", "AT STEP", "TRAIN", "PARAMS", "TOK/S", "TIME"]);
+        if bpc {
+            header.insert(header.len() - 6, "VAL BPC");
+        }
         let rows: Vec<Vec<String>> = runs
             .iter()
             .map(|r| {
@@ -77,6 +84,9 @@ impl Document for TopDoc<'_> {
                         .iter()
                         .map(|k| r.params.get(k).map(table::value).unwrap_or_default()),
                 );
+                if bpc {
+                    row.push(table::loss(r.best_val_bpc));
+                }
                 row.extend([
                     table::loss(r.best_val_loss),
                     r.best_step
@@ -116,6 +126,7 @@ pub fn json_rows(runs: &[LeaderboardRow]) -> Value {
                 state: r.state.as_str(),
                 params: &r.params,
                 best_val_loss: r.best_val_loss,
+                best_val_bpc: r.best_val_bpc,
                 step: r.best_step,
                 last_train_loss: r.last_train_loss,
                 steps: r.steps,

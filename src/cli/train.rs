@@ -92,9 +92,9 @@ struct Report {
 impl Document for Report {
     fn text(&self) -> String {
         let mut text = String::new();
-        if let Some(best) = self.summary.best_val_loss {
+        if let (Some(best), Some(bpc)) = (self.summary.best_val_loss, self.summary.best_val_bpc) {
             text += &format!(
-                "best val loss {best:.4} at step {}; {:.0} tokens/s; {:.1}s\n",
+                "best val loss {best:.4} ({bpc:.4} bits per char) at step {}; {:.0} tokens/s; {:.1}s\n",
                 self.summary.best_step.unwrap_or(0),
                 self.summary.tokens_per_sec,
                 self.wall_secs
@@ -151,6 +151,13 @@ impl OnBackend for TrainTask {
     }
 }
 
+/// The corpus `dataset` tokenised with `hp`'s tokenizer, through the token cache a worker
+/// on this machine uses too.
+fn load_corpus(dataset: &str, hp: &Hyperparams) -> anyhow::Result<Corpus> {
+    let tokens = super::paths::default_cache_dir().join("tokens");
+    Ok(Corpus::load(dataset, hp.tokenizer, Some(&tokens))?)
+}
+
 /// Runs `gptsweep train`.
 pub fn run(args: Args, output: OutputMode) -> anyhow::Result<()> {
     let started = Instant::now();
@@ -159,12 +166,12 @@ pub fn run(args: Args, output: OutputMode) -> anyhow::Result<()> {
         Some(dir) => {
             let ckpt = Checkpoint::load(dir)?;
             let hp = args.hyperparams(ckpt.meta.hyperparams.clone())?;
-            let corpus = Corpus::load(&args.dataset)?;
+            let corpus = load_corpus(&args.dataset, &hp)?;
             (hp, corpus, Some(ckpt))
         }
         None => {
             let hp = args.hyperparams(Hyperparams::default())?;
-            let corpus = Corpus::load(&args.dataset)?;
+            let corpus = load_corpus(&args.dataset, &hp)?;
             corpus.check_fits(hp.block_size)?;
             (hp, corpus, None)
         }

@@ -36,6 +36,8 @@ pub struct TinySweep {
     early_terminate: Option<String>,
     /// `samples:`: each key and its YAML value; empty leaves the key out.
     samples: Vec<(String, String)>,
+    /// `metric:`'s name, when not the default val_loss.
+    metric: Option<String>,
 }
 
 /// A value as a sweep file writes it.
@@ -54,6 +56,13 @@ macro_rules! integer_scalar {
     )*};
 }
 integer_scalar!(i32, u32, u64, usize);
+
+/// A name (`char`, `cosine`), written plain.
+impl Scalar for &str {
+    fn yaml(&self) -> String {
+        self.to_string()
+    }
+}
 
 impl Scalar for f64 {
     /// Plain decimals, except huge values as `1.0e30`; always with a dot, so YAML reads a
@@ -87,6 +96,7 @@ impl TinySweep {
                 .collect(),
             early_terminate: None,
             samples: Vec::new(),
+            metric: None,
         }
     }
 
@@ -190,6 +200,12 @@ impl TinySweep {
         self
     }
 
+    /// Ranks by `metric` (`metric: {name: ...}`).
+    pub fn metric(mut self, metric: &str) -> Self {
+        self.metric = Some(metric.to_string());
+        self
+    }
+
     /// The sweep's name.
     pub fn name(&self) -> &str {
         &self.name
@@ -202,6 +218,9 @@ impl TinySweep {
             out += &format!("dataset: {dataset}\n");
         }
         out += self.search.as_deref().unwrap_or("method: grid\n");
+        if let Some(metric) = &self.metric {
+            out += &format!("metric: {{name: {metric}}}\n");
+        }
         out += &block("parameters", &self.parameters);
         out += &block("train", &self.train);
         if let Some(early) = &self.early_terminate {

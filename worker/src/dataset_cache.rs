@@ -1,12 +1,13 @@
 //! Corpora on the worker: built-ins from the binary, others fetched from the coordinator by
-//! sha256 once, verified, and cached under the cache directory.
+//! sha256 once, verified, and cached under the cache directory; their tokens under a
+//! tokenizer that is slow to run (GPT-2's BPE) are cached beside them, in `tokens/`.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
 
-use gptsweep_gpt::Corpus;
+use gptsweep_gpt::{Corpus, TokenizerKind};
 use gptsweep_proto::client::Workers;
 use gptsweep_proto::pb;
 
@@ -28,20 +29,22 @@ impl DatasetCache {
         Self { dir }
     }
 
-    /// The corpus `name` with `sha256`, from the binary, the cache, or the coordinator.
+    /// The corpus `name` with `sha256`, from the binary, the cache, or the coordinator,
+    /// tokenised with `kind`.
     pub async fn corpus(
         &self,
         client: &Workers,
         name: &str,
         sha256: &str,
         builtin: bool,
+        kind: TokenizerKind,
     ) -> Result<Arc<Corpus>> {
         let bad = |reason: String| WorkerError::Dataset {
             sha256: sha256.to_string(),
             reason,
         };
-        let corpus = if builtin {
-            Corpus::load(name)?
+        let bytes = if builtin {
+            None
         } else {
             let path = self.dir.join(format!("{sha256}.txt"));
             let bytes = match std::fs::read(&path) {
@@ -79,8 +82,17 @@ impl DatasetCache {
                     bytes
                 }
             };
-            Corpus::from_bytes(name, &bytes)?
+            Some(bytes)
         };
+        // Tokenising is CPU work (up to seconds for BPE on a large corpus): off the
+        // runtime's threads.
+        let (tokens, name_owned) = (self.dir.join("tokens"), name.to_string());
+        let corpus = tokio::task::spawn_blocking(move || match bytes {
+            None => Corpus::load(&name_owned, kind, Some(&tokens)),
+            Some(bytes) => Corpus::from_bytes(&name_owned, &bytes, kind, Some(&tokens)),
+        })
+        .await
+        .map_err(|e| bad(format!("tokenising failed: {e}")))??;
         if corpus.sha256() != sha256 {
             return Err(bad(format!(
                 "this worker's {name} has sha256 {}; the sweep was planned on another text",

@@ -63,6 +63,8 @@ fn evaluation(e: &Eval) -> Evaluation {
         step: e.step as u64,
         train_loss: e.train_loss,
         val_loss: e.val_loss,
+        train_bpc: e.train_bpc,
+        val_bpc: e.val_bpc,
         tokens_per_sec: e.tokens_per_sec,
         train_secs: e.train_secs,
     }
@@ -402,6 +404,7 @@ async fn prepare(
             &run.dataset_name,
             &run.dataset_sha256,
             run.dataset_builtin,
+            hp.tokenizer,
         )
         .await?;
     Ok((hp, samples, corpus))

@@ -16,8 +16,8 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::{Notify, watch};
 
-use gptsweep_gpt::Corpus;
 use gptsweep_gpt::corpus::Split;
+use gptsweep_gpt::{Corpus, TokenizerKind};
 use gptsweep_proto::pb;
 
 use crate::access::{Access, Gate, Role};
@@ -31,7 +31,7 @@ use crate::store::{
     CreateSweep, Database, DatabaseLock, ExpireLeases, ForgetUnusedDatasets, GraceLeases,
     InsertDataset, NewSweep, Store, open_pool,
 };
-use crate::sweep::{DatasetRef, parse_sweep, plan_runs};
+use crate::sweep::{CorpusShapes, DatasetRef, Shape, SweepSpec, parse_sweep, plan_runs};
 use crate::tls::TlsIdentity;
 use gptsweep_api::{Submitted, SweepId};
 
@@ -263,23 +263,12 @@ impl Coordinator {
             }
             DatasetRef::Path(_) => uploaded_sha256.to_string(),
         };
-        let bytes = self.datasets.get(&sha)?;
-        let corpus = Corpus::from_bytes(&sha, &bytes)
-            .map_err(|e| CoordinatorError::Invalid(e.to_string()))?;
-        corpus
-            .tokenizer()
-            .encode(&spec.samples.options.prompt, "samples.prompt")
-            .map_err(|e| CoordinatorError::Invalid(format!("{file_name}: {e}")))?;
-        let vocab = corpus.tokenizer().vocab_size();
-        let shortest = corpus
-            .split(Split::Train)
-            .len()
-            .min(corpus.split(Split::Val).len());
-        let runs = plan_runs(&spec, file_name, vocab, shortest)?;
+        let shapes = self.measure_corpus(file_name, &spec, &sha).await?;
+        let runs = plan_runs(&spec, file_name, &shapes)?;
         let counted = runs
             .iter()
             .map(|r| {
-                let model = r.hyperparams.model_config(vocab);
+                let model = shapes.model_of(&r.hyperparams);
                 (
                     r.clone(),
                     model.num_params() as u64,
@@ -294,8 +283,7 @@ impl Coordinator {
             file_name: file_name.to_string(),
             dataset_sha256: sha,
             runs: counted,
-            vocab_size: vocab,
-            shortest_split: shortest,
+            shapes,
         };
         let n = sweep.run_cap();
         let id: SweepId = self.store.write(CreateSweep(Box::new(sweep))).await?;
@@ -305,6 +293,56 @@ impl Coordinator {
             name,
             runs: n as u32,
         })
+    }
+
+    /// The corpus `sha` under each tokenizer `spec` uses, with the sample prompt checked
+    /// against each (a character vocabulary may lack one of its characters). Tokenising
+    /// is CPU work of up to seconds for a large corpus: it runs off the async threads.
+    async fn measure_corpus(
+        &self,
+        file_name: &str,
+        spec: &SweepSpec,
+        sha: &str,
+    ) -> Result<CorpusShapes> {
+        let bytes = self.datasets.get(sha)?;
+        // (kind, whether the sweep uses it): characters are always measured.
+        let kinds: Vec<(TokenizerKind, bool)> = TokenizerKind::ALL
+            .into_iter()
+            .map(|k| (k, spec.may_use(k)))
+            .filter(|(k, used)| *used || *k == TokenizerKind::Char)
+            .collect();
+        let (prompt, sha, file_name) = (
+            spec.samples.options.prompt.clone(),
+            sha.to_string(),
+            file_name.to_string(),
+        );
+        tokio::task::spawn_blocking(move || {
+            let mut shapes = CorpusShapes::chars(0, 0);
+            for (kind, used) in kinds {
+                let corpus = Corpus::from_bytes(&sha, &bytes, kind, None)
+                    .map_err(|e| CoordinatorError::Invalid(e.to_string()))?;
+                if used {
+                    corpus
+                        .tokenizer()
+                        .encode(&prompt, "samples.prompt")
+                        .map_err(|e| CoordinatorError::Invalid(format!("{file_name}: {e}")))?;
+                }
+                let shape = Shape {
+                    vocab_size: corpus.tokenizer().vocab_size(),
+                    shortest_split: corpus
+                        .split(Split::Train)
+                        .len()
+                        .min(corpus.split(Split::Val).len()),
+                };
+                match kind {
+                    TokenizerKind::Char => shapes.char = shape,
+                    TokenizerKind::Gpt2 => shapes.gpt2 = Some(shape),
+                }
+            }
+            Ok(shapes)
+        })
+        .await
+        .map_err(|e| CoordinatorError::Storage(format!("measuring the corpus failed: {e}")))?
     }
 
     /// Serves both gRPC services on `listener` (over TLS when configured) until

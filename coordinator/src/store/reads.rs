@@ -50,12 +50,14 @@ pub async fn sweep_spec(pool: &AnyPool, id: SweepId) -> Result<SweepSpec> {
     })
 }
 
-/// The runs column a metric ranks by: a run's best validation loss, or its latest
-/// training loss.
+/// The runs column a metric ranks by: a run's best validation value, or its latest
+/// training value ([`MetricName::ranks_by_best`]).
 fn metric_column(metric: MetricName) -> &'static str {
     match metric {
         MetricName::TrainLoss => "last_train_loss",
         MetricName::ValLoss => "best_val_loss",
+        MetricName::ValBpc => "best_val_bpc",
+        MetricName::TrainBpc => "last_train_bpc",
     }
 }
 
@@ -180,7 +182,7 @@ pub async fn top(
     let info = sweep_info(pool, sweep).await?;
     let (col, order) = (metric_column(info.metric), order(info.goal));
     let sql = format!(
-        "SELECT id, state, swept_json, best_val_loss, best_step, last_train_loss, last_step, num_params, tokens_per_sec, train_secs
+        "SELECT id, state, swept_json, best_val_loss, best_val_bpc, best_step, last_train_loss, last_step, num_params, tokens_per_sec, train_secs
          FROM runs WHERE sweep_id = $1 ORDER BY {col} IS NULL, {col} {order}, id LIMIT $2"
     );
     let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
@@ -197,6 +199,7 @@ pub async fn top(
             state: column::named(&r, "state")?,
             params: column::object(&r, "swept_json")?,
             best_val_loss: r.get("best_val_loss"),
+            best_val_bpc: r.get("best_val_bpc"),
             best_step: r.get::<Option<i64>, _>("best_step").map(|s| s as u64),
             last_train_loss: r.get("last_train_loss"),
             steps: r.get::<i64, _>("last_step") as u64,
@@ -225,8 +228,8 @@ pub async fn run_detail(pool: &AnyPool, run: RunId) -> Result<RunDetail> {
     .fetch_optional(pool)
     .await?
     .ok_or_else(|| CoordinatorError::NotFound(format!("no run {run}")))?;
-    let evals: Vec<(i64, f64, f64, f64, f64)> =
-        sqlx::query_as("SELECT step, train_loss, val_loss, tokens_per_sec, train_secs FROM evals WHERE run_id = $1 ORDER BY step").bind(run.get()).fetch_all(pool).await?;
+    let evals: Vec<(i64, f64, f64, f64, f64, f64, f64)> =
+        sqlx::query_as("SELECT step, train_loss, val_loss, train_bpc, val_bpc, tokens_per_sec, train_secs FROM evals WHERE run_id = $1 ORDER BY step").bind(run.get()).fetch_all(pool).await?;
     let attempt_rows = sqlx::query(
         "SELECT a.id, w.name, w.id AS wid, a.device, a.state, a.reason, a.started_at, a.ended_at, a.resumed_from FROM attempts a JOIN workers w ON w.id = a.worker_id WHERE a.run_id = $1 ORDER BY a.id",
     )
@@ -254,10 +257,12 @@ pub async fn run_detail(pool: &AnyPool, run: RunId) -> Result<RunDetail> {
         swept: column::object(&r, "swept_json")?,
         evals: evals
             .into_iter()
-            .map(|(step, tl, vl, tps, secs)| Evaluation {
+            .map(|(step, tl, vl, tb, vb, tps, secs)| Evaluation {
                 step: step as u64,
                 train_loss: tl as f32,
                 val_loss: vl as f32,
+                train_bpc: tb as f32,
+                val_bpc: vb as f32,
                 tokens_per_sec: tps,
                 train_secs: secs,
             })

@@ -128,7 +128,7 @@ pub struct SweepFile {
     pub name: Option<Spanned<String>>,
     /// A built-in corpus name or a path on the submitting machine.
     pub dataset: Option<Spanned<String>>,
-    /// char (gpt2 is not built yet).
+    /// char or gpt2: every run's tokenizer (sweep it under `parameters:` instead).
     pub tokenizer: Option<Spanned<String>>,
     /// grid | random | tpe.
     pub method: Spanned<String>,

@@ -11,6 +11,7 @@ use gptsweep_gpt::rng::{Rng, Stream};
 
 use super::diagnostic::{Diagnostic, SpecErrors};
 use super::metric::Method;
+use super::shape::{CorpusShapes, Shape};
 use super::spec::{MAX_RUNS, SweepSpec};
 use super::tpe::{self, Decision, Space, Trial};
 
@@ -31,20 +32,26 @@ const MAX_DRAWS: usize = 1000;
 const MAX_NAMED: usize = 8;
 
 /// Why a point cannot run on this corpus, if it cannot.
-fn point_problem(
-    spec: &SweepSpec,
-    hp: &Hyperparams,
-    vocab_size: usize,
-    shortest_split: usize,
-) -> Option<String> {
+fn point_problem(spec: &SweepSpec, hp: &Hyperparams, shapes: &CorpusShapes) -> Option<String> {
     if let Err(e) = hp.validate() {
         return Some(e.to_string());
     }
+    let Some(Shape {
+        vocab_size,
+        shortest_split,
+    }) = shapes.of(hp.tokenizer)
+    else {
+        return Some(format!(
+            "the corpus was not measured for tokenizer {} at submit",
+            hp.tokenizer
+        ));
+    };
     if hp.block_size + 1 > shortest_split {
         return Some(format!(
-            "block_size = {} needs splits of at least {} tokens; the dataset's shortest split has {shortest_split}",
+            "block_size = {} needs splits of at least {} tokens; the dataset's shortest split has {shortest_split} {} tokens",
             hp.block_size,
-            hp.block_size + 1
+            hp.block_size + 1,
+            hp.tokenizer
         ));
     }
     let model = hp.model_config(vocab_size);
@@ -67,14 +74,13 @@ fn build(
     spec: &SweepSpec,
     index: usize,
     swept: BTreeMap<String, serde_json::Value>,
-    vocab_size: usize,
-    shortest_split: usize,
+    shapes: &CorpusShapes,
 ) -> Result<PlannedRun, String> {
     let hp = spec
         .base
         .with_overrides(&swept)
         .map_err(|e| format!("{}: {e}", show(&swept)))?;
-    match point_problem(spec, &hp, vocab_size, shortest_split) {
+    match point_problem(spec, &hp, shapes) {
         Some(why) => Err(format!("{}: {why}", show(&swept))),
         None => Ok(PlannedRun {
             index,
@@ -85,12 +91,7 @@ fn build(
 }
 
 /// Random search's run `index`: seeded draws until one is a buildable model.
-fn random_run(
-    spec: &SweepSpec,
-    index: usize,
-    vocab_size: usize,
-    shortest_split: usize,
-) -> Result<PlannedRun, String> {
+fn random_run(spec: &SweepSpec, index: usize, shapes: &CorpusShapes) -> Result<PlannedRun, String> {
     let mut last = String::new();
     for attempt in 0..MAX_DRAWS {
         let mut rng = Rng::keyed(
@@ -103,7 +104,7 @@ fn random_run(
             .iter()
             .map(|(k, p)| (k.clone(), p.draw(&mut rng)))
             .collect();
-        match build(spec, index, swept, vocab_size, shortest_split) {
+        match build(spec, index, swept, shapes) {
             Ok(run) => return Ok(run),
             Err(why) => last = why,
         }
@@ -120,8 +121,7 @@ pub fn plan_next(
     spec: &SweepSpec,
     index: usize,
     trials: &[Trial],
-    vocab_size: usize,
-    shortest_split: usize,
+    shapes: &CorpusShapes,
 ) -> Result<(PlannedRun, String), String> {
     let opts = spec.tpe.unwrap_or_default();
     // Every rung, however far: budgets no run reached simply hold no results.
@@ -130,7 +130,7 @@ pub fn plan_next(
         .map(|e| e.rungs(u64::MAX))
         .unwrap_or_default();
     let buildable = |swept: &BTreeMap<String, serde_json::Value>| {
-        build(spec, index, swept.clone(), vocab_size, shortest_split).is_ok()
+        build(spec, index, swept.clone(), shapes).is_ok()
     };
     let decision = tpe::propose(
         &Space::of(&spec.parameters),
@@ -149,14 +149,15 @@ pub fn plan_next(
             observed,
             below,
         } => {
-            let run = build(spec, index, swept, vocab_size, shortest_split)?;
+            let run = build(spec, index, swept, shapes)?;
             Ok((
                 run,
                 format!("tpe model fit on {budget}: {observed} results, the best {below} below"),
             ))
         }
-        Decision::Random(why) => random_run(spec, index, vocab_size, shortest_split)
-            .map(|run| (run, format!("random draw ({why})"))),
+        Decision::Random(why) => {
+            random_run(spec, index, shapes).map(|run| (run, format!("random draw ({why})")))
+        }
     }
 }
 
@@ -165,13 +166,11 @@ fn show(swept: &BTreeMap<String, serde_json::Value>) -> String {
     format!("{{{}}}", parts.join(", "))
 }
 
-/// Plans the runs of `spec` for a corpus of `vocab_size` characters whose shorter split
-/// has `shortest_split` tokens.
+/// Plans the runs of `spec` for a corpus of `shapes`.
 pub fn plan_runs(
     spec: &SweepSpec,
     file: &str,
-    vocab_size: usize,
-    shortest_split: usize,
+    shapes: &CorpusShapes,
 ) -> Result<Vec<PlannedRun>, SpecErrors> {
     let fail = |messages: Vec<String>| SpecErrors {
         file: file.to_string(),
@@ -215,7 +214,7 @@ pub fn plan_runs(
                     .base
                     .with_overrides(&swept)
                     .expect("values were type-checked");
-                match point_problem(spec, &hp, vocab_size, shortest_split) {
+                match point_problem(spec, &hp, shapes) {
                     Some(why) => {
                         bad_count += 1;
                         if bad.len() < MAX_NAMED {
@@ -248,7 +247,7 @@ pub fn plan_runs(
                 _ => cap,
             };
             (0..n)
-                .map(|i| random_run(spec, i, vocab_size, shortest_split))
+                .map(|i| random_run(spec, i, shapes))
                 .collect::<Result<Vec<_>, String>>()
                 .map_err(|e| fail(vec![e]))
         }

@@ -19,7 +19,7 @@ train:
 fn a_valid_grid_plans_the_cartesian_product() {
     let spec = parse_sweep("quick.yaml", OK).unwrap();
     assert_eq!(spec.name, "quick");
-    let runs = plan_runs(&spec, "quick.yaml", 65, 100_000).unwrap();
+    let runs = plan_runs(&spec, "quick.yaml", &CorpusShapes::chars(65, 100_000)).unwrap();
     assert_eq!(runs.len(), 2);
     assert_eq!(runs[0].hyperparams.n_embd, 32);
     assert_eq!(runs[1].hyperparams.n_embd, 64);
@@ -79,10 +79,62 @@ fn features_not_built_are_refused_not_ignored() {
     assert!(err("method: bayes\n").contains(
         "s.yaml:1:9: method: bayes is W&B's Bayesian search; gptsweep's model-based search is tpe"
     ));
-    let e = err("method: grid\ntokenizer: gpt2\n");
+}
+
+#[test]
+fn the_tokenizer_is_fixed_in_the_header_or_swept_and_then_ranked_by_bpc() {
+    use gptsweep_gpt::TokenizerKind::{Char, Gpt2};
+    let spec = parse_sweep("s.yaml", &format!("tokenizer: gpt2\n{OK}")).unwrap();
+    assert_eq!(spec.base.tokenizer, Gpt2);
+    assert!(spec.may_use(Gpt2) && !spec.may_use(Char));
+    let e = err(&format!("tokenizer: bpe\n{OK}"));
     assert!(
-        e.contains("s.yaml:2:12: tokenizer: gpt2 (BPE) is not built yet"),
+        e.contains("s.yaml:1:12: tokenizer: unknown tokenizer \"bpe\"; expected char or gpt2"),
         "{e}"
+    );
+    let swept = "method: grid\nparameters:\n  tokenizer: {values: [char, gpt2]}\n";
+    let e = err(swept);
+    assert!(
+        e.contains("s.yaml:3:14: metric.name: val_loss is a loss per token, which does not compare across the swept tokenizers (parameters.tokenizer, line 3); rank by val_bpc"),
+        "{e}"
+    );
+    let e = err(&format!("tokenizer: char\n{swept}"));
+    assert!(
+        e.contains("s.yaml:1:12: tokenizer: also given under parameters: (line 4)"),
+        "{e}"
+    );
+    let spec = parse_sweep("s.yaml", &format!("metric: {{name: val_bpc}}\n{swept}")).unwrap();
+    assert!(spec.may_use(Gpt2) && spec.may_use(Char));
+    // Planning needs the corpus measured under every tokenizer a run uses.
+    let e = plan_runs(&spec, "s.yaml", &CorpusShapes::chars(65, 100_000))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("the corpus was not measured for tokenizer gpt2"),
+        "{e}"
+    );
+    let shapes = CorpusShapes {
+        gpt2: Some(Shape {
+            vocab_size: 50_257,
+            shortest_split: 30_000,
+        }),
+        ..CorpusShapes::chars(65, 100_000)
+    };
+    let runs = plan_runs(&spec, "s.yaml", &shapes).unwrap();
+    assert_eq!(
+        runs.iter()
+            .map(|r| r.hyperparams.tokenizer)
+            .collect::<Vec<_>>(),
+        [Char, Gpt2]
+    );
+    // The GPT-2 run's model has the 50,257-token embedding and head.
+    let (char_model, bpe_model) = (
+        shapes.model_of(&runs[0].hyperparams),
+        shapes.model_of(&runs[1].hyperparams),
+    );
+    assert_eq!(
+        bpe_model.num_params() - char_model.num_params(),
+        (50_257 - 65) * (2 * 384 + 1)
     );
 }
 
@@ -97,7 +149,12 @@ fn early_termination_is_read_and_checked() {
             eta: 2
         })
     );
-    assert_eq!(plan_runs(&spec, "s.yaml", 65, 100_000).unwrap().len(), 2);
+    assert_eq!(
+        plan_runs(&spec, "s.yaml", &CorpusShapes::chars(65, 100_000))
+            .unwrap()
+            .len(),
+        2
+    );
     // eta defaults to 3.
     let yaml = format!("{OK}early_terminate: {{type: hyperband, min_iter: 5}}\n");
     assert_eq!(
@@ -154,7 +211,7 @@ fn grid_points_that_are_not_models_are_named() {
         "method: grid\nparameters:\n  n_embd: {values: [64, 96]}\n  n_head: {values: [4, 6]}\n",
     )
     .unwrap();
-    let e = plan_runs(&spec, "g.yaml", 65, 100_000)
+    let e = plan_runs(&spec, "g.yaml", &CorpusShapes::chars(65, 100_000))
         .unwrap_err()
         .to_string();
     assert!(
@@ -173,7 +230,7 @@ fn grid_points_that_are_not_models_are_named() {
 fn random_search_draws_again_until_the_model_is_valid() {
     let yaml = "method: random\nrun_cap: 20\nseed: 3\nparameters:\n  n_embd: {values: [64, 96]}\n  n_head: {values: [4, 6]}\n  lr: {distribution: log_uniform_values, min: 1.0e-4, max: 1.0e-2}\n";
     let spec = parse_sweep("r.yaml", yaml).unwrap();
-    let runs = plan_runs(&spec, "r.yaml", 65, 100_000).unwrap();
+    let runs = plan_runs(&spec, "r.yaml", &CorpusShapes::chars(65, 100_000)).unwrap();
     assert_eq!(runs.len(), 20);
     assert!(
         runs.iter()
@@ -185,7 +242,7 @@ fn random_search_draws_again_until_the_model_is_valid() {
     );
     assert_eq!(
         runs,
-        plan_runs(&spec, "r.yaml", 65, 100_000).unwrap(),
+        plan_runs(&spec, "r.yaml", &CorpusShapes::chars(65, 100_000)).unwrap(),
         "same seed, same plan"
     );
 }
@@ -193,7 +250,7 @@ fn random_search_draws_again_until_the_model_is_valid() {
 #[test]
 fn a_model_too_big_for_memory_is_refused_with_its_estimate() {
     let spec = parse_sweep("m.yaml", "method: grid\nmax_memory_gb: 1\ntrain: {n_embd: 1024, n_head: 8, n_layer: 12, batch_size: 64, block_size: 512}\n").unwrap();
-    let e = plan_runs(&spec, "m.yaml", 65, 100_000)
+    let e = plan_runs(&spec, "m.yaml", &CorpusShapes::chars(65, 100_000))
         .unwrap_err()
         .to_string();
     assert!(
@@ -218,7 +275,8 @@ fn shipped_sweep_files_parse_and_plan() {
         } else {
             89
         };
-        let runs = plan_runs(&spec, &name, vocab, 100_000).unwrap_or_else(|e| panic!("{e}"));
+        let runs = plan_runs(&spec, &name, &CorpusShapes::chars(vocab, 100_000))
+            .unwrap_or_else(|e| panic!("{e}"));
         assert!(!runs.is_empty(), "{name}");
         seen += 1;
     }
@@ -374,12 +432,12 @@ fn tpe_options_are_checked_with_their_location() {
 #[test]
 fn tpe_plans_its_startup_runs_as_random_search_draws_them() {
     let spec = parse_sweep("t.yaml", TPE).unwrap();
-    let runs = plan_runs(&spec, "t.yaml", 65, 100_000).unwrap();
+    let runs = plan_runs(&spec, "t.yaml", &CorpusShapes::chars(65, 100_000)).unwrap();
     assert_eq!(runs.len(), 10);
     let random = parse_sweep("t.yaml", &TPE.replace("method: tpe", "method: random")).unwrap();
     assert_eq!(
         runs[..],
-        plan_runs(&random, "t.yaml", 65, 100_000).unwrap()[..10]
+        plan_runs(&random, "t.yaml", &CorpusShapes::chars(65, 100_000)).unwrap()[..10]
     );
 }
 
@@ -389,7 +447,7 @@ fn tpe_proposals_are_buildable_models_within_the_memory_limit() {
     // rules the largest out and n_embd 32 or 64 with 3 heads do not divide.
     let yaml = format!("{TPE}max_memory_gb: 0.002\n");
     let spec = parse_sweep("t.yaml", &yaml).unwrap();
-    let mut runs = plan_runs(&spec, "t.yaml", 65, 100_000).unwrap();
+    let mut runs = plan_runs(&spec, "t.yaml", &CorpusShapes::chars(65, 100_000)).unwrap();
     let score = |r: &PlannedRun| {
         let h = &r.hyperparams;
         (h.lr.ln() - 3e-3f64.ln()).abs() - (h.n_embd * h.n_layer) as f64 / 64.0
@@ -404,7 +462,7 @@ fn tpe_proposals_are_buildable_models_within_the_memory_limit() {
         .collect();
     let mut model = 0;
     for i in runs.len()..24 {
-        let (run, how) = plan_next(&spec, i, &trials, 65, 100_000).unwrap();
+        let (run, how) = plan_next(&spec, i, &trials, &CorpusShapes::chars(65, 100_000)).unwrap();
         model += usize::from(how.starts_with("tpe model"));
         trials.push(tpe::Trial {
             swept: run.swept.clone(),
@@ -424,6 +482,7 @@ fn tpe_proposals_are_buildable_models_within_the_memory_limit() {
         );
     }
     // The same results give the same proposals.
-    let (again, _) = plan_next(&spec, 23, &trials[..23], 65, 100_000).unwrap();
+    let (again, _) =
+        plan_next(&spec, 23, &trials[..23], &CorpusShapes::chars(65, 100_000)).unwrap();
     assert_eq!(again, runs[23]);
 }

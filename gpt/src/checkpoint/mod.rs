@@ -24,7 +24,7 @@ use crate::corpus::Corpus;
 use crate::error::{GptError, Result};
 use crate::eval::Eval;
 use crate::model::Gpt;
-use crate::tokenizer::CharTokenizer;
+use crate::tokenizer::Tokenizer;
 
 /// Version of the on-disk layout; bumped on incompatible changes.
 pub const CHECKPOINT_FORMAT: u32 = 1;
@@ -47,7 +47,7 @@ pub struct CheckpointMeta {
     /// The architecture, with the vocabulary size.
     pub model: ModelConfig,
     /// The vocabulary.
-    pub tokenizer: CharTokenizer,
+    pub tokenizer: Tokenizer,
     /// Name the dataset was loaded under.
     pub dataset_name: String,
     /// sha256 of the dataset text.

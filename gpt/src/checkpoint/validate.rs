@@ -19,10 +19,17 @@ impl CheckpointMeta {
         if let Some(why) = self.tokenizer.inconsistency() {
             return Some(format!("tokenizer: {why}"));
         }
+        if self.hyperparams.tokenizer != self.tokenizer.kind() {
+            return Some(format!(
+                "tokenizer: a {} tokenizer, but hyperparams.tokenizer = {}",
+                self.tokenizer.kind(),
+                self.hyperparams.tokenizer
+            ));
+        }
         let expected = self.hyperparams.model_config(self.tokenizer.vocab_size());
         if self.model != expected {
             return Some(format!(
-                "model: {:?} does not match the hyperparameters and the {}-character \
+                "model: {:?} does not match the hyperparameters and the {}-token \
                  vocabulary (expected {:?})",
                 self.model,
                 self.tokenizer.vocab_size(),
@@ -87,8 +94,12 @@ mod tests {
     use super::*;
 
     fn meta() -> CheckpointMeta {
-        let corpus =
-            Corpus::from_text("t.txt", &"hello world, the quick brown fox\n".repeat(20)).unwrap();
+        let corpus = Corpus::from_text(
+            "t.txt",
+            &"hello world, the quick brown fox\n".repeat(20),
+            crate::TokenizerKind::Char,
+        )
+        .unwrap();
         let hp = Hyperparams {
             max_iters: 10,
             ..Hyperparams::default()
@@ -97,6 +108,8 @@ mod tests {
             step: 5,
             train_loss: 3.0,
             val_loss: 3.1,
+            train_bpc: 4.3,
+            val_bpc: 4.5,
             tokens_per_sec: 100.0,
             train_secs: 0.5,
         };

@@ -55,3 +55,10 @@ impl HyperType for Option<f64> {
         }
     }
 }
+
+impl HyperType for crate::tokenizer::TokenizerKind {
+    const KIND: &'static str = "char or gpt2";
+    fn from_text(text: &str) -> Option<Self> {
+        Self::from_json(&Value::String(text.to_string()))
+    }
+}

@@ -8,6 +8,7 @@ use super::kind::HyperType;
 use super::lr_decay::LrDecay;
 use super::rules::{fraction, non_negative, norm_or_off, positive, strictly_positive};
 use super::table_def::HyperparamDef;
+use crate::tokenizer::TokenizerKind;
 
 hyperparams! {
     /// Sequences per batch.
@@ -48,4 +49,6 @@ hyperparams! {
     eval_iters: usize = 200, positive;
     /// Seed of parameter initialisation, batches and dropout.
     seed: u64 = 1337;
+    /// Tokenizer: char (the corpus's characters) or gpt2 (GPT-2's BPE, 50,257 tokens).
+    tokenizer: TokenizerKind = char;
 }

@@ -145,6 +145,7 @@ fn every_row_of_the_table_matches_the_struct_it_generates() {
         let mut changed = Hyperparams::default();
         let other = match name {
             "lr_decay" => serde_json::json!("cosine"),
+            "tokenizer" => serde_json::json!("gpt2"),
             "min_lr" => serde_json::json!(1e-5),
             "dropout" | "beta1" | "beta2" | "grad_clip" | "weight_decay" => {
                 serde_json::json!(0.5)
@@ -205,6 +206,6 @@ fn overrides_are_typed_by_serde_and_name_the_first_bad_key() {
 fn the_stored_form_of_the_defaults_is_unchanged() {
     assert_eq!(
         serde_json::to_string(&Hyperparams::default()).unwrap(),
-        r#"{"batch_size":64,"block_size":256,"n_embd":384,"n_head":6,"n_layer":6,"dropout":0.2,"lr":0.0003,"min_lr":null,"warmup_iters":0,"lr_decay":"constant","weight_decay":0.01,"beta1":0.9,"beta2":0.999,"eps":1e-8,"grad_clip":0.0,"max_iters":5000,"eval_interval":500,"eval_iters":200,"seed":1337}"#
+        r#"{"batch_size":64,"block_size":256,"n_embd":384,"n_head":6,"n_layer":6,"dropout":0.2,"lr":0.0003,"min_lr":null,"warmup_iters":0,"lr_decay":"constant","weight_decay":0.01,"beta1":0.9,"beta2":0.999,"eps":1e-8,"grad_clip":0.0,"max_iters":5000,"eval_interval":500,"eval_iters":200,"seed":1337,"tokenizer":"char"}"#
     );
 }

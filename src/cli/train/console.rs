@@ -30,9 +30,10 @@ impl<B: AutodiffBackend> Observer<B> for Console {
         let max_iters = t.hyperparams().max_iters;
         if self.text {
             eprintln!(
-                "training {} parameters on {} ({} chars of vocabulary) for {} steps",
+                "training {} parameters on {} ({} tokenizer, {} tokens of vocabulary) for {} steps",
                 t.num_params(),
                 t.corpus().name(),
+                t.corpus().tokenizer().kind(),
                 t.corpus().tokenizer().vocab_size(),
                 max_iters
             );
@@ -53,8 +54,8 @@ impl<B: AutodiffBackend> Observer<B> for Console {
             }
             Event::Eval(e) => {
                 self.bar.println(format!(
-                    "step {}: train loss {:.4}, val loss {:.4}",
-                    e.step, e.train_loss, e.val_loss
+                    "step {}: train loss {:.4}, val loss {:.4} ({:.4} bits per char)",
+                    e.step, e.train_loss, e.val_loss, e.val_bpc
                 ));
                 if let Some(out) = &self.out
                     && let Err(err) = t.checkpoint().and_then(|c| c.save(out))

@@ -16,13 +16,14 @@ use super::sweeps::insert_run;
 use crate::error::{CoordinatorError, Result};
 use crate::store::column;
 use crate::sweep::tpe::{Trial, TrialStatus};
-use crate::sweep::{SweepSpec, plan_next};
+use crate::sweep::{CorpusShapes, Shape, SweepSpec, plan_next};
+use gptsweep_gpt::tokenizer::gpt2::GPT2_VOCAB_SIZE;
 
 /// Proposes and queues the next run of sweep `sweep`. A sweep where no buildable run can be
 /// found any more has its cap lowered to the runs it has, so that it can end.
 pub(super) async fn propose(c: &mut AnyConnection, sweep: i64) -> Result<()> {
     let row = sqlx::query(
-        "SELECT spec_json, metric, vocab_size, shortest_split FROM sweeps WHERE id = $1",
+        "SELECT spec_json, metric, vocab_size, shortest_split, gpt2_shortest_split FROM sweeps WHERE id = $1",
     )
     .bind(sweep)
     .fetch_one(&mut *c)
@@ -31,12 +32,21 @@ pub(super) async fn propose(c: &mut AnyConnection, sweep: i64) -> Result<()> {
         CoordinatorError::Invalid(format!("stored spec of sweep {sweep} is unreadable: {e}"))
     })?;
     let metric: MetricName = column::named(&row, "metric")?;
-    let vocab = row.get::<i64, _>("vocab_size") as usize;
-    let shortest = row.get::<i64, _>("shortest_split") as usize;
+    let mut shapes = CorpusShapes::chars(
+        row.get::<i64, _>("vocab_size") as usize,
+        row.get::<i64, _>("shortest_split") as usize,
+    );
+    let gpt2_shortest = row.get::<i64, _>("gpt2_shortest_split") as usize;
+    if gpt2_shortest > 0 {
+        shapes.gpt2 = Some(Shape {
+            vocab_size: GPT2_VOCAB_SIZE,
+            shortest_split: gpt2_shortest,
+        });
+    }
     let (index, trials) = trials(c, sweep, metric).await?;
-    match plan_next(&spec, index, &trials, vocab, shortest) {
+    match plan_next(&spec, index, &trials, &shapes) {
         Ok((run, how)) => {
-            let model = run.hyperparams.model_config(vocab);
+            let model = shapes.model_of(&run.hyperparams);
             let memory = model.training_bytes(run.hyperparams.batch_size);
             insert_run(c, sweep, &run, model.num_params() as u64, memory).await?;
             tracing::info!(sweep = %spec.name, run = index, "proposed by {how}");

@@ -39,13 +39,15 @@ impl Write for Report {
         let now = now_ms();
         for e in &evals {
             sqlx::query(
-                "INSERT INTO evals (run_id, step, train_loss, val_loss, tokens_per_sec, train_secs, attempt_id, recorded_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT(run_id, step) DO NOTHING",
+                "INSERT INTO evals (run_id, step, train_loss, val_loss, train_bpc, val_bpc, tokens_per_sec, train_secs, attempt_id, recorded_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT(run_id, step) DO NOTHING",
             )
             .bind(run.get())
             .bind(e.step as i64)
             .bind(e.train_loss as f64)
             .bind(e.val_loss as f64)
+            .bind(e.train_bpc as f64)
+            .bind(e.val_bpc as f64)
             .bind(e.tokens_per_sec)
             .bind(e.train_secs)
             .bind(lease.get())
@@ -65,8 +67,9 @@ impl Write for Report {
                 "UPDATE runs SET
                    best_step = CASE WHEN best_val_loss IS NULL OR $1 < best_val_loss THEN $2 ELSE best_step END,
                    best_val_loss = (SELECT MIN(val_loss) FROM evals WHERE run_id = $3),
+                   best_val_bpc = (SELECT MIN(val_bpc) FROM evals WHERE run_id = $3),
                    last_train_loss = $4, last_step = CASE WHEN last_step > $5 THEN last_step ELSE $6 END, tokens_per_sec = $7, train_secs = $8,
-                   lease_expires_at = $10
+                   lease_expires_at = $10, last_train_bpc = $11
                  WHERE id = $9",
             )
             .bind(lowest)
@@ -79,6 +82,7 @@ impl Write for Report {
             .bind(last.train_secs)
             .bind(run.get())
             .bind(now + lease_ms)
+            .bind(last.train_bpc as f64)
             .execute(&mut *c)
             .await?;
         } else {

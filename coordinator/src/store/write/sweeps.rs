@@ -8,7 +8,7 @@ use gptsweep_api::{Method, Named, RunState, SweepId};
 use super::Write;
 use crate::clock::now_ms;
 use crate::error::{CoordinatorError, Result};
-use crate::sweep::{PlannedRun, SweepSpec};
+use crate::sweep::{CorpusShapes, PlannedRun, SweepSpec};
 
 /// A sweep ready to be stored.
 #[derive(Debug, Clone)]
@@ -23,10 +23,9 @@ pub struct NewSweep {
     pub dataset_sha256: String,
     /// Planned runs, with their parameter counts and training-memory estimates (bytes).
     pub runs: Vec<(PlannedRun, u64, u64)>,
-    /// Characters in the corpus's vocabulary (for proposals' memory estimates).
-    pub vocab_size: usize,
-    /// Tokens in the corpus's shorter split (for proposals' block_size).
-    pub shortest_split: usize,
+    /// The corpus under each tokenizer the sweep uses (for proposals' memory estimates
+    /// and block_size).
+    pub shapes: CorpusShapes,
 }
 
 impl NewSweep {
@@ -84,8 +83,8 @@ impl Write for CreateSweep {
         let now = now_ms();
         let spec_json = serde_json::to_string(&s.spec).expect("spec serialises");
         let id: i64 = sqlx::query_scalar(
-            "INSERT INTO sweeps (name, file_name, yaml, spec_json, method, metric, goal, dataset_sha256, state, created_at, early_min_iter, early_eta, run_cap, vocab_size, shortest_split)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'running', $9, $10, $11, $12, $13, $14) RETURNING id",
+            "INSERT INTO sweeps (name, file_name, yaml, spec_json, method, metric, goal, dataset_sha256, state, created_at, early_min_iter, early_eta, run_cap, vocab_size, shortest_split, gpt2_shortest_split)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'running', $9, $10, $11, $12, $13, $14, $15) RETURNING id",
         )
         .bind(&s.spec.name)
         .bind(&s.file_name)
@@ -99,8 +98,9 @@ impl Write for CreateSweep {
         .bind(s.spec.early_terminate.map(|e| e.min_iter as i64))
         .bind(s.spec.early_terminate.map(|e| e.eta as i64))
         .bind(s.run_cap() as i64)
-        .bind(s.vocab_size as i64)
-        .bind(s.shortest_split as i64)
+        .bind(s.shapes.char.vocab_size as i64)
+        .bind(s.shapes.char.shortest_split as i64)
+        .bind(s.shapes.gpt2.map_or(0, |g| g.shortest_split as i64))
         .fetch_one(&mut *c)
         .await?;
         for (run, params, memory) in &s.runs {

@@ -1,6 +1,7 @@
 //! The file's top-level settings: the sweep's name, dataset, tokenizer, search method,
 //! run cap and memory limit.
 
+use gptsweep_gpt::TokenizerKind;
 use gptsweep_gpt::corpus::{BUILTIN_TINYSHAKESPEARE, is_builtin};
 
 use gptsweep_api::Named;
@@ -75,21 +76,50 @@ pub(super) fn dataset(c: &mut Checker, f: &SweepFile) -> DatasetRef {
     }
 }
 
-/// `tokenizer:`, which may only say char.
-pub(super) fn tokenizer(c: &mut Checker, f: &SweepFile) {
-    if let Some(t) = &f.tokenizer {
-        match t.value.as_str() {
-            "char" => {}
-            "gpt2" => c.err(
+/// `tokenizer:`, every run's tokenizer: the same as `train: {tokenizer: ...}`, so it may
+/// not also be fixed there or swept under `parameters:`.
+pub(super) fn tokenizer(c: &mut Checker, f: &SweepFile) -> Option<TokenizerKind> {
+    let t = f.tokenizer.as_ref()?;
+    let elsewhere = [
+        (
+            "train",
+            f.train
+                .as_ref()
+                .and_then(|m| m.value.get("tokenizer"))
+                .map(|v| v.referenced),
+        ),
+        (
+            "parameters",
+            f.parameters
+                .as_ref()
+                .and_then(|m| m.value.get("tokenizer"))
+                .map(|v| v.referenced),
+        ),
+    ];
+    for (section, loc) in elsewhere {
+        if let Some(loc) = loc {
+            c.err(
                 t.referenced,
-                "tokenizer: gpt2 (BPE) is not built yet; use char",
-            ),
-            other => c.err(
-                t.referenced,
-                format!("tokenizer: unknown tokenizer {other:?}; expected char"),
-            ),
+                format!(
+                    "tokenizer: also given under {section}: (line {}); give it once (to \
+                     compare tokenizers, sweep it under parameters: and leave this out)",
+                    loc.line()
+                ),
+            );
+            return None;
         }
     }
+    let kind = TokenizerKind::ALL.into_iter().find(|k| k.name() == t.value);
+    if kind.is_none() {
+        c.err(
+            t.referenced,
+            format!(
+                "tokenizer: unknown tokenizer {:?}; expected char or gpt2",
+                t.value
+            ),
+        );
+    }
+    kind
 }
 
 /// `method:`; `None` when it is not one that is built.

@@ -1,4 +1,6 @@
-//! `metric:`: which loss ranks the runs, and in which direction.
+//! `metric:`: which loss ranks the runs, and in which direction. Losses per token do not
+//! compare across tokenizers, so a sweep whose runs differ in tokenizer must rank by bits
+//! per character.
 
 use gptsweep_api::Named;
 
@@ -19,8 +21,13 @@ pub(super) fn check(c: &mut Checker, f: &SweepFile) -> Metric {
             Err(_) => c.err(
                 name.referenced,
                 format!(
-                    "metric.name: unknown metric {:?}; expected val_loss or train_loss",
-                    name.value
+                    "metric.name: unknown metric {:?}; expected {}",
+                    name.value,
+                    MetricName::ALL
+                        .iter()
+                        .map(|m| m.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ),
             ),
         }
@@ -35,4 +42,36 @@ pub(super) fn check(c: &mut Checker, f: &SweepFile) -> Metric {
         }
     }
     metric
+}
+
+/// Refuses a per-token metric when the tokenizer is swept: a BPE token holds about four
+/// characters, so its loss per token is higher for the same model quality.
+pub(super) fn check_comparable(c: &mut Checker, f: &SweepFile, metric: &Metric) {
+    let per_token = matches!(metric.name, MetricName::ValLoss | MetricName::TrainLoss);
+    let swept = f
+        .parameters
+        .as_ref()
+        .and_then(|p| p.value.get("tokenizer"))
+        .filter(|p| p.value.values.as_ref().is_some_and(|v| v.value.len() > 1));
+    if let (true, Some(p)) = (per_token, swept) {
+        let loc = f
+            .metric
+            .as_ref()
+            .map(|m| m.value.name.referenced)
+            .unwrap_or(p.referenced);
+        let better = if metric.name == MetricName::ValLoss {
+            "val_bpc"
+        } else {
+            "train_bpc"
+        };
+        c.err(
+            loc,
+            format!(
+                "metric.name: {} is a loss per token, which does not compare across the swept \
+                 tokenizers (parameters.tokenizer, line {}); rank by {better} (bits per character)",
+                metric.name,
+                p.referenced.line()
+            ),
+        );
+    }
 }

@@ -72,13 +72,17 @@ pub fn parse_sweep(file_name: &str, yaml: &str) -> Result<SweepSpec, SpecErrors>
 fn check(c: &mut Checker, file_name: &str, f: SweepFile) -> Option<SweepSpec> {
     let name = header::name(c, file_name, &f);
     let dataset = header::dataset(c, &f);
-    header::tokenizer(c, &f);
+    let tokenizer = header::tokenizer(c, &f);
     let method = header::method(c, &f);
     let metric = metric::check(c, &f);
+    metric::check_comparable(c, &f, &metric);
     let early_terminate = early::check(c, &f);
     let run_cap = header::run_cap(c, &f, method);
     let tpe = tpe::check(c, &f, method, run_cap);
-    let base = train::check(c, &f);
+    let mut base = train::check(c, &f);
+    if let Some(t) = tokenizer {
+        base.tokenizer = t;
+    }
     let parameters = params::check(c, &f, &base, method);
     let samples = samples::check(c, &f);
     let max_memory_bytes = header::max_memory(c, &f);
