@@ -275,12 +275,18 @@ fn shipped_sweep_files_parse_and_plan() {
         } else {
             89
         };
-        let runs = plan_runs(&spec, &name, &CorpusShapes::chars(vocab, 100_000))
-            .unwrap_or_else(|e| panic!("{e}"));
+        let shapes = CorpusShapes {
+            gpt2: Some(Shape {
+                vocab_size: 50_257,
+                shortest_split: 30_000,
+            }),
+            ..CorpusShapes::chars(vocab, 100_000)
+        };
+        let runs = plan_runs(&spec, &name, &shapes).unwrap_or_else(|e| panic!("{e}"));
         assert!(!runs.is_empty(), "{name}");
         seen += 1;
     }
-    assert_eq!(seen, 4);
+    assert_eq!(seen, 5);
 }
 
 #[test]
