@@ -58,6 +58,16 @@ pub struct ParamFile {
     pub max: Option<Spanned<Scalar>>,
     /// uniform | int_uniform | log_uniform_values | categorical.
     pub distribution: Option<Spanned<String>>,
+    /// W&B's nested parameters: named to be refused with a reason.
+    pub parameters: Option<Spanned<IgnoredAny>>,
+    /// W&B's normal distributions' mean: refused with a reason.
+    pub mu: Option<Spanned<IgnoredAny>>,
+    /// W&B's normal distributions' spread: refused with a reason.
+    pub sigma: Option<Spanned<IgnoredAny>>,
+    /// W&B's quantisation step: refused with a reason.
+    pub q: Option<Spanned<IgnoredAny>>,
+    /// W&B's weights of `values`: refused with a reason.
+    pub probabilities: Option<Spanned<IgnoredAny>>,
 }
 
 /// `metric:`.
@@ -66,8 +76,10 @@ pub struct ParamFile {
 pub struct MetricFile {
     /// val_loss or train_loss.
     pub name: Spanned<String>,
-    /// minimize or maximize.
+    /// minimize (maximize is refused: every metric is a loss).
     pub goal: Option<Spanned<String>>,
+    /// W&B's value that ends the sweep when a run reaches it: refused with a reason.
+    pub target: Option<Spanned<IgnoredAny>>,
 }
 
 /// `samples:`.
@@ -100,10 +112,10 @@ pub struct EarlyTerminateFile {
     pub min_iter: Option<Spanned<i64>>,
     /// Keep 1/eta of the runs at each rung (default 3).
     pub eta: Option<Spanned<i64>>,
-    /// W&B's alternative to min_iter; not supported.
-    pub max_iter: Option<Spanned<IgnoredAny>>,
-    /// W&B's bracket count with max_iter; not supported.
-    pub s: Option<Spanned<IgnoredAny>>,
+    /// W&B's alternative to min_iter: refused, naming the min_iter of the same rungs.
+    pub max_iter: Option<Spanned<i64>>,
+    /// W&B's bracket count with max_iter.
+    pub s: Option<Spanned<i64>>,
     /// W&B's stricter pruning variant; not supported.
     pub strict: Option<Spanned<IgnoredAny>>,
 }
@@ -150,4 +162,13 @@ pub struct SweepFile {
     pub samples: Option<Spanned<SamplesFile>>,
     /// Refuse models whose training needs more memory than this many GiB (default 80).
     pub max_memory_gb: Option<Spanned<f64>>,
+    /// W&B's agent key: the script each run executes (refused with a reason in
+    /// `check/wandb.rs`, rather than as an unknown key, which would stop at the first).
+    pub program: Option<Spanned<IgnoredAny>>,
+    /// W&B's agent key: the command line of each run.
+    pub command: Option<Spanned<IgnoredAny>>,
+    /// W&B's project the runs are logged to.
+    pub project: Option<Spanned<IgnoredAny>>,
+    /// W&B's user or team.
+    pub entity: Option<Spanned<IgnoredAny>>,
 }

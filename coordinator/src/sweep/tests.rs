@@ -171,7 +171,7 @@ fn early_termination_is_read_and_checked() {
         "s.yaml:2:25: early_terminate.type: \"median\" is not supported; expected hyperband",
         "s.yaml:2:43: early_terminate.min_iter: 0 must be >= 1",
         "s.yaml:2:51: early_terminate.eta: 1 must be >= 2",
-        "s.yaml:2:57: early_terminate.s: not supported",
+        "s.yaml:2:57: early_terminate.s: W&B's bracket count goes with max_iter",
     ] {
         assert!(e.contains(want), "{want:?} in {e}");
     }
@@ -491,4 +491,108 @@ fn tpe_proposals_are_buildable_models_within_the_memory_limit() {
     let (again, _) =
         plan_next(&spec, 23, &trials[..23], &CorpusShapes::chars(65, 100_000)).unwrap();
     assert_eq!(again, runs[23]);
+}
+
+/// A W&B sweep file gets every problem in one submit, each at its line, with what to
+/// write instead.
+#[test]
+fn a_wandb_sweep_file_gets_every_problem_at_once() {
+    let yaml = "program: train.py
+project: shakespeare
+method: bayes
+metric: {name: val_loss, goal: maximize, target: 1.4}
+run_cap: 8
+parameters:
+  learning_rate: {distribution: log_uniform, min: -9.2, max: -4.6}
+  num_heads: {values: [2, 4]}
+  dropout: {min: 0.0, max: 1.5}
+  n_embd: {values: [64, 96, 512]}
+  n_head: {value: 6}
+  optimizer:
+    parameters:
+      beta1: {values: [0.9, 0.95]}
+  weight_decay: {distribution: normal, mu: 0.01, sigma: 0.005}
+early_terminate: {type: hyperband, max_iter: 27, s: 2}
+";
+    let e = err(yaml);
+    let lines: Vec<&str> = e.lines().collect();
+    let expect = [
+        ("s.yaml:1:", "program: a W&B agent key"),
+        ("s.yaml:2:", "project: a W&B agent key"),
+        (
+            "s.yaml:3:",
+            "method: bayes is W&B's Bayesian search; gptsweep's model-based search is tpe",
+        ),
+        ("s.yaml:4:", "metric.goal: maximize on val_loss, a loss"),
+        ("s.yaml:4:", "metric.target: not supported"),
+        (
+            "s.yaml:7:",
+            "parameters.learning_rate: unknown hyperparameter; did you mean lr?",
+        ),
+        (
+            "s.yaml:8:",
+            "parameters.num_heads: unknown hyperparameter; did you mean n_head?",
+        ),
+        (
+            "s.yaml:9:",
+            "parameters.dropout.max: 1.5 breaks dropout's rule (must be in [0, 1))",
+        ),
+        (
+            "s.yaml:10:",
+            "parameters.n_embd: 64, 512 can never be drawn",
+        ),
+        (
+            "s.yaml:14:",
+            "parameters.optimizer.parameters: nested parameters are not supported",
+        ),
+        (
+            "s.yaml:15:",
+            "parameters.weight_decay.mu: W&B's normal distributions are not supported",
+        ),
+        (
+            "s.yaml:15:",
+            "parameters.weight_decay.sigma: W&B's normal distributions",
+        ),
+        (
+            "s.yaml:16:",
+            "early_terminate.max_iter: not supported; W&B's max_iter 27 with s 2 and eta 3 puts rungs at evaluations 3, 9; here that is min_iter: 3",
+        ),
+    ];
+    assert_eq!(lines.len(), expect.len(), "{e}");
+    for (line, (at, what)) in lines.iter().zip(expect) {
+        assert!(
+            line.starts_with(at) && line.contains(what),
+            "expected {at} {what}, got {line}"
+        );
+    }
+}
+
+/// A value outside its rule is refused even where a draw might miss it, and a listed
+/// value no valid model can take is named.
+#[test]
+fn values_that_break_a_rule_or_cannot_be_drawn_are_refused() {
+    let e = err("method: random\nrun_cap: 4\nparameters:\n  dropout: {values: [0.1, 1.0]}\n");
+    assert!(
+        e.starts_with("s.yaml:4:")
+            && e.contains(
+                "parameters.dropout.values: 1.0 breaks dropout's rule (must be in [0, 1))"
+            ),
+        "{e}"
+    );
+    let e = err(
+        "method: random\nrun_cap: 4\nparameters:\n  n_embd: {values: [64, 96]}\n  n_head: {values: [3, 5]}\n",
+    );
+    assert_eq!(
+        e,
+        "s.yaml:4:11: parameters.n_embd: 64 can never be drawn: n_embd must be a multiple of n_head, and no n_head value (3, 5) divides it\n\
+         s.yaml:5:11: parameters.n_head: 5 can never be drawn: n_embd must be a multiple of n_head, and no n_embd value (64, 96) is a multiple of it"
+    );
+    // n_head fixed by default (6): 64 is never drawn.
+    let e = err("method: tpe\nrun_cap: 4\nparameters:\n  n_embd: {values: [64, 96]}\n");
+    assert!(
+        e.contains("parameters.n_embd: 64 can never be drawn") && e.contains("no n_head value (6)"),
+        "{e}"
+    );
+    // Ranges that pair somewhere pass.
+    assert!(parse_sweep("s.yaml", "method: random\nrun_cap: 4\nparameters:\n  n_embd: {min: 32, max: 512}\n  n_head: {values: [4, 8]}\n").is_ok());
 }

@@ -12,7 +12,7 @@ use super::{HYPERPARAMS, HyperparamDef, Hyperparams};
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum HyperparamError {
     /// No row has this name.
-    #[error("{name}: unknown hyperparameter; known: {}", HyperparamDef::names().collect::<Vec<_>>().join(", "))]
+    #[error("{name}: unknown hyperparameter; {}known: {}", HyperparamDef::suggest(name).map(|s| format!("did you mean {s}? ")).unwrap_or_default(), HyperparamDef::names().collect::<Vec<_>>().join(", "))]
     Unknown {
         /// The name as given.
         name: String,

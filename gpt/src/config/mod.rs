@@ -14,6 +14,7 @@ mod lr_decay;
 mod model_config;
 mod rules;
 mod schedule;
+mod suggest;
 mod table;
 mod table_def;
 mod validate;

@@ -29,6 +29,21 @@ impl HyperparamDef {
         self.doc.trim().trim_end_matches('.')
     }
 
+    /// The rule `value` breaks, if it has this hyperparameter's type but not its rule
+    /// (`dropout` 1.5: "must be in [0, 1)"); `None` when it keeps it or has another type
+    /// (which [`Hyperparams::set`] reports).
+    pub fn broken_rule(&self, value: &Value) -> Option<String> {
+        let mut hp = Hyperparams::default();
+        if !(self.set)(&mut hp, value) {
+            return None;
+        }
+        match (self.check)(&hp) {
+            Err(crate::GptError::InvalidConfig { rule, .. }) => Some(rule),
+            Err(other) => Some(other.to_string()),
+            Ok(()) => None,
+        }
+    }
+
     /// Whether `text` (as on a command line) is a value of this hyperparameter's type.
     pub fn parses(&self, text: &str) -> bool {
         (self.set_text)(&mut Hyperparams::default(), text)

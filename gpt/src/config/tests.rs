@@ -197,7 +197,9 @@ fn overrides_are_typed_by_serde_and_name_the_first_bad_key() {
     let unknown = BTreeMap::from([("n_embed".to_string(), serde_json::json!(3))]);
     let err = base.with_overrides(&unknown).unwrap_err().to_string();
     assert!(
-        err.starts_with("n_embed: unknown hyperparameter; known: batch_size, block_size,"),
+        err.starts_with(
+            "n_embed: unknown hyperparameter; did you mean n_embd? known: batch_size, block_size,"
+        ),
         "{err}"
     );
 }

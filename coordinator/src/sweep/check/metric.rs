@@ -33,6 +33,14 @@ pub(super) fn check(c: &mut Checker, f: &SweepFile) -> Metric {
         }
         if let Some(g) = &m.value.goal {
             match Goal::parse(&g.value) {
+                Ok(Goal::Maximize) => c.err(
+                    g.referenced,
+                    format!(
+                        "metric.goal: maximize on {}, a loss (lower is better); every metric \
+                         here is a loss, so leave goal out or write minimize",
+                        metric.name
+                    ),
+                ),
                 Ok(goal) => metric.goal = goal,
                 Err(_) => c.err(
                     g.referenced,

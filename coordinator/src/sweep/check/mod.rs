@@ -8,9 +8,11 @@ mod header;
 mod metric;
 mod params;
 mod range;
+mod reach;
 mod samples;
 mod tpe;
 mod train;
+mod wandb;
 mod yaml_error;
 
 use serde_saphyr::Location;
@@ -70,6 +72,8 @@ pub fn parse_sweep(file_name: &str, yaml: &str) -> Result<SweepSpec, SpecErrors>
 
 /// Every section in the file's order of concern; `None` only with diagnostics.
 fn check(c: &mut Checker, file_name: &str, f: SweepFile) -> Option<SweepSpec> {
+    wandb::agent_keys(c, &f);
+    wandb::metric_target(c, &f);
     let name = header::name(c, file_name, &f);
     let dataset = header::dataset(c, &f);
     let tokenizer = header::tokenizer(c, &f);

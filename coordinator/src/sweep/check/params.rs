@@ -4,12 +4,12 @@
 
 use std::collections::BTreeMap;
 
-use serde_saphyr::Spanned;
+use serde_saphyr::{Location, Spanned};
 
 use gptsweep_gpt::{HyperparamDef, Hyperparams};
 
 use super::Checker;
-use super::range;
+use super::{range, reach, wandb};
 use crate::sweep::file::{ParamFile, Scalar, SweepFile};
 use crate::sweep::metric::Method;
 use crate::sweep::param::{Distribution, Param};
@@ -27,6 +27,9 @@ pub(super) fn check(
         return out;
     };
     for (name, p) in &params.value {
+        if wandb::param_keys(c, name, p) {
+            continue;
+        }
         if let Err(e) = HyperparamDef::named(name) {
             c.err(p.referenced, format!("parameters.{e}"));
             continue;
@@ -46,6 +49,10 @@ pub(super) fn check(
             out.insert(name.clone(), param);
         }
     }
+    // A grid names its invalid points when planned.
+    if method != Some(Method::Grid) {
+        reach::check(c, &params.value, &out, base);
+    }
     out
 }
 
@@ -62,7 +69,8 @@ fn check_param(
         Some(d) => match Distribution::parse(&d.value) {
             Some(x) => Some(x),
             None => {
-                c.err(d.referenced, format!("parameters.{name}.distribution: unknown {:?}; expected uniform, int_uniform, log_uniform_values or categorical", d.value));
+                let msg = wandb::distribution(name, &d.value, pf).unwrap_or_else(|| format!("parameters.{name}.distribution: unknown {:?}; expected uniform, int_uniform, log_uniform_values or categorical", d.value));
+                c.err(d.referenced, msg);
                 return None;
             }
         },
@@ -138,25 +146,46 @@ fn check_param(
         c.err(loc, format!("parameters.{name}: a grid cannot enumerate a continuous range; give values, or int_uniform bounds"));
         return None;
     }
-    // Every listed value must have the hyperparameter's type.
-    let candidates: Vec<serde_json::Value> = match &param {
-        Param::Value(v) => vec![v.clone()],
-        Param::Values(vs) => vs.clone(),
+    // Every listed value must have the hyperparameter's type and keep its rule, even
+    // when a draw might miss it.
+    let candidates: Vec<(serde_json::Value, String, Location)> = match &param {
+        Param::Value(v) => vec![(v.clone(), "value".into(), loc)],
+        Param::Values(vs) => {
+            let at = pf.values.as_ref().map_or(loc, |v| v.referenced);
+            vs.iter()
+                .map(|v| (v.clone(), "values".into(), at))
+                .collect()
+        }
         Param::Range {
             min,
             max,
             distribution,
         } => {
-            if *distribution == Distribution::IntUniform {
-                vec![(*min as i64).into(), (*max as i64).into()]
-            } else {
-                vec![(*min).into(), (*max).into()]
-            }
+            let at = |b: &Option<Spanned<Scalar>>| b.as_ref().map_or(loc, |v| v.referenced);
+            let json = |x: f64| -> serde_json::Value {
+                if *distribution == Distribution::IntUniform {
+                    (x as i64).into()
+                } else {
+                    x.into()
+                }
+            };
+            vec![
+                (json(*min), "min".into(), at(&pf.min)),
+                (json(*max), "max".into(), at(&pf.max)),
+            ]
         }
     };
-    for v in candidates {
+    let def = HyperparamDef::named(name).expect("checked by the caller");
+    for (v, which, at) in candidates {
         if let Err(e) = base.clone().set(name, &v) {
-            c.err(loc, format!("parameters.{e}"));
+            c.err(at, format!("parameters.{e}"));
+            return None;
+        }
+        if let Some(rule) = def.broken_rule(&v) {
+            c.err(
+                at,
+                format!("parameters.{name}.{which}: {v} breaks {name}'s rule ({rule})"),
+            );
             return None;
         }
     }
