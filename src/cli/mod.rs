@@ -6,6 +6,7 @@ mod cancel;
 mod connect;
 mod coordinator;
 mod ctx;
+mod extend;
 mod local;
 mod output;
 mod paths;
@@ -81,6 +82,8 @@ pub enum Command {
     Cancel(cancel::Args),
     /// Queue a sweep's failed or stopped runs again.
     Retry(retry::Args),
+    /// More runs for a random or tpe sweep, from every result so far.
+    Extend(extend::Args),
 }
 
 fn init_logging(default: &str) {
@@ -155,6 +158,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                     Command::Workers => workers::run(ctx).await,
                     Command::Cancel(a) => cancel::run(a, ctx).await,
                     Command::Retry(a) => retry::run(a, ctx).await,
+                    Command::Extend(a) => extend::run(a, ctx).await,
                     _ => unreachable!("handled above"),
                 }
             })

@@ -132,6 +132,12 @@ impl TinySweep {
         self
     }
 
+    /// Searches at random instead of a grid: `run_cap` seeded draws.
+    pub fn random(mut self, run_cap: u32) -> Self {
+        self.search = Some(format!("method: random\nrun_cap: {run_cap}\n"));
+        self
+    }
+
     /// Searches by tpe instead of a grid: `run_cap` runs, the first `n_startup` random.
     pub fn tpe(mut self, run_cap: u32, n_startup: u32) -> Self {
         self.search = Some(format!(

@@ -9,7 +9,7 @@ use gptsweep_api::RunId;
 use super::Coordinator;
 use crate::clock::now_ms;
 use crate::datasets::MAX_DATASET_BYTES;
-use crate::store::{Cancel, InsertDataset, Retry, reads};
+use crate::store::{Cancel, Extend, InsertDataset, Retry, reads};
 
 pub struct ClientsService(pub Coordinator);
 
@@ -159,5 +159,27 @@ impl pb::clients_server::Clients for ClientsService {
             self.0.work.notify_waiters();
         }
         Ok(Response::new(pb::RetryReply { requeued: n }))
+    }
+
+    async fn extend(
+        &self,
+        req: Request<pb::ExtendRequest>,
+    ) -> Result<Response<pb::ExtendReply>, Status> {
+        let r = req.into_inner();
+        let sweep = reads::sweep_id(&self.0.store.pool, &r.sweep).await?;
+        let e = self
+            .0
+            .store
+            .write(Extend {
+                sweep,
+                runs: r.runs,
+            })
+            .await?;
+        self.0.work.notify_waiters();
+        Ok(Response::new(pb::ExtendReply {
+            run_cap_before: e.from,
+            run_cap: e.to,
+            queued: e.queued,
+        }))
     }
 }

@@ -20,7 +20,7 @@ pub use check::parse_sweep;
 pub use diagnostic::{Diagnostic, SpecErrors};
 pub use early::{EarlyTerminate, Verdict};
 pub use metric::{Goal, Method, Metric};
-pub use plan::{PlannedRun, plan_next, plan_runs};
+pub use plan::{PlannedRun, plan_next, plan_runs, random_run};
 pub use shape::{CorpusShapes, Shape};
 pub use spec::{DatasetRef, SweepSpec};
 

@@ -90,8 +90,14 @@ fn build(
     }
 }
 
-/// Random search's run `index`: seeded draws until one is a buildable model.
-fn random_run(spec: &SweepSpec, index: usize, shapes: &CorpusShapes) -> Result<PlannedRun, String> {
+/// Random search's run `index`: seeded draws until one is a buildable model. The draws
+/// depend on nothing but the seed and the index, so runs added later (`extend`) continue
+/// the sequence the first ones began.
+pub fn random_run(
+    spec: &SweepSpec,
+    index: usize,
+    shapes: &CorpusShapes,
+) -> Result<PlannedRun, String> {
     let mut last = String::new();
     for attempt in 0..MAX_DRAWS {
         let mut rng = Rng::keyed(

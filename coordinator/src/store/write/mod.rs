@@ -4,7 +4,7 @@
 //! struct and one impl, in the file of its concern:
 //!
 //! - [`datasets`][]: a stored corpus, and forgetting unused uploads;
-//! - [`sweeps`][]: a new sweep and its runs, cancel, retry;
+//! - [`sweeps`][]: a new sweep and its runs, cancel, retry; [`extend`][]: more runs;
 //! - [`workers`][]: registration;
 //! - [`leases`][]: handing out runs (and, for a tpe sweep, proposing the next one first:
 //!   [`propose`][]), renewing and expiring leases, the grace after a restart;
@@ -16,6 +16,7 @@
 //! reuses the rest.
 
 mod datasets;
+mod extend;
 mod finishing;
 mod leases;
 mod propose;
@@ -30,6 +31,7 @@ use sqlx::AnyConnection;
 use crate::error::Result;
 
 pub use datasets::{ForgetUnusedDatasets, InsertDataset};
+pub use extend::{Extend, Extended};
 pub use finishing::Finish;
 pub use leases::{ExpireLeases, GraceLeases, Heartbeat, Lease};
 pub use reports::{Report, SetCheckpoint};

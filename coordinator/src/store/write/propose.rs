@@ -12,7 +12,7 @@ use sqlx::{AnyConnection, Row};
 use gptsweep_api::{MetricName, RunState};
 
 use super::finishing::close_if_done;
-use super::sweeps::insert_run;
+use super::sweeps::queue_planned;
 use crate::error::{CoordinatorError, Result};
 use crate::store::column;
 use crate::sweep::tpe::{Trial, TrialStatus};
@@ -22,33 +22,15 @@ use gptsweep_gpt::tokenizer::gpt2::GPT2_VOCAB_SIZE;
 /// Proposes and queues the next run of sweep `sweep`. A sweep where no buildable run can be
 /// found any more has its cap lowered to the runs it has, so that it can end.
 pub(super) async fn propose(c: &mut AnyConnection, sweep: i64) -> Result<()> {
-    let row = sqlx::query(
-        "SELECT spec_json, metric, vocab_size, shortest_split, gpt2_shortest_split FROM sweeps WHERE id = $1",
-    )
-    .bind(sweep)
-    .fetch_one(&mut *c)
-    .await?;
-    let spec: SweepSpec = serde_json::from_str(row.get::<&str, _>("spec_json")).map_err(|e| {
-        CoordinatorError::Invalid(format!("stored spec of sweep {sweep} is unreadable: {e}"))
-    })?;
-    let metric: MetricName = column::named(&row, "metric")?;
-    let mut shapes = CorpusShapes::chars(
-        row.get::<i64, _>("vocab_size") as usize,
-        row.get::<i64, _>("shortest_split") as usize,
-    );
-    let gpt2_shortest = row.get::<i64, _>("gpt2_shortest_split") as usize;
-    if gpt2_shortest > 0 {
-        shapes.gpt2 = Some(Shape {
-            vocab_size: GPT2_VOCAB_SIZE,
-            shortest_split: gpt2_shortest,
-        });
-    }
+    let StoredPlan {
+        spec,
+        metric,
+        shapes,
+    } = StoredPlan::read(c, sweep).await?;
     let (index, trials) = trials(c, sweep, metric).await?;
     match plan_next(&spec, index, &trials, &shapes) {
         Ok((run, how)) => {
-            let model = shapes.model_of(&run.hyperparams);
-            let memory = model.training_bytes(run.hyperparams.batch_size);
-            insert_run(c, sweep, &run, model.num_params() as u64, memory).await?;
+            queue_planned(c, sweep, &run, &shapes).await?;
             tracing::info!(sweep = %spec.name, run = index, "proposed by {how}");
         }
         Err(why) => {
@@ -62,6 +44,52 @@ pub(super) async fn propose(c: &mut AnyConnection, sweep: i64) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// What planning a stored sweep's later runs needs: its spec, metric, and the corpus
+/// facts recorded at submit.
+pub(super) struct StoredPlan {
+    /// The checked spec as submitted.
+    pub spec: SweepSpec,
+    /// The metric the sweep ranks by.
+    pub metric: MetricName,
+    /// The corpus under each tokenizer the sweep uses.
+    pub shapes: CorpusShapes,
+}
+
+impl StoredPlan {
+    /// Reads sweep `sweep`'s.
+    pub async fn read(c: &mut AnyConnection, sweep: i64) -> Result<Self> {
+        let row = sqlx::query(
+            "SELECT spec_json, metric, vocab_size, shortest_split, gpt2_shortest_split FROM sweeps WHERE id = $1",
+        )
+        .bind(sweep)
+        .fetch_one(&mut *c)
+        .await?;
+        let spec: SweepSpec =
+            serde_json::from_str(row.get::<&str, _>("spec_json")).map_err(|e| {
+                CoordinatorError::Invalid(format!(
+                    "stored spec of sweep {sweep} is unreadable: {e}"
+                ))
+            })?;
+        let metric: MetricName = column::named(&row, "metric")?;
+        let mut shapes = CorpusShapes::chars(
+            row.get::<i64, _>("vocab_size") as usize,
+            row.get::<i64, _>("shortest_split") as usize,
+        );
+        let gpt2_shortest = row.get::<i64, _>("gpt2_shortest_split") as usize;
+        if gpt2_shortest > 0 {
+            shapes.gpt2 = Some(Shape {
+                vocab_size: GPT2_VOCAB_SIZE,
+                shortest_split: gpt2_shortest,
+            });
+        }
+        Ok(Self {
+            spec,
+            metric,
+            shapes,
+        })
+    }
 }
 
 /// The sweep's run count (the next run's index), and every run in plan order with its

@@ -61,6 +61,19 @@ pub(super) async fn insert_run(
     Ok(id)
 }
 
+/// Queues `run`, planned after submit (a tpe proposal, or `extend`), with the parameter
+/// count and memory estimate of its model on the sweep's corpus.
+pub(super) async fn queue_planned(
+    c: &mut AnyConnection,
+    sweep: i64,
+    run: &PlannedRun,
+    shapes: &CorpusShapes,
+) -> Result<i64> {
+    let model = shapes.model_of(&run.hyperparams);
+    let memory = model.training_bytes(run.hyperparams.batch_size);
+    insert_run(c, sweep, run, model.num_params() as u64, memory).await
+}
+
 /// Stores a sweep and queues its runs; answers its id. A taken name is refused.
 #[derive(Debug, Clone)]
 pub struct CreateSweep(pub Box<NewSweep>);
