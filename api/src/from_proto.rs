@@ -7,8 +7,9 @@ use gptsweep_proto::pb;
 use crate::error::ApiError;
 use crate::ids::{LeaseId, RunId, SweepId, WorkerId};
 use crate::records::{
-    Attempt, DeviceLoad, DisabledDevice, Evaluation, Leaderboard, LeaderboardRow, LeasedRun,
-    RunCounts, RunDetail, Sample, Submitted, SweepSummary, WorkerInfo,
+    Attempt, DeviceLoad, DisabledDevice, Evaluation, HyperparamImportance, ImportanceReport,
+    Leaderboard, LeaderboardRow, LeasedRun, RunCounts, RunDetail, Sample, Submitted, SweepSummary,
+    WorkerInfo,
 };
 use crate::state::{Directive, Named, Outcome};
 
@@ -142,6 +143,40 @@ impl TryFrom<&pb::TopReply> for Leaderboard {
                 .iter()
                 .map(LeaderboardRow::try_from)
                 .collect::<Result<_, _>>()?,
+        })
+    }
+}
+
+impl TryFrom<&pb::ImportanceReply> for ImportanceReport {
+    type Error = ApiError;
+    fn try_from(r: &pb::ImportanceReply) -> Result<Self, ApiError> {
+        const M: &str = "ImportanceReply";
+        let params = r
+            .params
+            .iter()
+            .map(|p| {
+                let top_values =
+                    serde_json::from_str(&p.top_values_json).map_err(|e| ApiError::Invalid {
+                        message: "ParamImportance",
+                        field: "top_values_json",
+                        value: p.top_values_json.clone(),
+                        rule: format!("is not a JSON array ({e})"),
+                    })?;
+                Ok(HyperparamImportance {
+                    name: p.name.clone(),
+                    importance: p.importance,
+                    divergence: p.divergence,
+                    top_values,
+                })
+            })
+            .collect::<Result<_, ApiError>>()?;
+        Ok(Self {
+            sweep: r.sweep.clone(),
+            metric: named(M, "metric", &r.metric)?,
+            budget: r.budget.clone(),
+            results: r.results,
+            top: r.top,
+            params,
         })
     }
 }

@@ -24,7 +24,8 @@ pub use error::ApiError;
 pub use ids::{LeaseId, RunId, SweepId, WorkerId};
 pub use metric::{Goal, Method, MetricName};
 pub use records::{
-    Attempt, DeviceLoad, DisabledDevice, Evaluation, Leaderboard, LeaderboardRow, LeasedRun,
-    RunCounts, RunDetail, Sample, Submitted, SweepSummary, WorkerInfo,
+    Attempt, DeviceLoad, DisabledDevice, Evaluation, HyperparamImportance, ImportanceReport,
+    Leaderboard, LeaderboardRow, LeasedRun, RunCounts, RunDetail, Sample, Submitted, SweepSummary,
+    WorkerInfo,
 };
 pub use state::{AttemptState, Directive, Named, Outcome, RunState, SweepState};

@@ -166,6 +166,36 @@ pub struct Leaderboard {
     pub rows: Vec<LeaderboardRow>,
 }
 
+/// How much one swept hyperparameter mattered in a sweep.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HyperparamImportance {
+    /// The hyperparameter.
+    pub name: String,
+    /// Its share of the summed divergences (0..1; the shares sum to 1, or all are 0).
+    pub importance: f64,
+    /// The Pearson divergence of the best runs' values from all runs' values.
+    pub divergence: f64,
+    /// The best runs' values of it, best run first.
+    pub top_values: Vec<serde_json::Value>,
+}
+
+/// Which swept hyperparameters mattered in a sweep, by PED-ANOVA.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ImportanceReport {
+    /// The sweep's name.
+    pub sweep: String,
+    /// The metric the runs are ranked by.
+    pub metric: MetricName,
+    /// The results used: "whole runs", or "the rung at evaluation N".
+    pub budget: String,
+    /// Runs with a result there.
+    pub results: u32,
+    /// Of which the best runs, compared with all.
+    pub top: u32,
+    /// Every hyperparameter that varies, most important first.
+    pub params: Vec<HyperparamImportance>,
+}
+
 /// An attempt at a run: one lease, from start to end.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Attempt {

@@ -4,8 +4,8 @@ use gptsweep_proto::pb;
 
 use crate::ids::RunId;
 use crate::records::{
-    Attempt, Evaluation, Leaderboard, LeaderboardRow, LeasedRun, RunCounts, RunDetail, Sample,
-    Submitted, SweepSummary, WorkerInfo,
+    Attempt, Evaluation, ImportanceReport, Leaderboard, LeaderboardRow, LeasedRun, RunCounts,
+    RunDetail, Sample, Submitted, SweepSummary, WorkerInfo,
 };
 use crate::state::{Directive, Named, Outcome};
 
@@ -94,6 +94,28 @@ impl From<&Leaderboard> for pb::TopReply {
         Self {
             sweep: Some((&b.sweep).into()),
             runs: b.rows.iter().map(Into::into).collect(),
+        }
+    }
+}
+
+impl From<&ImportanceReport> for pb::ImportanceReply {
+    fn from(r: &ImportanceReport) -> Self {
+        Self {
+            sweep: r.sweep.clone(),
+            metric: r.metric.as_str().into(),
+            budget: r.budget.clone(),
+            results: r.results,
+            top: r.top,
+            params: r
+                .params
+                .iter()
+                .map(|p| pb::ParamImportance {
+                    name: p.name.clone(),
+                    importance: p.importance,
+                    divergence: p.divergence,
+                    top_values_json: serde_json::Value::from(p.top_values.clone()).to_string(),
+                })
+                .collect(),
         }
     }
 }

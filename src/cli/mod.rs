@@ -7,6 +7,7 @@ mod connect;
 mod coordinator;
 mod ctx;
 mod extend;
+mod importance;
 mod local;
 mod output;
 mod paths;
@@ -82,6 +83,8 @@ pub enum Command {
     Cancel(cancel::Args),
     /// Queue a sweep's failed or stopped runs again.
     Retry(retry::Args),
+    /// Which swept hyperparameters mattered (PED-ANOVA).
+    Importance(importance::Args),
     /// More runs for a random or tpe sweep, from every result so far.
     Extend(extend::Args),
 }
@@ -159,6 +162,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                     Command::Cancel(a) => cancel::run(a, ctx).await,
                     Command::Retry(a) => retry::run(a, ctx).await,
                     Command::Extend(a) => extend::run(a, ctx).await,
+                    Command::Importance(a) => importance::run(a, ctx).await,
                     _ => unreachable!("handled above"),
                 }
             })

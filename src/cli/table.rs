@@ -54,7 +54,9 @@ pub fn secs(s: f64) -> String {
 pub fn value(v: &serde_json::Value) -> String {
     match v {
         serde_json::Value::Number(n) => match n.as_f64() {
-            Some(f) if n.is_f64() && (f.abs() < 1e-3 || f.abs() >= 1e4) => format!("{f:.3e}"),
+            Some(f) if n.is_f64() && f != 0.0 && (f.abs() < 1e-3 || f.abs() >= 1e4) => {
+                format!("{f:.3e}")
+            }
             Some(f) if n.is_f64() => format!("{}", (f * 1e4).round() / 1e4),
             _ => n.to_string(),
         },

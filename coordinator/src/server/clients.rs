@@ -182,4 +182,13 @@ impl pb::clients_server::Clients for ClientsService {
             queued: e.queued,
         }))
     }
+
+    async fn importance(
+        &self,
+        req: Request<pb::SweepRef>,
+    ) -> Result<Response<pb::ImportanceReply>, Status> {
+        let sweep = reads::sweep_id(&self.0.store.pool, &req.into_inner().sweep).await?;
+        let report = reads::importance(&self.0.store.pool, sweep).await?;
+        Ok(Response::new((&report).into()))
+    }
 }

@@ -10,6 +10,7 @@ mod column;
 pub mod open;
 pub mod reads;
 mod rungs;
+mod stored_sweep;
 pub mod write;
 mod writer;
 

@@ -8,13 +8,17 @@ use std::collections::HashSet;
 use sqlx::{AnyPool, Row};
 
 use gptsweep_api::{
-    Attempt, DeviceLoad, DisabledDevice, Evaluation, Goal, LeaderboardRow, LeaseId, MetricName,
-    RunCounts, RunDetail, RunId, RunState, Sample, SweepId, SweepSummary, WorkerId, WorkerInfo,
+    Attempt, DeviceLoad, DisabledDevice, Evaluation, Goal, HyperparamImportance, ImportanceReport,
+    LeaderboardRow, LeaseId, MetricName, RunCounts, RunDetail, RunId, RunState, Sample, SweepId,
+    SweepSummary, WorkerId, WorkerInfo,
 };
 
 use super::column;
+use super::stored_sweep::{StoredPlan, trials};
 use crate::error::{CoordinatorError, Result};
 use crate::sweep::SweepSpec;
+use crate::sweep::importance::ped_anova;
+use crate::sweep::tpe::Space;
 
 /// Resolves a sweep given by name or numeric id.
 pub async fn sweep_id(pool: &AnyPool, sweep: &str) -> Result<SweepId> {
@@ -384,4 +388,41 @@ pub async fn checkpoint_in_use(pool: &AnyPool, sha256: &str) -> Result<bool> {
             .await?
             .is_some(),
     )
+}
+
+/// Which swept hyperparameters mattered in sweep `id` ([`crate::sweep::importance`]); an
+/// `Invalid` error says why there is nothing to measure yet.
+pub async fn importance(pool: &AnyPool, id: SweepId) -> Result<ImportanceReport> {
+    let mut c = pool.acquire().await?;
+    let plan = StoredPlan::read(&mut c, id.get()).await?;
+    let (_, trials) = trials(&mut c, id.get(), plan.metric).await?;
+    let spec = &plan.spec;
+    let rungs = spec
+        .early_terminate
+        .map(|e| e.rungs(u64::MAX))
+        .unwrap_or_default();
+    let imp = ped_anova(
+        &Space::of(&spec.parameters),
+        &trials,
+        &rungs,
+        spec.metric.goal,
+    )
+    .map_err(|why| CoordinatorError::Invalid(format!("importance of {}: {why}", spec.name)))?;
+    Ok(ImportanceReport {
+        sweep: spec.name.clone(),
+        metric: plan.metric,
+        budget: imp.budget.to_string(),
+        results: imp.results as u32,
+        top: imp.top as u32,
+        params: imp
+            .params
+            .into_iter()
+            .map(|p| HyperparamImportance {
+                name: p.name,
+                importance: p.share,
+                divergence: p.divergence,
+                top_values: p.top_values,
+            })
+            .collect(),
+    })
 }

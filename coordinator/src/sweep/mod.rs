@@ -3,12 +3,13 @@
 //! problem located at its line and column ([`diagnostic`]), then planned into concrete runs
 //! by grid or random search ([`plan`], on the corpus as [`shape`] measures it), or one at a time by the tree-structured Parzen
 //! estimator ([`tpe`]); [`early`] decides which runs stop at the rungs of early
-//! termination.
+//! termination; [`importance`] measures which swept hyperparameters mattered.
 
 pub mod check;
 pub mod diagnostic;
 pub mod early;
 pub mod file;
+pub mod importance;
 pub mod metric;
 pub mod param;
 pub mod plan;

@@ -9,10 +9,10 @@ use sqlx::{AnyConnection, Row};
 use gptsweep_api::{Method, SweepId, SweepState};
 
 use super::Write;
-use super::propose::StoredPlan;
 use super::sweeps::queue_planned;
 use crate::error::{CoordinatorError, Result};
 use crate::store::column;
+use crate::store::stored_sweep::StoredPlan;
 use crate::sweep::random_run;
 use crate::sweep::spec::MAX_RUNS;
 

@@ -64,7 +64,7 @@
 //! Randomness is keyed by (seed, run index) ([`gptsweep_gpt::rng::Stream::Search`]), so a
 //! proposal depends on nothing but the sweep's seed, the run's index and the trials.
 
-mod fidelity;
+pub(crate) mod fidelity;
 mod normal;
 mod parzen;
 mod propose;
@@ -75,7 +75,7 @@ use serde::{Deserialize, Serialize};
 
 pub use fidelity::{Budget, Trial, TrialStatus};
 pub use propose::{Decision, propose};
-pub use space::Space;
+pub use space::{Dim, Space};
 
 /// The `tpe:` block of a sweep file once checked.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]

@@ -116,6 +116,11 @@ impl Space {
         self.dims.is_empty()
     }
 
+    /// The names of the dimensions, in order.
+    pub fn names(&self) -> &[String] {
+        &self.names
+    }
+
     /// The dimensions, in name order.
     pub fn dims(&self) -> &[Dim] {
         &self.dims
