@@ -74,7 +74,7 @@ fn best_values(values: &[Value]) -> String {
             table::value(&Value::from(hi))
         );
     }
-    distinct.sort_by(|a, b| b.1.cmp(&a.1));
+    distinct.sort_by_key(|d| std::cmp::Reverse(d.1));
     distinct
         .iter()
         .map(|(v, n)| format!("{} x{n}", table::value(v)))

@@ -41,9 +41,9 @@ pub(super) fn check(
         let pairs = |v: u64| {
             theirs.iter().any(|t| {
                 if name == "n_embd" {
-                    *t > 0 && v % t == 0
+                    *t > 0 && v.is_multiple_of(*t)
                 } else {
-                    v > 0 && t % v == 0
+                    v > 0 && t.is_multiple_of(v)
                 }
             })
         };
