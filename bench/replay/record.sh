@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Records the replay table: trains every point of space.yaml (288 runs, about half an hour
+# Records the replay table: trains every point of space.yaml (192 runs, about 25 minutes
 # on 2 CPU cores) with `gptsweep local`, then writes each evaluation of each run to
 # curves.csv (config, hyperparameters, step, train_loss, val_loss,
 # seconds trained so far). Run once; the table is

@@ -14,9 +14,10 @@ if [ ! -x bench/.venv/bin/python ] || ! bench/.venv/bin/python -c 'import optuna
   bench/.venv/bin/pip install -q optuna
 fi
 cargo build --release --example replay >&2
+BIN_DIR=${CARGO_TARGET_DIR:-target}/release/examples
 OUT=$(mktemp -d)
 trap 'rm -rf "$OUT"' EXIT
-target/release/examples/replay --curves bench/replay/curves.csv --space bench/replay/space.yaml \
+"$BIN_DIR"/replay --curves bench/replay/curves.csv --space bench/replay/space.yaml \
   --workers 4 --seeds "$SEEDS" > "$OUT/gptsweep.csv"
 bench/.venv/bin/python bench/replay/optuna_replay.py --curves bench/replay/curves.csv \
   --workers 4 --seeds "$SEEDS" > "$OUT/optuna.csv"
