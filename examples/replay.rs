@@ -1,5 +1,6 @@
-//! The replay benchmark's simulator (bench/replay/README.md): gptsweep's own planner
-//! (`random_run`, `plan_next` with its tpe model) and early termination rule
+//! The replay benchmark's simulator (BENCHMARKS.md, "Search: replay against Optuna"):
+//! gptsweep's own planner (`random_run`, `plan_next` with its tpe model) and early
+//! termination rule
 //! (`EarlyTerminate::verdict` on best-so-far values, as the store's rungs judge) run
 //! against a table of learning curves recorded once (bench/replay/curves.csv), with K
 //! simulated workers on a simulated clock and no training. The protocol is the one
