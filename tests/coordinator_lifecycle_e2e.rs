@@ -104,7 +104,15 @@ fn sigterm_and_sigint_end_the_coordinator_with_0_and_a_restart_serves_the_same_s
 fn a_second_coordinator_on_the_same_state_is_refused_naming_the_holder() {
     let c = Cluster::start(0, 2.0);
     let before = files_in(&c.state());
-    let lock_before = std::fs::read_to_string(c.state().join("lock")).unwrap();
+    // The holder's line names its address once it listens.
+    let lock_before = wait_until(
+        "the lock to name the address",
+        Duration::from_secs(10),
+        || {
+            let line = std::fs::read_to_string(c.state().join("lock")).unwrap();
+            line.contains("listening on").then_some(line)
+        },
+    );
     let access_before = std::fs::read_to_string(c.state().join("access.json")).unwrap();
     let out = c.second_coordinator(Duration::from_secs(30));
     let stderr = String::from_utf8_lossy(&out.stderr);

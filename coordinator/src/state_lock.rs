@@ -74,10 +74,12 @@ impl StateLock {
     /// Replaces the file's one line with `holder`.
     fn record(&self, holder: &str) -> Result<()> {
         let mut file = self.file.lock().unwrap_or_else(|e| e.into_inner());
+        // Written over the old line, then cut to length: a reader never sees it empty.
+        let line = format!("{holder}\n");
         let written = file
-            .set_len(0)
-            .and_then(|()| file.rewind())
-            .and_then(|()| file.write_all(format!("{holder}\n").as_bytes()))
+            .rewind()
+            .and_then(|()| file.write_all(line.as_bytes()))
+            .and_then(|()| file.set_len(line.len() as u64))
             .and_then(|()| file.flush());
         written.map_err(|source| CoordinatorError::Io {
             path: self.path.clone(),

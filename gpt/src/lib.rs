@@ -39,7 +39,9 @@ pub use backend::{
     AutodiffBackend, Backend, DeviceSpec, OnBackend, detect_devices, use_kernel_cache, with_backend,
 };
 pub use checkpoint::Checkpoint;
-pub use config::{HYPERPARAMS, HyperparamDef, HyperparamError, Hyperparams, ModelConfig};
+pub use config::{
+    HYPERPARAMS, HyperparamDef, HyperparamError, Hyperparams, ModelConfig, nearest_name,
+};
 pub use corpus::Corpus;
 pub use driver::{Observer, RunOutput, Start, train_then_sample};
 pub use error::{GptError, Result};

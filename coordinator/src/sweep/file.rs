@@ -1,5 +1,6 @@
 //! The sweep file exactly as written: serde types with every value spanned, so that any
-//! later check can point at its line and column. Unknown keys are refused by serde.
+//! later check can point at its line and column. Unknown keys are refused by serde, and
+//! `check/unknown_keys.rs` reads on past each to report them all.
 
 use std::collections::BTreeMap;
 

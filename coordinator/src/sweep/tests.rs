@@ -596,3 +596,56 @@ fn values_that_break_a_rule_or_cannot_be_drawn_are_refused() {
     // Ranges that pair somewhere pass.
     assert!(parse_sweep("s.yaml", "method: random\nrun_cap: 4\nparameters:\n  n_embd: {min: 32, max: 512}\n  n_head: {values: [4, 8]}\n").is_ok());
 }
+
+/// Unknown keys are all reported in one submit, each with the key most likely meant, and
+/// the rest of the file is still checked.
+#[test]
+fn every_unknown_key_is_reported_with_the_rest_of_the_file() {
+    let yaml = "metod: random
+method: random
+lr: 0.001
+early_termination:
+  type: hyperband
+  min_iter: 1
+parameters:
+  dropout:
+    mn: 0.0
+    max: 0.2
+  n_layers: {min: 1, max: 2}
+samples: {count: 0, lenght: 5}
+";
+    let e = err(yaml);
+    let lines: Vec<&str> = e.lines().collect();
+    let expect = [
+        "s.yaml:1:1: metod: unknown key; did you mean method? (known keys: name, dataset,",
+        "s.yaml:2:9: run_cap: required when method is random",
+        "s.yaml:3:1: lr: a hyperparameter, not a key of the sweep file: put it under train:",
+        "s.yaml:4:1: early_termination: unknown key; did you mean early_terminate?",
+        "s.yaml:9:5: mn: unknown key; did you mean min? (known keys: value, values, min, max, distribution)",
+        "s.yaml:12:21: lenght: unknown key; did you mean length?",
+    ];
+    assert_eq!(lines.len(), 5, "{e}");
+    // The flow mapping's key cannot be cut out, so the file is not checked further.
+    for (line, want) in lines
+        .iter()
+        .zip(expect.iter().filter(|w| !w.contains("run_cap")))
+    {
+        assert!(line.starts_with(want), "expected {want}\n got {line}");
+    }
+    // Without it, the rest of the file is checked too.
+    let e = err(&yaml.replace(", lenght: 5", ""));
+    let lines: Vec<&str> = e.lines().collect();
+    let expect = [
+        "s.yaml:1:1: metod: unknown key; did you mean method?",
+        "s.yaml:2:9: run_cap: required when method is random",
+        "s.yaml:3:1: lr: a hyperparameter, not a key of the sweep file",
+        "s.yaml:4:1: early_termination: unknown key; did you mean early_terminate?",
+        "s.yaml:9:5: mn: unknown key; did you mean min?",
+        "s.yaml:10:5: parameters.dropout: a range needs both min and max",
+        "s.yaml:11:13: parameters.n_layers: unknown hyperparameter; did you mean n_layer?",
+    ];
+    assert_eq!(lines.len(), expect.len(), "{e}");
+    for (line, want) in lines.iter().zip(expect) {
+        assert!(line.starts_with(want), "expected {want}\n got {line}");
+    }
+}

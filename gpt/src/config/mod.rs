@@ -22,6 +22,7 @@ mod validate;
 pub use by_name::HyperparamError;
 pub use lr_decay::LrDecay;
 pub use model_config::ModelConfig;
+pub use suggest::nearest_name;
 pub use table::{HYPERPARAMS, Hyperparams};
 pub use table_def::HyperparamDef;
 

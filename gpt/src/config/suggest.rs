@@ -77,12 +77,18 @@ impl HyperparamDef {
         if let Some((_, to)) = ALIASES.iter().find(|(from, _)| *from == key) {
             return Some(to);
         }
-        Self::names()
-            .map(|n| (edits(&key, n), n))
-            .filter(|(d, n)| *d <= 2 && *d < n.len())
-            .min_by_key(|(d, _)| *d)
-            .map(|(_, n)| n)
+        nearest_name(&key, Self::names())
     }
+}
+
+/// The candidate closest to `name` in spelling, if close enough to be a slip: at most two
+/// edits (a quarter of the candidate's length for long ones), and not the whole name.
+pub fn nearest_name<'a>(name: &str, candidates: impl Iterator<Item = &'a str>) -> Option<&'a str> {
+    candidates
+        .map(|c| (edits(name, c), c))
+        .filter(|(d, c)| *d <= 2.max(c.len() / 4) && *d < c.len())
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c)
 }
 
 /// Levenshtein distance of two short ASCII names.

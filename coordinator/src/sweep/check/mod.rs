@@ -12,6 +12,7 @@ mod reach;
 mod samples;
 mod tpe;
 mod train;
+mod unknown_keys;
 mod wandb;
 mod yaml_error;
 
@@ -39,34 +40,45 @@ pub fn parse_sweep(file_name: &str, yaml: &str) -> Result<SweepSpec, SpecErrors>
         file: file_name.to_string(),
         diagnostics,
     };
-    let file: SweepFile = serde_saphyr::from_str(yaml).map_err(|e| {
-        let msg = e.to_string();
-        let first = msg.lines().next().unwrap_or("invalid YAML").trim();
-        // serde-saphyr says "error: line L column C: ..."; the diagnostic carries the position.
-        let first = match first.strip_prefix("error: line ") {
-            Some(rest) if rest.contains("column ") => {
-                rest.split_once(": ").map(|(_, m)| m).unwrap_or(first)
-            }
-            _ => first,
+    let (file, unknown) = unknown_keys::parse(yaml, diagnose);
+    let file = match file {
+        Ok(f) => f,
+        Err(d) => {
+            let mut all = unknown;
+            all.push(d);
+            all.sort_by_key(|d| (d.line, d.column));
+            return Err(fail(all));
         }
-        .to_string();
-        let d = match e.location() {
-            Some(loc) => {
-                let message =
-                    yaml_error::reword(&first, yaml, loc.line() as usize, loc.column() as usize);
-                Diagnostic::at(loc, message)
-            }
-            None => Diagnostic::whole(first),
-        };
-        fail(vec![d])
-    })?;
-    let mut c = Checker { diags: Vec::new() };
+    };
+    let mut c = Checker { diags: unknown };
     let spec = check(&mut c, file_name, file);
     if c.diags.is_empty() {
         Ok(spec.expect("no diagnostics means a spec"))
     } else {
         c.diags.sort_by_key(|d| (d.line, d.column));
         Err(fail(c.diags))
+    }
+}
+
+/// A parse error of `yaml` in gptsweep's words, at its position.
+fn diagnose(e: &serde_saphyr::Error, yaml: &str) -> Diagnostic {
+    let msg = e.to_string();
+    let first = msg.lines().next().unwrap_or("invalid YAML").trim();
+    // serde-saphyr says "error: line L column C: ..."; the diagnostic carries the position.
+    let first = match first.strip_prefix("error: line ") {
+        Some(rest) if rest.contains("column ") => {
+            rest.split_once(": ").map(|(_, m)| m).unwrap_or(first)
+        }
+        _ => first,
+    }
+    .to_string();
+    match e.location() {
+        Some(loc) => {
+            let message =
+                yaml_error::reword(&first, yaml, loc.line() as usize, loc.column() as usize);
+            Diagnostic::at(loc, message)
+        }
+        None => Diagnostic::whole(first),
     }
 }
 

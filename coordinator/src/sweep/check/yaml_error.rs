@@ -43,7 +43,7 @@ pub(super) fn reword(raw: &str, yaml: &str, line: usize, column: usize) -> Strin
     {
         let expected = raw
             .split_once(", expected ")
-            .map(|(_, e)| format!(" (known keys: {})", e.replace('`', "")))
+            .map(|(_, e)| format!(" (known keys: {})", gptsweep_keys(&e.replace('`', ""))))
             .unwrap_or_default();
         return format!("{field}: unknown key{expected}");
     }
@@ -61,6 +61,33 @@ pub(super) fn reword(raw: &str, yaml: &str, line: usize, column: usize) -> Strin
         Some(k) => format!("{k}: {raw}"),
         None => raw.to_string(),
     }
+}
+
+/// serde's list of a section's keys ("one of a, b, c") without the W&B keys that are
+/// only there to be refused with a reason (`wandb.rs`).
+fn gptsweep_keys(expected: &str) -> String {
+    let list = expected.strip_prefix("one of ").unwrap_or(expected);
+    let keys: Vec<&str> = list.split(", ").collect();
+    let in_params = keys.contains(&"distribution");
+    keys.iter()
+        .filter(|k| {
+            let wandb_only = matches!(
+                **k,
+                "program"
+                    | "command"
+                    | "project"
+                    | "entity"
+                    | "mu"
+                    | "sigma"
+                    | "q"
+                    | "probabilities"
+                    | "target"
+            ) || (in_params && **k == "parameters");
+            !wandb_only
+        })
+        .copied()
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// What the text says at an error's position: the nearest key before it on its line (or
