@@ -3,9 +3,12 @@
 //!
 //! burn-flex keeps one process-wide RNG, so tests that seed it run one at a time.
 
+mod common;
+
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use burn::tensor::{Int, Tensor, TensorData};
+use common::small_corpus;
 use gptsweep_gpt::backend::{CpuInfer, CpuTrain};
 use gptsweep_gpt::corpus::{BUILTIN_TINYSHAKESPEARE, TINYSHAKESPEARE};
 use gptsweep_gpt::{Checkpoint, Corpus, Eval, Flow, Hyperparams, TokenizerKind, Trainer};
@@ -18,17 +21,6 @@ static SERIAL: Mutex<()> = Mutex::new(());
 
 fn serial() -> MutexGuard<'static, ()> {
     SERIAL.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-fn small_corpus() -> Arc<Corpus> {
-    Arc::new(
-        Corpus::from_text(
-            "shakespeare-slice",
-            &TINYSHAKESPEARE[..60_000],
-            TokenizerKind::Char,
-        )
-        .unwrap(),
-    )
 }
 
 fn tiny(max_iters: usize, dropout: f64) -> Hyperparams {

@@ -9,16 +9,17 @@
 //! (matmul, softmax, mean, AdamW's norms), so losses agree to a tolerance, not bit for bit.
 #![cfg(feature = "wgpu")]
 
+mod common;
+
 use std::path::PathBuf;
 use std::sync::{Arc, Once};
 
 use burn::tensor::{Int, Tensor, TensorData};
 use gptsweep_gpt::backend::{AdapterKind, CpuInfer, CpuTrain, WgpuInfer, wgpu_adapters};
-use gptsweep_gpt::corpus::TINYSHAKESPEARE;
 use gptsweep_gpt::sample::generate;
 use gptsweep_gpt::{
     AutodiffBackend, Checkpoint, Corpus, DeviceSpec, Eval, Event, Flow, Hyperparams, OnBackend,
-    SampleOptions, TokenizerKind, Trainer, detect_devices, use_kernel_cache, with_backend,
+    SampleOptions, Trainer, detect_devices, use_kernel_cache, with_backend,
 };
 
 /// The binary's allocator, so the CPU side trains at its speed.
@@ -52,14 +53,7 @@ fn kernel_cache() -> PathBuf {
 
 fn small_corpus() -> Arc<Corpus> {
     in_scratch_dir();
-    Arc::new(
-        Corpus::from_text(
-            "shakespeare-slice",
-            &TINYSHAKESPEARE[..60_000],
-            TokenizerKind::Char,
-        )
-        .unwrap(),
-    )
+    common::small_corpus()
 }
 
 fn tiny(max_iters: usize) -> Hyperparams {

@@ -268,12 +268,8 @@ impl Coordinator {
         let counted = runs
             .iter()
             .map(|r| {
-                let model = shapes.model_of(&r.hyperparams);
-                (
-                    r.clone(),
-                    model.num_params() as u64,
-                    model.training_bytes(r.hyperparams.batch_size),
-                )
+                let (params, memory) = shapes.estimates(&r.hyperparams);
+                (r.clone(), params, memory)
             })
             .collect::<Vec<_>>();
         let name = spec.name.clone();

@@ -397,14 +397,10 @@ pub async fn importance(pool: &AnyPool, id: SweepId) -> Result<ImportanceReport>
     let plan = StoredPlan::read(&mut c, id.get()).await?;
     let (_, trials) = trials(&mut c, id.get(), plan.metric).await?;
     let spec = &plan.spec;
-    let rungs = spec
-        .early_terminate
-        .map(|e| e.rungs(u64::MAX))
-        .unwrap_or_default();
     let imp = ped_anova(
         &Space::of(&spec.parameters),
         &trials,
-        &rungs,
+        &spec.rungs(),
         spec.metric.goal,
     )
     .map_err(|why| CoordinatorError::Invalid(format!("importance of {}: {why}", spec.name)))?;

@@ -130,11 +130,7 @@ pub fn plan_next(
     shapes: &CorpusShapes,
 ) -> Result<(PlannedRun, String), String> {
     let opts = spec.tpe.unwrap_or_default();
-    // Every rung, however far: budgets no run reached simply hold no results.
-    let rungs = spec
-        .early_terminate
-        .map(|e| e.rungs(u64::MAX))
-        .unwrap_or_default();
+    let rungs = spec.rungs();
     let buildable = |swept: &BTreeMap<String, serde_json::Value>| {
         build(spec, index, swept.clone(), shapes).is_ok()
     };

@@ -44,6 +44,15 @@ impl CorpusShapes {
         hp.model_config(shape.vocab_size)
     }
 
+    /// A run's parameter count and training-memory estimate (bytes), as stored with it.
+    pub fn estimates(&self, hp: &Hyperparams) -> (u64, u64) {
+        let model = self.model_of(hp);
+        (
+            model.num_params() as u64,
+            model.training_bytes(hp.batch_size),
+        )
+    }
+
     /// The shape under `kind`, if it was measured.
     pub fn of(&self, kind: TokenizerKind) -> Option<Shape> {
         match kind {

@@ -56,3 +56,13 @@ pub struct SweepSpec {
 
 /// Hard limit on planned runs, whatever the file says.
 pub const MAX_RUNS: usize = 10_000;
+
+impl SweepSpec {
+    /// Every rung of early termination, however far (none without it): the budgets the
+    /// tpe model and importance may take results at; budgets no run reached hold none.
+    pub fn rungs(&self) -> Vec<u64> {
+        self.early_terminate
+            .map(|e| e.rungs(u64::MAX))
+            .unwrap_or_default()
+    }
+}

@@ -69,9 +69,8 @@ pub(super) async fn queue_planned(
     run: &PlannedRun,
     shapes: &CorpusShapes,
 ) -> Result<i64> {
-    let model = shapes.model_of(&run.hyperparams);
-    let memory = model.training_bytes(run.hyperparams.batch_size);
-    insert_run(c, sweep, run, model.num_params() as u64, memory).await
+    let (params, memory) = shapes.estimates(&run.hyperparams);
+    insert_run(c, sweep, run, params, memory).await
 }
 
 /// Stores a sweep and queues its runs; answers its id. A taken name is refused.
