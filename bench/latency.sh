@@ -9,7 +9,7 @@ BIN=$PWD/target/release/gptsweep
 N=${1:-5}
 TMP=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$TMP"' EXIT
-$BIN coordinator --listen 127.0.0.1:0 --state-dir "$TMP/state" > "$TMP/coord.out" 2>"$TMP/coord.log" &
+$BIN coordinator --listen 127.0.0.1:0 --dashboard off --state-dir "$TMP/state" > "$TMP/coord.out" 2>"$TMP/coord.log" &
 sleep 0.5
 URL=http://$(head -1 "$TMP/coord.out" | awk '{print $5}')
 GPTSWEEP_LOG=info $BIN worker --coordinator "$URL" --devices cpu --cache-dir "$TMP/cache" 2>"$TMP/worker.log" &

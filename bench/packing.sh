@@ -33,7 +33,7 @@ tokens=$((RUNS * ITERS * 16 * 64))
 echo "device $DEVICES, $RUNS runs x $ITERS steps x 16x64 tokens ($tokens tokens), $(nproc) cores, $BIN"
 for n in $NS; do
   state="$WORK/state-$n"
-  "$BIN" coordinator --listen 127.0.0.1:0 --state-dir "$state" > "$WORK/coord-$n.out" 2> "$WORK/coord-$n.log" &
+  "$BIN" coordinator --listen 127.0.0.1:0 --dashboard off --state-dir "$state" > "$WORK/coord-$n.out" 2> "$WORK/coord-$n.log" &
   coord=$!
   until grep -q "listening on" "$WORK/coord-$n.out" 2>/dev/null; do sleep 0.1; done
   url="http://$(sed -n 's/.*listening on \([^ ]*\) .*/\1/p' "$WORK/coord-$n.out")"

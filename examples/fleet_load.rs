@@ -117,6 +117,8 @@ impl Coordinator {
             listen.into(),
             "--lease-timeout".into(),
             "120".into(),
+            "--dashboard".into(),
+            "off".into(),
             "--state-dir".into(),
             dir.join("state").display().to_string(),
         ];

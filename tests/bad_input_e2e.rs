@@ -132,7 +132,7 @@ fn coordinator_flags_and_bad_access_files_are_bad_input_and_create_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("state");
     let s = state.to_str().unwrap();
-    let listen = ["--listen", "127.0.0.1:0"];
+    let listen = ["--listen", "127.0.0.1:0", "--dashboard", "off"];
     let out = run(&[
         &["coordinator", "--lease-timeout", "0", "--state-dir", s],
         &listen[..],

@@ -89,7 +89,14 @@ fn clients_that_do_not_trust_or_speak_tls_are_refused_and_the_server_carries_on(
 
 fn coordinator_with(dir: &Path, cert: &Path, key: &Path) -> Output {
     Command::new(bin())
-        .args(["coordinator", "--listen", "127.0.0.1:0", "--state-dir"])
+        .args([
+            "coordinator",
+            "--listen",
+            "127.0.0.1:0",
+            "--dashboard",
+            "off",
+            "--state-dir",
+        ])
         .arg(dir.join("state"))
         .arg("--tls-cert")
         .arg(cert)
@@ -134,7 +141,14 @@ fn bad_certificate_or_key_files_are_refused_before_any_state_is_written() {
 
     // One without the other is a usage error.
     let out = Command::new(bin())
-        .args(["coordinator", "--listen", "127.0.0.1:0", "--tls-cert"])
+        .args([
+            "coordinator",
+            "--listen",
+            "127.0.0.1:0",
+            "--dashboard",
+            "off",
+            "--tls-cert",
+        ])
         .arg(&tls.cert)
         .output()
         .unwrap();

@@ -166,6 +166,23 @@ pub struct Leaderboard {
     pub rows: Vec<LeaderboardRow>,
 }
 
+/// One run's loss curves, columnar (the dashboard draws every run of a sweep at once).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunCurves {
+    /// Run id.
+    pub run: RunId,
+    /// State.
+    pub state: RunState,
+    /// The swept parameters, by name.
+    pub params: serde_json::Map<String, serde_json::Value>,
+    /// Steps of its evaluations, ascending.
+    pub steps: Vec<u64>,
+    /// Train loss at each step.
+    pub train_loss: Vec<f32>,
+    /// Validation loss at each step.
+    pub val_loss: Vec<f32>,
+}
+
 /// How much one swept hyperparameter mattered in a sweep.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct HyperparamImportance {

@@ -15,6 +15,7 @@ pub mod blobs;
 pub mod checkpoints;
 pub mod clock;
 pub mod collect;
+pub mod dashboard;
 pub mod datasets;
 pub mod error;
 pub mod listen;

@@ -93,6 +93,23 @@ impl TlsIdentity {
     pub(crate) fn server_config(&self) -> ServerTlsConfig {
         ServerTlsConfig::new().identity(Identity::from_pem(self.chain.pem(), &self.key_pem))
     }
+
+    /// A rustls server configuration for this identity (the dashboard's HTTPS), offering
+    /// HTTP/1.1 by ALPN.
+    pub(crate) fn rustls_server_config(&self) -> Result<std::sync::Arc<rustls::ServerConfig>> {
+        let key = PrivateKeyDer::from_pem_slice(&self.key_pem)
+            .map_err(|e| invalid(&self.key_path, "--tls-key", e))?;
+        let mut config = rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .map_err(|e| invalid(self.cert_path(), "--tls-cert", e))?
+        .with_no_client_auth()
+        .with_single_cert(self.chain.der(), key)
+        .map_err(|e| invalid(self.cert_path(), "--tls-cert", e))?;
+        config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        Ok(std::sync::Arc::new(config))
+    }
 }
 
 /// Refuses a chain that no client would accept whichever CA it trusts: a leaf marked as a

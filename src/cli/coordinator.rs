@@ -48,6 +48,10 @@ pub struct Args {
     /// The PEM private key of --tls-cert.
     #[arg(long, requires = "tls_cert", env = "GPTSWEEP_TLS_KEY")]
     pub tls_key: Option<PathBuf>,
+    /// Serve the dashboard (curves, parallel coordinates, samples; behind the client
+    /// token) on this address, over TLS when --tls-cert is given; `off` serves none.
+    #[arg(long, default_value = "127.0.0.1:50052", env = "GPTSWEEP_DASHBOARD")]
+    pub dashboard: String,
 }
 
 /// Runs `gptsweep coordinator` until SIGTERM or SIGINT.
@@ -89,6 +93,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         .await
         .map_err(|e| anyhow::anyhow!("--listen {}: {e}", args.listen))?;
     let addr = listener.local_addr()?;
+    let dashboard = super::dashboard::bind(&args.dashboard).await?;
     let mut config = CoordinatorConfig::new(state_dir.clone());
     config.lease_timeout = Duration::from_secs_f64(args.lease_timeout);
     config.max_attempts = args.max_attempts;
@@ -99,6 +104,15 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
              network in clear text; give --tls-cert and --tls-key"
         );
     }
+    if let Some(d) = dashboard.as_ref().and_then(|d| d.local_addr().ok())
+        && tls.is_none()
+        && !d.ip().is_loopback()
+    {
+        tracing::warn!(
+            "dashboard on {d} without TLS: the client token crosses the network in clear text; \
+             give --tls-cert and --tls-key"
+        );
+    }
     let scheme = if tls.is_some() { "https" } else { "http" };
     config.tls = tls;
     let coordinator = Coordinator::open(config).await?;
@@ -107,7 +121,22 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         "gptsweep coordinator listening on {addr} ({scheme}://; state in {}, database {database})",
         state_dir.display()
     );
+    if let Some(d) = &dashboard {
+        println!(
+            "dashboard on {} (sign in with the client token: {})",
+            super::dashboard::url(d.local_addr()?, scheme == "https"),
+            state_dir.join("client.token").display()
+        );
+    }
     std::io::stdout().flush()?;
+    if let Some(d) = dashboard {
+        let c = coordinator.clone();
+        tokio::spawn(async move {
+            if let Err(e) = c.serve_dashboard(d).await {
+                tracing::error!("{e}");
+            }
+        });
+    }
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let mut server = tokio::spawn(coordinator.clone().serve(listener, async {
         let _ = stopped.await;

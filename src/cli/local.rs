@@ -29,6 +29,13 @@ pub struct Args {
     /// Runs shown in the leaderboard and samples at the end.
     #[arg(long, default_value_t = 3)]
     pub top: u32,
+    /// Serve the dashboard on this address (port 0 picks a free one); `off` serves none.
+    /// Its URL, with the token that signs the browser in, is printed at start.
+    #[arg(long, default_value = "127.0.0.1:0")]
+    pub dashboard: String,
+    /// Once the sweep has ended, keep serving the dashboard until Ctrl-C.
+    #[arg(long)]
+    pub serve: bool,
 }
 
 /// The end of a local sweep: its leaderboard and the best runs' samples.
@@ -66,6 +73,7 @@ pub async fn run(args: Args, output: OutputMode) -> anyhow::Result<()> {
             gptsweep_coordinator::clock::now_ms()
         )),
     };
+    let dashboard = super::dashboard::bind(&args.dashboard).await?;
     let coordinator = Coordinator::open(CoordinatorConfig::new(state_dir.clone())).await?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let url = format!("http://{}", listener.local_addr()?);
@@ -93,6 +101,14 @@ pub async fn run(args: Args, output: OutputMode) -> anyhow::Result<()> {
         cuda_memory: Default::default(),
     };
     let worker = tokio::spawn(gptsweep_worker::run(worker_config, wstop.clone()));
+    if let Some(d) = dashboard {
+        // The token in the URL signs the browser in (a cookie) and leaves the address bar.
+        eprintln!(
+            "dashboard: {}?token={client_token}",
+            super::dashboard::url(d.local_addr()?, false)
+        );
+        tokio::spawn(coordinator.clone().serve_dashboard(d));
+    }
 
     let mut ctx = Ctx::new(&url, Some(&client_token), None, output)?;
     let sub = submit::submit_input(&mut ctx, input).await?;
@@ -124,6 +140,10 @@ pub async fn run(args: Args, output: OutputMode) -> anyhow::Result<()> {
     // The sweep has ended: nothing runs, so the worker can leave at once.
     wstop.raise(gptsweep_worker::StopLevel::Abort);
     let _ = worker.await;
+    if args.serve {
+        eprintln!("the sweep has ended; serving the dashboard until Ctrl-C");
+        let _ = tokio::signal::ctrl_c().await;
+    }
     let _ = stop_tx.send(());
     let _ = server.await;
     coordinator.close().await;

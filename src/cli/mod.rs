@@ -6,6 +6,7 @@ mod cancel;
 mod connect;
 mod coordinator;
 mod ctx;
+mod dashboard;
 mod extend;
 mod importance;
 mod local;

@@ -1,5 +1,6 @@
 //! A cluster of real gptsweep processes: one coordinator on a port it picks itself (port 0;
-//! the harness reads the address from its first line of output), a temporary state
+//! the harness reads the address from its first line of output, and its dashboard's URL,
+//! also on a port of its own choosing, from the second), a temporary state
 //! directory, N workers, and the CLI pointed at them with the coordinator's access file.
 //!
 //! When the cluster is dropped every process is ended, and the test fails, with every log,
@@ -29,6 +30,9 @@ const LISTENING_TIMEOUT: Duration = Duration::from_secs(60);
 /// What the coordinator prints, with its address, once it listens.
 const LISTENING: &str = "gptsweep coordinator listening on ";
 
+/// What it prints next, with its dashboard's URL.
+const DASHBOARD: &str = "dashboard on ";
+
 /// Coordinator, workers and a scratch directory.
 pub struct Cluster {
     /// Scratch space: state, caches, logs, sweep files.
@@ -37,6 +41,9 @@ pub struct Cluster {
     pub url: String,
     /// The certificates, when the coordinator serves TLS.
     pub tls: Option<Certs>,
+    /// The dashboard of the coordinator now serving: `http://127.0.0.1:PORT/` (https with
+    /// TLS); a restart picks a new port.
+    pub dashboard: String,
     /// The address the coordinator chose; restarts listen on it again.
     addr: SocketAddr,
     /// `--lease-timeout` in seconds, kept for restarts.
@@ -83,7 +90,7 @@ impl Cluster {
         let dir = tempfile::tempdir().unwrap();
         let tls = tls.then(|| certs::generate(&dir.path().join("tls")));
         let database = postgres.as_ref().map(Postgres::database);
-        let (coordinator, addr) = spawn_coordinator(
+        let (coordinator, addr, dashboard) = spawn_coordinator(
             dir.path(),
             "127.0.0.1:0",
             lease_timeout,
@@ -95,6 +102,7 @@ impl Cluster {
         let mut cluster = Self {
             url: format!("{scheme}://{addr}"),
             tls,
+            dashboard,
             addr,
             lease_timeout,
             dir,
@@ -173,7 +181,7 @@ impl Cluster {
             "start_coordinator: the coordinator before is still running"
         );
         let generation = self.retired.len() + 1;
-        let (next, _) = spawn_coordinator(
+        let (next, _, dashboard) = spawn_coordinator(
             self.dir.path(),
             &self.addr.to_string(),
             self.lease_timeout,
@@ -181,6 +189,7 @@ impl Cluster {
             self.database.as_deref(),
             generation,
         );
+        self.dashboard = dashboard;
         let killed = std::mem::replace(&mut self.coordinator, next);
         self.retired.push(killed);
     }
@@ -372,7 +381,8 @@ impl Drop for Cluster {
 }
 
 /// Starts coordinator number `generation` on `listen` with its state under `dir`, waits
-/// until it says it listens, and answers it with the address it listens on.
+/// until it says it listens, and answers it with the address it listens on and its
+/// dashboard's URL.
 fn spawn_coordinator(
     dir: &Path,
     listen: &str,
@@ -380,7 +390,7 @@ fn spawn_coordinator(
     tls: Option<&Certs>,
     database: Option<&str>,
     generation: usize,
-) -> (Process, SocketAddr) {
+) -> (Process, SocketAddr, String) {
     let log = dir.join(format!("coordinator{generation}.log"));
     let mut child = coordinator_command(dir, listen, lease_timeout, tls, database)
         .stdout(Stdio::piped())
@@ -388,14 +398,20 @@ fn spawn_coordinator(
         .spawn()
         .unwrap();
     let stdout = child.stdout.take().unwrap();
-    let first = first_line(
+    let lines = first_lines(
         stdout,
+        2,
         dir.join(format!("coordinator{generation}.stdout.log")),
     );
     let mut process = Process::new(format!("coordinator #{generation}"), child, log);
-    match first.as_deref().and_then(listening_addr) {
-        Some(addr) => (process, addr),
-        None => not_listening(&mut process, listen, first, generation),
+    let addr = lines.first().and_then(|l| listening_addr(l));
+    let dashboard = lines
+        .get(1)
+        .and_then(|l| l.strip_prefix(DASHBOARD))
+        .and_then(|l| l.split_whitespace().next());
+    match (addr, dashboard) {
+        (Some(addr), Some(dashboard)) => (process, addr, dashboard.to_string()),
+        _ => not_listening(&mut process, listen, lines.into_iter().next(), generation),
     }
 }
 
@@ -415,6 +431,8 @@ fn coordinator_command(
             listen,
             "--lease-timeout",
             &lease_timeout.to_string(),
+            "--dashboard",
+            "127.0.0.1:0",
             "--state-dir",
         ])
         .arg(dir.join("state"));
@@ -463,21 +481,27 @@ fn not_listening(
     );
 }
 
-/// Reads the first line of `stdout` on a thread, copying the rest to the file `rest`;
-/// answers the line, or `None` if none came within [`LISTENING_TIMEOUT`].
-fn first_line(stdout: impl Read + Send + 'static, rest: PathBuf) -> Option<String> {
+/// Reads the first `n` lines of `stdout` on a thread, copying the rest to the file `rest`;
+/// answers those that came within [`LISTENING_TIMEOUT`] (none if fewer than `n` came).
+fn first_lines(stdout: impl Read + Send + 'static, n: usize, rest: PathBuf) -> Vec<String> {
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
         let mut reader = BufReader::new(stdout);
-        let mut line = String::new();
-        let _ = reader.read_line(&mut line);
-        let _ = tx.send(line);
+        let mut lines = Vec::new();
+        for _ in 0..n {
+            let mut line = String::new();
+            if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                break;
+            }
+            lines.push(line);
+        }
+        let _ = tx.send(lines);
         // Keeps the pipe open and drained, so later output never meets a closed pipe.
         if let Ok(mut file) = std::fs::File::create(rest) {
             let _ = std::io::copy(&mut reader, &mut file);
         }
     });
-    rx.recv_timeout(LISTENING_TIMEOUT).ok()
+    rx.recv_timeout(LISTENING_TIMEOUT).unwrap_or_default()
 }
 
 /// The address in the coordinator's "listening on ADDR (...)" line.

@@ -8,6 +8,7 @@
 
 pub mod certs;
 mod cluster;
+pub mod http;
 pub mod postgres;
 mod process;
 mod tiny_sweep;

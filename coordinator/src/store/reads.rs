@@ -9,8 +9,8 @@ use sqlx::{AnyPool, Row};
 
 use gptsweep_api::{
     Attempt, DeviceLoad, DisabledDevice, Evaluation, Goal, HyperparamImportance, ImportanceReport,
-    LeaderboardRow, LeaseId, MetricName, RunCounts, RunDetail, RunId, RunState, Sample, SweepId,
-    SweepSummary, WorkerId, WorkerInfo,
+    LeaderboardRow, LeaseId, MetricName, RunCounts, RunCurves, RunDetail, RunId, RunState, Sample,
+    SweepId, SweepSummary, WorkerId, WorkerInfo,
 };
 
 use super::column;
@@ -276,6 +276,46 @@ pub async fn run_detail(pool: &AnyPool, run: RunId) -> Result<RunDetail> {
         error: r.get("error"),
         num_params: r.get::<i64, _>("num_params") as u64,
     })
+}
+
+/// The loss curves of every run of a sweep that has reported, by run id.
+pub async fn sweep_curves(pool: &AnyPool, sweep: SweepId) -> Result<Vec<RunCurves>> {
+    let runs = sqlx::query(
+        "SELECT id, state, swept_json FROM runs WHERE sweep_id = $1 AND last_step > 0 ORDER BY id",
+    )
+    .bind(sweep.get())
+    .fetch_all(pool)
+    .await?;
+    let mut out = Vec::with_capacity(runs.len());
+    let mut index = std::collections::HashMap::with_capacity(runs.len());
+    for r in runs {
+        let run = RunId(r.get("id"));
+        index.insert(run, out.len());
+        out.push(RunCurves {
+            run,
+            state: column::named(&r, "state")?,
+            params: column::object(&r, "swept_json")?,
+            steps: Vec::new(),
+            train_loss: Vec::new(),
+            val_loss: Vec::new(),
+        });
+    }
+    let evals: Vec<(i64, i64, f64, f64)> = sqlx::query_as(
+        "SELECT e.run_id, e.step, e.train_loss, e.val_loss FROM evals e JOIN runs r ON r.id = e.run_id
+         WHERE r.sweep_id = $1 ORDER BY e.run_id, e.step",
+    )
+    .bind(sweep.get())
+    .fetch_all(pool)
+    .await?;
+    for (run, step, train, val) in evals {
+        // A run that reported after the first query is left for the next read.
+        if let Some(c) = index.get(&RunId(run)).map(|&i| &mut out[i]) {
+            c.steps.push(step as u64);
+            c.train_loss.push(train as f32);
+            c.val_loss.push(val as f32);
+        }
+    }
+    Ok(out)
 }
 
 /// Every worker with the runs it holds; alive when it called at or after `alive_since_ms`.
