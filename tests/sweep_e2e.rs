@@ -170,6 +170,24 @@ fn a_bad_sweep_file_is_refused_with_line_and_column_and_nothing_stored() {
 }
 
 #[test]
+fn top_of_a_sweep_no_worker_has_started_shows_no_made_up_numbers() {
+    let c = Cluster::start(0, 10.0);
+    c.submit(&TinySweep::new("idle").grid("lr", &[0.01, 0.001]));
+    let out = c.cli(&["top", "idle"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(lines[1].ends_with("TOK/S  TIME"), "{text}");
+    let rows = &lines[2..];
+    assert_eq!(rows.len(), 2, "{text}");
+    for row in rows {
+        let cells: Vec<&str> = row.split_whitespace().collect();
+        // Speed and time, and the losses and best step before them: none yet.
+        assert_eq!(cells[cells.len() - 2..], ["-", "-"], "{text}");
+        assert!(!row.contains(" 0.0s") && !row.ends_with(" 0"), "{text}");
+    }
+}
+
+#[test]
 fn early_termination_stops_the_runs_that_fall_behind_at_a_rung() {
     early_termination_at_a_rung(Cluster::start(1, 10.0));
 }

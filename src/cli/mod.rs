@@ -7,6 +7,7 @@ mod connect;
 mod coordinator;
 mod ctx;
 mod dashboard;
+mod export;
 mod extend;
 mod importance;
 mod local;
@@ -14,6 +15,7 @@ mod output;
 mod paths;
 mod progress;
 mod retry;
+mod run_checkpoint;
 mod sample;
 mod samples;
 mod show;
@@ -58,8 +60,10 @@ pub struct Cli {
 pub enum Command {
     /// Train one GPT, no coordinator: losses as it goes, a checkpoint in --out.
     Train(Box<train::Args>),
-    /// Continue a prompt with a trained checkpoint.
+    /// Continue a prompt with a trained checkpoint: a directory, or a stored run's latest.
     Sample(sample::Args),
+    /// Write a stored run's latest checkpoint to a directory (for sample and train --resume).
+    Export(export::Args),
     /// Run a coordinator: sweeps, scheduling and the SQLite store.
     Coordinator(coordinator::Args),
     /// Join a coordinator and train its runs on this machine's devices.
@@ -125,7 +129,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         .transpose()?;
     match cli.command {
         Command::Train(args) => train::run(*args, cli.output),
-        Command::Sample(args) => sample::run(args, cli.output),
+        Command::Sample(args) if args.run.is_none() => sample::run(args, cli.output),
         Command::Coordinator(args) => {
             init_logging("info");
             rt()?.block_on(coordinator::run(args))
@@ -164,6 +168,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                     Command::Retry(a) => retry::run(a, ctx).await,
                     Command::Extend(a) => extend::run(a, ctx).await,
                     Command::Importance(a) => importance::run(a, ctx).await,
+                    Command::Sample(a) => sample::run_stored(a, ctx).await,
+                    Command::Export(a) => export::run(a, ctx).await,
                     _ => unreachable!("handled above"),
                 }
             })

@@ -30,12 +30,20 @@ pub trait Document {
 }
 
 /// Prints `doc` in `mode` on stdout.
+///
+/// A reader that stops early (`| head`) closes the pipe: the rest is dropped and the verb
+/// ends quietly, as command-line tools do, never with a panic or an error.
 pub fn print(mode: OutputMode, doc: &impl Document) -> anyhow::Result<()> {
-    match mode {
-        OutputMode::Text => print!("{}", doc.text()),
-        OutputMode::Json => println!("{}", serde_json::to_string_pretty(&doc.json())?),
+    use std::io::Write;
+    let text = match mode {
+        OutputMode::Text => doc.text(),
+        OutputMode::Json => format!("{}\n", serde_json::to_string_pretty(&doc.json())?),
+    };
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        written => Ok(written?),
     }
-    Ok(())
 }
 
 /// A serialisable value as JSON (documents that are a plain record).

@@ -27,6 +27,12 @@ pub fn default_cache_dir() -> PathBuf {
     cache_home().join("gptsweep/datasets")
 }
 
+/// `$XDG_CACHE_HOME/gptsweep/checkpoints`, else `~/.cache/gptsweep/checkpoints`: stored
+/// runs' checkpoints fetched by `sample RUN` and `export RUN`, by content hash.
+pub fn checkpoint_cache_dir() -> PathBuf {
+    cache_home().join("gptsweep/checkpoints")
+}
+
 /// `$XDG_CACHE_HOME/gptsweep/kernels`, else `~/.cache/gptsweep/kernels`: compiled GPU kernels
 /// and autotune results, shared by every process of this user on this machine.
 pub fn kernel_cache_dir() -> PathBuf {

@@ -94,9 +94,16 @@ impl Document for TopDoc<'_> {
                         .unwrap_or_else(|| "-".into()),
                     table::loss(r.last_train_loss),
                     r.num_params.to_string(),
-                    format!("{:.0}", r.tokens_per_sec),
-                    table::secs(r.train_secs),
                 ]);
+                // A run that has not reported has no speed or time yet, not zeros.
+                if r.steps == 0 {
+                    row.extend(["-".to_string(), "-".to_string()]);
+                } else {
+                    row.extend([
+                        format!("{:.0}", r.tokens_per_sec),
+                        table::secs(r.train_secs),
+                    ]);
+                }
                 row
             })
             .collect();

@@ -280,9 +280,11 @@ impl Cluster {
         self.json(&["submit", file.to_str().unwrap()])
     }
 
-    /// Runs the CLI against this cluster; a panic in it fails the test.
+    /// Runs the CLI against this cluster, its caches in the scratch directory; a panic in
+    /// it fails the test.
     pub fn cli(&self, args: &[&str]) -> Output {
         let out = Command::new(bin())
+            .env("XDG_CACHE_HOME", self.dir.path().join("cli-cache"))
             .args(args)
             .args(["--coordinator", &self.url])
             .arg("--token-file")

@@ -1,12 +1,15 @@
 //! The Clients service: datasets in, sweeps in, and every listing the CLI shows.
 
+use std::pin::Pin;
+
+use tokio_stream::Stream;
 use tonic::{Request, Response, Status, Streaming};
 
 use gptsweep_proto::pb;
 
 use gptsweep_api::RunId;
 
-use super::Coordinator;
+use super::{CHUNK, Coordinator};
 use crate::clock::now_ms;
 use crate::datasets::MAX_DATASET_BYTES;
 use crate::store::{Cancel, Extend, InsertDataset, Retry, reads};
@@ -190,5 +193,41 @@ impl pb::clients_server::Clients for ClientsService {
         let sweep = reads::sweep_id(&self.0.store.pool, &req.into_inner().sweep).await?;
         let report = reads::importance(&self.0.store.pool, sweep).await?;
         Ok(Response::new((&report).into()))
+    }
+
+    type FetchRunCheckpointStream =
+        Pin<Box<dyn Stream<Item = Result<pb::RunCheckpointChunk, Status>> + Send>>;
+
+    async fn fetch_run_checkpoint(
+        &self,
+        req: Request<pb::RunCheckpointRequest>,
+    ) -> Result<Response<Self::FetchRunCheckpointStream>, Status> {
+        let r = req.into_inner();
+        let run = RunId(r.run_id);
+        let (sha256, step) = reads::run_checkpoint(&self.0.store.pool, run)
+            .await?
+            .ok_or_else(|| {
+                Status::not_found(format!(
+                    "run {run} has no checkpoint: a run keeps its latest, written at its \
+                     evaluations; this one stopped or failed before its first"
+                ))
+            })?;
+        let head = pb::RunCheckpointChunk {
+            sha256: sha256.clone(),
+            step,
+            cached: r.cached_sha256 == sha256,
+            data: Vec::new(),
+        };
+        let mut messages = vec![Ok(head.clone())];
+        if !head.cached {
+            let bytes = self.0.checkpoints.get(&sha256)?;
+            messages.extend(bytes.chunks(CHUNK).map(|c| {
+                Ok(pb::RunCheckpointChunk {
+                    data: c.to_vec(),
+                    ..Default::default()
+                })
+            }));
+        }
+        Ok(Response::new(Box::pin(tokio_stream::iter(messages))))
     }
 }

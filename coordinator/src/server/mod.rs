@@ -35,6 +35,9 @@ use crate::sweep::{CorpusShapes, DatasetRef, Shape, SweepSpec, parse_sweep, plan
 use crate::tls::TlsIdentity;
 use gptsweep_api::{Submitted, SweepId};
 
+/// Chunk size of blob downloads (datasets, checkpoints).
+const CHUNK: usize = 1 << 20;
+
 /// Settings of a coordinator.
 #[derive(Debug, Clone)]
 pub struct CoordinatorConfig {

@@ -10,7 +10,7 @@ use gptsweep_proto::pb;
 
 use gptsweep_api::{LeaseId, Outcome, RunId, WorkerId, from_proto, to_proto};
 
-use super::Coordinator;
+use super::{CHUNK, Coordinator};
 use crate::CoordinatorError;
 use crate::checkpoints::MAX_CHECKPOINT_BYTES;
 use crate::store::{
@@ -20,8 +20,6 @@ use crate::store::{
 
 /// Longest a lease poll is held open.
 const MAX_WAIT: Duration = Duration::from_secs(30);
-/// Chunk size of dataset downloads.
-const CHUNK: usize = 1 << 20;
 
 pub struct WorkersService(pub Coordinator);
 

@@ -393,6 +393,17 @@ pub async fn checkpoint_for_lease(
     }
 }
 
+/// The latest checkpoint of `run` (blob and step), for a client; `None` when it has none.
+pub async fn run_checkpoint(pool: &AnyPool, run: RunId) -> Result<Option<(String, u64)>> {
+    let row: Option<(Option<String>, i64)> =
+        sqlx::query_as("SELECT checkpoint_sha256, checkpoint_step FROM runs WHERE id = $1")
+            .bind(run.get())
+            .fetch_optional(pool)
+            .await?;
+    let (sha, step) = row.ok_or_else(|| CoordinatorError::NotFound(format!("no run {run}")))?;
+    Ok(sha.map(|s| (s, step as u64)))
+}
+
 /// Name and builtin flag of a stored dataset.
 pub async fn dataset(pool: &AnyPool, sha256: &str) -> Result<Option<(String, bool)>> {
     let row: Option<(String, i64)> =
