@@ -14,7 +14,15 @@ fn sample_and_export_work_from_a_stored_run() {
     let c = Cluster::start(1, 10.0);
     let sweep = TinySweep::new("use").grid("lr", &[0.01]).no_samples();
     c.submit(&sweep);
-    let status = c.json(&["status", "use", "--watch"]);
+    // stderr is a pipe here, as under nohup or Slurm: progress comes as plain lines.
+    let watched = c.cli(&["status", "use", "--watch"]);
+    let progress = String::from_utf8_lossy(&watched.stderr);
+    let last = progress.lines().last().unwrap_or_default();
+    assert!(
+        last.contains("] use: 2/2 evals  runs: 1/1 made, 0 queued, 0 running, 1 finished, 0 stopped, 0 failed | best "),
+        "{progress}"
+    );
+    let status = c.json(&["status", "use"]);
     assert_eq!(status["runs"]["finished"], 1, "{status}\n{}", c.logs());
     let run = c.json(&["top", "use"])[0]["run"]
         .as_i64()

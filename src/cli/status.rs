@@ -1,10 +1,13 @@
 //! `gptsweep status SWEEP [--watch]`: counts by state and the best run so far; with
-//! --watch, a live progress bar until the sweep ends.
+//! --watch, a live progress bar until the sweep ends (plain lines where stderr is not a
+//! terminal).
 
-use std::time::Duration;
+use std::io::IsTerminal;
+use std::time::{Duration, Instant};
 
 use gptsweep_api::{Method, SweepState, SweepSummary};
 use gptsweep_proto::pb;
+
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::Value;
 
@@ -72,9 +75,21 @@ impl Document for StatusDoc<'_> {
     }
 }
 
-/// Shows a live bar over the sweep's evaluations until it is no longer running.
+/// Plain progress lines (stderr not a terminal): at most one this often while the sweep
+/// moves...
+const PLAIN_EVERY: Duration = Duration::from_secs(10);
+/// ...and one this often while it does not, so that a log never falls silent.
+const PLAIN_QUIET: Duration = Duration::from_secs(60);
+
+/// Shows the sweep's progress until it is no longer running: a live bar over its
+/// evaluations on a terminal, else (nohup, Slurm, CI) plain lines on stderr.
 pub async fn watch(ctx: &mut Ctx, sweep: &str) -> anyhow::Result<SweepSummary> {
-    let bar = ProgressBar::new(1);
+    let plain = !std::io::stderr().is_terminal();
+    let bar = if plain {
+        ProgressBar::hidden()
+    } else {
+        ProgressBar::new(1)
+    };
     bar.set_style(
         ProgressStyle::with_template(
             "{spinner} [{elapsed_precise}] {bar:30.green/white} {pos}/{len} evals  {msg}",
@@ -82,22 +97,42 @@ pub async fn watch(ctx: &mut Ctx, sweep: &str) -> anyhow::Result<SweepSummary> {
         .expect("valid template")
         .progress_chars("=> "),
     );
+    let started = Instant::now();
+    let mut last: Option<(Instant, String)> = None;
     loop {
         let s = fetch(ctx, sweep).await?;
         bar.set_length(s.evals_expected.max(1));
         bar.set_position(s.evals_stored);
         let r = &s.runs;
-        bar.set_message(format!(
-            "runs: {}/{} made, {} queued, {} running, {} done, {} failed | best {}",
+        let message = format!(
+            "runs: {}/{} made, {} queued, {} running, {} finished, {} stopped, {} failed | best {}",
             s.proposed,
             s.run_cap,
             r.queued,
             r.running,
             r.finished,
-            r.failed + r.stopped,
+            r.stopped,
+            r.failed,
             table::loss(s.best)
-        ));
-        if s.state != SweepState::Running {
+        );
+        let done = s.state != SweepState::Running;
+        if plain {
+            let line = format!("{}/{} evals  {message}", s.evals_stored, s.evals_expected);
+            let due = match &last {
+                None => true,
+                Some((at, said)) if *said != line => done || at.elapsed() >= PLAIN_EVERY,
+                Some((at, _)) => at.elapsed() >= PLAIN_QUIET,
+            };
+            if due {
+                eprintln!(
+                    "[{:>6.0}s] {sweep}: {line}",
+                    started.elapsed().as_secs_f64()
+                );
+                last = Some((Instant::now(), line));
+            }
+        }
+        bar.set_message(message);
+        if done {
             bar.finish_and_clear();
             return Ok(s);
         }

@@ -1,4 +1,5 @@
-//! `gptsweep sweeps`: every sweep with its progress.
+//! `gptsweep sweeps`: every sweep with its progress (runs stopped early by ASHA apart from
+//! failed ones).
 
 use gptsweep_api::SweepSummary;
 use gptsweep_proto::pb;
@@ -25,6 +26,7 @@ impl Document for SweepsDoc {
                     s.dataset.clone(),
                     format!("{}/{}", s.runs.finished, s.runs.total()),
                     s.runs.running.to_string(),
+                    s.runs.stopped.to_string(),
                     s.runs.failed.to_string(),
                     table::loss(s.best),
                 ]
@@ -32,7 +34,8 @@ impl Document for SweepsDoc {
             .collect();
         table::render(
             &[
-                "ID", "NAME", "STATE", "METHOD", "DATASET", "DONE", "RUNNING", "FAILED", "BEST",
+                "ID", "NAME", "STATE", "METHOD", "DATASET", "DONE", "RUNNING", "STOPPED", "FAILED",
+                "BEST",
             ],
             &rows,
         )
