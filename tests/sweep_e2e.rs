@@ -73,6 +73,33 @@ fn four_run_sweep_to_the_end(c: Cluster) {
             .collect::<Vec<_>>(),
         vec![1, 2, 3, 4]
     );
+
+    // The same leaderboard as CSV: a header with the swept keys spread out, one row a run.
+    let csv = c.cli(&["top", "e2e", "-n", "0", "--output", "csv"]);
+    assert!(
+        csv.status.success(),
+        "{}",
+        String::from_utf8_lossy(&csv.stderr)
+    );
+    let csv = String::from_utf8_lossy(&csv.stdout);
+    let lines: Vec<Vec<&str>> = csv.lines().map(|l| l.split(',').collect()).collect();
+    let header = &lines[0];
+    assert_eq!(header[..3], ["rank", "run", "state"], "{csv}");
+    assert_eq!(lines.len(), 5, "{csv}");
+    let col = |name: &str| header.iter().position(|h| *h == name).unwrap();
+    for (line, row) in lines[1..].iter().zip(rows) {
+        assert_eq!(line.len(), header.len(), "{csv}");
+        assert_eq!(line[col("run")], row["run"].to_string());
+        assert_eq!(line[col("state")], "finished");
+        let loss: f64 = line[col("best_val_loss")].parse().unwrap();
+        assert_eq!(loss, row["best_val_loss"].as_f64().unwrap());
+        for (key, value) in row["params"].as_object().unwrap() {
+            assert_eq!(line[col(key)], value.to_string(), "{key}: {csv}");
+        }
+    }
+    let refused = c.cli(&["sweeps", "--output", "csv"]);
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("only `top` writes CSV"));
     assert!(
         rows.iter()
             .all(|r| r["params"]["n_embd"].is_number() && r["params"]["lr"].is_number())

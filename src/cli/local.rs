@@ -129,9 +129,13 @@ pub async fn run(args: Args, output: OutputMode) -> anyhow::Result<()> {
         &LocalDoc {
             status: StatusDoc(&info),
             top: TopDoc(&board),
-            samples: SamplesDoc {
-                runs: &board.rows[..board.rows.len().min(args.top as usize)],
-                width: 40,
+            samples: {
+                let runs = &board.rows[..board.rows.len().min(args.top as usize)];
+                let columns = runs.iter().filter(|r| !r.samples.is_empty()).count();
+                SamplesDoc {
+                    runs,
+                    width: super::samples::column_width(None, columns),
+                }
             },
             state_dir: &state_dir,
         },

@@ -127,6 +127,9 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(PemCertificates::from_pem("--tls-ca", p, pem).map_err(bad_input::BadInput)?)
         })
         .transpose()?;
+    if cli.output == OutputMode::Csv && !matches!(cli.command, Command::Top(_)) {
+        return Err(bad_input::BadInput(output::CSV_VERBS.into()).into());
+    }
     match cli.command {
         Command::Train(args) => train::run(*args, cli.output),
         Command::Sample(args) if args.run.is_none() => sample::run(args, cli.output),

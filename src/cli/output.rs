@@ -10,7 +10,12 @@ use serde_json::{Value, json};
 
 use gptsweep_coordinator::sweep::SpecErrors;
 
+use super::bad_input::BadInput;
 use super::connect::Remote;
+
+/// Why `--output csv` was refused.
+pub const CSV_VERBS: &str =
+    "--output csv: only `top` writes CSV; --output json works for every verb";
 
 /// How a command prints its result.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -19,6 +24,8 @@ pub enum OutputMode {
     Text,
     /// One JSON document on stdout; progress goes to stderr.
     Json,
+    /// Comma-separated values with a header row (`top` only), for spreadsheets.
+    Csv,
 }
 
 /// What a verb prints: one value, two renderings.
@@ -27,6 +34,20 @@ pub trait Document {
     fn text(&self) -> String;
     /// For scripts: the document's JSON (keys and types pinned by tests/json_e2e.rs).
     fn json(&self) -> Value;
+    /// For spreadsheets: a header row and one row a record, where the document is a table
+    /// (`None` elsewhere: the CLI refuses `--output csv` for those verbs up front).
+    fn csv(&self) -> Option<String> {
+        None
+    }
+}
+
+/// One CSV field: quoted when it holds a comma, a quote or a line break (RFC 4180).
+pub fn csv_field(text: &str) -> String {
+    if text.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", text.replace('"', "\"\""))
+    } else {
+        text.to_string()
+    }
 }
 
 /// Prints `doc` in `mode` on stdout.
@@ -38,6 +59,7 @@ pub fn print(mode: OutputMode, doc: &impl Document) -> anyhow::Result<()> {
     let text = match mode {
         OutputMode::Text => doc.text(),
         OutputMode::Json => format!("{}\n", serde_json::to_string_pretty(&doc.json())?),
+        OutputMode::Csv => doc.csv().ok_or_else(|| BadInput(CSV_VERBS.into()))?,
     };
     let mut out = std::io::stdout().lock();
     match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {

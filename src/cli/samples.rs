@@ -16,9 +16,28 @@ pub struct Args {
     /// How many of the best runs.
     #[arg(long, default_value_t = 3)]
     pub top: u32,
-    /// Column width in characters.
-    #[arg(long, default_value_t = 40)]
-    pub width: usize,
+    /// Column width in characters [the terminal's width shared by the columns; 40 when
+    /// stdout is not a terminal].
+    #[arg(long, value_parser = clap::value_parser!(u16).range(8..=1000))]
+    pub width: Option<u16>,
+}
+
+/// Narrowest and widest column the terminal's width gives.
+const AUTO_WIDTH: (usize, usize) = (20, 100);
+
+/// The column width for `columns` side by side: `--width`, else what the terminal fits.
+pub fn column_width(asked: Option<u16>, columns: usize) -> usize {
+    if let Some(w) = asked {
+        return w as usize;
+    }
+    let term = console::Term::stdout();
+    if !term.is_term() {
+        return 40;
+    }
+    let (_, cols) = term.size();
+    let n = columns.max(1);
+    // " | " between columns.
+    ((cols as usize).saturating_sub(3 * (n - 1)) / n).clamp(AUTO_WIDTH.0, AUTO_WIDTH.1)
 }
 
 /// One run's samples as JSON (`samples` and `local` print the same entries).
@@ -30,15 +49,37 @@ struct Entry<'a> {
     samples: Vec<&'a str>,
 }
 
+/// `text` in lines of at most `width` characters, broken after the last space that fits
+/// (a word longer than a line is cut); the text's own line breaks are kept.
 fn wrap(text: &str, width: usize) -> Vec<String> {
+    let width = width.max(1);
     let mut out = Vec::new();
     for line in text.split('\n') {
-        let chars: Vec<char> = line.chars().collect();
-        if chars.is_empty() {
+        let mut rest: Vec<char> = line.chars().collect();
+        if rest.is_empty() {
             out.push(String::new());
         }
-        for chunk in chars.chunks(width.max(1)) {
-            out.push(chunk.iter().collect());
+        while !rest.is_empty() {
+            if rest.len() <= width {
+                out.push(rest.drain(..).collect());
+                break;
+            }
+            // The last space within the first width + 1 characters ends the line there.
+            let cut = match rest[..=width].iter().rposition(|&c| c == ' ') {
+                Some(space) if space > 0 => space,
+                _ => width,
+            };
+            out.push(
+                rest[..cut]
+                    .iter()
+                    .collect::<String>()
+                    .trim_end()
+                    .to_string(),
+            );
+            rest.drain(..cut);
+            if rest.first() == Some(&' ') {
+                rest.remove(0);
+            }
         }
     }
     out
@@ -120,8 +161,27 @@ impl Document for SamplesDoc<'_> {
 /// Runs `gptsweep samples`.
 pub async fn run(args: Args, mut ctx: Ctx) -> anyhow::Result<()> {
     let board = super::top::fetch(&mut ctx, &args.sweep, args.top, 16).await?;
+    let columns = board.rows.iter().filter(|r| !r.samples.is_empty()).count();
     ctx.print(&SamplesDoc {
         runs: &board.rows,
-        width: args.width,
+        width: column_width(args.width, columns),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::wrap;
+
+    #[test]
+    fn lines_break_at_word_boundaries_and_long_words_are_cut() {
+        assert_eq!(wrap("to be or not to be", 9), ["to be or", "not to be"]);
+        assert_eq!(
+            wrap("ROMEO:\nabcdefghij kl", 4),
+            ["ROME", "O:", "abcd", "efgh", "ij", "kl"]
+        );
+        assert_eq!(wrap("a\n\nb", 5), ["a", "", "b"]);
+        for line in wrap("the quick brown fox jumps over the lazy dog", 10) {
+            assert!(line.chars().count() <= 10, "{line:?}");
+        }
+    }
 }

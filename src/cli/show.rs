@@ -95,13 +95,20 @@ impl Document for ShowDoc {
                     a.worker.clone(),
                     a.device.clone(),
                     a.state.as_str().into(),
+                    match a.resumed_from {
+                        0 => "scratch".into(),
+                        step => format!("step {step}"),
+                    },
                     a.reason.clone(),
                 ]
             })
             .collect();
         out += &format!(
             "\n{}",
-            table::render(&["LEASE", "WORKER", "DEVICE", "STATE", "REASON"], &rows)
+            table::render(
+                &["LEASE", "WORKER", "DEVICE", "STATE", "FROM", "REASON"],
+                &rows
+            )
         );
         for (i, s) in d.samples.iter().enumerate() {
             out += &format!(

@@ -6,7 +6,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::ctx::Ctx;
-use super::output::{Document, to_json};
+use super::output::{Document, csv_field, to_json};
 use super::table;
 
 /// Flags of `gptsweep top`.
@@ -119,6 +119,60 @@ impl Document for TopDoc<'_> {
 
     fn json(&self) -> Value {
         json_rows(&self.0.rows)
+    }
+
+    /// The JSON's columns, the swept hyperparameters spread out; empty where no value.
+    fn csv(&self) -> Option<String> {
+        let swept = &self.0.sweep.swept;
+        let mut header = vec!["rank", "run", "state"];
+        header.extend(swept.iter().map(String::as_str));
+        header.extend([
+            "best_val_loss",
+            "best_val_bpc",
+            "step",
+            "last_train_loss",
+            "steps",
+            "num_params",
+            "tokens_per_sec",
+            "train_secs",
+        ]);
+        let opt = |v: Option<f64>| v.map(|x| x.to_string()).unwrap_or_default();
+        let mut out = header
+            .iter()
+            .map(|h| csv_field(h))
+            .collect::<Vec<_>>()
+            .join(",")
+            + "\n";
+        for r in &self.0.rows {
+            let reported = r.steps > 0;
+            let mut row = vec![
+                r.rank.to_string(),
+                r.run.to_string(),
+                r.state.as_str().into(),
+            ];
+            row.extend(swept.iter().map(|k| match r.params.get(k) {
+                Some(Value::String(s)) => s.clone(),
+                Some(v) => v.to_string(),
+                None => String::new(),
+            }));
+            row.extend([
+                opt(r.best_val_loss),
+                opt(r.best_val_bpc),
+                r.best_step.map(|s| s.to_string()).unwrap_or_default(),
+                opt(r.last_train_loss),
+                r.steps.to_string(),
+                r.num_params.to_string(),
+                opt(reported.then_some(r.tokens_per_sec)),
+                opt(reported.then_some(r.train_secs)),
+            ]);
+            out += &row
+                .iter()
+                .map(|f| csv_field(f))
+                .collect::<Vec<_>>()
+                .join(",");
+            out.push('\n');
+        }
+        Some(out)
     }
 }
 
