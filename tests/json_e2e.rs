@@ -72,6 +72,8 @@ const SWEEP: &[(&str, &str)] = &[
     ("evals_expected", "number"),
     ("proposed", "number"),
     ("run_cap", "number"),
+    ("description", "string"),
+    ("tags", "array"),
 ];
 
 const COUNTS: &[(&str, &str)] = &[

@@ -197,6 +197,54 @@ fn a_bad_sweep_file_is_refused_with_line_and_column_and_nothing_stored() {
 }
 
 #[test]
+fn a_sweeps_description_and_tags_are_kept_and_shown_and_bad_ones_located() {
+    let c = Cluster::start(0, 10.0);
+    let file = c.write(
+        "described.yaml",
+        "description: |\n  Does a higher lr still train\n  at two layers?\ntags: [lr, baseline]\nmethod: grid\nparameters:\n  lr: {values: [0.01, 0.001]}\n",
+    );
+    c.json(&["submit", file.to_str().unwrap()]);
+    let sweeps = c.json(&["sweeps"]);
+    assert_eq!(
+        sweeps[0]["description"],
+        "Does a higher lr still train\nat two layers?"
+    );
+    assert_eq!(sweeps[0]["tags"], serde_json::json!(["lr", "baseline"]));
+    let text = c.cli(&["sweeps"]);
+    let text = String::from_utf8_lossy(&text.stdout);
+    let header: Vec<&str> = text.lines().next().unwrap().split_whitespace().collect();
+    assert_eq!(
+        header[header.len() - 2..],
+        ["TAGS", "DESCRIPTION"],
+        "{text}"
+    );
+    assert!(
+        text.lines()
+            .nth(1)
+            .unwrap()
+            .ends_with("lr,baseline  Does a higher lr still train…"),
+        "{text}"
+    );
+
+    let bad = c.write(
+        "badtags.yaml",
+        "tags: [lr, lr, \"a/b\"]\nmethod: grid\nparameters:\n  lr: {values: [0.01]}\n",
+    );
+    let out = c.cli(&["submit", bad.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("badtags.yaml:1:12: tags: \"lr\" is listed twice"),
+        "{err}"
+    );
+    assert!(
+        err.contains("badtags.yaml:1:16: tags: \"a/b\" must be"),
+        "{err}"
+    );
+    assert_eq!(c.json(&["sweeps"]).as_array().unwrap().len(), 1);
+}
+
+#[test]
 fn top_of_a_sweep_no_worker_has_started_shows_no_made_up_numbers() {
     let c = Cluster::start(0, 10.0);
     c.submit(&TinySweep::new("idle").grid("lr", &[0.01, 0.001]));

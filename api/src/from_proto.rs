@@ -107,6 +107,8 @@ impl TryFrom<&pb::SweepSummary> for SweepSummary {
             evals_expected: s.evals_expected,
             proposed: s.proposed,
             run_cap: s.run_cap,
+            description: s.description.clone(),
+            tags: s.tags.clone(),
         })
     }
 }
@@ -338,6 +340,8 @@ mod tests {
             evals_expected: 9,
             proposed: 3,
             run_cap: 5,
+            description: "what lr does".into(),
+            tags: vec!["baseline".into()],
         }
     }
 

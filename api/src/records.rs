@@ -124,6 +124,10 @@ pub struct SweepSummary {
     pub proposed: u32,
     /// Runs the sweep makes in all (a tpe sweep's `run_cap`).
     pub run_cap: u32,
+    /// What the sweep asks (the sweep file's `description:`; empty when none).
+    pub description: String,
+    /// Labels to find it by (the sweep file's `tags:`).
+    pub tags: Vec<String>,
 }
 
 /// One run in a leaderboard.

@@ -65,6 +65,8 @@ impl From<&SweepSummary> for pb::SweepSummary {
             evals_expected: s.evals_expected,
             proposed: s.proposed,
             run_cap: s.run_cap,
+            description: s.description.clone(),
+            tags: s.tags.clone(),
         }
     }
 }

@@ -34,6 +34,10 @@ function param(v) {
   return typeof v === "number" ? num(v, 3) : esc(v);
 }
 
+function tags(list) {
+  return (list || []).map((t) => ` <span class="tag">${esc(t)}</span>`).join("");
+}
+
 function state(s) {
   return `<span class="state ${esc(s)}">${esc(s)}</span>`;
 }
@@ -143,11 +147,10 @@ async function sweepsView(_, gen) {
       main.innerHTML = `<h1>Sweeps</h1><p class="muted">No sweeps yet: <code>gptsweep submit sweep.yaml</code>.</p>`;
     } else {
       const rows = sweeps
-        .slice()
-        .reverse()
         .map((s) => {
           const r = s.runs;
-          return `<tr><td><a href="#/sweep/${encodeURIComponent(s.name)}">${esc(s.name)}</a></td>
+          const about = s.description ? `<div class="legend">${esc(s.description.split("\n")[0])}</div>` : "";
+          return `<tr><td><a href="#/sweep/${encodeURIComponent(s.name)}">${esc(s.name)}</a>${tags(s.tags)}${about}</td>
           <td>${state(s.state)}</td><td>${esc(s.method)}</td><td>${esc(s.dataset)}</td>
           <td class="num">${r.finished}</td><td class="num">${r.stopped}</td><td class="num">${r.failed}</td>
           <td class="num">${r.running}</td><td class="num">${r.queued}</td><td class="num">${s.proposed} / ${s.run_cap}</td>
@@ -169,7 +172,7 @@ async function sweepsView(_, gen) {
 
 async function sweepView(name, gen) {
   setCrumbs([["sweeps", "#/"], [name]]);
-  main.innerHTML = `<h1>${esc(name)}</h1><div id="facts" class="facts"></div>
+  main.innerHTML = `<h1>${esc(name)}</h1><div id="about" class="about"></div><div id="facts" class="facts"></div>
     <div class="grid2">
       <div class="panel"><h2>Validation loss</h2>
         <div class="controls"><label><input type="checkbox" id="logy"> log scale</label>
@@ -203,6 +206,7 @@ async function sweepView(name, gen) {
     ]);
     if (gen !== generation) return;
     const s = view.summary;
+    document.getElementById("about").innerHTML = `${tags(s.tags)}${s.description ? `<p>${esc(s.description)}</p>` : ""}`;
     document.getElementById("facts").innerHTML = [
       ["state", state(s.state)],
       ["method", esc(s.method)],

@@ -29,13 +29,25 @@ impl Document for SweepsDoc {
                     s.runs.stopped.to_string(),
                     s.runs.failed.to_string(),
                     table::loss(s.best),
+                    s.tags.join(","),
+                    first_line(&s.description, 50),
                 ]
             })
             .collect();
         table::render(
             &[
-                "ID", "NAME", "STATE", "METHOD", "DATASET", "DONE", "RUNNING", "STOPPED", "FAILED",
+                "ID",
+                "NAME",
+                "STATE",
+                "METHOD",
+                "DATASET",
+                "DONE",
+                "RUNNING",
+                "STOPPED",
+                "FAILED",
                 "BEST",
+                "TAGS",
+                "DESCRIPTION",
             ],
             &rows,
         )
@@ -43,6 +55,17 @@ impl Document for SweepsDoc {
 
     fn json(&self) -> Value {
         to_json(&self.0)
+    }
+}
+
+/// The first line of `text`, cut to `max` characters with an ellipsis.
+fn first_line(text: &str, max: usize) -> String {
+    let line = text.lines().next().unwrap_or_default();
+    if line.chars().count() > max || text.lines().nth(1).is_some() {
+        let cut: String = line.chars().take(max.saturating_sub(1)).collect();
+        format!("{}…", cut.trim_end())
+    } else {
+        line.to_string()
     }
 }
 

@@ -92,7 +92,7 @@ pub struct SweepView {
     importance_note: Option<String>,
 }
 
-/// `GET /api/sweeps`: every sweep, newest last.
+/// `GET /api/sweeps`: every sweep, newest first.
 pub async fn sweeps(_: Client, State(d): State<Dashboard>) -> Answer<Vec<SweepSummary>> {
     Ok(Fresh(reads::list_sweeps(&d.coordinator.store.pool).await?))
 }

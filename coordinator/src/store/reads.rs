@@ -142,6 +142,8 @@ pub async fn sweep_info(pool: &AnyPool, id: SweepId) -> Result<SweepSummary> {
         evals_expected,
         proposed,
         run_cap,
+        description: spec.description,
+        tags: spec.tags,
     })
 }
 

@@ -139,6 +139,10 @@ pub struct TpeFile {
 pub struct SweepFile {
     /// Unique per coordinator; defaults to the file's stem.
     pub name: Option<Spanned<String>>,
+    /// What the sweep asks, shown by `sweeps` and the dashboard.
+    pub description: Option<Spanned<String>>,
+    /// Labels to find it by.
+    pub tags: Option<Spanned<Vec<Spanned<String>>>>,
     /// A built-in corpus name or a path on the submitting machine.
     pub dataset: Option<Spanned<String>>,
     /// char or gpt2: every run's tokenizer (sweep it under `parameters:` instead).

@@ -28,6 +28,12 @@ pub enum DatasetRef {
 pub struct SweepSpec {
     /// Unique name.
     pub name: String,
+    /// What the sweep asks, for people (empty when the file has none).
+    #[serde(default)]
+    pub description: String,
+    /// Labels to find it by.
+    #[serde(default)]
+    pub tags: Vec<String>,
     /// The corpus.
     pub dataset: DatasetRef,
     /// Search method.

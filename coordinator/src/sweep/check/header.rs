@@ -1,5 +1,5 @@
-//! The file's top-level settings: the sweep's name, dataset, tokenizer, search method,
-//! run cap and memory limit.
+//! The file's top-level settings: the sweep's name, description and tags, dataset,
+//! tokenizer, search method, run cap and memory limit.
 
 use gptsweep_gpt::TokenizerKind;
 use gptsweep_gpt::corpus::{BUILTIN_TINYSHAKESPEARE, is_builtin};
@@ -49,6 +49,69 @@ pub(super) fn name(c: &mut Checker, file_name: &str, f: &SweepFile) -> String {
         Some(n) => n.value.clone(),
         None => stem(file_name),
     }
+}
+
+/// Longest `description:`, in characters.
+const MAX_DESCRIPTION: usize = 2000;
+/// Most `tags:`, and the longest tag in characters.
+const MAX_TAGS: (usize, usize) = (20, 50);
+
+/// `description:`: free text (line breaks allowed), at most [`MAX_DESCRIPTION`] characters.
+pub(super) fn description(c: &mut Checker, f: &SweepFile) -> String {
+    let Some(d) = &f.description else {
+        return String::new();
+    };
+    let text = d.value.trim();
+    if text.chars().count() > MAX_DESCRIPTION {
+        c.err(
+            d.referenced,
+            format!(
+                "description: {} characters; at most {MAX_DESCRIPTION}",
+                text.chars().count()
+            ),
+        );
+    } else if text
+        .chars()
+        .any(|ch| ch.is_control() && ch != '\n' && ch != '\t')
+    {
+        c.err(
+            d.referenced,
+            "description: must not hold control characters other than line breaks and tabs",
+        );
+    }
+    text.to_string()
+}
+
+/// `tags:`: a list of at most [`MAX_TAGS`] distinct labels, each like a name.
+pub(super) fn tags(c: &mut Checker, f: &SweepFile) -> Vec<String> {
+    let Some(list) = &f.tags else {
+        return Vec::new();
+    };
+    if list.value.len() > MAX_TAGS.0 {
+        c.err(
+            list.referenced,
+            format!("tags: {} tags; at most {}", list.value.len(), MAX_TAGS.0),
+        );
+    }
+    let mut tags: Vec<String> = Vec::new();
+    for t in &list.value {
+        let tag = t.value.trim();
+        if tag.is_empty() || tag.chars().count() > MAX_TAGS.1 || !tag.chars().all(printable_in_name)
+        {
+            c.err(
+                t.referenced,
+                format!(
+                    "tags: {:?} must be 1-{} printable characters without '/', control, invisible or bidirectional-control characters",
+                    t.value, MAX_TAGS.1
+                ),
+            );
+        } else if tags.iter().any(|seen| seen == tag) {
+            c.err(t.referenced, format!("tags: {tag:?} is listed twice"));
+        } else {
+            tags.push(tag.to_string());
+        }
+    }
+    tags
 }
 
 /// Whether `ch` may appear in a sweep name: printable, not '/', and none of the invisible

@@ -87,6 +87,8 @@ fn check(c: &mut Checker, file_name: &str, f: SweepFile) -> Option<SweepSpec> {
     wandb::agent_keys(c, &f);
     wandb::metric_target(c, &f);
     let name = header::name(c, file_name, &f);
+    let description = header::description(c, &f);
+    let tags = header::tags(c, &f);
     let dataset = header::dataset(c, &f);
     let tokenizer = header::tokenizer(c, &f);
     let method = header::method(c, &f);
@@ -104,6 +106,8 @@ fn check(c: &mut Checker, file_name: &str, f: SweepFile) -> Option<SweepSpec> {
     let max_memory_bytes = header::max_memory(c, &f);
     Some(SweepSpec {
         name,
+        description,
+        tags,
         dataset,
         method: method?,
         metric,
