@@ -7,6 +7,7 @@ mod connect;
 mod coordinator;
 mod ctx;
 mod dashboard;
+mod delete;
 mod export;
 mod extend;
 mod importance;
@@ -88,6 +89,8 @@ pub enum Command {
     Cancel(cancel::Args),
     /// Queue a sweep's failed or stopped runs again.
     Retry(retry::Args),
+    /// Delete a sweep: its runs, evaluations, samples and checkpoints.
+    Delete(delete::Args),
     /// Which swept hyperparameters mattered (PED-ANOVA).
     Importance(importance::Args),
     /// More runs for a random or tpe sweep, from every result so far.
@@ -169,6 +172,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                     Command::Workers => workers::run(ctx).await,
                     Command::Cancel(a) => cancel::run(a, ctx).await,
                     Command::Retry(a) => retry::run(a, ctx).await,
+                    Command::Delete(a) => delete::run(a, ctx).await,
                     Command::Extend(a) => extend::run(a, ctx).await,
                     Command::Importance(a) => importance::run(a, ctx).await,
                     Command::Sample(a) => sample::run_stored(a, ctx).await,

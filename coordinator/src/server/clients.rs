@@ -12,7 +12,7 @@ use gptsweep_api::RunId;
 use super::{CHUNK, Coordinator};
 use crate::clock::now_ms;
 use crate::datasets::MAX_DATASET_BYTES;
-use crate::store::{Cancel, Extend, InsertDataset, Retry, reads};
+use crate::store::{Cancel, Delete, Extend, InsertDataset, Retry, reads};
 
 pub struct ClientsService(pub Coordinator);
 
@@ -193,6 +193,42 @@ impl pb::clients_server::Clients for ClientsService {
         let sweep = reads::sweep_id(&self.0.store.pool, &req.into_inner().sweep).await?;
         let report = reads::importance(&self.0.store.pool, sweep).await?;
         Ok(Response::new((&report).into()))
+    }
+
+    async fn delete(
+        &self,
+        req: Request<pb::DeleteRequest>,
+    ) -> Result<Response<pb::DeleteReply>, Status> {
+        let r = req.into_inner();
+        let sweep = reads::sweep_id(&self.0.store.pool, &r.sweep).await?;
+        let deleted = self
+            .0
+            .store
+            .write(Delete {
+                sweep,
+                force: r.force,
+            })
+            .await?;
+        // Committed: the files can go. A checkpoint another run refers to stays.
+        let mut checkpoints = 0;
+        for sha in &deleted.checkpoints {
+            if !reads::checkpoint_in_use(&self.0.store.pool, sha).await? {
+                self.0.checkpoints.remove(sha);
+                checkpoints += 1;
+            }
+        }
+        deleted
+            .datasets
+            .iter()
+            .for_each(|sha| self.0.datasets.remove(sha));
+        // Workers still on its runs are told at their next call (their leases are gone).
+        self.0.work.notify_waiters();
+        Ok(Response::new(pb::DeleteReply {
+            runs: deleted.runs,
+            evals: deleted.evals,
+            checkpoints,
+            datasets: deleted.datasets.len() as u64,
+        }))
     }
 
     type FetchRunCheckpointStream =

@@ -5,6 +5,7 @@
 //!
 //! - [`datasets`][]: a stored corpus, and forgetting unused uploads;
 //! - [`sweeps`][]: a new sweep and its runs, cancel, retry; [`extend`][]: more runs;
+//!   [`delete`][]: a sweep and all it holds;
 //! - [`workers`][]: registration;
 //! - [`leases`][]: handing out runs (and, for a tpe sweep, proposing the next one first:
 //!   [`propose`][]), renewing and expiring leases, the grace after a restart;
@@ -16,6 +17,7 @@
 //! reuses the rest.
 
 mod datasets;
+mod delete;
 mod extend;
 mod finishing;
 mod leases;
@@ -31,6 +33,7 @@ use sqlx::AnyConnection;
 use crate::error::Result;
 
 pub use datasets::{ForgetUnusedDatasets, InsertDataset};
+pub use delete::{Delete, Deleted};
 pub use extend::{Extend, Extended};
 pub use finishing::Finish;
 pub use leases::{ExpireLeases, GraceLeases, Heartbeat, Lease};
