@@ -196,14 +196,6 @@ pub async fn not_found() -> ApiError {
 mod tests {
     use super::*;
 
-    fn range(min: f64, max: f64, distribution: Distribution) -> Param {
-        Param::Range {
-            min,
-            max,
-            distribution,
-        }
-    }
-
     #[test]
     fn each_kind_of_swept_parameter_gets_its_axis_and_fixed_ones_none() {
         let scale = |p: &Param| axis("x", p).map(|a| (a.scale, a.values.len()));
@@ -214,19 +206,19 @@ mod tests {
             Some(("category", 2))
         );
         assert_eq!(
-            scale(&range(1.0, 4.0, Distribution::IntUniform)),
+            scale(&Param::range(1.0, 4.0, Distribution::IntUniform)),
             Some(("category", 4))
         );
         assert_eq!(
-            scale(&range(1.0, 1e9, Distribution::IntUniform)),
+            scale(&Param::range(1.0, 1e9, Distribution::IntUniform)),
             Some(("linear", 0))
         );
         assert_eq!(
-            scale(&range(1e-4, 1e-2, Distribution::LogUniformValues)),
+            scale(&Param::range(1e-4, 1e-2, Distribution::LogUniformValues)),
             Some(("log", 0))
         );
         assert_eq!(
-            scale(&range(0.0, 0.3, Distribution::Uniform)),
+            scale(&Param::range(0.0, 0.3, Distribution::Uniform)),
             Some(("linear", 0))
         );
     }

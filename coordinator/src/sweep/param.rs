@@ -46,6 +46,16 @@ pub enum Param {
 }
 
 impl Param {
+    /// A range (tests build spaces with it).
+    #[cfg(test)]
+    pub(crate) fn range(min: f64, max: f64, distribution: Distribution) -> Self {
+        Param::Range {
+            min,
+            max,
+            distribution,
+        }
+    }
+
     /// The values a grid enumerates, or `None` for a continuous range.
     pub fn grid_values(&self) -> Option<Vec<serde_json::Value>> {
         match self {

@@ -617,7 +617,7 @@ samples: {count: 0, lenght: 5}
     let e = err(yaml);
     let lines: Vec<&str> = e.lines().collect();
     let expect = [
-        "s.yaml:1:1: metod: unknown key; did you mean method? (known keys: name, dataset,",
+        "s.yaml:1:1: metod: unknown key; did you mean method? (known keys: name, description, tags, dataset,",
         "s.yaml:2:9: run_cap: required when method is random",
         "s.yaml:3:1: lr: a hyperparameter, not a key of the sweep file: put it under train:",
         "s.yaml:4:1: early_termination: unknown key; did you mean early_terminate?",

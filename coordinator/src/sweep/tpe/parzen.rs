@@ -208,18 +208,10 @@ mod tests {
         Space::of(&map)
     }
 
-    fn range(min: f64, max: f64, distribution: Distribution) -> Param {
-        Param::Range {
-            min,
-            max,
-            distribution,
-        }
-    }
-
     #[test]
     fn integer_and_categorical_probabilities_sum_to_one() {
         let s = space(&[
-            ("a", range(1.0, 6.0, Distribution::IntUniform)),
+            ("a", Param::range(1.0, 6.0, Distribution::IntUniform)),
             ("b", Param::Values(vec!["x".into(), "y".into(), "z".into()])),
         ]);
         let p = Parzen::fit(&s, &[vec![2.0, 0.0], vec![5.0, 2.0]], &[1.0, 1.0]);
@@ -234,7 +226,7 @@ mod tests {
 
     #[test]
     fn a_continuous_density_integrates_to_one_and_peaks_at_the_observations() {
-        let s = space(&[("x", range(0.0, 1.0, Distribution::Uniform))]);
+        let s = space(&[("x", Param::range(0.0, 1.0, Distribution::Uniform))]);
         let p = Parzen::fit(&s, &[vec![0.2], vec![0.25]], &[1.0, 1.0]);
         let steps = 10_000;
         let total: f64 = (0..steps)
@@ -248,7 +240,10 @@ mod tests {
     fn log_scale_kernels_sit_in_log_space() {
         // Observations at 1e-4 and 1e-3 of [1e-5, 1e-1]: in log space the mixture is
         // symmetric around their geometric mean, so draws below and above it are balanced.
-        let s = space(&[("lr", range(1e-5, 1e-1, Distribution::LogUniformValues))]);
+        let s = space(&[(
+            "lr",
+            Param::range(1e-5, 1e-1, Distribution::LogUniformValues),
+        )]);
         let pts: Vec<Vec<f64>> = vec![vec![1e-4f64.ln()], vec![1e-3f64.ln()]];
         let p = Parzen::fit(&s, &pts, &[1.0, 1.0]);
         let mut rng = Rng::keyed(5, Stream::Search, 0);

@@ -21,14 +21,6 @@ fn params(list: &[(&str, Param)]) -> BTreeMap<String, Param> {
         .collect()
 }
 
-fn range(min: f64, max: f64, distribution: Distribution) -> Param {
-    Param::Range {
-        min,
-        max,
-        distribution,
-    }
-}
-
 /// The draw `method: random` makes for run `i`.
 fn random_point(params: &BTreeMap<String, Param>, seed: u64, i: usize) -> Point {
     let mut rng = Rng::keyed(seed, Stream::Plan, i as u64);
@@ -125,7 +117,10 @@ fn tpe_vs_random(
 
 #[test]
 fn tpe_beats_random_search_on_a_one_dimensional_log_scale_objective() {
-    let p = params(&[("lr", range(1e-5, 1e-1, Distribution::LogUniformValues))]);
+    let p = params(&[(
+        "lr",
+        Param::range(1e-5, 1e-1, Distribution::LogUniformValues),
+    )]);
     let f = |x: &Point| (num(x, "lr").ln() - 3e-3f64.ln()).powi(2);
     let (tpe, random) = tpe_vs_random(&p, 30, f);
     assert!(3.0 * tpe < random, "tpe {tpe} vs random {random}");
@@ -134,8 +129,8 @@ fn tpe_beats_random_search_on_a_one_dimensional_log_scale_objective() {
 #[test]
 fn tpe_beats_random_search_on_a_two_dimensional_mixed_objective() {
     let p = params(&[
-        ("x", range(-5.0, 5.0, Distribution::Uniform)),
-        ("y", range(-5.0, 5.0, Distribution::IntUniform)),
+        ("x", Param::range(-5.0, 5.0, Distribution::Uniform)),
+        ("y", Param::range(-5.0, 5.0, Distribution::IntUniform)),
     ]);
     let f = |q: &Point| (num(q, "x") - 1.3).powi(2) + (num(q, "y") + 2.0).powi(2);
     let (tpe, random) = tpe_vs_random(&p, 40, f);
@@ -145,7 +140,7 @@ fn tpe_beats_random_search_on_a_two_dimensional_mixed_objective() {
 #[test]
 fn same_seed_and_results_give_the_same_proposals() {
     let p = params(&[
-        ("x", range(-5.0, 5.0, Distribution::Uniform)),
+        ("x", Param::range(-5.0, 5.0, Distribution::Uniform)),
         ("c", Param::Values(vec!["a".into(), "b".into(), "c".into()])),
     ]);
     let f = |q: &Point| num(q, "x").powi(2) + if q["c"] == "b" { 0.0 } else { 4.0 };
@@ -161,7 +156,7 @@ fn pending_runs_spread_parallel_proposals_apart() {
     // Constant liar: six workers ask in turn before any reports. Each proposal is made
     // with the runs handed out before it counted as the worst results, so the six land
     // apart; without the lie (pending runs left out) they pile up where the model peaks.
-    let p = params(&[("x", range(0.0, 1.0, Distribution::Uniform))]);
+    let p = params(&[("x", Param::range(0.0, 1.0, Distribution::Uniform))]);
     let space = Space::of(&p);
     let (mut with_liar, mut without) = (0.0, 0.0);
     for seed in 0..20u64 {
@@ -227,7 +222,10 @@ fn every_model_proposal_is_a_buildable_model() {
             "n_head",
             Param::Values(vec![2.into(), 3.into(), 4.into(), 16.into()]),
         ),
-        ("lr", range(1e-4, 1e-2, Distribution::LogUniformValues)),
+        (
+            "lr",
+            Param::range(1e-4, 1e-2, Distribution::LogUniformValues),
+        ),
     ]);
     let buildable = |q: &Point| num(q, "n_embd") as i64 % num(q, "n_head") as i64 == 0;
     let f = |q: &Point| (num(q, "n_embd") - 24.0).abs() - num(q, "n_head") + num(q, "lr");
@@ -249,7 +247,7 @@ fn the_best_category_is_proposed_most_once_learned() {
                 "silu".into(),
             ]),
         ),
-        ("x", range(0.0, 1.0, Distribution::Uniform)),
+        ("x", Param::range(0.0, 1.0, Distribution::Uniform)),
     ]);
     let f = |q: &Point| num(q, "x") + if q["act"] == "tanh" { 0.0 } else { 1.0 };
     let mut tanh = 0;
@@ -271,9 +269,9 @@ fn runs_stopped_at_a_rung_are_learned_from() {
     // only rung 1 has, so it is fit there on the stopped runs' values and follows them
     // towards x = 0.8.
     let p = params(&[
-        ("x", range(0.0, 1.0, Distribution::Uniform)),
-        ("y", range(0.0, 1.0, Distribution::Uniform)),
-        ("z", range(0.0, 1.0, Distribution::Uniform)),
+        ("x", Param::range(0.0, 1.0, Distribution::Uniform)),
+        ("y", Param::range(0.0, 1.0, Distribution::Uniform)),
+        ("z", Param::range(0.0, 1.0, Distribution::Uniform)),
     ]);
     let space = Space::of(&p);
     let value = |q: &Point| (num(q, "x") - 0.8).abs() + 2.0;
