@@ -150,18 +150,18 @@ async function sweepsView(_, gen) {
         .map((s) => {
           const r = s.runs;
           const about = s.description ? `<div class="legend">${esc(s.description.split("\n")[0])}</div>` : "";
-          return `<tr><td><a href="#/sweep/${encodeURIComponent(s.name)}">${esc(s.name)}</a>${tags(s.tags)}${about}</td>
+          return `<tr><td class="name"><a href="#/sweep/${encodeURIComponent(s.name)}">${esc(s.name)}</a>${tags(s.tags)}${about}</td>
           <td>${state(s.state)}</td><td>${esc(s.method)}</td><td>${esc(s.dataset)}</td>
           <td class="num">${r.finished}</td><td class="num">${r.stopped}</td><td class="num">${r.failed}</td>
           <td class="num">${r.running}</td><td class="num">${r.queued}</td><td class="num">${s.proposed} / ${s.run_cap}</td>
-          <td class="num">${num(s.best)}</td><td>${s.best_run ? `<a href="#/run/${s.best_run}">#${s.best_run}</a>` : "–"}</td>
-          <td>${esc(s.metric)}</td><td>${esc(s.swept.join(", "))}</td><td>${ago(s.created_at_ms)}</td></tr>`;
+          <td class="num">${num(s.best)} <span class="legend">${esc(s.metric)}</span></td>
+          <td>${s.best_run ? `<a href="#/run/${s.best_run}">#${s.best_run}</a>` : "–"}</td><td>${ago(s.created_at_ms)}</td></tr>`;
         })
         .join("");
       main.innerHTML = `<h1>Sweeps</h1><div class="scroll"><table id="sweeps"><thead><tr>
         <th>name</th><th>state</th><th>method</th><th>dataset</th><th class="num">finished</th>
         <th class="num">stopped</th><th class="num">failed</th><th class="num">running</th><th class="num">queued</th>
-        <th class="num">made / cap</th><th class="num">best</th><th>run</th><th>metric</th><th>swept</th><th>created</th>
+        <th class="num">made / cap</th><th class="num">best</th><th>run</th><th>created</th>
         </tr></thead><tbody>${rows}</tbody></table></div>`;
     }
     document.body.dataset.ready = "sweeps";
@@ -340,6 +340,7 @@ function drawParallel(parChart, view) {
             top: "middle",
             itemHeight: 120,
             text: ["worse", "better"],
+            precision: 3,
             calculable: true,
           }
         : undefined,
