@@ -44,8 +44,9 @@ fn chromium() -> Option<PathBuf> {
 }
 
 /// Headless Chromium on `url` with `action` (`--dump-dom`, `--screenshot=...`); answers
-/// its stdout.
+/// its stdout (written to a file beside the profile, so a large DOM never fills a pipe).
 fn browse(browser: &Path, profile: &Path, url: &str, action: &str) -> String {
+    let out_file = profile.with_extension("stdout");
     let mut child = Command::new(browser)
         .args([
             "--headless",
@@ -62,7 +63,7 @@ fn browse(browser: &Path, profile: &Path, url: &str, action: &str) -> String {
         .arg(format!("--user-data-dir={}", profile.display()))
         .arg(action)
         .arg(url)
-        .stdout(Stdio::piped())
+        .stdout(std::fs::File::create(&out_file).unwrap())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
@@ -74,13 +75,9 @@ fn browse(browser: &Path, profile: &Path, url: &str, action: &str) -> String {
         }
         std::thread::sleep(Duration::from_millis(100));
     }
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "chromium {action} {url}: {}",
-        out.status
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    let status = child.wait().unwrap();
+    assert!(status.success(), "chromium {action} {url}: {status}");
+    std::fs::read_to_string(&out_file).unwrap()
 }
 
 /// The value of `attr` on the element with id `id` in `dom` (Chromium writes attributes
@@ -201,6 +198,18 @@ fn chromium_renders_the_curves_the_parallel_plot_and_the_samples() {
     let dom = browse(&browser, &profile, &compare, "--dump-dom");
     assert!(dom.contains("data-ready=\"compare\""), "{dom}");
     assert_eq!(dom.matches("class=\"sample\"").count(), 3, "{dom}");
+    // Each sample the three runs stored, in its column (stopped runs have none).
+    let stored: usize = three
+        .iter()
+        .map(|run| {
+            c.json(&["show", run.as_str()])["samples"]
+                .as_array()
+                .unwrap()
+                .len()
+        })
+        .sum();
+    assert!(stored >= 1, "the best run finished and has its sample");
+    assert_eq!(dom.matches("<pre>").count(), stored, "{dom}");
 
     for (name, page) in [
         ("sweeps", String::new()),

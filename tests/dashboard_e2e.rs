@@ -64,11 +64,12 @@ fn only_the_client_token_opens_the_dashboard() {
     assert_eq!(r.status, 303, "{r:?}");
     assert_eq!(r.header("location"), Some("/"));
     let cookie = r.header("set-cookie").unwrap();
+    let hexed: String = client.bytes().map(|b| format!("{b:02x}")).collect();
     assert_eq!(
         cookie,
-        format!("gptsweep_token={client}; Path=/; HttpOnly; SameSite=Strict")
+        format!("gptsweep_token={hexed}; Path=/; HttpOnly; SameSite=Lax")
     );
-    let with_cookie = format!("theme=dark; gptsweep_token={client}");
+    let with_cookie = format!("theme=dark; gptsweep_token={hexed}");
     let r = request(d, "GET", "/", &[("Cookie", &with_cookie)], "", None);
     assert_eq!(r.status, 200, "{r:?}");
     assert!(
@@ -84,6 +85,10 @@ fn only_the_client_token_opens_the_dashboard() {
         None,
     );
     assert_eq!(r.status, 200);
+    // A cookie holding the token itself, not its hex, opens nothing.
+    let raw = format!("gptsweep_token={client}");
+    let r = request(d, "GET", "/api/sweeps", &[("Cookie", &raw)], "", None);
+    assert_eq!(r.status, 401);
 
     // The sign-in form and signing out.
     let form = [("Content-Type", "application/x-www-form-urlencoded")];
@@ -92,7 +97,7 @@ fn only_the_client_token_opens_the_dashboard() {
     assert!(
         r.header("set-cookie")
             .unwrap()
-            .starts_with(&format!("gptsweep_token={client};"))
+            .starts_with(&format!("gptsweep_token={hexed};"))
     );
     let r = request(d, "POST", "/login", &form, "token=nope", None);
     assert_eq!(r.status, 401);

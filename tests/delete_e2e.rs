@@ -1,7 +1,7 @@
 //! `gptsweep delete` end to end, on SQLite and PostgreSQL: a finished sweep goes with its
-//! runs, evaluations, checkpoint files and uploaded dataset (a dataset another sweep uses
-//! stays); its name is free again; a running sweep is refused (exit 2, nothing removed)
-//! unless --force.
+//! runs, evaluations and checkpoint files, and its uploaded dataset is forgotten (its file
+//! goes at the coordinator's next start; a dataset another sweep uses stays); its name is
+//! free again; a running sweep is refused (exit 2, nothing removed) unless --force.
 
 mod common;
 
@@ -55,7 +55,7 @@ fn delete_removes_a_sweep_and_what_only_it_used(mut c: Cluster) {
     assert_eq!(deleted["checkpoints"], 2, "{deleted}");
     assert_eq!(deleted["datasets"], 1, "{deleted}");
     assert_eq!(files_in(&state.join("checkpoints")), checkpoints_before - 2);
-    assert_eq!(files_in(&state.join("datasets")), datasets_before - 1);
+    assert_eq!(files_in(&state.join("datasets")), datasets_before);
     let names: Vec<String> = c
         .json(&["sweeps"])
         .as_array()
@@ -69,6 +69,9 @@ fn delete_removes_a_sweep_and_what_only_it_used(mut c: Cluster) {
         assert!(!out.status.success());
         assert!(String::from_utf8_lossy(&out.stderr).contains(&format!("no run {run}")));
     }
+    // The forgotten corpus's file goes when the coordinator next starts.
+    c.restart_coordinator();
+    assert_eq!(files_in(&state.join("datasets")), datasets_before - 1);
     // The other sweep is whole, and the name is free again.
     assert_eq!(c.json(&["status", "kept"])["runs"]["finished"], 1);
     assert_eq!(c.submit(&sweep)["runs"], 2);
@@ -79,6 +82,14 @@ fn delete_removes_a_sweep_and_what_only_it_used(mut c: Cluster) {
     c.kill_worker(0);
     let slow = TinySweep::new("busy").grid("lr", &[0.01, 0.001]);
     c.submit(&slow);
+    let queued = c.json(&["top", "busy"])[0]["run"].to_string();
+    let none = c.cli(&["sample", &queued]);
+    assert!(
+        String::from_utf8_lossy(&none.stderr)
+            .contains(&format!("run {queued} is queued: it has no checkpoint yet")),
+        "{}",
+        String::from_utf8_lossy(&none.stderr)
+    );
     let refused = c.cli(&["delete", "busy"]);
     assert_eq!(refused.status.code(), Some(2));
     let err = String::from_utf8_lossy(&refused.stderr);

@@ -1,9 +1,9 @@
 //! A stored run can be used: `gptsweep sample RUN` generates from its latest checkpoint,
 //! fetched from the coordinator and cached (the second time nothing is downloaded), and
 //! `gptsweep export RUN --out DIR` writes the directory that `sample --checkpoint` and
-//! `train --resume` take, with the same text for the same seed either way. A run without
-//! a checkpoint, an unknown run and a non-empty --out are refused with exit code 2 or a
-//! clear error, and nothing is written.
+//! `train --resume` take, with the same text for the same seed either way. An unknown run
+//! and a non-empty --out are refused with a clear error (a run without a checkpoint:
+//! tests/delete_e2e.rs). Output into a closed pipe ends quietly.
 
 mod common;
 
@@ -100,7 +100,6 @@ fn sample_and_export_work_from_a_stored_run() {
     let missing = c.cli(&["sample", "999"]);
     assert!(!missing.status.success());
     assert!(String::from_utf8_lossy(&missing.stderr).contains("no run 999"));
-    assert!(!c.dir.path().join("nope").exists());
     let both = c.cli(&["sample", &run, "--checkpoint", out.to_str().unwrap()]);
     assert_eq!(
         both.status.code(),

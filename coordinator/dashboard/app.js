@@ -117,19 +117,41 @@ function route() {
 }
 
 // Runs `step` now and again every POLL_MS while `more()` holds and the view is current.
+// A first failure (an unknown sweep or run) replaces the page with the error; a later one
+// (the coordinator restarting) shows above it while polling goes on.
 function poll(gen, step, more) {
+  let first = true;
   const tick = async () => {
     if (gen !== generation) return;
     try {
       await step();
+      showError(null);
     } catch (e) {
       if (e.message === "signed out") return;
+      if (first) throw e;
+      showError(e.message);
     }
+    first = false;
     if (gen !== generation) return;
     liveBadge.hidden = !more();
     if (more()) timer = setTimeout(tick, document.hidden ? POLL_MS * 5 : POLL_MS);
   };
   return tick();
+}
+
+function showError(message) {
+  let el = document.getElementById("poll-error");
+  if (!message) {
+    if (el) el.remove();
+    return;
+  }
+  if (!el) {
+    el = document.createElement("p");
+    el.id = "poll-error";
+    el.className = "error";
+    main.prepend(el);
+  }
+  el.textContent = `Not updated: ${message}`;
 }
 
 window.addEventListener("hashchange", route);

@@ -15,6 +15,9 @@ use gptsweep_coordinator::{Coordinator, CoordinatorConfig};
 use super::bad_input::{BadInput, ensure};
 use super::paths::default_state_dir;
 
+/// Where the dashboard listens unless told.
+const DEFAULT_DASHBOARD: &str = "127.0.0.1:50052";
+
 /// Longest the coordinator waits for requests under way once told to stop.
 const DRAIN: Duration = Duration::from_secs(10);
 
@@ -49,9 +52,10 @@ pub struct Args {
     #[arg(long, requires = "tls_cert", env = "GPTSWEEP_TLS_KEY")]
     pub tls_key: Option<PathBuf>,
     /// Serve the dashboard (curves, parallel coordinates, samples; behind the client
-    /// token) on this address, over TLS when --tls-cert is given; `off` serves none.
-    #[arg(long, default_value = "127.0.0.1:50052", env = "GPTSWEEP_DASHBOARD")]
-    pub dashboard: String,
+    /// token) on this address, over TLS when --tls-cert is given; `off` serves none
+    /// [127.0.0.1:50052, skipped with a warning when that port is taken].
+    #[arg(long, env = "GPTSWEEP_DASHBOARD")]
+    pub dashboard: Option<String>,
 }
 
 /// Runs `gptsweep coordinator` until SIGTERM or SIGINT.
@@ -93,7 +97,17 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         .await
         .map_err(|e| anyhow::anyhow!("--listen {}: {e}", args.listen))?;
     let addr = listener.local_addr()?;
-    let dashboard = super::dashboard::bind(&args.dashboard).await?;
+    let dashboard = match &args.dashboard {
+        Some(addr) => super::dashboard::bind(addr).await?,
+        // Not asked for: a taken default port (a second coordinator on this host) costs
+        // the dashboard, not the coordinator.
+        None => super::dashboard::bind(DEFAULT_DASHBOARD)
+            .await
+            .unwrap_or_else(|e| {
+                tracing::warn!("no dashboard: {e:#}");
+                None
+            }),
+    };
     let mut config = CoordinatorConfig::new(state_dir.clone());
     config.lease_timeout = Duration::from_secs_f64(args.lease_timeout);
     config.max_attempts = args.max_attempts;

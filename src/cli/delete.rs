@@ -1,6 +1,6 @@
 //! `gptsweep delete SWEEP [--force]`: a sweep and everything it holds (runs, evaluations,
-//! samples, checkpoints, and its dataset when no other sweep uses it). A running sweep is
-//! refused unless --force: cancel it first.
+//! samples, checkpoints, and its dataset when no other sweep uses it). A running sweep, or
+//! a cancelled one whose runs are still stopping, is refused unless --force.
 
 use gptsweep_proto::pb;
 use serde::Serialize;
@@ -32,7 +32,7 @@ struct Deleted {
 impl Document for Deleted {
     fn text(&self) -> String {
         format!(
-            "deleted sweep {}: {} runs, {} evaluations, {} checkpoints, {} datasets\n",
+            "deleted sweep {}: {} runs, {} evaluations, {} checkpoints, {} datasets (their files go at the coordinator's next start)\n",
             self.sweep, self.runs, self.evals, self.checkpoints, self.datasets
         )
     }

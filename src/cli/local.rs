@@ -73,7 +73,19 @@ pub async fn run(args: Args, output: OutputMode) -> anyhow::Result<()> {
             gptsweep_coordinator::clock::now_ms()
         )),
     };
+    super::bad_input::ensure(
+        !args.serve || !args.dashboard.eq_ignore_ascii_case("off"),
+        || {
+            "--serve keeps the dashboard up after the sweep: it needs --dashboard other than off"
+                .into()
+        },
+    )?;
     let dashboard = super::dashboard::bind(&args.dashboard).await?;
+    if let Some(d) = dashboard.as_ref().and_then(|d| d.local_addr().ok())
+        && !d.ip().is_loopback()
+    {
+        tracing::warn!("dashboard on {d} without TLS: its token crosses the network in clear text");
+    }
     let coordinator = Coordinator::open(CoordinatorConfig::new(state_dir.clone())).await?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let url = format!("http://{}", listener.local_addr()?);

@@ -2,7 +2,9 @@
 //! from the coordinator (`FetchRunCheckpoint`) and kept in the checkpoint cache under its
 //! sha256, with a note of which blob each coordinator's run had last. Asking again sends
 //! that sha256; while the run's latest checkpoint is still that one, nothing is
-//! downloaded. Bytes are checked against their hash before they are kept or used.
+//! downloaded. Bytes are checked against their hash before they are kept or used (a
+//! cached copy that no longer matches is fetched again); a run's newer checkpoint
+//! replaces its older one in the cache.
 
 use std::path::{Path, PathBuf};
 
@@ -31,24 +33,41 @@ fn note(dir: &Path, url: &str, run: i64) -> PathBuf {
     dir.join("runs").join(format!("{coordinator}-{run}"))
 }
 
-/// Writes `bytes` to `path` whole or not at all.
+/// Writes `bytes` to `path` whole or not at all (a failed write leaves nothing behind).
 fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent)?;
     }
     let tmp = path.with_extension(format!("partial-{}", std::process::id()));
-    std::fs::write(&tmp, bytes)?;
-    std::fs::rename(&tmp, path)
+    let written = std::fs::write(&tmp, bytes).and_then(|()| std::fs::rename(&tmp, path));
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
 }
 
 /// Fetches the latest checkpoint of `run`, from the cache when it is current.
 pub async fn fetch(ctx: &mut Ctx, run: i64) -> anyhow::Result<Fetched> {
     let dir = checkpoint_cache_dir();
     let note = note(&dir, &ctx.url, run);
-    let cached_sha256 = std::fs::read_to_string(&note)
+    // The blob the note names, if it is still there and whole.
+    let noted = std::fs::read_to_string(&note)
         .ok()
         .map(|s| s.trim().to_string())
-        .filter(|sha| dir.join(sha).is_file())
+        .filter(|sha| sha.len() == 64 && sha.bytes().all(|b| b.is_ascii_hexdigit()));
+    let cached = noted.as_ref().and_then(|sha| {
+        std::fs::read(dir.join(sha))
+            .ok()
+            .filter(|bytes| sha256_hex(bytes) == *sha)
+            .map(|bytes| (sha.clone(), bytes))
+    });
+    let cached_sha256 = cached
+        .as_ref()
+        .map(|(sha, _)| sha.clone())
         .unwrap_or_default();
     let mut stream = ctx
         .client
@@ -64,25 +83,32 @@ pub async fn fetch(ctx: &mut Ctx, run: i64) -> anyhow::Result<Fetched> {
         .await
         .map_err(|s| ctx.err(s))?
         .ok_or_else(|| anyhow::anyhow!("run {run}: the coordinator sent no checkpoint"))?;
-    let blob = dir.join(&head.sha256);
     let bytes = if head.cached {
-        std::fs::read(&blob).map_err(|e| anyhow::anyhow!("{}: {e}", blob.display()))?
+        cached.map(|(_, bytes)| bytes).ok_or_else(|| {
+            anyhow::anyhow!(
+                "run {run}: the coordinator said a copy is cached, but none was offered"
+            )
+        })?
     } else {
         let mut bytes = Vec::new();
         while let Some(chunk) = stream.message().await.map_err(|s| ctx.err(s))? {
             bytes.extend_from_slice(&chunk.data);
         }
-        let got = hex::encode(Sha256::digest(&bytes));
+        let got = sha256_hex(&bytes);
         anyhow::ensure!(
             got == head.sha256,
             "run {run}: the checkpoint arrived corrupt (sha256 {got}, expected {})",
             head.sha256
         );
         // A cache that cannot be written costs a download next time, nothing else.
-        if let Err(e) =
-            write_atomic(&blob, &bytes).and_then(|()| write_atomic(&note, head.sha256.as_bytes()))
+        if let Err(e) = write_atomic(&dir.join(&head.sha256), &bytes)
+            .and_then(|()| write_atomic(&note, head.sha256.as_bytes()))
         {
             tracing::warn!("not caching the checkpoint in {}: {e}", dir.display());
+        } else if let Some(old) = noted.filter(|old| *old != head.sha256) {
+            // The run's older checkpoint: a newer one replaces it (a run elsewhere with the
+            // very same bytes would fetch them again).
+            let _ = std::fs::remove_file(dir.join(old));
         }
         bytes
     };

@@ -1,10 +1,12 @@
 //! Who may see the dashboard: whoever holds the coordinator's client token, the same one
 //! the CLI sends. It comes as `Authorization: Bearer <token>` (scripts, `curl`), or in the
 //! [`COOKIE`] that the sign-in form sets, or that opening `/?token=<token>` sets before
-//! redirecting to `/` (the URL `gptsweep local` prints, as Jupyter does). The cookie is
-//! `HttpOnly` and `SameSite=Strict` (and `Secure` over TLS); the dashboard only reads, so
-//! no page changes anything a forged request could abuse. Tokens are compared in constant
-//! time. A worker's token is refused by name.
+//! redirecting to `/` (the URL `gptsweep local` prints, as Jupyter does). The cookie holds
+//! the token hex-encoded (a hand-written token may hold `;` or `"`), `HttpOnly` and
+//! `SameSite=Lax` (and `Secure` over TLS): Lax, so that the link opened from a chat or a
+//! notebook arrives signed in; the dashboard only reads, so no page changes anything a
+//! forged request could abuse. Tokens are compared in constant time. A worker's token is
+//! refused by name.
 
 use axum::extract::{FromRequestParts, Query, State};
 use axum::http::header::{
@@ -53,20 +55,23 @@ impl Dashboard {
     fn cookie(&self, token: Option<&str>) -> String {
         let secure = if self.secure { "; Secure" } else { "" };
         match token {
-            Some(t) => format!("{COOKIE}={t}; Path=/; HttpOnly; SameSite=Strict{secure}"),
-            None => format!("{COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0{secure}"),
+            Some(t) => format!(
+                "{COOKIE}={}; Path=/; HttpOnly; SameSite=Lax{secure}",
+                hex::encode(t)
+            ),
+            None => format!("{COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0{secure}"),
         }
     }
 }
 
-/// The token a request presents: the bearer header first, else the cookie.
-fn presented(headers: &HeaderMap) -> Option<&str> {
+/// The token a request presents: the bearer header first, else the cookie's.
+fn presented(headers: &HeaderMap) -> Option<String> {
     if let Some(bearer) = headers
         .get(AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
     {
-        return Some(bearer.trim());
+        return Some(bearer.trim().to_string());
     }
     headers
         .get_all(COOKIE_HEADER)
@@ -74,6 +79,8 @@ fn presented(headers: &HeaderMap) -> Option<&str> {
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .find_map(|pair| pair.trim().strip_prefix(COOKIE)?.strip_prefix('='))
+        .and_then(|hexed| hex::decode(hexed).ok())
+        .and_then(|bytes| String::from_utf8(bytes).ok())
 }
 
 /// Proof that a request carries the client token; the JSON API's guard. Without it the
@@ -84,7 +91,7 @@ impl FromRequestParts<Dashboard> for Client {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, state: &Dashboard) -> Result<Self, Response> {
-        match state.judge(presented(&parts.headers)) {
+        match state.judge(presented(&parts.headers).as_deref()) {
             Verdict::Client => Ok(Client),
             Verdict::Worker => Err(refusal(StatusCode::FORBIDDEN, WORKER_TOKEN)),
             Verdict::Unknown => Err(refusal(
@@ -116,8 +123,8 @@ pub struct LoginForm {
 }
 
 /// `GET /`: the dashboard for a signed-in browser, else the sign-in form. With
-/// `?token=`, a right token sets the cookie and redirects to `/` (out of the address bar
-/// and the history).
+/// `?token=`, a right token sets the cookie and redirects to `/`, out of the address bar
+/// (a browser's history keeps the URL it was opened with).
 pub async fn index(
     State(state): State<Dashboard>,
     Query(query): Query<TokenQuery>,
@@ -126,7 +133,7 @@ pub async fn index(
     if let Some(token) = query.token {
         return sign_in(&state, token.trim());
     }
-    match state.judge(presented(&headers)) {
+    match state.judge(presented(&headers).as_deref()) {
         Verdict::Client => assets::index(),
         Verdict::Worker => login_page(StatusCode::FORBIDDEN, Some(WORKER_TOKEN)),
         Verdict::Unknown => login_page(StatusCode::UNAUTHORIZED, None),
@@ -203,11 +210,11 @@ mod tests {
         let mut h = HeaderMap::new();
         h.insert(
             COOKIE_HEADER,
-            HeaderValue::from_static("theme=dark; gptsweep_token=abc; x=1"),
+            HeaderValue::from_static("theme=dark; gptsweep_token=613b62; x=1"),
         );
-        assert_eq!(presented(&h), Some("abc"));
+        assert_eq!(presented(&h).as_deref(), Some("a;b"));
         h.insert(AUTHORIZATION, HeaderValue::from_static("Bearer xyz"));
-        assert_eq!(presented(&h), Some("xyz"));
+        assert_eq!(presented(&h).as_deref(), Some("xyz"));
         let mut h = HeaderMap::new();
         h.insert(
             COOKIE_HEADER,

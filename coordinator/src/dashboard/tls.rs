@@ -1,6 +1,6 @@
 //! HTTPS for the dashboard: a listener that hands axum connections whose TLS handshake
-//! is done. Handshakes run in tasks of their own (at most [`HANDSHAKE`] each), so a slow
-//! or silent client never holds up the others.
+//! is done. Handshakes run in tasks of their own (at most [`HANDSHAKE`] each, at most
+//! [`MAX_HANDSHAKES`] at once), so a slow or silent client never holds up the others.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -13,6 +13,11 @@ use tokio_rustls::server::TlsStream;
 
 /// Longest a client may take over its handshake.
 const HANDSHAKE: Duration = Duration::from_secs(10);
+
+/// Most handshakes under way at once: a flood of silent connections holds at most this
+/// many descriptors (the gRPC port's workers share the limit); the rest wait in the
+/// kernel's backlog.
+const MAX_HANDSHAKES: usize = 128;
 
 /// How long accepting pauses after an error (descriptors run out, say).
 const ACCEPT_PAUSE: Duration = Duration::from_millis(50);
@@ -29,8 +34,12 @@ impl TlsListener {
         let local = listener.local_addr();
         let (tx, ready) = mpsc::channel(64);
         let acceptor = TlsAcceptor::from(config);
+        let slots = Arc::new(tokio::sync::Semaphore::new(MAX_HANDSHAKES));
         tokio::spawn(async move {
             loop {
+                let Ok(slot) = slots.clone().acquire_owned().await else {
+                    return;
+                };
                 let accepted = tokio::select! {
                     accepted = listener.accept() => accepted,
                     _ = tx.closed() => return,
@@ -45,7 +54,9 @@ impl TlsListener {
                 };
                 let (acceptor, tx) = (acceptor.clone(), tx.clone());
                 tokio::spawn(async move {
-                    match tokio::time::timeout(HANDSHAKE, acceptor.accept(tcp)).await {
+                    let shaken = tokio::time::timeout(HANDSHAKE, acceptor.accept(tcp)).await;
+                    drop(slot);
+                    match shaken {
                         Ok(Ok(tls)) => drop(tx.send((tls, addr)).await),
                         Ok(Err(e)) => tracing::debug!("dashboard: TLS handshake with {addr}: {e}"),
                         Err(_) => tracing::debug!(

@@ -10,6 +10,7 @@ use gptsweep_proto::pb;
 use gptsweep_api::RunId;
 
 use super::{CHUNK, Coordinator};
+use crate::CoordinatorError;
 use crate::clock::now_ms;
 use crate::datasets::MAX_DATASET_BYTES;
 use crate::store::{Cancel, Delete, Extend, InsertDataset, Retry, reads};
@@ -209,7 +210,8 @@ impl pb::clients_server::Clients for ClientsService {
                 force: r.force,
             })
             .await?;
-        // Committed: the files can go. A checkpoint another run refers to stays.
+        // Committed: the checkpoint files can go, but one another run refers to stays. A
+        // forgotten dataset's file waits for the next start's collection (see Delete).
         let mut checkpoints = 0;
         for sha in &deleted.checkpoints {
             if !reads::checkpoint_in_use(&self.0.store.pool, sha).await? {
@@ -217,10 +219,6 @@ impl pb::clients_server::Clients for ClientsService {
                 checkpoints += 1;
             }
         }
-        deleted
-            .datasets
-            .iter()
-            .for_each(|sha| self.0.datasets.remove(sha));
         // Workers still on its runs are told at their next call (their leases are gone).
         self.0.work.notify_waiters();
         Ok(Response::new(pb::DeleteReply {
@@ -240,14 +238,28 @@ impl pb::clients_server::Clients for ClientsService {
     ) -> Result<Response<Self::FetchRunCheckpointStream>, Status> {
         let r = req.into_inner();
         let run = RunId(r.run_id);
-        let (sha256, step) = reads::run_checkpoint(&self.0.store.pool, run)
-            .await?
-            .ok_or_else(|| {
-                Status::not_found(format!(
-                    "run {run} has no checkpoint: a run keeps its latest, written at its \
-                     evaluations; this one stopped or failed before its first"
-                ))
-            })?;
+        // A running run replaces its checkpoint (and the old blob goes) as it trains: one
+        // read that finds its blob gone just now is made again.
+        let (mut sha256, mut step) = reads::run_checkpoint(&self.0.store.pool, run).await?;
+        let mut bytes = None;
+        for last in [false, true] {
+            if r.cached_sha256 == sha256 {
+                break;
+            }
+            let store = self.0.checkpoints.clone();
+            let sha = sha256.clone();
+            match tokio::task::spawn_blocking(move || store.get(&sha)).await {
+                Ok(Ok(b)) => {
+                    bytes = Some(b);
+                    break;
+                }
+                Ok(Err(CoordinatorError::NotFound(_))) if !last => {
+                    (sha256, step) = reads::run_checkpoint(&self.0.store.pool, run).await?;
+                }
+                Ok(Err(e)) => return Err(e.into()),
+                Err(e) => return Err(Status::internal(format!("reading the checkpoint: {e}"))),
+            }
+        }
         let head = pb::RunCheckpointChunk {
             sha256: sha256.clone(),
             step,
@@ -255,8 +267,7 @@ impl pb::clients_server::Clients for ClientsService {
             data: Vec::new(),
         };
         let mut messages = vec![Ok(head.clone())];
-        if !head.cached {
-            let bytes = self.0.checkpoints.get(&sha256)?;
+        if let Some(bytes) = bytes.filter(|_| !head.cached) {
             messages.extend(bytes.chunks(CHUNK).map(|c| {
                 Ok(pb::RunCheckpointChunk {
                     data: c.to_vec(),

@@ -80,8 +80,9 @@ pub async fn sweep_info(pool: &AnyPool, id: SweepId) -> Result<SweepSummary> {
          FROM sweeps s JOIN datasets d ON d.sha256 = s.dataset_sha256 WHERE s.id = $1",
     )
     .bind(id.get())
-    .fetch_one(pool)
-    .await?;
+    .fetch_optional(pool)
+    .await?
+    .ok_or_else(|| CoordinatorError::NotFound(format!("no sweep {id}")))?;
     let mut runs = RunCounts::default();
     let counts: Vec<(String, i64)> =
         sqlx::query_as("SELECT state, COUNT(*) FROM runs WHERE sweep_id = $1 GROUP BY state")
@@ -154,7 +155,12 @@ pub async fn list_sweeps(pool: &AnyPool) -> Result<Vec<SweepSummary>> {
         .await?;
     let mut out = Vec::with_capacity(ids.len());
     for id in ids {
-        out.push(sweep_info(pool, SweepId(id)).await?);
+        match sweep_info(pool, SweepId(id)).await {
+            Ok(info) => out.push(info),
+            // Deleted since the list was read.
+            Err(CoordinatorError::NotFound(_)) => {}
+            Err(e) => return Err(e),
+        }
     }
     Ok(out)
 }
@@ -395,15 +401,25 @@ pub async fn checkpoint_for_lease(
     }
 }
 
-/// The latest checkpoint of `run` (blob and step), for a client; `None` when it has none.
-pub async fn run_checkpoint(pool: &AnyPool, run: RunId) -> Result<Option<(String, u64)>> {
-    let row: Option<(Option<String>, i64)> =
-        sqlx::query_as("SELECT checkpoint_sha256, checkpoint_step FROM runs WHERE id = $1")
+/// The latest checkpoint of `run` (blob and step), for a client; NotFound, saying why,
+/// when it has none.
+pub async fn run_checkpoint(pool: &AnyPool, run: RunId) -> Result<(String, u64)> {
+    let row: Option<(String, Option<String>, i64)> =
+        sqlx::query_as("SELECT state, checkpoint_sha256, checkpoint_step FROM runs WHERE id = $1")
             .bind(run.get())
             .fetch_optional(pool)
             .await?;
-    let (sha, step) = row.ok_or_else(|| CoordinatorError::NotFound(format!("no run {run}")))?;
-    Ok(sha.map(|s| (s, step as u64)))
+    let (state, sha, step) =
+        row.ok_or_else(|| CoordinatorError::NotFound(format!("no run {run}")))?;
+    sha.map(|s| (s, step as u64)).ok_or_else(|| {
+        CoordinatorError::NotFound(match state.as_str() {
+            "queued" => format!("run {run} is queued: it has no checkpoint yet"),
+            "running" => format!(
+                "run {run} is running and has not written its first checkpoint (at its first evaluation) yet"
+            ),
+            other => format!("run {run} ({other}) ended before its first checkpoint"),
+        })
+    })
 }
 
 /// Name and builtin flag of a stored dataset.

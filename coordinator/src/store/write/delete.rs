@@ -1,7 +1,9 @@
 //! Deleting a sweep: its runs, their attempts, evaluations and samples, the sweep, and its
-//! dataset when no other sweep uses it. Answers the blobs that may then go; the caller
-//! removes the files once the write has committed (a checkpoint blob only if no other run
-//! refers to it).
+//! dataset's row when no other sweep uses it and nobody uploaded it again since the sweep
+//! began. Answers the checkpoint blobs that may then go; the caller removes those files
+//! once the write has committed (a blob only if no other run refers to it). A forgotten
+//! dataset's file is left to the collection at the coordinator's next start: an upload of
+//! the same corpus may be between storing its file and recording its row.
 
 use sqlx::AnyConnection;
 
@@ -30,7 +32,7 @@ pub struct Deleted {
     pub evals: u64,
     /// Checkpoint blobs its runs held.
     pub checkpoints: Vec<String>,
-    /// Dataset blobs no sweep uses any more.
+    /// Datasets no sweep uses any more, forgotten (their files go at the next start).
     pub datasets: Vec<String>,
 }
 
@@ -39,8 +41,8 @@ impl Write for Delete {
 
     async fn apply(self, c: &mut AnyConnection) -> Result<Deleted> {
         let id = self.sweep.get();
-        let (name, state): (String, String) =
-            sqlx::query_as("SELECT name, state FROM sweeps WHERE id = $1")
+        let (name, state, created_at): (String, String, i64) =
+            sqlx::query_as("SELECT name, state, created_at FROM sweeps WHERE id = $1")
                 .bind(id)
                 .fetch_optional(&mut *c)
                 .await?
@@ -48,6 +50,19 @@ impl Write for Delete {
         if state == "running" && !self.force {
             return Err(CoordinatorError::Invalid(format!(
                 "sweep {name} is running: cancel it first (gptsweep cancel {name}), or delete it with --force"
+            )));
+        }
+        // A cancelled sweep's runs stop at their workers' next call; until then a worker
+        // still trains them.
+        let running: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM runs WHERE sweep_id = $1 AND state = 'running'",
+        )
+        .bind(id)
+        .fetch_one(&mut *c)
+        .await?;
+        if running > 0 && !self.force {
+            return Err(CoordinatorError::Invalid(format!(
+                "sweep {name} has {running} runs still stopping on their workers: wait for them (gptsweep status {name}), or delete it with --force"
             )));
         }
         let checkpoints: Vec<String> = sqlx::query_scalar(
@@ -77,9 +92,10 @@ impl Write for Delete {
                 .bind(id)
                 .fetch_one(&mut *c)
                 .await?;
+        // An upload since the sweep began (a submit on its way) refreshed the row's time.
         let datasets = ForgetUnusedDatasets {
             only: Some(dataset),
-            uploaded_before: now_ms() + 1,
+            uploaded_before: created_at.min(now_ms()) + 1,
         }
         .apply(c)
         .await?;

@@ -72,11 +72,11 @@ pub(super) fn description(c: &mut Checker, f: &SweepFile) -> String {
         );
     } else if text
         .chars()
-        .any(|ch| ch.is_control() && ch != '\n' && ch != '\t')
+        .any(|ch| ch != '\n' && ch != '\t' && ch != '/' && !printable_in_name(ch))
     {
         c.err(
             d.referenced,
-            "description: must not hold control characters other than line breaks and tabs",
+            "description: must not hold control, invisible or bidirectional-control characters (line breaks and tabs are fine)",
         );
     }
     text.to_string()
@@ -96,12 +96,14 @@ pub(super) fn tags(c: &mut Checker, f: &SweepFile) -> Vec<String> {
     let mut tags: Vec<String> = Vec::new();
     for t in &list.value {
         let tag = t.value.trim();
-        if tag.is_empty() || tag.chars().count() > MAX_TAGS.1 || !tag.chars().all(printable_in_name)
+        if tag.is_empty()
+            || tag.chars().count() > MAX_TAGS.1
+            || !tag.chars().all(|ch| printable_in_name(ch) && ch != ',')
         {
             c.err(
                 t.referenced,
                 format!(
-                    "tags: {:?} must be 1-{} printable characters without '/', control, invisible or bidirectional-control characters",
+                    "tags: {:?} must be 1-{} printable characters without '/', ',', control, invisible or bidirectional-control characters",
                     t.value, MAX_TAGS.1
                 ),
             );
