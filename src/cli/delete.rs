@@ -31,8 +31,13 @@ struct Deleted {
 
 impl Document for Deleted {
     fn text(&self) -> String {
+        let later = if self.datasets > 0 {
+            " (their files go at the coordinator's next start)"
+        } else {
+            ""
+        };
         format!(
-            "deleted sweep {}: {} runs, {} evaluations, {} checkpoints, {} datasets (their files go at the coordinator's next start)\n",
+            "deleted sweep {}: {} runs, {} evaluations, {} checkpoints, {} datasets{later}\n",
             self.sweep, self.runs, self.evals, self.checkpoints, self.datasets
         )
     }

@@ -8,9 +8,9 @@
 
 use std::path::{Path, PathBuf};
 
+use gptsweep_coordinator::blobs::sha256_hex;
 use gptsweep_gpt::Checkpoint;
 use gptsweep_proto::pb;
-use sha2::{Digest, Sha256};
 
 use super::ctx::Ctx;
 use super::paths::checkpoint_cache_dir;
@@ -29,7 +29,7 @@ pub struct Fetched {
 
 /// The note of the blob that run `run` of the coordinator at `url` had last.
 fn note(dir: &Path, url: &str, run: i64) -> PathBuf {
-    let coordinator = &hex::encode(Sha256::digest(url.as_bytes()))[..16];
+    let coordinator = &sha256_hex(url.as_bytes())[..16];
     dir.join("runs").join(format!("{coordinator}-{run}"))
 }
 
@@ -44,10 +44,6 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         let _ = std::fs::remove_file(&tmp);
     }
     written
-}
-
-fn sha256_hex(bytes: &[u8]) -> String {
-    hex::encode(Sha256::digest(bytes))
 }
 
 /// Fetches the latest checkpoint of `run`, from the cache when it is current.

@@ -10,9 +10,9 @@ use axum::extract::Path;
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, ETAG, IF_NONE_MATCH};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use sha2::{Digest, Sha256};
 
 use super::api::not_found;
+use crate::blobs::sha256_hex;
 
 /// An embedded file.
 struct Asset {
@@ -60,7 +60,7 @@ fn etag(i: usize) -> &'static str {
     &TAGS.get_or_init(|| {
         ASSETS
             .iter()
-            .map(|a| format!("\"{}\"", &hex::encode(Sha256::digest(a.bytes))[..16]))
+            .map(|a| format!("\"{}\"", &sha256_hex(a.bytes)[..16]))
             .collect()
     })[i]
 }
