@@ -4,7 +4,12 @@
 #   cargo build --release --features cuda --bin gptsweep          # on the build machine
 #   BIN=target/release/gptsweep bash bench/gpu.sh                  # on the GPU machine
 #   PARTS=correct,speed BIN=... OUTDIR=/tmp/gpu bash bench/gpu.sh   # some parts only
-# Parts (PARTS, comma-separated; default all but lecture):
+# Parts (PARTS, comma-separated; default all but warm and lecture, which are long):
+#   warm     the kernel warm-up (NVRTC compilation + autotune) a process pays before its
+#            first steps: 20 steps, an evaluation and a sample of the lecture's and of the
+#            packing bench's config, each twice: the first pass with the kernel cache as
+#            found (empty on a fresh machine), the second a new process reading the cache
+#            (WARM_CONFIGS="lecture pack" by default)
 #   correct  the same seed on cpu and cuda: train/val losses every 50 steps to 200, small and
 #            mid configs, dropout 0; a checkpoint written on cuda resumed on cpu and the
 #            other way round; a sample from the cuda run
@@ -13,7 +18,8 @@
 #            beside it) next to bench/torch_gpt.py on the same GPU: eager fp32, eager with
 #            TF32, and torch.compile + bf16 autocast (nanoGPT's settings)
 #   sweep    `gptsweep local sweeps/quickstart.yaml --devices cuda:0`
-#   packing  bench/packing.sh on cuda:0 with 1, 2, 4, 8, 16 and auto runs per device
+#   packing  bench/packing.sh on cuda:0: one worker with 1, 2, 4, 8, 16 and auto runs per
+#            device, then 2, 4 and 8 worker processes (PACK_WORKERS) of one run each
 #   lecture  the lecture's config for 5000 steps (evaluation every 500, 200 batches), then
 #            bench/torch_gpt.py's same run with torch.compile + bf16
 # Each part's raw output lands in OUTDIR; a summary goes to stdout.
@@ -43,6 +49,22 @@ train() { # name, flags...: gptsweep train --output json into OUTDIR/name.json (
   [ $rc -eq 0 ] || { echo "FAILED ($rc): gptsweep train $*"; tail -5 "$OUTDIR/$name.log"; }
   return $rc
 }
+
+kernels=${XDG_CACHE_HOME:-$HOME/.cache}/gptsweep/kernels
+if has warm; then
+  echo; echo "== warm-up: a fresh process's kernel compilation and autotune, then a second from the cache =="
+  lecture="--n-layer 6 --n-head 6 --n-embd 384 --block-size 256 --batch-size 64 --lr 3e-4 --dropout 0.2"
+  pack="--n-layer 2 --n-head 4 --n-embd 64 --block-size 64 --batch-size 16 --lr 1e-3 --dropout 0"
+  for cfg in ${WARM_CONFIGS:-lecture pack}; do
+    for pass in 1 2; do
+      files=$(find "$kernels" -type f 2>/dev/null | wc -l)
+      start=$(date +%s.%N)
+      train "warm-$cfg-$pass" ${!cfg} --device cuda --max-iters 20 --eval-interval 10 --eval-iters 2 --sample-length 200
+      end=$(date +%s.%N)
+      echo "$cfg pass $pass: wall $(awk "BEGIN{printf \"%.1f\", $end - $start}") s   (kernel cache before: $files files, after: $(find "$kernels" -type f | wc -l), $(du -sh "$kernels" | cut -f1))"
+    done
+  done
+fi
 
 if has correct; then
   echo; echo "== correctness: same seed on cpu and cuda (fp32, dropout 0) =="
@@ -131,13 +153,15 @@ if has sweep; then
 fi
 
 if has packing; then
-  echo; echo "== packing: one worker, cuda:0, N runs per device =="
-  BIN=$BIN DEVICES=cuda:0 NS="${NS:-1 2 4 8 16 auto}" RUNS=${RUNS:-16} ITERS=${ITERS:-300} \
-    timeout "${PACKING_TIMEOUT:-400}" bash bench/packing.sh 2>&1 | tee "$OUTDIR/packing.txt" &
-  packing=$!
+  echo; echo "== packing: cuda:0, one worker with N runs per device, then W worker processes of 1 =="
   nvidia-smi --query-gpu=utilization.gpu,memory.used --format=csv,noheader,nounits -l 1 > "$OUTDIR/packing-util.csv" 2>/dev/null &
   smi=$!
-  wait $packing
+  BIN=$BIN DEVICES=cuda:0 NS="${NS:-1 2 4 8 16 auto}" RUNS=${RUNS:-16} ITERS=${ITERS:-300} \
+    timeout "${PACKING_TIMEOUT:-400}" bash bench/packing.sh 2>&1 | tee "$OUTDIR/packing.txt"
+  for w in ${PACK_WORKERS:-2 4 8}; do
+    BIN=$BIN DEVICES=cuda:0 WORKERS=$w NS=1 RUNS=${RUNS:-16} ITERS=${ITERS:-300} \
+      timeout "${PACKING_TIMEOUT:-400}" bash bench/packing.sh 2>&1 | tee -a "$OUTDIR/packing.txt"
+  done
   kill $smi 2>/dev/null
 fi
 
@@ -162,12 +186,12 @@ PY
   timeout "${TORCH_LECTURE_TIMEOUT:-240}" $PY bench/torch_gpt.py --device cuda --data "$DATA" --steps 5000 --compile --bf16 \
     --dropout 0.2 --lr 3e-4 --eval-interval 500 --eval-iters 200 > "$OUTDIR/torch-lecture.json" 2> "$OUTDIR/torch-lecture.log"
   echo "pytorch exit $?"
-  $PY -c '
+  $PY - "$OUTDIR/torch-lecture.json" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))
 for e in r["evals"]:
-    print(f"  step {e[\"step\"]:>5}  train {e[\"train\"]:.4f}  val {e[\"val\"]:.4f}  {e[\"elapsed\"]:.1f}s")
-print(f"pytorch {r[\"mode\"]}: wall {r[\"wall_secs\"]:.1f}s (+{r[\"warmup_secs\"]:.1f}s warm-up), {r[\"tokens_per_sec\"]:.0f} tok/s")
-' "$OUTDIR/torch-lecture.json"
+    print(f"  step {e['step']:>5}  train {e['train']:.4f}  val {e['val']:.4f}  {e['elapsed']:.1f}s")
+print(f"pytorch {r['mode']}: wall {r['wall_secs']:.1f}s (+{r['warmup_secs']:.1f}s warm-up), {r['tokens_per_sec']:.0f} tok/s")
+PY
 fi
 echo; echo "raw output: $OUTDIR"

@@ -39,9 +39,9 @@ pub struct Args {
     #[arg(long, default_value_t = 3)]
     pub max_consecutive_failures: u32,
     /// Runs trained at once on each device: a number, or auto (as many as fit the device's
-    /// memory by each run's training-memory estimate; NVIDIA GPUs are measured with
-    /// nvidia-smi at start: their free memory). Small models leave most of a GPU idle; on
-    /// the CPU, packed runs share the cores.
+    /// memory by each run's training-memory estimate, at most 2 on a GPU and one per core on
+    /// the CPU; NVIDIA GPUs are measured with nvidia-smi at start: their free memory). On a
+    /// GPU, runs of one worker share its launch path: more than 2 gained nothing measured.
     #[arg(long, default_value = "1")]
     pub runs_per_device: String,
     /// Memory runs may use on each device when packing (e.g. 20GiB, 512MB) [the machine's

@@ -54,8 +54,8 @@ pub struct WorkerConfig {
     /// cores through one thread pool; on a GPU, its memory and compute).
     pub runs_per_device: usize,
     /// Lease only runs whose training-memory estimate fits what the device's runs leave
-    /// free (`--runs-per-device auto`; a GPU then has [`AUTO_SLOTS`] slots, the CPU one per
-    /// core).
+    /// free (`--runs-per-device auto`; a GPU then has [`GPU_AUTO_SLOTS`] slots, the CPU one
+    /// per core).
     pub pack_by_memory: bool,
     /// Memory runs may use on each device, bytes; measured when `None` (the machine's RAM
     /// for the CPU, [`WorkerConfig::cuda_memory`] for CUDA GPUs; a device of unknown memory
@@ -66,8 +66,15 @@ pub struct WorkerConfig {
     pub cuda_memory: CudaMemory,
 }
 
-/// Run slots per GPU when packing by memory: the memory decides how many are used.
-pub const AUTO_SLOTS: usize = 16;
+/// Run slots per GPU when packing by memory (memory may allow fewer). Measured on an H100
+/// (BENCHMARKS.md, "Packing on a GPU"): runs packed into one process share the device's
+/// launch path (burn's fusion and cubecl's runtime take a device's operations one at a
+/// time), so a small run leaves the GPU ~80% idle and still more runs do not fill it:
+/// aggregate tokens/s +8% at 2 slots, flat to 8, half at 16.
+pub const GPU_AUTO_SLOTS: usize = 2;
+
+/// Most slots the CPU gets when packing by memory.
+const CPU_MAX_SLOTS: usize = 16;
 
 /// Slots of `device` when packing by memory. The CPU gets one per core (at least 2):
 /// packed runs share its cores, so more would only split them thinner.
@@ -76,8 +83,8 @@ fn auto_slots(device: DeviceSpec) -> usize {
         DeviceSpec::Cpu => std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(1)
-            .clamp(2, AUTO_SLOTS),
-        _ => AUTO_SLOTS,
+            .clamp(2, CPU_MAX_SLOTS),
+        DeviceSpec::Cuda(_) | DeviceSpec::Wgpu(_) => GPU_AUTO_SLOTS,
     }
 }
 
