@@ -90,6 +90,9 @@ def main():
     p.add_argument("--tf32", action="store_true")
     p.add_argument("--eval-interval", type=int, default=0, help="0: no evaluation (throughput only)")
     p.add_argument("--eval-iters", type=int, default=200)
+    p.add_argument("--profile", type=int, default=0,
+                   help="after the timed steps, profile this many more with torch.profiler: "
+                        "GPU kernel time per step and the top kernels, to stderr")
     a = p.parse_args()
     torch.set_num_threads(a.threads)
     torch.backends.cuda.matmul.allow_tf32 = a.tf32
@@ -160,10 +163,34 @@ def main():
     wall = time.perf_counter() - t0
     secs = wall - eval_secs
     tokens = a.steps * a.batch_size * a.block_size
+    if a.profile:
+        try:
+            profile(a.profile, step, sync, dev)
+        except Exception as e:  # the throughput above stands without the profile
+            print(f"profile failed: {e!r}", file=sys.stderr)
     mode = ("compile" if a.compile else "eager") + ("+bf16" if a.bf16 else " fp32") + ("+tf32" if a.tf32 else "")
     print(json.dumps({"impl": "pytorch " + torch.__version__, "mode": mode, "device": a.device, "params": params,
                       "steps": a.steps, "warmup": a.warmup, "secs": secs, "wall_secs": wall, "warmup_secs": t0 - start, "evals": evals,
                       "tokens_per_sec": tokens / secs, "final_loss": float(loss.detach())}))
+
+
+def profile(steps, step, sync, dev):
+    """Kernel time per step beside wall time per step (how busy the GPU is), top kernels."""
+    from torch.profiler import ProfilerActivity, profile as prof
+    acts = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if dev.type == "cuda" else [])
+    sync()
+    with prof(activities=acts) as p:
+        t0 = time.perf_counter()
+        for _ in range(steps):
+            step()
+        sync()
+        wall = time.perf_counter() - t0
+    kernels = [e for e in p.events() if e.device_type == torch.autograd.DeviceType.CUDA]
+    busy = sum(e.device_time for e in kernels) / 1e6  # us -> s
+    print(f"profile: {steps} steps, wall {wall / steps * 1e3:.2f} ms/step, GPU kernels {len(kernels) / steps:.0f}/step, "
+          f"{busy / steps * 1e3:.2f} ms/step busy ({100 * busy / wall:.0f}%)", file=sys.stderr)
+    print(p.key_averages().table(sort_by="cuda_time_total" if dev.type == "cuda" else "cpu_time_total", row_limit=20),
+          file=sys.stderr)
 
 
 if __name__ == "__main__":
