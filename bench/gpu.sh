@@ -22,6 +22,13 @@
 #            device, then 2, 4 and 8 worker processes (PACK_WORKERS) of one run each
 #   lecture  the lecture's config for 5000 steps (evaluation every 500, 200 batches), then
 #            bench/torch_gpt.py's same run with torch.compile + bf16
+#   precision  the lecture's config for 1000 steps in burn-cuda's bf16 (no mixed precision in
+#            burn 0.21: weights and AdamW state too) with gpt/examples/cuda_precision.rs
+#            (PRECISION_BIN: build it with `cargo build --release --features cuda -p
+#            gptsweep-gpt --example cuda_precision`); a new dtype compiles every kernel again
+#   profile  where a lecture step's time goes: PyTorch's profiler (eager fp32 and TF32), then
+#            Nsight Compute's kernel times for 1,500 kernels of gptsweep's steady loop (the
+#            f32 run of PRECISION_BIN), summed by kernel name
 # Each part's raw output lands in OUTDIR; a summary goes to stdout.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -192,6 +199,40 @@ r = json.load(open(sys.argv[1]))
 for e in r["evals"]:
     print(f"  step {e['step']:>5}  train {e['train']:.4f}  val {e['val']:.4f}  {e['elapsed']:.1f}s")
 print(f"pytorch {r['mode']}: wall {r['wall_secs']:.1f}s (+{r['warmup_secs']:.1f}s warm-up), {r['tokens_per_sec']:.0f} tok/s")
+PY
+fi
+PRECISION_BIN=${PRECISION_BIN:-target/release/examples/cuda_precision}
+if has precision; then
+  echo; echo "== precision: the lecture's config in bf16 (burn-cuda, wholly bf16) =="
+  timeout "${PRECISION_TIMEOUT:-540}" "$PRECISION_BIN" bf16 1000 250 > "$OUTDIR/bf16.out" 2> "$OUTDIR/bf16.err"
+  echo "exit $?"; cat "$OUTDIR/bf16.out"
+fi
+
+if has profile; then
+  echo; echo "== profile: a lecture step, PyTorch's profiler and ncu on gptsweep =="
+  for mode in "" "--tf32"; do
+    $PY bench/torch_gpt.py --device cuda --data "$DATA" --steps 30 --warmup 10 --profile 10 $mode \
+      > "$OUTDIR/torch-prof${mode// /}.json" 2> "$OUTDIR/torch-prof${mode// /}.log"
+    echo "-- pytorch '$mode'"; grep -A26 '^profile:' "$OUTDIR/torch-prof${mode// /}.log" | cut -c1-200
+  done
+  timeout 300 ncu --metrics gpu__time_duration.sum --launch-skip 4000 --launch-count 1500 --csv \
+    "$PRECISION_BIN" f32 40 1000 > "$OUTDIR/ncu.csv" 2> "$OUTDIR/ncu.err" || tail -3 "$OUTDIR/ncu.err"
+  $PY - "$OUTDIR/ncu.csv" <<'PY'
+import collections, csv, re, sys
+rows = [r for r in csv.reader(open(sys.argv[1])) if len(r) > 10]
+if not rows:
+    sys.exit("no ncu rows")
+h, rows = rows[0], rows[1:]
+ki, vi, ui = h.index("Kernel Name"), h.index("Metric Value"), h.index("Metric Unit")
+to_us = {"ns": 1e-3, "nsecond": 1e-3, "us": 1.0, "usecond": 1.0, "ms": 1e3, "msecond": 1e3}
+total, count, all_us = collections.Counter(), collections.Counter(), 0.0
+for r in rows:
+    t = float(r[vi].replace(",", "")) * to_us[r[ui]]
+    name = re.sub(r"[<(].*", "", r[ki])[:70]
+    total[name] += t; count[name] += 1; all_us += t
+print(f"ncu: {len(rows)} kernels, {all_us / 1e3:.1f} ms of kernel time")
+for n, t in total.most_common(25):
+    print(f"  {t / 1e3:8.2f} ms  {100 * t / all_us:5.1f}%  x{count[n]:<5} {n}")
 PY
 fi
 echo; echo "raw output: $OUTDIR"
