@@ -14,9 +14,8 @@ use std::path::Path;
 
 /// Points cubecl's compilation and autotune caches at `dir` (subdirectories `compiled` and
 /// `autotune`) and autotunes at the `minimal` level, unless the user's cubecl configuration
-/// already chose. Call it
-/// before any GPU work; later calls, or a configuration cubecl has already read, are left
-/// alone. A build without GPU backends has nothing to configure.
+/// already chose. Call it before any GPU work; later calls, or a configuration cubecl has
+/// already read, are left alone. A build without GPU backends has nothing to configure.
 pub fn use_kernel_cache(dir: &Path) {
     #[cfg(any(feature = "cuda", feature = "wgpu"))]
     gpu::configure(dir);
