@@ -8,7 +8,14 @@
 //! rarely fail. So a batch is first applied plainly, each write from a copy; only if one
 //! fails is the transaction rolled back and the batch applied again, each write in its own
 //! savepoint, where the failure rolls back alone and the others keep their effect.
+//!
+//! Writes of one type queued one after another are applied as a group
+//! ([`Write::apply_many`]): a fleet's reports arrive together, and set-based statements
+//! take a whole group in a few round trips to the database where one at a time took a few
+//! each (each round trip wakes sqlx-sqlite's connection thread, or crosses the network to
+//! PostgreSQL).
 
+use std::any::{Any, TypeId};
 use std::future::Future;
 use std::pin::Pin;
 
@@ -26,14 +33,20 @@ type Answer = Box<dyn FnOnce(Option<&sqlx::Error>) + Send>;
 
 /// A write with the channel its result goes back on, its type erased for the queue.
 trait Queued: Send {
-    /// Applies a copy of the write directly in the batch's transaction and keeps its
-    /// output; false if it failed, after which the transaction must be rolled back and
-    /// the batch applied again with [`Queued::apply`].
+    /// The write's type: writes of one type queued one after another form a group.
+    fn kind(&self) -> TypeId;
+    /// For taking the rest of a group back to its type.
+    fn as_any(&mut self) -> &mut dyn Any;
+    /// Applies copies of this write and of `rest` (the writes of its kind queued right
+    /// after it) directly in the batch's transaction, as one group, and keeps each answer;
+    /// false if the group failed, after which the transaction must be rolled back and the
+    /// batch applied again with [`Queued::apply`].
     fn apply_plain<'a>(
         &'a mut self,
+        rest: &'a mut [Box<dyn Queued>],
         c: &'a mut AnyConnection,
     ) -> Pin<Box<dyn Future<Output = bool> + Send + 'a>>;
-    /// How to reply once the batch commits, with the output [`Queued::apply_plain`] kept.
+    /// How to reply once the batch commits, with the answer [`Queued::apply_plain`] kept.
     fn applied(self: Box<Self>) -> Answer;
     /// Applies the write in a savepoint; answers how to reply once the batch commits.
     fn apply<'a>(
@@ -47,8 +60,8 @@ trait Queued: Send {
 struct Pending<W: Write> {
     write: W,
     reply: oneshot::Sender<Result<W::Output>>,
-    /// The output of a plain application that succeeded.
-    output: Option<W::Output>,
+    /// The answer of a plain application of its group that succeeded.
+    output: Option<Result<W::Output>>,
 }
 
 /// A batch that could not be committed (or begun) failed on the database file itself:
@@ -68,19 +81,44 @@ fn answer<T: Send + 'static>(reply: oneshot::Sender<Result<T>>, result: Result<T
 }
 
 impl<W: Write> Queued for Pending<W> {
+    fn kind(&self) -> TypeId {
+        TypeId::of::<W>()
+    }
+
+    fn as_any(&mut self) -> &mut dyn Any {
+        self
+    }
+
     fn apply_plain<'a>(
         &'a mut self,
+        rest: &'a mut [Box<dyn Queued>],
         c: &'a mut AnyConnection,
     ) -> Pin<Box<dyn Future<Output = bool> + Send + 'a>> {
+        let mut group: Vec<&'a mut Pending<W>> = Vec::with_capacity(1 + rest.len());
+        group.push(self);
+        for q in rest.iter_mut() {
+            match q.as_any().downcast_mut::<Pending<W>>() {
+                Some(p) => group.push(p),
+                None => return Box::pin(async { false }),
+            }
+        }
         Box::pin(async move {
-            self.output = self.write.clone().apply(c).await.ok();
-            self.output.is_some()
+            let writes = group.iter().map(|p| p.write.clone()).collect();
+            match W::apply_many(writes, c).await {
+                Ok(answers) if answers.len() == group.len() => {
+                    for (p, a) in group.into_iter().zip(answers) {
+                        p.output = Some(a);
+                    }
+                    true
+                }
+                _ => false,
+            }
         })
     }
 
     fn applied(self: Box<Self>) -> Answer {
         let Pending { reply, output, .. } = *self;
-        answer(reply, output.ok_or(CoordinatorError::WriterGone))
+        answer(reply, output.unwrap_or(Err(CoordinatorError::WriterGone)))
     }
 
     fn apply<'a>(
@@ -171,18 +209,29 @@ async fn writer_loop(pool: AnyPool, mut rx: mpsc::Receiver<Queue>) {
 }
 
 /// Applies `batch` in one transaction, commits once, and answers every caller: plainly
-/// first, and again with a savepoint per write if any write failed.
+/// first, a group of same-type writes at a time, and again with a savepoint per write if
+/// any group failed.
 async fn commit_batch(conn: &mut AnyConnection, mut batch: Vec<Box<dyn Queued>>) {
     let mut tx = match conn.begin().await {
         Ok(tx) => tx,
         Err(e) => return refuse_all(batch, &e),
     };
     let mut all_applied = true;
-    for op in batch.iter_mut() {
-        if !op.apply_plain(&mut tx).await {
+    let mut start = 0;
+    while start < batch.len() {
+        let kind = batch[start].kind();
+        let len = batch[start..]
+            .iter()
+            .take_while(|op| op.kind() == kind)
+            .count();
+        let Some((first, rest)) = batch[start..start + len].split_first_mut() else {
+            break;
+        };
+        if !first.apply_plain(rest, &mut tx).await {
             all_applied = false;
             break;
         }
+        start += len;
     }
     let replies: Vec<Answer> = if all_applied {
         batch.into_iter().map(|op| op.applied()).collect()

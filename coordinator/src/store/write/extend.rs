@@ -9,7 +9,7 @@ use sqlx::{AnyConnection, Row};
 use gptsweep_api::{Method, SweepId, SweepState};
 
 use super::Write;
-use super::sweeps::queue_planned;
+use super::sweeps::{queue_planned, refresh_statistics};
 use crate::error::{CoordinatorError, Result};
 use crate::store::column;
 use crate::store::stored_sweep::StoredPlan;
@@ -90,6 +90,9 @@ impl Write for Extend {
                 queue_planned(c, id, &run, &plan.shapes).await?;
                 queued += 1;
             }
+        }
+        if queued > 0 {
+            refresh_statistics(c).await?;
         }
         sqlx::query(
             "UPDATE sweeps SET run_cap = $1, state = 'running', finished_at = NULL WHERE id = $2",

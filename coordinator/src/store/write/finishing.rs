@@ -43,15 +43,18 @@ impl Write for Finish {
             summary_json,
             max_attempts,
         } = self;
-        let holder: Option<Option<i64>> =
-            sqlx::query_scalar("SELECT lease_id FROM runs WHERE id = $1 AND state = 'running'")
-                .bind(run.get())
-                .fetch_optional(&mut *c)
-                .await?;
-        if holder != Some(Some(lease.get())) {
-            return Err(CoordinatorError::LeaseLost(format!(
-                "lease {lease} no longer holds run {run}; its result is dropped"
-            )));
+        // The holder, with what the end of a held run needs: one round trip, not three.
+        let held: Option<(Option<i64>, i64, String)> = sqlx::query_as(
+            "SELECT lease_id, sweep_id, stop_reason FROM runs WHERE id = $1 AND state = 'running'",
+        )
+        .bind(run.get())
+        .fetch_optional(&mut *c)
+        .await?;
+        let Some((Some(holder), sweep, stop_reason)) = held else {
+            return Err(lease_lost(lease, run));
+        };
+        if holder != lease.get() {
+            return Err(lease_lost(lease, run));
         }
         let now = now_ms();
         for (i, s) in samples.iter().enumerate() {
@@ -83,18 +86,10 @@ impl Write for Finish {
                 .await?;
             return requeue_or_fail(c, run, max_attempts).await;
         }
-        let stop_reason: String = if outcome == Outcome::Stopped && error.is_empty() {
-            sqlx::query_scalar("SELECT stop_reason FROM runs WHERE id = $1")
-                .bind(run.get())
-                .fetch_one(&mut *c)
-                .await?
-        } else {
-            String::new()
-        };
-        let reason = if stop_reason.is_empty() {
-            error
-        } else {
+        let reason = if outcome == Outcome::Stopped && error.is_empty() {
             stop_reason
+        } else {
+            error
         };
         sqlx::query("UPDATE runs SET state = $1, lease_id = NULL, lease_expires_at = NULL, error = $2, summary_json = $3, finished_at = $4 WHERE id = $5")
             .bind(outcome.run_state().map(|s| s.as_str()))
@@ -105,8 +100,15 @@ impl Write for Finish {
             .execute(&mut *c)
             .await?;
         end_attempt(c, lease, outcome, &reason, now).await?;
-        close_sweep_if_done(c, run).await
+        close_if_done(c, sweep).await
     }
+}
+
+/// The refusal of a finish whose lease no longer holds its run.
+fn lease_lost(lease: LeaseId, run: RunId) -> CoordinatorError {
+    CoordinatorError::LeaseLost(format!(
+        "lease {lease} no longer holds run {run}; its result is dropped"
+    ))
 }
 
 /// Records how the attempt `lease` ended, and why, at `now`.
@@ -137,13 +139,15 @@ async fn close_sweep_if_done(c: &mut AnyConnection, run: RunId) -> Result<()> {
 }
 
 /// Closes a sweep as finished once it has made all its runs (`run_cap`: a tpe sweep makes
-/// them as workers ask) and none of them is queued or running.
+/// them as workers ask) and none of them is queued or running. The runs are counted only
+/// once none is live (`CASE` fixes the order): PostgreSQL's planner counted them first, on
+/// every finish of a 10,000-run sweep (5 ms each).
 pub(super) async fn close_if_done(c: &mut AnyConnection, sweep: i64) -> Result<()> {
     sqlx::query(
         "UPDATE sweeps SET state = 'finished', finished_at = $1
          WHERE id = $2 AND state = 'running'
-           AND NOT EXISTS (SELECT 1 FROM runs WHERE sweep_id = sweeps.id AND state IN ('queued', 'running'))
-           AND (SELECT COUNT(*) FROM runs WHERE sweep_id = sweeps.id) >= sweeps.run_cap",
+           AND CASE WHEN EXISTS (SELECT 1 FROM runs WHERE sweep_id = sweeps.id AND state IN ('queued', 'running')) THEN FALSE
+                    ELSE (SELECT COUNT(*) FROM runs WHERE sweep_id = sweeps.id) >= sweeps.run_cap END",
     )
     .bind(now_ms())
     .bind(sweep)

@@ -2,6 +2,9 @@
 //! heartbeat of its holder, and expired (the run requeued) when the holder goes quiet. A
 //! tpe sweep's runs after the first are made here, when a worker asks for work.
 
+use std::collections::HashMap;
+
+use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
 use gptsweep_api::{Directive, LeaseId, LeasedRun, RunId, RunState, WorkerId};
@@ -9,6 +12,7 @@ use gptsweep_api::{Directive, LeaseId, LeasedRun, RunId, RunState, WorkerId};
 use super::Write;
 use super::finishing::requeue_or_fail;
 use super::propose::propose;
+use super::values::Params;
 use super::workers::touch;
 use crate::clock::now_ms;
 use crate::error::{CoordinatorError, Result};
@@ -144,9 +148,9 @@ impl Write for Lease {
 
 /// The queued run to lease next (oldest running sweep first, then plan order) among those
 /// whose memory estimate is at most `room` bytes. Ordered by the columns of the index
-/// runs_queue (state, sweep_id, idx), so the first queued run is read off the index;
-/// ordering by s.id (the same value) made SQLite sort every queued run on every lease:
-/// 18 ms a lease with 10,000 queued.
+/// runs_queued (sweep_id, idx of queued runs only), so the first queued run is read off
+/// the index; ordering by s.id (the same value) made SQLite sort every queued run on every
+/// lease: 18 ms a lease with 10,000 queued.
 async fn next_queued(c: &mut AnyConnection, room: i64) -> Result<Option<sqlx::any::AnyRow>> {
     Ok(sqlx::query(
         "SELECT r.id, r.sweep_id, r.hyperparams_json, r.attempts, r.checkpoint_step, s.name, s.spec_json, s.dataset_sha256, d.name AS dname, d.builtin
@@ -194,18 +198,78 @@ impl Held {
             None => Ok(()),
         }
     }
+
+    /// The holder's worker, if its `last_seen` is stale at `now` (for [`touch_all`]).
+    pub(super) fn stale_worker(&self, now: i64) -> Option<WorkerId> {
+        self.worker
+            .filter(|&(_, seen)| now - seen >= SEEN_REFRESH_MS)
+            .map(|(w, _)| w)
+    }
 }
+
+/// Notes `workers` alive at `now`, in one statement.
+pub(super) async fn touch_all(c: &mut AnyConnection, workers: &[WorkerId], now: i64) -> Result<()> {
+    if workers.is_empty() {
+        return Ok(());
+    }
+    let params = Params::of(c);
+    let sql = format!(
+        "UPDATE workers SET last_seen = {} WHERE id IN ({})",
+        params.list(1, 1),
+        params.list(2, workers.len())
+    );
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(now);
+    for w in workers {
+        query = query.bind(w.get());
+    }
+    query.execute(&mut *c).await?;
+    Ok(())
+}
+
+/// What a lease check reads of a run: its holder and state, the stop asked of it, the
+/// holder's worker with when it was last seen, and whether its sweep terminates early;
+/// completed by a condition on `r.id`.
+const HELD_SELECT: &str = "SELECT r.id, r.lease_id, r.state, r.stop_requested, r.stop_reason, a.worker_id, w.last_seen, CASE WHEN s.early_min_iter IS NULL THEN 0 ELSE 1 END AS early FROM runs r JOIN sweeps s ON s.id = r.sweep_id LEFT JOIN attempts a ON a.id = r.lease_id LEFT JOIN workers w ON w.id = a.worker_id WHERE ";
 
 /// Checks that `lease` still holds `run`; the caller extends the lease
 /// ([`extend_lease`], or in its own update of the run) and touches the worker.
 pub(super) async fn check_lease(c: &mut AnyConnection, run: RunId, lease: LeaseId) -> Result<Held> {
-    let row = sqlx::query("SELECT r.lease_id, r.state, r.stop_requested, r.stop_reason, a.worker_id, w.last_seen, CASE WHEN s.early_min_iter IS NULL THEN 0 ELSE 1 END AS early FROM runs r JOIN sweeps s ON s.id = r.sweep_id LEFT JOIN attempts a ON a.id = r.lease_id LEFT JOIN workers w ON w.id = a.worker_id WHERE r.id = $1")
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!("{HELD_SELECT}r.id = $1")))
         .bind(run.get())
         .fetch_optional(&mut *c)
+        .await?;
+    held(row.as_ref(), run, lease)
+}
+
+/// [`check_lease`] for many claims in one query (each run at most once): one answer a
+/// claim, in order; the outer error is the database's.
+pub(super) async fn check_leases(
+    c: &mut AnyConnection,
+    claims: &[(RunId, LeaseId)],
+) -> Result<Vec<Result<Held>>> {
+    let ids = Params::of(c).list(1, claims.len());
+    let sql = format!("{HELD_SELECT}r.id IN ({ids})");
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+    for (run, _) in claims {
+        query = query.bind(run.get());
+    }
+    let rows: HashMap<i64, AnyRow> = query
+        .fetch_all(&mut *c)
         .await?
-        .ok_or_else(|| CoordinatorError::NotFound(format!("run {run} does not exist")))?;
+        .into_iter()
+        .map(|row| (row.get::<i64, _>("id"), row))
+        .collect();
+    Ok(claims
+        .iter()
+        .map(|&(run, lease)| held(rows.get(&run.get()), run, lease))
+        .collect())
+}
+
+/// Judges a claim on `run` by `lease` from the run's [`HELD_SELECT`] row.
+fn held(row: Option<&AnyRow>, run: RunId, lease: LeaseId) -> Result<Held> {
+    let row = row.ok_or_else(|| CoordinatorError::NotFound(format!("run {run} does not exist")))?;
     let holder: Option<i64> = row.get("lease_id");
-    let state: RunState = column::named(&row, "state")?;
+    let state: RunState = column::named(row, "state")?;
     if holder != Some(lease.get()) || state != RunState::Running {
         return Err(CoordinatorError::LeaseLost(format!(
             "lease {lease} no longer holds run {run} (the run is {state}); drop it"

@@ -10,7 +10,8 @@
 //! - [`leases`][]: handing out runs (and, for a tpe sweep, proposing the next one first:
 //!   [`propose`][]), renewing and expiring leases, the grace after a restart;
 //! - [`reports`][]: evaluations and checkpoints of a held run;
-//! - [`finishing`][]: the end of an attempt, and what follows for its run and sweep.
+//! - [`finishing`][]: the end of an attempt, and what follows for its run and sweep;
+//! - [`values`][]: placeholders for the set-based statements of a group of writes.
 //!
 //! The writes speak only SQL that SQLite and PostgreSQL share except where noted, and take
 //! the connection as their one argument, so a second backend adds a connection type and
@@ -24,6 +25,7 @@ mod leases;
 mod propose;
 mod reports;
 mod sweeps;
+mod values;
 mod workers;
 
 use std::future::Future;
@@ -41,6 +43,11 @@ pub use reports::{Report, SetCheckpoint};
 pub use sweeps::{Cancel, CreateSweep, NewSweep, Retry};
 pub use workers::{Deregister, DisableDevice, RegisterWorker};
 
+/// Whether `c` is a PostgreSQL connection (else SQLite), for the few places the two differ.
+fn on_postgres(c: &AnyConnection) -> bool {
+    c.backend_name().eq_ignore_ascii_case("postgresql")
+}
+
 /// One write: applied by the single writer in the batch's transaction, and again inside
 /// its own savepoint if a write of the batch failed, so a failing write rolls back alone
 /// (`super::writer`). Hence `Clone`: the first application consumes a copy.
@@ -49,4 +56,23 @@ pub trait Write: Clone + Send + 'static {
     type Output: Send + 'static;
     /// Applies the write.
     fn apply(self, c: &mut AnyConnection) -> impl Future<Output = Result<Self::Output>> + Send;
+
+    /// Applies writes of this type that were queued one after another, as if one by one in
+    /// order. `Err` means the transaction must be rolled back (the writer then applies each
+    /// write alone, in a savepoint); an `Err` inside the answer is a write refused before it
+    /// changed anything, which leaves the others standing. A write whose statements can be
+    /// made set-based (one statement for many rows: a fleet's reports) overrides this to
+    /// spend a few round trips to the database on the whole group instead of a few each.
+    fn apply_many(
+        writes: Vec<Self>,
+        c: &mut AnyConnection,
+    ) -> impl Future<Output = Result<Vec<Result<Self::Output>>>> + Send {
+        async move {
+            let mut answers = Vec::with_capacity(writes.len());
+            for w in writes {
+                answers.push(Ok(w.apply(c).await?));
+            }
+            Ok(answers)
+        }
+    }
 }

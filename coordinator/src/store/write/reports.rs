@@ -1,14 +1,17 @@
 //! What a lease holder sends while it trains: evaluations (which may meet a rung of early
 //! termination) and the latest checkpoint.
 
+use std::collections::HashSet;
+
 use sqlx::AnyConnection;
 
-use gptsweep_api::{Directive, Evaluation, LeaseId, RunId};
+use gptsweep_api::{Directive, Evaluation, LeaseId, RunId, WorkerId};
 
 use super::Write;
-use super::leases::{check_lease, extend_lease, renew};
+use super::leases::{Held, check_leases, extend_lease, renew, touch_all};
+use super::values::{MAX_ROWS, Params};
 use crate::clock::now_ms;
-use crate::error::Result;
+use crate::error::{CoordinatorError, Result};
 use crate::store::rungs;
 
 /// Stores evaluations (idempotent per step), renews the lease, and answers the directive:
@@ -29,71 +32,171 @@ impl Write for Report {
     type Output = Directive;
 
     async fn apply(self, c: &mut AnyConnection) -> Result<Directive> {
-        let Report {
-            run,
-            lease,
-            evals,
-            lease_ms,
-        } = self;
-        let held = check_lease(c, run, lease).await?;
-        let now = now_ms();
-        for e in &evals {
-            sqlx::query(
-                "INSERT INTO evals (run_id, step, train_loss, val_loss, train_bpc, val_bpc, tokens_per_sec, train_secs, attempt_id, recorded_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT(run_id, step) DO NOTHING",
-            )
-            .bind(run.get())
-            .bind(e.step as i64)
-            .bind(e.train_loss as f64)
-            .bind(e.val_loss as f64)
-            .bind(e.train_bpc as f64)
-            .bind(e.val_bpc as f64)
-            .bind(e.tokens_per_sec)
-            .bind(e.train_secs)
-            .bind(lease.get())
-            .bind(now)
-            .execute(&mut *c)
-            .await?;
-        }
-        if let Some(last) = evals.iter().max_by_key(|e| e.step) {
-            let lowest = evals
-                .iter()
-                .map(|e| e.val_loss as f64)
-                .fold(f64::INFINITY, f64::min);
-            let best = evals
-                .iter()
-                .min_by(|a, b| a.val_loss.total_cmp(&b.val_loss));
-            sqlx::query(
-                "UPDATE runs SET
-                   best_step = CASE WHEN best_val_loss IS NULL OR $1 < best_val_loss THEN $2 ELSE best_step END,
-                   best_val_loss = (SELECT MIN(val_loss) FROM evals WHERE run_id = $3),
-                   best_val_bpc = (SELECT MIN(val_bpc) FROM evals WHERE run_id = $3),
-                   last_train_loss = $4, last_step = CASE WHEN last_step > $5 THEN last_step ELSE $6 END, tokens_per_sec = $7, train_secs = $8,
-                   lease_expires_at = $10, last_train_bpc = $11
-                 WHERE id = $9",
-            )
-            .bind(lowest)
-            .bind(best.map(|e| e.step as i64))
-            .bind(run.get())
-            .bind(last.train_loss as f64)
-            .bind(last.step as i64)
-            .bind(last.step as i64)
-            .bind(last.tokens_per_sec)
-            .bind(last.train_secs)
-            .bind(run.get())
-            .bind(now + lease_ms)
-            .bind(last.train_bpc as f64)
-            .execute(&mut *c)
-            .await?;
-        } else {
-            extend_lease(c, run, lease_ms).await?;
-        }
-        held.touch_worker(c, now).await?;
-        if held.directive != Directive::Continue || !held.early {
-            return Ok(held.directive);
-        }
-        rungs::judge(c, run, &evals).await
+        let run = self.run;
+        Report::apply_many(vec![self], c)
+            .await?
+            .pop()
+            .unwrap_or_else(|| {
+                Err(CoordinatorError::NotFound(format!(
+                    "no answer for run {run}"
+                )))
+            })
     }
+
+    /// A group of reports in a few statements whatever its size: one lease check, one
+    /// insert of every evaluation, one update of every run, one touch of every stale
+    /// worker (then the rungs of early-terminating runs, judged one run after another).
+    /// A fleet's reports queue together; one at a time they cost the writer 3 to 4 round
+    /// trips each (BENCHMARKS.md, "1,000 workers").
+    async fn apply_many(
+        reports: Vec<Report>,
+        c: &mut AnyConnection,
+    ) -> Result<Vec<Result<Directive>>> {
+        let mut answers = Vec::with_capacity(reports.len());
+        for group in distinct_runs(reports) {
+            answers.extend(apply_group(group, c).await?);
+        }
+        Ok(answers)
+    }
+}
+
+/// Splits `reports` in order into groups in which each run appears once, so that each row
+/// of a group's statements is one report's (a retried report can queue beside the
+/// original), and none outgrows a statement.
+fn distinct_runs(reports: Vec<Report>) -> Vec<Vec<Report>> {
+    let mut groups: Vec<Vec<Report>> = Vec::new();
+    let mut runs = HashSet::new();
+    for r in reports {
+        let full = groups.last().is_none_or(|g| g.len() >= MAX_ROWS);
+        if full || !runs.insert(r.run) {
+            runs.clear();
+            runs.insert(r.run);
+            groups.push(Vec::new());
+        }
+        groups.last_mut().expect("pushed above").push(r);
+    }
+    groups
+}
+
+/// Applies reports of distinct runs as one: a report whose lease no longer holds is
+/// answered with that error and changes nothing; the others are stored together.
+async fn apply_group(
+    reports: Vec<Report>,
+    c: &mut AnyConnection,
+) -> Result<Vec<Result<Directive>>> {
+    let claims: Vec<(RunId, LeaseId)> = reports.iter().map(|r| (r.run, r.lease)).collect();
+    let held = check_leases(c, &claims).await?;
+    let now = now_ms();
+    let live: Vec<(&Report, &Held)> = reports
+        .iter()
+        .zip(&held)
+        .filter_map(|(r, h)| Some((r, h.as_ref().ok()?)))
+        .collect();
+    insert_evals(c, &live, now).await?;
+    update_runs(c, &live, now).await?;
+    for (r, _) in live.iter().filter(|(r, _)| r.evals.is_empty()) {
+        extend_lease(c, r.run, r.lease_ms).await?;
+    }
+    let mut stale: Vec<WorkerId> = live
+        .iter()
+        .filter_map(|(_, h)| h.stale_worker(now))
+        .collect();
+    stale.sort_unstable_by_key(|w| w.get());
+    stale.dedup();
+    touch_all(c, &stale, now).await?;
+    let mut answers = Vec::with_capacity(reports.len());
+    for (r, h) in reports.iter().zip(held) {
+        answers.push(match h {
+            Err(e) => Err(e),
+            Ok(h) if h.directive != Directive::Continue || !h.early => Ok(h.directive),
+            Ok(_) => Ok(rungs::judge(c, r.run, &r.evals).await?),
+        });
+    }
+    Ok(answers)
+}
+
+/// Stores every evaluation of `live`, keeping the one already stored for a step.
+async fn insert_evals(c: &mut AnyConnection, live: &[(&Report, &Held)], now: i64) -> Result<()> {
+    let evals: Vec<(&Report, &Evaluation)> = live
+        .iter()
+        .flat_map(|(r, _)| r.evals.iter().map(move |e| (*r, e)))
+        .collect();
+    let params = Params::of(c);
+    for chunk in evals.chunks(MAX_ROWS) {
+        let sql = format!(
+            "INSERT INTO evals (run_id, step, train_loss, val_loss, train_bpc, val_bpc, tokens_per_sec, train_secs, attempt_id, recorded_at)
+             VALUES {} ON CONFLICT(run_id, step) DO NOTHING",
+            params.rows(chunk.len(), 10)
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for (r, e) in chunk {
+            query = query
+                .bind(r.run.get())
+                .bind(e.step as i64)
+                .bind(e.train_loss as f64)
+                .bind(e.val_loss as f64)
+                .bind(e.train_bpc as f64)
+                .bind(e.val_bpc as f64)
+                .bind(e.tokens_per_sec)
+                .bind(e.train_secs)
+                .bind(r.lease.get())
+                .bind(now);
+        }
+        query.execute(&mut *c).await?;
+    }
+    Ok(())
+}
+
+/// Updates the running stats of every run of `live` that reported evaluations (best and
+/// latest values, step and speed) and extends its lease, in one statement a chunk.
+async fn update_runs(c: &mut AnyConnection, live: &[(&Report, &Held)], now: i64) -> Result<()> {
+    let with_evals: Vec<&Report> = live
+        .iter()
+        .map(|(r, _)| *r)
+        .filter(|r| !r.evals.is_empty())
+        .collect();
+    let params = Params::of(c);
+    for chunk in with_evals.chunks(MAX_ROWS) {
+        // v: run id, lowest val_loss reported, its step, then the latest evaluation's
+        // train_loss, step, tokens/s, train seconds, and the lease's new expiry, train_bpc.
+        let sql = format!(
+            "UPDATE runs SET
+               best_step = CASE WHEN runs.best_val_loss IS NULL OR v.column2 < runs.best_val_loss THEN v.column3 ELSE runs.best_step END,
+               best_val_loss = (SELECT MIN(val_loss) FROM evals WHERE run_id = runs.id),
+               best_val_bpc = (SELECT MIN(val_bpc) FROM evals WHERE run_id = runs.id),
+               last_train_loss = v.column4,
+               last_step = CASE WHEN runs.last_step > v.column5 THEN runs.last_step ELSE v.column5 END,
+               tokens_per_sec = v.column6, train_secs = v.column7,
+               lease_expires_at = v.column8, last_train_bpc = v.column9
+             FROM (VALUES {}) AS v WHERE runs.id = v.column1",
+            params.rows(chunk.len(), 9)
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for r in chunk {
+            let last = r
+                .evals
+                .iter()
+                .max_by_key(|e| e.step)
+                .expect("filtered above");
+            let best = r
+                .evals
+                .iter()
+                .min_by(|a, b| a.val_loss.total_cmp(&b.val_loss))
+                .expect("filtered above");
+            query = query
+                .bind(r.run.get())
+                .bind(best.val_loss as f64)
+                .bind(best.step as i64)
+                .bind(last.train_loss as f64)
+                .bind(last.step as i64)
+                .bind(last.tokens_per_sec)
+                .bind(last.train_secs)
+                .bind(now + r.lease_ms)
+                .bind(last.train_bpc as f64);
+        }
+        query.execute(&mut *c).await?;
+    }
+    Ok(())
 }
 
 /// Records a checkpoint blob as the run's latest if it is newer than the stored one;

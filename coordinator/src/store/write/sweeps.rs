@@ -5,7 +5,8 @@ use sqlx::AnyConnection;
 
 use gptsweep_api::{Method, Named, RunState, SweepId};
 
-use super::Write;
+use super::values::{MAX_ROWS, Params};
+use super::{Write, on_postgres};
 use crate::clock::now_ms;
 use crate::error::{CoordinatorError, Result};
 use crate::sweep::{CorpusShapes, PlannedRun, SweepSpec};
@@ -59,6 +60,47 @@ pub(super) async fn insert_run(
     .fetch_one(&mut *c)
     .await?;
     Ok(id)
+}
+
+/// Queues a sweep's planned runs, each with its parameter count and memory estimate: as
+/// [`insert_run`], a statement a chunk of runs (a 10,000-run grid was 10,000 round trips).
+async fn insert_runs(
+    c: &mut AnyConnection,
+    sweep: i64,
+    runs: &[(PlannedRun, u64, u64)],
+) -> Result<()> {
+    let params = Params::of(c);
+    let now = now_ms();
+    for chunk in runs.chunks(MAX_ROWS) {
+        let sql = format!(
+            "INSERT INTO runs (sweep_id, idx, hyperparams_json, swept_json, num_params, created_at, memory_bytes, state) SELECT v.*, 'queued' FROM (VALUES {}) AS v",
+            params.rows(chunk.len(), 7)
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for (run, size, memory) in chunk {
+            query = query
+                .bind(sweep)
+                .bind(run.index as i64)
+                .bind(serde_json::to_string(&run.hyperparams).expect("serialises"))
+                .bind(serde_json::to_string(&run.swept).expect("serialises"))
+                .bind(*size as i64)
+                .bind(now)
+                .bind(*memory as i64);
+        }
+        query.execute(&mut *c).await?;
+    }
+    Ok(())
+}
+
+/// After many runs were queued at once: on PostgreSQL, `ANALYZE runs`, so that the
+/// planner knows them. On fresh statistics (an empty table) it read every queued run and
+/// sorted them on each lease (14 ms a lease with 10,000 queued, 0.5 ms after `ANALYZE`),
+/// until autovacuum got round to it. SQLite plans the lease from the index either way.
+pub(super) async fn refresh_statistics(c: &mut AnyConnection) -> Result<()> {
+    if on_postgres(c) {
+        sqlx::query("ANALYZE runs").execute(&mut *c).await?;
+    }
+    Ok(())
 }
 
 /// Queues `run`, planned after submit (a tpe proposal, or `extend`), with the parameter
@@ -115,9 +157,8 @@ impl Write for CreateSweep {
         .bind(s.shapes.gpt2.map_or(0, |g| g.shortest_split as i64))
         .fetch_one(&mut *c)
         .await?;
-        for (run, params, memory) in &s.runs {
-            insert_run(c, id, run, *params, *memory).await?;
-        }
+        insert_runs(c, id, &s.runs).await?;
+        refresh_statistics(c).await?;
         Ok(SweepId(id))
     }
 }
