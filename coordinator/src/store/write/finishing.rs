@@ -3,11 +3,14 @@
 //! a failure or an expired lease) is queued again or failed for good; a sweep whose runs
 //! have all ended (and, for tpe, all been made) is closed.
 
+use std::collections::HashMap;
+
 use sqlx::AnyConnection;
 
 use gptsweep_api::{LeaseId, Named, Outcome, RunId, Sample};
 
 use super::Write;
+use super::group::{MAX_ROWS, Params, distinct_runs};
 use crate::clock::now_ms;
 use crate::error::{CoordinatorError, Result};
 
@@ -34,98 +37,198 @@ impl Write for Finish {
     type Output = ();
 
     async fn apply(self, c: &mut AnyConnection) -> Result<()> {
-        let Finish {
-            run,
-            lease,
-            outcome,
-            error,
-            samples,
-            summary_json,
-            max_attempts,
-        } = self;
-        // The holder, with what the end of a held run needs: one round trip, not three.
-        let held: Option<(Option<i64>, i64, String)> = sqlx::query_as(
-            "SELECT lease_id, sweep_id, stop_reason FROM runs WHERE id = $1 AND state = 'running'",
-        )
-        .bind(run.get())
-        .fetch_optional(&mut *c)
-        .await?;
-        let Some((Some(holder), sweep, stop_reason)) = held else {
-            return Err(lease_lost(lease, run));
-        };
-        if holder != lease.get() {
-            return Err(lease_lost(lease, run));
+        let run = self.run;
+        Finish::apply_many(vec![self], c)
+            .await?
+            .pop()
+            .unwrap_or_else(|| {
+                Err(CoordinatorError::NotFound(format!(
+                    "no answer for run {run}"
+                )))
+            })
+    }
+
+    /// A group of finishes in a few statements: one holder check, one insert of every
+    /// sample, and for the runs that end (finished or stopped) one update of the runs, one
+    /// of the attempts and a close check a sweep. A failure or a hand-back (rare, with more
+    /// to decide) is applied on its own.
+    async fn apply_many(finishes: Vec<Finish>, c: &mut AnyConnection) -> Result<Vec<Result<()>>> {
+        let mut answers = Vec::with_capacity(finishes.len());
+        for group in distinct_runs(finishes, |f| f.run) {
+            answers.extend(finish_group(group, c).await?);
         }
-        let now = now_ms();
-        for (i, s) in samples.iter().enumerate() {
-            sqlx::query("INSERT INTO samples (run_id, idx, prompt, seed, text) VALUES ($1, $2, $3, $4, $5) ON CONFLICT(run_id, idx) DO UPDATE SET text = excluded.text")
-                .bind(run.get())
-                .bind(i as i64)
-                .bind(&s.prompt)
-                .bind(s.seed as i64)
-                .bind(&s.text)
-                .execute(&mut *c)
-                .await?;
-        }
-        if outcome.run_state().is_none() {
-            // Handed back: the worker is stopping or its environment failed. The attempt is
-            // recorded but not counted, and the run is queued again at once.
-            end_attempt(c, lease, outcome, &error, now).await?;
-            sqlx::query("UPDATE runs SET attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END WHERE id = $1")
-                .bind(run.get())
-                .execute(&mut *c)
-                .await?;
-            return requeue_or_fail(c, run, u32::MAX).await;
-        }
-        if outcome == Outcome::Failed {
-            end_attempt(c, lease, outcome, &error, now).await?;
-            sqlx::query("UPDATE runs SET error = $1 WHERE id = $2")
-                .bind(&error)
-                .bind(run.get())
-                .execute(&mut *c)
-                .await?;
-            return requeue_or_fail(c, run, max_attempts).await;
-        }
-        let reason = if outcome == Outcome::Stopped && error.is_empty() {
-            stop_reason
-        } else {
-            error
-        };
-        sqlx::query("UPDATE runs SET state = $1, lease_id = NULL, lease_expires_at = NULL, error = $2, summary_json = $3, finished_at = $4 WHERE id = $5")
-            .bind(outcome.run_state().map(|s| s.as_str()))
-            .bind(&reason)
-            .bind(if summary_json.is_empty() { None } else { Some(summary_json) })
-            .bind(now)
-            .bind(run.get())
-            .execute(&mut *c)
-            .await?;
-        end_attempt(c, lease, outcome, &reason, now).await?;
-        close_if_done(c, sweep).await
+        Ok(answers)
     }
 }
 
-/// The refusal of a finish whose lease no longer holds its run.
-fn lease_lost(lease: LeaseId, run: RunId) -> CoordinatorError {
-    CoordinatorError::LeaseLost(format!(
-        "lease {lease} no longer holds run {run}; its result is dropped"
-    ))
+/// What a held run's row tells the end of its attempt: its sweep and the reason it was
+/// asked to stop, if it was.
+struct HeldRun {
+    sweep: i64,
+    stop_reason: String,
 }
 
-/// Records how the attempt `lease` ended, and why, at `now`.
-async fn end_attempt(
+/// Ends the attempts of `finishes` (distinct runs); a finish whose lease no longer holds
+/// its run is refused alone.
+async fn finish_group(finishes: Vec<Finish>, c: &mut AnyConnection) -> Result<Vec<Result<()>>> {
+    let held = holders(c, &finishes).await?;
+    let live: Vec<(&Finish, &HeldRun)> = finishes
+        .iter()
+        .zip(&held)
+        .filter_map(|(f, h)| Some((f, h.as_ref().ok()?)))
+        .collect();
+    insert_samples(c, &live).await?;
+    let now = now_ms();
+    let mut ended: Vec<(&Finish, String)> = Vec::new();
+    let mut sweeps: Vec<i64> = Vec::new();
+    for &(f, h) in &live {
+        if f.outcome.run_state().is_none() {
+            // Handed back: the worker is stopping or its environment failed. The attempt is
+            // recorded but not counted, and the run is queued again at once.
+            end_attempts(c, &[(f.lease, f.outcome, &f.error)], now).await?;
+            sqlx::query("UPDATE runs SET attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END WHERE id = $1")
+                .bind(f.run.get())
+                .execute(&mut *c)
+                .await?;
+            requeue_or_fail(c, f.run, u32::MAX).await?;
+        } else if f.outcome == Outcome::Failed {
+            end_attempts(c, &[(f.lease, f.outcome, &f.error)], now).await?;
+            sqlx::query("UPDATE runs SET error = $1 WHERE id = $2")
+                .bind(&f.error)
+                .bind(f.run.get())
+                .execute(&mut *c)
+                .await?;
+            requeue_or_fail(c, f.run, f.max_attempts).await?;
+        } else {
+            let reason = if f.outcome == Outcome::Stopped && f.error.is_empty() {
+                h.stop_reason.clone()
+            } else {
+                f.error.clone()
+            };
+            ended.push((f, reason));
+            sweeps.push(h.sweep);
+        }
+    }
+    end_runs(c, &ended, now).await?;
+    let attempts: Vec<(LeaseId, Outcome, &str)> = ended
+        .iter()
+        .map(|(f, reason)| (f.lease, f.outcome, reason.as_str()))
+        .collect();
+    end_attempts(c, &attempts, now).await?;
+    sweeps.sort_unstable();
+    sweeps.dedup();
+    for sweep in sweeps {
+        close_if_done(c, sweep).await?;
+    }
+    Ok(held.into_iter().map(|h| h.map(|_| ())).collect())
+}
+
+/// Checks each finish's lease against its run (distinct runs), in one query: the run's
+/// [`HeldRun`] where the lease holds it, else the refusal.
+async fn holders(c: &mut AnyConnection, finishes: &[Finish]) -> Result<Vec<Result<HeldRun>>> {
+    let sql = format!(
+        "SELECT id, lease_id, sweep_id, stop_reason FROM runs WHERE state = 'running' AND id IN ({})",
+        Params::of(c).list(1, finishes.len())
+    );
+    let mut query = sqlx::query_as::<_, (i64, Option<i64>, i64, String)>(sqlx::AssertSqlSafe(sql));
+    for f in finishes {
+        query = query.bind(f.run.get());
+    }
+    let rows: HashMap<i64, (Option<i64>, i64, String)> = query
+        .fetch_all(&mut *c)
+        .await?
+        .into_iter()
+        .map(|(id, lease, sweep, stop)| (id, (lease, sweep, stop)))
+        .collect();
+    Ok(finishes
+        .iter()
+        .map(|f| match rows.get(&f.run.get()) {
+            Some((Some(lease), sweep, stop)) if *lease == f.lease.get() => Ok(HeldRun {
+                sweep: *sweep,
+                stop_reason: stop.clone(),
+            }),
+            _ => Err(CoordinatorError::LeaseLost(format!(
+                "lease {} no longer holds run {}; its result is dropped",
+                f.lease, f.run
+            ))),
+        })
+        .collect())
+}
+
+/// Stores the samples of every finish of `live` (a sample already stored at an index is
+/// replaced: a run resumed after a lost finish samples again).
+async fn insert_samples(c: &mut AnyConnection, live: &[(&Finish, &HeldRun)]) -> Result<()> {
+    let samples: Vec<(RunId, usize, &Sample)> = live
+        .iter()
+        .flat_map(|(f, _)| f.samples.iter().enumerate().map(|(i, s)| (f.run, i, s)))
+        .collect();
+    let params = Params::of(c);
+    for chunk in samples.chunks(MAX_ROWS) {
+        let sql = format!(
+            "INSERT INTO samples (run_id, idx, prompt, seed, text) VALUES {} ON CONFLICT(run_id, idx) DO UPDATE SET text = excluded.text",
+            params.rows(chunk.len(), 5)
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for (run, i, s) in chunk {
+            query = query
+                .bind(run.get())
+                .bind(*i as i64)
+                .bind(&s.prompt)
+                .bind(s.seed as i64)
+                .bind(&s.text);
+        }
+        query.execute(&mut *c).await?;
+    }
+    Ok(())
+}
+
+/// Ends the runs of `ended` (each with its reason) in the state of their outcome, with
+/// their summaries, at `now`: their leases let go.
+async fn end_runs(c: &mut AnyConnection, ended: &[(&Finish, String)], now: i64) -> Result<()> {
+    let params = Params::of(c);
+    for chunk in ended.chunks(MAX_ROWS) {
+        let sql = format!(
+            "UPDATE runs SET state = v.column2, lease_id = NULL, lease_expires_at = NULL, error = v.column3, summary_json = v.column4, finished_at = v.column5
+             FROM (VALUES {}) AS v WHERE runs.id = v.column1",
+            params.rows(chunk.len(), 5)
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for (f, reason) in chunk {
+            query = query
+                .bind(f.run.get())
+                .bind(f.outcome.run_state().map(|s| s.as_str()))
+                .bind(reason.as_str())
+                .bind(Some(f.summary_json.as_str()).filter(|s| !s.is_empty()))
+                .bind(now);
+        }
+        query.execute(&mut *c).await?;
+    }
+    Ok(())
+}
+
+/// Records how each attempt (a lease) ended, and why, at `now`.
+async fn end_attempts(
     c: &mut AnyConnection,
-    lease: LeaseId,
-    outcome: Outcome,
-    reason: &str,
+    attempts: &[(LeaseId, Outcome, &str)],
     now: i64,
 ) -> Result<()> {
-    sqlx::query("UPDATE attempts SET state = $1, reason = $2, ended_at = $3 WHERE id = $4")
-        .bind(outcome.attempt_state().as_str())
-        .bind(reason)
-        .bind(now)
-        .bind(lease.get())
-        .execute(&mut *c)
-        .await?;
+    let params = Params::of(c);
+    for chunk in attempts.chunks(MAX_ROWS) {
+        let sql = format!(
+            "UPDATE attempts SET state = v.column2, reason = v.column3, ended_at = v.column4
+             FROM (VALUES {}) AS v WHERE attempts.id = v.column1",
+            params.rows(chunk.len(), 4)
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for (lease, outcome, reason) in chunk {
+            query = query
+                .bind(lease.get())
+                .bind(outcome.attempt_state().as_str())
+                .bind(*reason)
+                .bind(now);
+        }
+        query.execute(&mut *c).await?;
+    }
     Ok(())
 }
 

@@ -11,8 +11,8 @@ use gptsweep_api::{Directive, LeaseId, LeasedRun, RunId, RunState, WorkerId};
 
 use super::Write;
 use super::finishing::requeue_or_fail;
+use super::group::Params;
 use super::propose::propose;
-use super::values::Params;
 use super::workers::touch;
 use crate::clock::now_ms;
 use crate::error::{CoordinatorError, Result};
@@ -60,15 +60,6 @@ async fn room(c: &mut AnyConnection, lease: &Lease, memory_json: &str) -> Result
         None if running == 0 => i64::MAX,
         None => -1,
     }))
-}
-
-/// The one part of a sweep's spec that a lease carries. The rest is skipped without being
-/// built: a grid's spec lists every value (10,000 seeds are 60 KB of JSON), and building
-/// all of it as a `serde_json::Value` on every lease cost more than the lease's queries.
-#[derive(Debug, Default, serde::Deserialize)]
-struct SpecSamples {
-    #[serde(default)]
-    samples: Option<serde_json::Value>,
 }
 
 impl Write for Lease {
@@ -129,8 +120,6 @@ impl Write for Lease {
             .execute(&mut *c)
             .await?;
         debug_assert_eq!(updated.rows_affected(), 1);
-        let spec: SpecSamples =
-            serde_json::from_str(row.get::<&str, _>("spec_json")).unwrap_or_default();
         Ok(Some(LeasedRun {
             run: RunId(run_id),
             lease: LeaseId(lease_id),
@@ -139,7 +128,7 @@ impl Write for Lease {
             dataset_name: row.get("dname"),
             dataset_sha256: row.get("dataset_sha256"),
             dataset_builtin: row.get::<i64, _>("builtin") != 0,
-            samples_json: spec.samples.map(|s| s.to_string()).unwrap_or_default(),
+            samples_json: row.get("samples_json"),
             attempt: row.get::<i64, _>("attempts") as u32 + 1,
             resume_step: resume_step as u64,
         }))
@@ -153,7 +142,7 @@ impl Write for Lease {
 /// lease: 18 ms a lease with 10,000 queued.
 async fn next_queued(c: &mut AnyConnection, room: i64) -> Result<Option<sqlx::any::AnyRow>> {
     Ok(sqlx::query(
-        "SELECT r.id, r.sweep_id, r.hyperparams_json, r.attempts, r.checkpoint_step, s.name, s.spec_json, s.dataset_sha256, d.name AS dname, d.builtin
+        "SELECT r.id, r.sweep_id, r.hyperparams_json, r.attempts, r.checkpoint_step, s.name, s.samples_json, s.dataset_sha256, d.name AS dname, d.builtin
          FROM runs r JOIN sweeps s ON s.id = r.sweep_id JOIN datasets d ON d.sha256 = s.dataset_sha256
          WHERE r.state = 'queued' AND s.state = 'running' AND r.memory_bytes <= $1
          ORDER BY r.sweep_id, r.idx LIMIT 1",

@@ -11,7 +11,7 @@
 //!   [`propose`][]), renewing and expiring leases, the grace after a restart;
 //! - [`reports`][]: evaluations and checkpoints of a held run;
 //! - [`finishing`][]: the end of an attempt, and what follows for its run and sweep;
-//! - [`values`][]: placeholders for the set-based statements of a group of writes.
+//! - [`group`][]: what a group of writes applied together needs (runs apart, placeholders).
 //!
 //! The writes speak only SQL that SQLite and PostgreSQL share except where noted, and take
 //! the connection as their one argument, so a second backend adds a connection type and
@@ -21,11 +21,11 @@ mod datasets;
 mod delete;
 mod extend;
 mod finishing;
+mod group;
 mod leases;
 mod propose;
 mod reports;
 mod sweeps;
-mod values;
 mod workers;
 
 use std::future::Future;

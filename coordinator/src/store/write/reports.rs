@@ -1,15 +1,13 @@
 //! What a lease holder sends while it trains: evaluations (which may meet a rung of early
 //! termination) and the latest checkpoint.
 
-use std::collections::HashSet;
-
 use sqlx::AnyConnection;
 
 use gptsweep_api::{Directive, Evaluation, LeaseId, RunId, WorkerId};
 
 use super::Write;
+use super::group::{MAX_ROWS, Params, distinct_runs};
 use super::leases::{Held, check_leases, extend_lease, renew, touch_all};
-use super::values::{MAX_ROWS, Params};
 use crate::clock::now_ms;
 use crate::error::{CoordinatorError, Result};
 use crate::store::rungs;
@@ -53,29 +51,11 @@ impl Write for Report {
         c: &mut AnyConnection,
     ) -> Result<Vec<Result<Directive>>> {
         let mut answers = Vec::with_capacity(reports.len());
-        for group in distinct_runs(reports) {
+        for group in distinct_runs(reports, |r| r.run) {
             answers.extend(apply_group(group, c).await?);
         }
         Ok(answers)
     }
-}
-
-/// Splits `reports` in order into groups in which each run appears once, so that each row
-/// of a group's statements is one report's (a retried report can queue beside the
-/// original), and none outgrows a statement.
-fn distinct_runs(reports: Vec<Report>) -> Vec<Vec<Report>> {
-    let mut groups: Vec<Vec<Report>> = Vec::new();
-    let mut runs = HashSet::new();
-    for r in reports {
-        let full = groups.last().is_none_or(|g| g.len() >= MAX_ROWS);
-        if full || !runs.insert(r.run) {
-            runs.clear();
-            runs.insert(r.run);
-            groups.push(Vec::new());
-        }
-        groups.last_mut().expect("pushed above").push(r);
-    }
-    groups
 }
 
 /// Applies reports of distinct runs as one: a report whose lease no longer holds is

@@ -5,7 +5,7 @@ use sqlx::AnyConnection;
 
 use gptsweep_api::{Method, Named, RunState, SweepId};
 
-use super::values::{MAX_ROWS, Params};
+use super::group::{MAX_ROWS, Params};
 use super::{Write, on_postgres};
 use crate::clock::now_ms;
 use crate::error::{CoordinatorError, Result};
@@ -137,8 +137,8 @@ impl Write for CreateSweep {
         let now = now_ms();
         let spec_json = serde_json::to_string(&s.spec).expect("spec serialises");
         let id: i64 = sqlx::query_scalar(
-            "INSERT INTO sweeps (name, file_name, yaml, spec_json, method, metric, goal, dataset_sha256, state, created_at, early_min_iter, early_eta, run_cap, vocab_size, shortest_split, gpt2_shortest_split)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'running', $9, $10, $11, $12, $13, $14, $15) RETURNING id",
+            "INSERT INTO sweeps (name, file_name, yaml, spec_json, method, metric, goal, dataset_sha256, state, created_at, early_min_iter, early_eta, run_cap, vocab_size, shortest_split, gpt2_shortest_split, samples_json)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'running', $9, $10, $11, $12, $13, $14, $15, $16) RETURNING id",
         )
         .bind(&s.spec.name)
         .bind(&s.file_name)
@@ -155,6 +155,7 @@ impl Write for CreateSweep {
         .bind(s.shapes.char.vocab_size as i64)
         .bind(s.shapes.char.shortest_split as i64)
         .bind(s.shapes.gpt2.map_or(0, |g| g.shortest_split as i64))
+        .bind(serde_json::to_string(&s.spec.samples).expect("samples serialise"))
         .fetch_one(&mut *c)
         .await?;
         insert_runs(c, id, &s.runs).await?;

@@ -1,13 +1,36 @@
-//! Placeholders for set-based statements: an `IN` list, or the rows of a `VALUES` list, so
-//! that one statement carries a whole group of writes. Both backends name a `VALUES`
-//! list's columns `column1`, `column2`...; they differ in the placeholders worth
-//! generating (see [`Params::of`]).
+//! What a group of writes applied together (`Write::apply_many`) needs: the group split
+//! so that each run appears once in each part, and placeholders for the set-based
+//! statements that apply a part at once (an `IN` list, or the rows of a `VALUES` list).
+//! Both backends name a `VALUES` list's columns `column1`, `column2`...; they differ in
+//! the placeholders worth generating (see [`Params::of`]).
+
+use std::collections::HashSet;
 
 use sqlx::AnyConnection;
+
+use gptsweep_api::RunId;
 
 /// Most rows one set-based statement carries: 10 values a row stays well inside SQLite's
 /// 32,766 and PostgreSQL's 65,535 bound parameters a statement.
 pub(super) const MAX_ROWS: usize = 1_000;
+
+/// Splits `writes` in order into parts in which each run (`run` of a write) appears once,
+/// so that each row of a part's statements is one write's (a retried call can queue beside
+/// the original), and none outgrows a statement.
+pub(super) fn distinct_runs<W>(writes: Vec<W>, run: impl Fn(&W) -> RunId) -> Vec<Vec<W>> {
+    let mut parts: Vec<Vec<W>> = Vec::new();
+    let mut runs = HashSet::new();
+    for w in writes {
+        let full = parts.last().is_none_or(|p| p.len() >= MAX_ROWS);
+        if full || !runs.insert(run(&w)) {
+            runs.clear();
+            runs.insert(run(&w));
+            parts.push(Vec::new());
+        }
+        parts.last_mut().expect("pushed above").push(w);
+    }
+    parts
+}
 
 /// How a generated statement numbers its placeholders.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,6 +78,13 @@ impl Params {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_run_seen_again_starts_a_new_part() {
+        let parts = distinct_runs(vec![1, 2, 1, 3, 3], |&r| RunId(r));
+        assert_eq!(parts, vec![vec![1, 2], vec![1, 3], vec![3]]);
+        assert!(distinct_runs(Vec::<i64>::new(), |&r| RunId(r)).is_empty());
+    }
 
     #[test]
     fn numbers_every_value_once_in_order() {
