@@ -10,7 +10,7 @@ use sqlx::AnyConnection;
 use gptsweep_api::{LeaseId, Named, Outcome, RunId, Sample};
 
 use super::Write;
-use super::group::{MAX_ROWS, Params, distinct_runs};
+use super::group::{MAX_ROWS, Params, alone, distinct_runs};
 use crate::clock::now_ms;
 use crate::error::{CoordinatorError, Result};
 
@@ -37,15 +37,7 @@ impl Write for Finish {
     type Output = ();
 
     async fn apply(self, c: &mut AnyConnection) -> Result<()> {
-        let run = self.run;
-        Finish::apply_many(vec![self], c)
-            .await?
-            .pop()
-            .unwrap_or_else(|| {
-                Err(CoordinatorError::NotFound(format!(
-                    "no answer for run {run}"
-                )))
-            })
+        alone(self, c).await
     }
 
     /// A group of finishes in a few statements: one holder check, one insert of every

@@ -10,6 +10,9 @@ use sqlx::AnyConnection;
 
 use gptsweep_api::RunId;
 
+use super::Write;
+use crate::error::{CoordinatorError, Result};
+
 /// Most rows one set-based statement carries: 10 values a row stays well inside SQLite's
 /// 32,766 and PostgreSQL's 65,535 bound parameters a statement.
 pub(super) const MAX_ROWS: usize = 1_000;
@@ -30,6 +33,16 @@ pub(super) fn distinct_runs<W>(writes: Vec<W>, run: impl Fn(&W) -> RunId) -> Vec
         parts.last_mut().expect("pushed above").push(w);
     }
     parts
+}
+
+/// Applies `write` as a group of one: for a write whose [`Write::apply_many`] is the
+/// real implementation, so that one code path serves a write alone (in its savepoint,
+/// after a batch failed) and a group.
+pub(super) async fn alone<W: Write>(write: W, c: &mut AnyConnection) -> Result<W::Output> {
+    W::apply_many(vec![write], c)
+        .await?
+        .pop()
+        .unwrap_or_else(|| Err(CoordinatorError::Storage("a write went unanswered".into())))
 }
 
 /// How a generated statement numbers its placeholders.

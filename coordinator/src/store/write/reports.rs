@@ -6,10 +6,10 @@ use sqlx::AnyConnection;
 use gptsweep_api::{Directive, Evaluation, LeaseId, RunId, WorkerId};
 
 use super::Write;
-use super::group::{MAX_ROWS, Params, distinct_runs};
+use super::group::{MAX_ROWS, Params, alone, distinct_runs};
 use super::leases::{Held, check_leases, extend_lease, renew, touch_all};
 use crate::clock::now_ms;
-use crate::error::{CoordinatorError, Result};
+use crate::error::Result;
 use crate::store::rungs;
 
 /// Stores evaluations (idempotent per step), renews the lease, and answers the directive:
@@ -30,15 +30,7 @@ impl Write for Report {
     type Output = Directive;
 
     async fn apply(self, c: &mut AnyConnection) -> Result<Directive> {
-        let run = self.run;
-        Report::apply_many(vec![self], c)
-            .await?
-            .pop()
-            .unwrap_or_else(|| {
-                Err(CoordinatorError::NotFound(format!(
-                    "no answer for run {run}"
-                )))
-            })
+        alone(self, c).await
     }
 
     /// A group of reports in a few statements whatever its size: one lease check, one
