@@ -252,7 +252,9 @@ async fn grouped_finishes(dir: &std::path::Path, pg: Option<&Postgres>) {
             assert!(g.is_ok(), "finish {i}: {g:?}");
         }
     }
-    let states: Vec<(i64, String, Option<String>, String, Option<i64>)> =
+    /// A run's id, state, summary, error and lease.
+    type RunRow = (i64, String, Option<String>, String, Option<i64>);
+    let states: Vec<RunRow> =
         sqlx::query_as("SELECT id, state, summary_json, error, lease_id FROM runs ORDER BY id")
             .fetch_all(&pool)
             .await
