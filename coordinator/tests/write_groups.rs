@@ -1,4 +1,4 @@
-//! Reports, and finishes, queued together are applied as one group of set-based
+//! Reports, finishes and requests for work queued together are applied as one group of set-based
 //! statements (the writer's groups, `Write::apply_many`): each must land exactly as if
 //! applied alone, in order, and one whose lease no longer holds must be refused alone. On
 //! SQLite and PostgreSQL.
@@ -8,9 +8,10 @@ mod common;
 use common::postgres::Postgres;
 use common::{lease, submitted};
 
+use gptsweep_api::WorkerId;
 use gptsweep_api::{Directive, Evaluation, LeaseId, LeasedRun, Outcome, Sample};
 use gptsweep_coordinator::CoordinatorError;
-use gptsweep_coordinator::store::{Finish, Report, Store};
+use gptsweep_coordinator::store::{Finish, Lease, RegisterWorker, Report, Store};
 
 /// Four runs of one tiny model.
 const SWEEP: &str = "name: group
@@ -327,5 +328,124 @@ async fn grouped_finishes(dir: &std::path::Path, pg: Option<&Postgres>) {
         .await
         .unwrap();
     assert_eq!(open, "running", "runs c and d are not done");
+    store.close().await;
+}
+
+/// A task that queues a request for work from `worker`'s `device` on its first turn.
+fn queue_lease(
+    store: &Store,
+    worker: WorkerId,
+    device: &str,
+    fit_memory: bool,
+) -> tokio::task::JoinHandle<Result<Option<LeasedRun>, CoordinatorError>> {
+    let (store, device) = (store.clone(), device.to_string());
+    tokio::spawn(async move {
+        store
+            .write(Lease {
+                worker,
+                device,
+                lease_ms: 60_000,
+                fit_memory,
+            })
+            .await
+    })
+}
+
+#[tokio::test]
+async fn requests_for_work_queued_together_take_the_runs_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    grouped_leases(dir.path(), None).await;
+}
+
+#[tokio::test]
+async fn requests_for_work_queued_together_take_the_runs_in_order_on_postgres() {
+    if let Some(pg) = Postgres::start() {
+        let dir = tempfile::tempdir().unwrap();
+        grouped_leases(dir.path(), Some(&pg)).await;
+    }
+}
+
+async fn grouped_leases(dir: &std::path::Path, pg: Option<&Postgres>) {
+    let (store, pool, _, cpu) = submitted(dir, pg, SWEEP).await;
+    let gpus = store
+        .write(RegisterWorker {
+            name: "gpus".into(),
+            devices: vec!["cuda:0".into(), "cuda:1".into(), "cuda:2".into()],
+            // cuda:0 holds none of these runs; cuda:1 any one; cuda:2 is of unknown memory.
+            memory: [("cuda:0".to_string(), 1), ("cuda:1".to_string(), 1 << 40)].into(),
+        })
+        .await
+        .unwrap();
+    let first = [
+        queue_lease(&store, gpus, "cuda:0", true),
+        queue_lease(&store, cpu, "cpu", false),
+        queue_lease(&store, WorkerId(9_999), "cpu", false),
+        queue_lease(&store, gpus, "cuda:2", true),
+        // The same device again: served after the first request of it.
+        queue_lease(&store, cpu, "cpu", false),
+        // A device of unknown memory that already holds a run (from above) takes no other.
+        queue_lease(&store, gpus, "cuda:2", true),
+    ];
+    tokio::task::yield_now().await;
+    let mut got = Vec::new();
+    for answer in first {
+        got.push(answer.await.unwrap());
+    }
+    let run_of = |g: &Result<Option<LeasedRun>, CoordinatorError>| {
+        g.as_ref()
+            .ok()
+            .and_then(|r| r.as_ref())
+            .map(|r| r.run.get())
+    };
+    let runs: Vec<i64> = sqlx::query_scalar("SELECT id FROM runs ORDER BY idx")
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+    assert!(
+        matches!(&got[0], Ok(None)),
+        "cuda:0 has no room: {:?}",
+        got[0]
+    );
+    assert!(
+        matches!(&got[2], Err(CoordinatorError::NotFound(m)) if m.contains("worker 9999 is not registered")),
+        "{:?}",
+        got[2]
+    );
+    assert!(matches!(&got[5], Ok(None)), "cuda:2 is busy: {:?}", got[5]);
+    assert_eq!(
+        [run_of(&got[1]), run_of(&got[3]), run_of(&got[4])],
+        [Some(runs[0]), Some(runs[1]), Some(runs[2])],
+        "the runs in plan order, to the requests in order"
+    );
+    let attempts: Vec<(i64, i64, String, i64)> = sqlx::query_as(
+        "SELECT a.run_id, a.worker_id, a.device, r.lease_id FROM attempts a JOIN runs r ON r.id = a.run_id WHERE r.state = 'running' ORDER BY a.run_id",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    let leases: Vec<i64> = [&got[1], &got[3], &got[4]]
+        .iter()
+        .map(|g| g.as_ref().unwrap().as_ref().unwrap().lease.get())
+        .collect();
+    assert_eq!(
+        attempts,
+        vec![
+            (runs[0], cpu.get(), "cpu".into(), leases[0]),
+            (runs[1], gpus.get(), "cuda:2".into(), leases[1]),
+            (runs[2], cpu.get(), "cpu".into(), leases[2]),
+        ]
+    );
+    // One run left for two requests: the first takes it.
+    let second = [
+        queue_lease(&store, gpus, "cuda:1", true),
+        queue_lease(&store, cpu, "cpu", false),
+    ];
+    tokio::task::yield_now().await;
+    let mut got = Vec::new();
+    for answer in second {
+        got.push(answer.await.unwrap());
+    }
+    assert_eq!(run_of(&got[0]), Some(runs[3]));
+    assert!(matches!(&got[1], Ok(None)), "{:?}", got[1]);
     store.close().await;
 }

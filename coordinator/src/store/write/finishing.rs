@@ -10,7 +10,7 @@ use sqlx::AnyConnection;
 use gptsweep_api::{LeaseId, Named, Outcome, RunId, Sample};
 
 use super::Write;
-use super::group::{MAX_ROWS, Params, alone, distinct_runs};
+use super::group::{MAX_ROWS, Params, alone, distinct};
 use crate::clock::now_ms;
 use crate::error::{CoordinatorError, Result};
 
@@ -46,7 +46,7 @@ impl Write for Finish {
     /// to decide) is applied on its own.
     async fn apply_many(finishes: Vec<Finish>, c: &mut AnyConnection) -> Result<Vec<Result<()>>> {
         let mut answers = Vec::with_capacity(finishes.len());
-        for group in distinct_runs(finishes, |f| f.run) {
+        for group in distinct(finishes, |f| f.run) {
             answers.extend(finish_group(group, c).await?);
         }
         Ok(answers)

@@ -5,10 +5,9 @@
 //! the placeholders worth generating (see [`Params::of`]).
 
 use std::collections::HashSet;
+use std::hash::Hash;
 
 use sqlx::AnyConnection;
-
-use gptsweep_api::RunId;
 
 use super::Write;
 use crate::error::{CoordinatorError, Result};
@@ -17,17 +16,17 @@ use crate::error::{CoordinatorError, Result};
 /// 32,766 and PostgreSQL's 65,535 bound parameters a statement.
 pub(super) const MAX_ROWS: usize = 1_000;
 
-/// Splits `writes` in order into parts in which each run (`run` of a write) appears once,
-/// so that each row of a part's statements is one write's (a retried call can queue beside
-/// the original), and none outgrows a statement.
-pub(super) fn distinct_runs<W>(writes: Vec<W>, run: impl Fn(&W) -> RunId) -> Vec<Vec<W>> {
+/// Splits `writes` in order into parts in which no two writes share a key (`key` of a
+/// write: its run, or its device), so that each row of a part's statements is one write's
+/// (a retried call can queue beside the original), and none outgrows a statement.
+pub(super) fn distinct<W, K: Hash + Eq>(writes: Vec<W>, key: impl Fn(&W) -> K) -> Vec<Vec<W>> {
     let mut parts: Vec<Vec<W>> = Vec::new();
-    let mut runs = HashSet::new();
+    let mut keys = HashSet::new();
     for w in writes {
         let full = parts.last().is_none_or(|p| p.len() >= MAX_ROWS);
-        if full || !runs.insert(run(&w)) {
-            runs.clear();
-            runs.insert(run(&w));
+        if full || !keys.insert(key(&w)) {
+            keys.clear();
+            keys.insert(key(&w));
             parts.push(Vec::new());
         }
         parts.last_mut().expect("pushed above").push(w);
@@ -93,10 +92,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_run_seen_again_starts_a_new_part() {
-        let parts = distinct_runs(vec![1, 2, 1, 3, 3], |&r| RunId(r));
+    fn a_key_seen_again_starts_a_new_part() {
+        let parts = distinct(vec![1, 2, 1, 3, 3], |&r| r);
         assert_eq!(parts, vec![vec![1, 2], vec![1, 3], vec![3]]);
-        assert!(distinct_runs(Vec::<i64>::new(), |&r| RunId(r)).is_empty());
+        assert!(distinct(Vec::<i64>::new(), |&r| r).is_empty());
     }
 
     #[test]

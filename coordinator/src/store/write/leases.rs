@@ -1,156 +1,20 @@
-//! Leases: a queued run handed to one worker's device, renewed by every report and
-//! heartbeat of its holder, and expired (the run requeued) when the holder goes quiet. A
-//! tpe sweep's runs after the first are made here, when a worker asks for work.
+//! Leases once handed out ([`super::handout`]): checked and renewed by every report and
+//! heartbeat of their holder, and expired (the run requeued) when the holder goes quiet.
 
 use std::collections::HashMap;
 
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
-use gptsweep_api::{Directive, LeaseId, LeasedRun, RunId, RunState, WorkerId};
+use gptsweep_api::{Directive, LeaseId, RunId, RunState, WorkerId};
 
 use super::Write;
 use super::finishing::requeue_or_fail;
 use super::group::Params;
-use super::propose::propose;
 use super::workers::touch;
 use crate::clock::now_ms;
 use crate::error::{CoordinatorError, Result};
 use crate::store::column;
-
-/// Leases the next queued run (oldest sweep first, then plan order) to a worker's device;
-/// `None` when nothing is queued. When the oldest running sweep with work is a tpe sweep
-/// with no queued run that fits but fewer runs than its cap, its next run is proposed
-/// first, from every result so far, and leased if it fits the device (else it stays
-/// queued for a device where it fits).
-#[derive(Debug, Clone)]
-pub struct Lease {
-    /// The worker asking.
-    pub worker: WorkerId,
-    /// Its free device.
-    pub device: String,
-    /// How long the lease lasts unless renewed, ms.
-    pub lease_ms: i64,
-    /// Only a run whose training-memory estimate fits what the device's runs leave free
-    /// (a device of unknown memory takes one run at a time).
-    pub fit_memory: bool,
-}
-
-/// The most a device may still take, bytes, when leases must fit its memory: its memory
-/// less the estimates of the runs on it; `None` when anything goes.
-async fn room(c: &mut AnyConnection, lease: &Lease, memory_json: &str) -> Result<Option<i64>> {
-    if !lease.fit_memory {
-        return Ok(None);
-    }
-    let memory = serde_json::from_str::<std::collections::BTreeMap<String, u64>>(memory_json)
-        .ok()
-        .and_then(|m| m.get(&lease.device).copied())
-        .map(|m| i64::try_from(m).unwrap_or(i64::MAX));
-    let (used, running): (i64, i64) = sqlx::query_as(
-        "SELECT CAST(COALESCE(SUM(r.memory_bytes), 0) AS BIGINT), COUNT(*) FROM runs r JOIN attempts a ON a.id = r.lease_id
-         WHERE r.state = 'running' AND a.worker_id = $1 AND a.device = $2",
-    )
-    .bind(lease.worker.get())
-    .bind(&lease.device)
-    .fetch_one(&mut *c)
-    .await?;
-    Ok(Some(match memory {
-        Some(m) => m - used,
-        // Unknown memory: one run at a time.
-        None if running == 0 => i64::MAX,
-        None => -1,
-    }))
-}
-
-impl Write for Lease {
-    type Output = Option<LeasedRun>;
-
-    async fn apply(self, c: &mut AnyConnection) -> Result<Option<LeasedRun>> {
-        let known: Option<(String, Option<i64>)> =
-            sqlx::query_as("SELECT device_memory_json, last_seen FROM workers WHERE id = $1")
-                .bind(self.worker.get())
-                .fetch_optional(&mut *c)
-                .await?;
-        let Some((memory_json, last_seen)) = known else {
-            return Err(CoordinatorError::NotFound(format!(
-                "worker {} is not registered; register again",
-                self.worker
-            )));
-        };
-        touch_if_stale(c, self.worker, last_seen.unwrap_or(0), now_ms()).await?;
-        let room = room(c, &self, &memory_json).await?;
-        if room.is_some_and(|r| r < 0) {
-            return Ok(None);
-        }
-        let room = room.unwrap_or(i64::MAX);
-        let mut row = next_queued(c, room).await?;
-        let open: Option<i64> = sqlx::query_scalar(
-            "SELECT s.id FROM sweeps s WHERE s.state = 'running' AND s.method = 'tpe'
-               AND s.run_cap > (SELECT COUNT(*) FROM runs r WHERE r.sweep_id = s.id)
-             ORDER BY s.id LIMIT 1",
-        )
-        .fetch_optional(&mut *c)
-        .await?;
-        if let Some(sweep) = open
-            && row
-                .as_ref()
-                .is_none_or(|r| sweep < r.get::<i64, _>("sweep_id"))
-        {
-            propose(c, sweep).await?;
-            row = next_queued(c, room).await?;
-        }
-        let Some(row) = row else { return Ok(None) };
-        let run_id: i64 = row.get("id");
-        let now = now_ms();
-        let resume_step: i64 = row.get("checkpoint_step");
-        let lease_id: i64 = sqlx::query_scalar(
-            "INSERT INTO attempts (run_id, worker_id, device, state, started_at, resumed_from) VALUES ($1, $2, $3, 'running', $4, $5) RETURNING id",
-        )
-        .bind(run_id)
-        .bind(self.worker.get())
-        .bind(&self.device)
-        .bind(now)
-        .bind(resume_step)
-        .fetch_one(&mut *c)
-        .await?;
-        let updated = sqlx::query("UPDATE runs SET state = 'running', attempts = attempts + 1, lease_id = $1, lease_expires_at = $2 WHERE id = $3 AND state = 'queued'")
-            .bind(lease_id)
-            .bind(now + self.lease_ms)
-            .bind(run_id)
-            .execute(&mut *c)
-            .await?;
-        debug_assert_eq!(updated.rows_affected(), 1);
-        Ok(Some(LeasedRun {
-            run: RunId(run_id),
-            lease: LeaseId(lease_id),
-            sweep: row.get("name"),
-            hyperparams_json: row.get("hyperparams_json"),
-            dataset_name: row.get("dname"),
-            dataset_sha256: row.get("dataset_sha256"),
-            dataset_builtin: row.get::<i64, _>("builtin") != 0,
-            samples_json: row.get("samples_json"),
-            attempt: row.get::<i64, _>("attempts") as u32 + 1,
-            resume_step: resume_step as u64,
-        }))
-    }
-}
-
-/// The queued run to lease next (oldest running sweep first, then plan order) among those
-/// whose memory estimate is at most `room` bytes. Ordered by the columns of the index
-/// runs_queued (sweep_id, idx of queued runs only), so the first queued run is read off
-/// the index; ordering by s.id (the same value) made SQLite sort every queued run on every
-/// lease: 18 ms a lease with 10,000 queued.
-async fn next_queued(c: &mut AnyConnection, room: i64) -> Result<Option<sqlx::any::AnyRow>> {
-    Ok(sqlx::query(
-        "SELECT r.id, r.sweep_id, r.hyperparams_json, r.attempts, r.checkpoint_step, s.name, s.samples_json, s.dataset_sha256, d.name AS dname, d.builtin
-         FROM runs r JOIN sweeps s ON s.id = r.sweep_id JOIN datasets d ON d.sha256 = s.dataset_sha256
-         WHERE r.state = 'queued' AND s.state = 'running' AND r.memory_bytes <= $1
-         ORDER BY r.sweep_id, r.idx LIMIT 1",
-    )
-    .bind(room)
-    .fetch_optional(&mut *c)
-    .await?)
-}
 
 /// What checking a lease found: the directive for the holder, whether the run's sweep
 /// uses early termination, and the holder's worker with when it was last seen (all read
@@ -166,6 +30,11 @@ pub(super) struct Held {
 /// liveness is judged in tens of seconds).
 const SEEN_REFRESH_MS: i64 = 1_000;
 
+/// Whether a worker last seen at `last_seen` (as read) should be noted alive at `now`.
+pub(super) fn is_stale(last_seen: i64, now: i64) -> bool {
+    now - last_seen >= SEEN_REFRESH_MS
+}
+
 /// Notes `worker` alive at `now` if its `last_seen` (as read) is stale.
 async fn touch_if_stale(
     c: &mut AnyConnection,
@@ -173,7 +42,7 @@ async fn touch_if_stale(
     last_seen: i64,
     now: i64,
 ) -> Result<()> {
-    if now - last_seen >= SEEN_REFRESH_MS {
+    if is_stale(last_seen, now) {
         touch(c, worker).await?;
     }
     Ok(())
@@ -191,7 +60,7 @@ impl Held {
     /// The holder's worker, if its `last_seen` is stale at `now` (for [`touch_all`]).
     pub(super) fn stale_worker(&self, now: i64) -> Option<WorkerId> {
         self.worker
-            .filter(|&(_, seen)| now - seen >= SEEN_REFRESH_MS)
+            .filter(|&(_, seen)| is_stale(seen, now))
             .map(|(w, _)| w)
     }
 }

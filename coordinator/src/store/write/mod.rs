@@ -7,8 +7,8 @@
 //! - [`sweeps`][]: a new sweep and its runs, cancel, retry; [`extend`][]: more runs;
 //!   [`delete`][]: a sweep and all it holds;
 //! - [`workers`][]: registration;
-//! - [`leases`][]: handing out runs (and, for a tpe sweep, proposing the next one first:
-//!   [`propose`][]), renewing and expiring leases, the grace after a restart;
+//! - [`handout`][]: handing out runs (and, for a tpe sweep, proposing the next one first:
+//!   [`propose`][]); [`leases`][]: renewing and expiring leases, the grace after a restart;
 //! - [`reports`][]: evaluations and checkpoints of a held run;
 //! - [`finishing`][]: the end of an attempt, and what follows for its run and sweep;
 //! - [`group`][]: what a group of writes applied together needs (runs apart, placeholders).
@@ -22,6 +22,7 @@ mod delete;
 mod extend;
 mod finishing;
 mod group;
+mod handout;
 mod leases;
 mod propose;
 mod reports;
@@ -38,7 +39,8 @@ pub use datasets::{ForgetUnusedDatasets, InsertDataset};
 pub use delete::{Delete, Deleted};
 pub use extend::{Extend, Extended};
 pub use finishing::Finish;
-pub use leases::{ExpireLeases, GraceLeases, Heartbeat, Lease};
+pub use handout::Lease;
+pub use leases::{ExpireLeases, GraceLeases, Heartbeat};
 pub use reports::{Report, SetCheckpoint};
 pub use sweeps::{Cancel, CreateSweep, NewSweep, Retry};
 pub use workers::{Deregister, DisableDevice, RegisterWorker};

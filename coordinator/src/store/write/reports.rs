@@ -6,7 +6,7 @@ use sqlx::AnyConnection;
 use gptsweep_api::{Directive, Evaluation, LeaseId, RunId, WorkerId};
 
 use super::Write;
-use super::group::{MAX_ROWS, Params, alone, distinct_runs};
+use super::group::{MAX_ROWS, Params, alone, distinct};
 use super::leases::{Held, check_leases, extend_lease, renew, touch_all};
 use crate::clock::now_ms;
 use crate::error::Result;
@@ -43,7 +43,7 @@ impl Write for Report {
         c: &mut AnyConnection,
     ) -> Result<Vec<Result<Directive>>> {
         let mut answers = Vec::with_capacity(reports.len());
-        for group in distinct_runs(reports, |r| r.run) {
+        for group in distinct(reports, |r| r.run) {
             answers.extend(apply_group(group, c).await?);
         }
         Ok(answers)
