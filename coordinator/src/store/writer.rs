@@ -9,13 +9,16 @@
 //! fails is the transaction rolled back and the batch applied again, each write in its own
 //! savepoint, where the failure rolls back alone and the others keep their effect.
 //!
-//! Writes of one type queued one after another are applied as a group
-//! ([`Write::apply_many`]): a fleet's reports arrive together, and set-based statements
-//! take a whole group in a few round trips to the database where one at a time took a few
-//! each (each round trip wakes sqlx-sqlite's connection thread, or crosses the network to
-//! PostgreSQL).
+//! The writes of one type in a batch are applied as a group ([`Write::apply_many`]): a
+//! fleet's reports arrive together, and set-based statements take a whole group in a few
+//! round trips to the database where one at a time took a few each (each round trip wakes
+//! sqlx-sqlite's connection thread, or crosses the network to PostgreSQL). A batch's writes
+//! were all pending at once (none answered yet), so any order of them is one their callers
+//! could have seen: the writer takes them type by type (in the order each type first came),
+//! each type's in the order they came.
 
 use std::any::{Any, TypeId};
+use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 
@@ -209,13 +212,18 @@ async fn writer_loop(pool: AnyPool, mut rx: mpsc::Receiver<Queue>) {
 }
 
 /// Applies `batch` in one transaction, commits once, and answers every caller: plainly
-/// first, a group of same-type writes at a time, and again with a savepoint per write if
-/// any group failed.
+/// first, a group of same-type writes at a time, and again with a savepoint per write (in
+/// the same order) if any group failed.
 async fn commit_batch(conn: &mut AnyConnection, mut batch: Vec<Box<dyn Queued>>) {
     let mut tx = match conn.begin().await {
         Ok(tx) => tx,
         Err(e) => return refuse_all(batch, &e),
     };
+    let mut first_of_kind: HashMap<TypeId, usize> = HashMap::new();
+    for (i, op) in batch.iter().enumerate() {
+        first_of_kind.entry(op.kind()).or_insert(i);
+    }
+    batch.sort_by_key(|op| first_of_kind.get(&op.kind()).copied().unwrap_or(usize::MAX));
     let mut all_applied = true;
     let mut start = 0;
     while start < batch.len() {
