@@ -59,8 +59,8 @@ pub trait Write: Clone + Send + 'static {
     /// Applies the write.
     fn apply(self, c: &mut AnyConnection) -> impl Future<Output = Result<Self::Output>> + Send;
 
-    /// Applies writes of this type that were queued one after another, as if one by one in
-    /// order. `Err` means the transaction must be rolled back (the writer then applies each
+    /// Applies the writes of this type in one batch, as if one by one in the order they
+    /// came. `Err` means the transaction must be rolled back (the writer then applies each
     /// write alone, in a savepoint); an `Err` inside the answer is a write refused before it
     /// changed anything, which leaves the others standing. A write whose statements can be
     /// made set-based (one statement for many rows: a fleet's reports) overrides this to
