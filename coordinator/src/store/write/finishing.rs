@@ -10,7 +10,7 @@ use sqlx::AnyConnection;
 use gptsweep_api::{LeaseId, Named, Outcome, RunId, Sample};
 
 use super::Write;
-use super::group::{MAX_ROWS, Params, alone, distinct};
+use super::group::{Params, alone, distinct, each_chunk};
 use crate::clock::now_ms;
 use crate::error::{CoordinatorError, Result};
 
@@ -154,48 +154,50 @@ async fn insert_samples(c: &mut AnyConnection, live: &[(&Finish, &HeldRun)]) -> 
         .iter()
         .flat_map(|(f, _)| f.samples.iter().enumerate().map(|(i, s)| (f.run, i, s)))
         .collect();
-    let params = Params::of(c);
-    for chunk in samples.chunks(MAX_ROWS) {
-        let sql = format!(
-            "INSERT INTO samples (run_id, idx, prompt, seed, text) VALUES {} ON CONFLICT(run_id, idx) DO UPDATE SET text = excluded.text",
-            params.rows(chunk.len(), 5)
-        );
-        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for (run, i, s) in chunk {
-            query = query
+    each_chunk(
+        c,
+        &samples,
+        5,
+        |rows| {
+            format!(
+                "INSERT INTO samples (run_id, idx, prompt, seed, text) VALUES {rows} ON CONFLICT(run_id, idx) DO UPDATE SET text = excluded.text"
+            )
+        },
+        |query, (run, i, s)| {
+            query
                 .bind(run.get())
                 .bind(*i as i64)
                 .bind(&s.prompt)
                 .bind(s.seed as i64)
-                .bind(&s.text);
-        }
-        query.execute(&mut *c).await?;
-    }
-    Ok(())
+                .bind(&s.text)
+        },
+    )
+    .await
 }
 
 /// Ends the runs of `ended` (each with its reason) in the state of their outcome, with
 /// their summaries, at `now`: their leases let go.
 async fn end_runs(c: &mut AnyConnection, ended: &[(&Finish, String)], now: i64) -> Result<()> {
-    let params = Params::of(c);
-    for chunk in ended.chunks(MAX_ROWS) {
-        let sql = format!(
-            "UPDATE runs SET state = v.column2, lease_id = NULL, lease_expires_at = NULL, error = v.column3, summary_json = v.column4, finished_at = v.column5
-             FROM (VALUES {}) AS v WHERE runs.id = v.column1",
-            params.rows(chunk.len(), 5)
-        );
-        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for (f, reason) in chunk {
-            query = query
+    each_chunk(
+        c,
+        ended,
+        5,
+        |rows| {
+            format!(
+                "UPDATE runs SET state = v.column2, lease_id = NULL, lease_expires_at = NULL, error = v.column3, summary_json = v.column4, finished_at = v.column5
+                 FROM (VALUES {rows}) AS v WHERE runs.id = v.column1"
+            )
+        },
+        |query, (f, reason)| {
+            query
                 .bind(f.run.get())
                 .bind(f.outcome.run_state().map(|s| s.as_str()))
                 .bind(reason.as_str())
                 .bind(Some(f.summary_json.as_str()).filter(|s| !s.is_empty()))
-                .bind(now);
-        }
-        query.execute(&mut *c).await?;
-    }
-    Ok(())
+                .bind(now)
+        },
+    )
+    .await
 }
 
 /// Records how each attempt (a lease) ended, and why, at `now`.
@@ -204,24 +206,25 @@ async fn end_attempts(
     attempts: &[(LeaseId, Outcome, &str)],
     now: i64,
 ) -> Result<()> {
-    let params = Params::of(c);
-    for chunk in attempts.chunks(MAX_ROWS) {
-        let sql = format!(
-            "UPDATE attempts SET state = v.column2, reason = v.column3, ended_at = v.column4
-             FROM (VALUES {}) AS v WHERE attempts.id = v.column1",
-            params.rows(chunk.len(), 4)
-        );
-        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for (lease, outcome, reason) in chunk {
-            query = query
+    each_chunk(
+        c,
+        attempts,
+        4,
+        |rows| {
+            format!(
+                "UPDATE attempts SET state = v.column2, reason = v.column3, ended_at = v.column4
+                 FROM (VALUES {rows}) AS v WHERE attempts.id = v.column1"
+            )
+        },
+        |query, (lease, outcome, reason)| {
+            query
                 .bind(lease.get())
                 .bind(outcome.attempt_state().as_str())
                 .bind(*reason)
-                .bind(now);
-        }
-        query.execute(&mut *c).await?;
-    }
-    Ok(())
+                .bind(now)
+        },
+    )
+    .await
 }
 
 /// Closes the run's sweep once it is done ([`close_if_done`]).

@@ -44,6 +44,30 @@ pub(super) async fn alone<W: Write>(write: W, c: &mut AnyConnection) -> Result<W
         .unwrap_or_else(|| Err(CoordinatorError::Storage("a write went unanswered".into())))
 }
 
+/// A statement being built over the `Any` driver.
+pub(super) type AnyQuery = sqlx::query::Query<'static, sqlx::Any, sqlx::any::AnyArguments>;
+
+/// Runs a set-based statement once a chunk of at most [`MAX_ROWS`] `items`: `sql` makes its
+/// text from the chunk's rows of `cols` placeholders each, `bind` binds one item's values.
+pub(super) async fn each_chunk<T: Sync>(
+    c: &mut AnyConnection,
+    items: &[T],
+    cols: usize,
+    sql: impl Fn(&str) -> String + Send + Sync,
+    bind: impl Fn(AnyQuery, &T) -> AnyQuery + Send + Sync,
+) -> Result<()> {
+    let params = Params::of(c);
+    for chunk in items.chunks(MAX_ROWS) {
+        let rows = params.rows(chunk.len(), cols);
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql(&rows)));
+        for item in chunk {
+            query = bind(query, item);
+        }
+        query.execute(&mut *c).await?;
+    }
+    Ok(())
+}
+
 /// How a generated statement numbers its placeholders.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Params {

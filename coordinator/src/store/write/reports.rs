@@ -6,7 +6,7 @@ use sqlx::AnyConnection;
 use gptsweep_api::{Directive, Evaluation, LeaseId, RunId, WorkerId};
 
 use super::Write;
-use super::group::{MAX_ROWS, Params, alone, distinct};
+use super::group::{alone, distinct, each_chunk};
 use super::leases::{Held, check_leases, extend_lease, renew, touch_all};
 use crate::clock::now_ms;
 use crate::error::Result;
@@ -93,16 +93,18 @@ async fn insert_evals(c: &mut AnyConnection, live: &[(&Report, &Held)], now: i64
         .iter()
         .flat_map(|(r, _)| r.evals.iter().map(move |e| (*r, e)))
         .collect();
-    let params = Params::of(c);
-    for chunk in evals.chunks(MAX_ROWS) {
-        let sql = format!(
-            "INSERT INTO evals (run_id, step, train_loss, val_loss, train_bpc, val_bpc, tokens_per_sec, train_secs, attempt_id, recorded_at)
-             VALUES {} ON CONFLICT(run_id, step) DO NOTHING",
-            params.rows(chunk.len(), 10)
-        );
-        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for (r, e) in chunk {
-            query = query
+    each_chunk(
+        c,
+        &evals,
+        10,
+        |rows| {
+            format!(
+                "INSERT INTO evals (run_id, step, train_loss, val_loss, train_bpc, val_bpc, tokens_per_sec, train_secs, attempt_id, recorded_at)
+                 VALUES {rows} ON CONFLICT(run_id, step) DO NOTHING"
+            )
+        },
+        |query, (r, e)| {
+            query
                 .bind(r.run.get())
                 .bind(e.step as i64)
                 .bind(e.train_loss as f64)
@@ -112,11 +114,10 @@ async fn insert_evals(c: &mut AnyConnection, live: &[(&Report, &Held)], now: i64
                 .bind(e.tokens_per_sec)
                 .bind(e.train_secs)
                 .bind(r.lease.get())
-                .bind(now);
-        }
-        query.execute(&mut *c).await?;
-    }
-    Ok(())
+                .bind(now)
+        },
+    )
+    .await
 }
 
 /// Updates the running stats of every run of `live` that reported evaluations (best and
@@ -127,24 +128,26 @@ async fn update_runs(c: &mut AnyConnection, live: &[(&Report, &Held)], now: i64)
         .map(|(r, _)| *r)
         .filter(|r| !r.evals.is_empty())
         .collect();
-    let params = Params::of(c);
-    for chunk in with_evals.chunks(MAX_ROWS) {
-        // v: run id, lowest val_loss reported, its step, then the latest evaluation's
-        // train_loss, step, tokens/s, train seconds, and the lease's new expiry, train_bpc.
-        let sql = format!(
-            "UPDATE runs SET
-               best_step = CASE WHEN runs.best_val_loss IS NULL OR v.column2 < runs.best_val_loss THEN v.column3 ELSE runs.best_step END,
-               best_val_loss = (SELECT MIN(val_loss) FROM evals WHERE run_id = runs.id),
-               best_val_bpc = (SELECT MIN(val_bpc) FROM evals WHERE run_id = runs.id),
-               last_train_loss = v.column4,
-               last_step = CASE WHEN runs.last_step > v.column5 THEN runs.last_step ELSE v.column5 END,
-               tokens_per_sec = v.column6, train_secs = v.column7,
-               lease_expires_at = v.column8, last_train_bpc = v.column9
-             FROM (VALUES {}) AS v WHERE runs.id = v.column1",
-            params.rows(chunk.len(), 9)
-        );
-        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for r in chunk {
+    // v: run id, lowest val_loss reported, its step, then the latest evaluation's
+    // train_loss, step, tokens/s, train seconds, and the lease's new expiry, train_bpc.
+    each_chunk(
+        c,
+        &with_evals,
+        9,
+        |rows| {
+            format!(
+                "UPDATE runs SET
+                   best_step = CASE WHEN runs.best_val_loss IS NULL OR v.column2 < runs.best_val_loss THEN v.column3 ELSE runs.best_step END,
+                   best_val_loss = (SELECT MIN(val_loss) FROM evals WHERE run_id = runs.id),
+                   best_val_bpc = (SELECT MIN(val_bpc) FROM evals WHERE run_id = runs.id),
+                   last_train_loss = v.column4,
+                   last_step = CASE WHEN runs.last_step > v.column5 THEN runs.last_step ELSE v.column5 END,
+                   tokens_per_sec = v.column6, train_secs = v.column7,
+                   lease_expires_at = v.column8, last_train_bpc = v.column9
+                 FROM (VALUES {rows}) AS v WHERE runs.id = v.column1"
+            )
+        },
+        |query, r| {
             let last = r
                 .evals
                 .iter()
@@ -155,7 +158,7 @@ async fn update_runs(c: &mut AnyConnection, live: &[(&Report, &Held)], now: i64)
                 .iter()
                 .min_by(|a, b| a.val_loss.total_cmp(&b.val_loss))
                 .expect("filtered above");
-            query = query
+            query
                 .bind(r.run.get())
                 .bind(best.val_loss as f64)
                 .bind(best.step as i64)
@@ -164,11 +167,10 @@ async fn update_runs(c: &mut AnyConnection, live: &[(&Report, &Held)], now: i64)
                 .bind(last.tokens_per_sec)
                 .bind(last.train_secs)
                 .bind(now + r.lease_ms)
-                .bind(last.train_bpc as f64);
-        }
-        query.execute(&mut *c).await?;
-    }
-    Ok(())
+                .bind(last.train_bpc as f64)
+        },
+    )
+    .await
 }
 
 /// Records a checkpoint blob as the run's latest if it is newer than the stored one;

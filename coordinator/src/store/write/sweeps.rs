@@ -5,7 +5,7 @@ use sqlx::AnyConnection;
 
 use gptsweep_api::{Method, Named, RunState, SweepId};
 
-use super::group::{MAX_ROWS, Params};
+use super::group::each_chunk;
 use super::{Write, on_postgres};
 use crate::clock::now_ms;
 use crate::error::{CoordinatorError, Result};
@@ -69,27 +69,28 @@ async fn insert_runs(
     sweep: i64,
     runs: &[(PlannedRun, u64, u64)],
 ) -> Result<()> {
-    let params = Params::of(c);
     let now = now_ms();
-    for chunk in runs.chunks(MAX_ROWS) {
-        let sql = format!(
-            "INSERT INTO runs (sweep_id, idx, hyperparams_json, swept_json, num_params, created_at, memory_bytes, state) SELECT v.*, 'queued' FROM (VALUES {}) AS v",
-            params.rows(chunk.len(), 7)
-        );
-        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for (run, size, memory) in chunk {
-            query = query
+    each_chunk(
+        c,
+        runs,
+        7,
+        |rows| {
+            format!(
+                "INSERT INTO runs (sweep_id, idx, hyperparams_json, swept_json, num_params, created_at, memory_bytes, state) SELECT v.*, 'queued' FROM (VALUES {rows}) AS v"
+            )
+        },
+        |query, (run, size, memory)| {
+            query
                 .bind(sweep)
                 .bind(run.index as i64)
                 .bind(serde_json::to_string(&run.hyperparams).expect("serialises"))
                 .bind(serde_json::to_string(&run.swept).expect("serialises"))
                 .bind(*size as i64)
                 .bind(now)
-                .bind(*memory as i64);
-        }
-        query.execute(&mut *c).await?;
-    }
-    Ok(())
+                .bind(*memory as i64)
+        },
+    )
+    .await
 }
 
 /// After many runs were queued at once: on PostgreSQL, `ANALYZE runs`, so that the
