@@ -27,6 +27,7 @@ pub mod corpus;
 pub mod driver;
 pub mod error;
 pub mod eval;
+pub mod fused;
 pub mod input_file;
 pub mod model;
 pub mod rng;

@@ -1,7 +1,9 @@
 //! Causal multi-head self-attention with every head in one batched matmul: one fused
 //! q/k/v projection (no bias, as the lecture's per-head Linear layers), scores scaled by
 //! head_size^-0.5, a causal mask, softmax, dropout on the weights, the output projection
-//! and dropout.
+//! and dropout. On the CPU backends the attention itself is one fused kernel
+//! ([`fused::causal_attention`]); elsewhere, and with dropout on the weights in training, it
+//! is composed of tensor operations ([`CausalSelfAttention::composed`]).
 
 use burn::module::Module;
 use burn::nn::{Dropout, DropoutConfig, Linear};
@@ -11,6 +13,7 @@ use burn::tensor::{Bool, Tensor};
 
 use super::init::{self, Weights};
 use crate::config::ModelConfig;
+use crate::fused;
 
 /// All heads of one block's attention.
 #[derive(Module, Debug)]
@@ -42,19 +45,36 @@ impl<B: Backend> CausalSelfAttention<B> {
 
     /// `[batch, time, n_embd] -> [batch, time, n_embd]`, position t attending to <= t only.
     pub fn forward(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
-        let [b, t, c] = x.dims();
+        let [_, _, c] = x.dims();
+        let scale = ((c / self.n_head) as f64).powf(-0.5);
+        let qkv = init::apply(&self.qkv, x);
+        // The fused kernel has no dropout on the weights: with dropout in training, the
+        // composed version runs.
+        let dropping = self.attn_drop.prob > 0.0 && B::ad_enabled(&qkv.device());
+        let fused = if dropping {
+            Err(qkv)
+        } else {
+            fused::causal_attention(qkv, self.n_head, scale as f32)
+        };
+        let out = fused.unwrap_or_else(|qkv| self.composed(qkv, scale));
+        self.resid_drop.forward(init::apply(&self.proj, out))
+    }
+
+    /// The attention of the heads in `qkv` `[batch, time, 3 * n_embd]` in tensor operations,
+    /// for the backends without a fused kernel: `[batch, time, n_embd]`.
+    pub fn composed(&self, qkv: Tensor<B, 3>, scale: f64) -> Tensor<B, 3> {
+        let [b, t, c3] = qkv.dims();
+        let c = c3 / 3;
         let (h, d) = (self.n_head, c / self.n_head);
-        let device = x.device();
+        let device = qkv.device();
         let heads = |m: Tensor<B, 3>| m.reshape([b, t, h, d]).swap_dims(1, 2);
-        let mut qkv = init::apply(&self.qkv, x).chunk(3, 2).into_iter();
+        let mut qkv = qkv.chunk(3, 2).into_iter();
         let (q, k, v) = (
             heads(qkv.next().expect("q")),
             heads(qkv.next().expect("k")),
             heads(qkv.next().expect("v")),
         );
-        let scores = q
-            .matmul(k.swap_dims(2, 3))
-            .mul_scalar((d as f64).powf(-0.5));
+        let scores = q.matmul(k.swap_dims(2, 3)).mul_scalar(scale);
         // burn's tril_mask is true strictly above the diagonal: the future positions. The
         // mask is applied as an additive bias of -inf there, one [T*T] row shared by every
         // (batch, head): flattened so, the add takes burn-flex's SIMD shared-row path, where
@@ -67,7 +87,91 @@ impl<B: Backend> CausalSelfAttention<B> {
         let scores = (scores.reshape([b * h, t * t]) + bias).reshape([b, h, t, t]);
         let weights = softmax(scores, 3);
         let out = self.attn_drop.forward(weights).matmul(v);
-        let out = out.swap_dims(1, 2).reshape([b, t, c]);
-        self.resid_drop.forward(init::apply(&self.proj, out))
+        out.swap_dims(1, 2).reshape([b, t, c])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backend::{CpuInfer, CpuTrain};
+    use crate::config::Hyperparams;
+    use burn::tensor::{Distribution, Tolerance};
+
+    fn attention<B: Backend>(n_embd: usize, n_head: usize) -> CausalSelfAttention<B> {
+        let cfg = Hyperparams {
+            n_embd,
+            n_head,
+            dropout: 0.0,
+            ..Default::default()
+        }
+        .model_config(11);
+        CausalSelfAttention::new(&cfg, &mut Weights::new(3), &Default::default())
+    }
+
+    /// The fused CPU kernel against the composed tensor operations on the same input: the
+    /// output, and the gradient of a weighted sum of it with respect to q, k and v.
+    fn fused_matches_composed(b: usize, t: usize, h: usize, d: usize) {
+        let device = Default::default();
+        let c = h * d;
+        let scale = (d as f64).powf(-0.5);
+        let attn = attention::<CpuTrain>(c, h);
+        let qkv =
+            Tensor::<CpuTrain, 3>::random([b, t, 3 * c], Distribution::Normal(0.0, 1.0), &device);
+        let weights =
+            Tensor::<CpuTrain, 3>::random([b, t, c], Distribution::Normal(0.0, 1.0), &device);
+        let run = |fused: bool| {
+            let x = qkv.clone().detach().require_grad();
+            let out = if fused {
+                fused::causal_attention(x.clone(), h, scale as f32).expect("a CPU kernel")
+            } else {
+                attn.composed(x.clone(), scale)
+            };
+            let grads = (out.clone() * weights.clone()).sum().backward();
+            (
+                out.inner().into_data(),
+                x.grad(&grads).expect("a gradient").into_data(),
+            )
+        };
+        let ((out_f, grad_f), (out_c, grad_c)) = (run(true), run(false));
+        let tol = Tolerance::absolute(2e-5);
+        out_f.assert_approx_eq::<f32>(&out_c, tol);
+        grad_f.assert_approx_eq::<f32>(&grad_c, tol);
+        // Without autodiff (evaluation, sampling) the same kernel answers the same.
+        let infer = fused::causal_attention(
+            Tensor::<CpuInfer, 3>::from_data(qkv.inner().into_data(), &device),
+            h,
+            scale as f32,
+        )
+        .expect("a CPU kernel");
+        infer.into_data().assert_approx_eq::<f32>(&out_c, tol);
+    }
+
+    #[test]
+    fn fused_attention_matches_the_composed_one() {
+        fused_matches_composed(2, 5, 2, 3);
+        fused_matches_composed(1, 1, 1, 4);
+        fused_matches_composed(3, 64, 4, 16);
+        // Past one row block of the kernel (64), and not a multiple of it.
+        fused_matches_composed(2, 150, 3, 8);
+    }
+
+    #[test]
+    fn training_with_attention_dropout_takes_the_composed_path() {
+        let cfg = Hyperparams {
+            n_embd: 8,
+            n_head: 2,
+            dropout: 0.5,
+            ..Default::default()
+        }
+        .model_config(11);
+        let device = Default::default();
+        let mut attn = CausalSelfAttention::<CpuTrain>::new(&cfg, &mut Weights::new(3), &device);
+        attn.resid_drop.prob = 0.0;
+        let x = Tensor::<CpuTrain, 3>::ones([1, 4, 8], &device);
+        // Dropout draws differ between calls: the composed path is random, the fused one is not.
+        let a = attn.forward(x.clone()).into_data();
+        let b = attn.forward(x).into_data();
+        assert_ne!(a, b, "dropout on the weights must apply in training");
     }
 }

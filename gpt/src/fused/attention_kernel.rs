@@ -1,0 +1,230 @@
+//! Causal multi-head self-attention on the CPU as one kernel per (sequence, head), forward
+//! and backward, on plain `f32` slices. It reads q, k and v straight out of the fused
+//! projection's `[B, T, 3C]` output and writes the heads' outputs straight into `[B, T, C]`
+//! (and the gradient straight into `[B, T, 3C]`): no head split, no transposes, no
+//! `[B, H, T, T]` mask, no separate softmax passes. Products go through the `gemm` crate
+//! burn-flex itself uses (strided operands, so the column slices of a head need no copy); the
+//! causal structure is used to skip the blocks above the diagonal; the softmax and its
+//! gradient are one pass a row with a vectorised `exp`.
+
+#![allow(unsafe_code)]
+
+use rayon::prelude::*;
+
+use super::simd;
+
+/// The shape of one attention call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Dims {
+    /// Sequences in the batch.
+    pub batch: usize,
+    /// Positions per sequence.
+    pub time: usize,
+    /// Heads.
+    pub heads: usize,
+    /// Width of one head.
+    pub head_dim: usize,
+}
+
+impl Dims {
+    fn width(&self) -> usize {
+        self.heads * self.head_dim
+    }
+}
+
+/// Rows of the score matrix computed per product: blocks above the diagonal are skipped.
+const ROW_BLOCK: usize = 64;
+
+/// A pointer shared by the tasks of one call, each writing its own (sequence, head)'s
+/// disjoint columns of the output.
+#[derive(Clone, Copy)]
+struct Shared(*mut f32);
+// SAFETY: every task writes a disjoint set of elements (its head's columns of its own
+// sequence's rows), and the buffer outlives the parallel loop that uses it.
+unsafe impl Send for Shared {}
+unsafe impl Sync for Shared {}
+
+/// A strided matrix operand: base pointer, row stride, column stride (in elements).
+type Operand = (*const f32, isize, isize);
+
+/// `dst (m x n, row stride dst_rs) = scale * lhs (m x k) . rhs (k x n)`, overwriting `dst`.
+///
+/// # Safety
+/// Every element the strides reach must lie in live buffers; `dst` must not alias the
+/// operands.
+unsafe fn product(
+    (m, n, k): (usize, usize, usize),
+    dst: *mut f32,
+    dst_rs: usize,
+    lhs: Operand,
+    rhs: Operand,
+    scale: f32,
+) {
+    // SAFETY: forwarded from the caller.
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            dst,
+            1,
+            dst_rs as isize,
+            false,
+            lhs.0,
+            lhs.2,
+            lhs.1,
+            rhs.0,
+            rhs.2,
+            rhs.1,
+            0.0,
+            scale,
+            false,
+            false,
+            false,
+            gemm::Parallelism::None,
+        )
+    }
+}
+
+/// Row blocks `[r0, r1)` of a `t`-row matrix.
+fn row_blocks(t: usize) -> impl Iterator<Item = (usize, usize)> {
+    (0..t)
+        .step_by(ROW_BLOCK)
+        .map(move |r0| (r0, (r0 + ROW_BLOCK).min(t)))
+}
+
+/// Forward pass: `out [B, T, C]` and the attention weights `[B, H, T, T]` (zero above the
+/// diagonal), which the backward pass needs.
+pub fn forward(qkv: &[f32], dims: Dims, scale: f32) -> (Vec<f32>, Vec<f32>) {
+    let Dims {
+        batch,
+        time: t,
+        heads,
+        head_dim: d,
+    } = dims;
+    let c = dims.width();
+    let c3 = 3 * c;
+    assert_eq!(qkv.len(), batch * t * c3, "qkv of {dims:?}");
+    let mut out = vec![0.0f32; batch * t * c];
+    let mut probs = vec![0.0f32; batch * heads * t * t];
+    let out_ptr = Shared(out.as_mut_ptr());
+    probs.par_chunks_mut(t * t).enumerate().for_each(|(bh, p)| {
+        let (b, h) = (bh / heads, bh % heads);
+        let q = qkv[b * t * c3 + h * d..].as_ptr();
+        let out_ptr = out_ptr;
+        // SAFETY: q, k and v rows are `c3` apart inside `qkv`, `d` columns each; `p` is
+        // this task's own T x T block; this task alone writes its head's columns of
+        // sequence b in `out`.
+        unsafe {
+            let (k, v) = (q.add(c), q.add(2 * c));
+            for (r0, r1) in row_blocks(t) {
+                product(
+                    (r1 - r0, r1, d),
+                    p[r0 * t..].as_mut_ptr(),
+                    t,
+                    (q.add(r0 * c3), c3 as isize, 1),
+                    (k, 1, c3 as isize),
+                    scale,
+                );
+            }
+            for i in 0..t {
+                let row = &mut p[i * t..(i + 1) * t];
+                simd::softmax_in_place(&mut row[..=i]);
+                row[i + 1..].fill(0.0);
+            }
+            let o = out_ptr.0.add(b * t * c + h * d);
+            for (r0, r1) in row_blocks(t) {
+                product(
+                    (r1 - r0, d, r1),
+                    o.add(r0 * c),
+                    c,
+                    (p[r0 * t..].as_ptr(), t as isize, 1),
+                    (v, c3 as isize, 1),
+                    1.0,
+                );
+            }
+        }
+    });
+    (out, probs)
+}
+
+/// Backward pass: the gradient of `qkv [B, T, 3C]` from the gradient of `out [B, T, C]`,
+/// given the forward's input and attention weights.
+pub fn backward(qkv: &[f32], probs: &[f32], grad_out: &[f32], dims: Dims, scale: f32) -> Vec<f32> {
+    let Dims {
+        batch,
+        time: t,
+        heads,
+        head_dim: d,
+    } = dims;
+    let c = dims.width();
+    let c3 = 3 * c;
+    assert_eq!(qkv.len(), batch * t * c3, "qkv of {dims:?}");
+    assert_eq!(probs.len(), batch * heads * t * t, "weights of {dims:?}");
+    assert_eq!(grad_out.len(), batch * t * c, "output gradient of {dims:?}");
+    let mut grad = vec![0.0f32; batch * t * c3];
+    let grad_ptr = Shared(grad.as_mut_ptr());
+    (0..batch * heads).into_par_iter().for_each_init(
+        || vec![0.0f32; t * t],
+        |ds, bh| {
+            let (b, h) = (bh / heads, bh % heads);
+            let p = &probs[bh * t * t..(bh + 1) * t * t];
+            let q = qkv[b * t * c3 + h * d..].as_ptr();
+            let dout = grad_out[b * t * c + h * d..].as_ptr();
+            let grad_ptr = grad_ptr;
+            // SAFETY: as in `forward`; `ds` is this worker's own T x T scratch; the three
+            // gradient column slices of head h in sequence b are written by this task alone.
+            unsafe {
+                let (k, v) = (q.add(c), q.add(2 * c));
+                let dq = grad_ptr.0.add(b * t * c3 + h * d);
+                let (dk, dv) = (dq.add(c), dq.add(2 * c));
+                for (r0, r1) in row_blocks(t) {
+                    // dV[j] = sum over i >= j of P[i, j] dO[i].
+                    product(
+                        (r1 - r0, d, t - r0),
+                        dv.add(r0 * c3),
+                        c3,
+                        (p[r0 * t + r0..].as_ptr(), 1, t as isize),
+                        (dout.add(r0 * c), c as isize, 1),
+                        1.0,
+                    );
+                    // dP = dO . V^T, the causal part of these rows.
+                    product(
+                        (r1 - r0, r1, d),
+                        ds[r0 * t..].as_mut_ptr(),
+                        t,
+                        (dout.add(r0 * c), c as isize, 1),
+                        (v, 1, c3 as isize),
+                        1.0,
+                    );
+                }
+                for i in 0..t {
+                    let row = &mut ds[i * t..(i + 1) * t];
+                    simd::softmax_grad_in_place(&p[i * t..=i * t + i], &mut row[..=i], scale);
+                    row[i + 1..].fill(0.0);
+                }
+                for (r0, r1) in row_blocks(t) {
+                    // dQ = dS . K.
+                    product(
+                        (r1 - r0, d, r1),
+                        dq.add(r0 * c3),
+                        c3,
+                        (ds[r0 * t..].as_ptr(), t as isize, 1),
+                        (k, c3 as isize, 1),
+                        1.0,
+                    );
+                    // dK[j] = sum over i >= j of dS[i, j] Q[i].
+                    product(
+                        (r1 - r0, d, t - r0),
+                        dk.add(r0 * c3),
+                        c3,
+                        (ds[r0 * t + r0..].as_ptr(), 1, t as isize),
+                        (q.add(r0 * c3), c3 as isize, 1),
+                        1.0,
+                    );
+                }
+            }
+        },
+    );
+    grad
+}
