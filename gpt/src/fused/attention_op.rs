@@ -9,31 +9,17 @@ use burn::backend::autodiff::checkpoint::strategy::NoCheckpointing;
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::backend::flex::FlexTensor;
-use burn::tensor::TensorData;
 use burn::tensor::ops::FloatTensor;
 
 use super::attention_kernel::{self, Dims};
+use super::primitive::{slice, tensor};
 use crate::backend::CpuTrain;
 
 type TrainTensor = FloatTensor<CpuTrain>;
 
-/// A contiguous `f32` view of `t` (copied only if it is a strided view).
-fn contiguous(t: &FlexTensor) -> FlexTensor {
-    t.to_contiguous()
-}
-
-fn slice(t: &FlexTensor) -> &[f32] {
-    t.as_slice::<f32>()
-        .expect("fused attention runs on contiguous f32 tensors")
-}
-
-fn tensor(values: Vec<f32>, shape: Vec<usize>) -> FlexTensor {
-    FlexTensor::from_data(TensorData::new(values, shape))
-}
-
 /// `qkv [B, T, 3C] -> [B, T, C]` on burn-flex, no gradient.
 pub fn infer(qkv: FlexTensor, dims: Dims, scale: f32) -> FlexTensor {
-    let qkv = contiguous(&qkv);
+    let qkv = qkv.to_contiguous();
     let (out, _) = attention_kernel::forward(slice(&qkv), dims, scale);
     tensor(out, vec![dims.batch, dims.time, dims.heads * dims.head_dim])
 }
@@ -47,7 +33,7 @@ impl Backward<Flex, 1> for AttentionBackward {
 
     fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _: &mut Checkpointer) {
         let [parent] = ops.parents;
-        let grad_out = contiguous(&grads.consume::<Flex>(&ops.node));
+        let grad_out = grads.consume::<Flex>(&ops.node).to_contiguous();
         let Some(parent) = parent else { return };
         let (qkv, probs, dims, scale) = ops.state;
         let grad =
@@ -66,7 +52,7 @@ pub fn train(qkv: TrainTensor, dims: Dims, scale: f32) -> TrainTensor {
         .stateful()
     {
         OpsKind::Tracked(prep) => {
-            let input = contiguous(&qkv.primitive);
+            let input = qkv.primitive.to_contiguous();
             let (out, probs) = attention_kernel::forward(slice(&input), dims, scale);
             let probs = tensor(probs, vec![dims.batch * dims.heads, dims.time * dims.time]);
             prep.finish((input, probs, dims, scale), tensor(out, out_shape))

@@ -1,18 +1,22 @@
 //! Fused CPU kernels for the model's hot paths, used where the backend is burn-flex (with or
 //! without autodiff) and the composed tensor-op version everywhere else (CUDA, wgpu, whose
 //! compilers fuse on their own). burn has no specialisation, so the model stays generic over
-//! its backend and [`causal_attention`] looks at the backend's type: on the CPU backends it
-//! hands the tensor's primitive to the fused operation (`attention_op`), otherwise it gives
-//! the tensor back for the caller's composed version. The tests check each fused operation
+//! its backend and [`causal_attention`] and [`layer_norm`] look at the backend's type: on the CPU backends they
+//! hand the tensors' primitives to the fused operations (`*_op`), otherwise the composed
+//! version runs. The tests check each fused operation
 //! against the composed one, forward and gradient.
 
 mod attention_kernel;
 mod attention_op;
 mod fast_exp;
+mod layer_norm_kernel;
+mod layer_norm_op;
+mod primitive;
 mod simd;
 
 use std::any::{Any, TypeId};
 
+use burn::nn::LayerNorm;
 use burn::tensor::backend::Backend;
 use burn::tensor::{Tensor, TensorPrimitive};
 
@@ -57,4 +61,26 @@ pub fn causal_attention<B: Backend>(
         return Err(qkv);
     };
     Ok(Tensor::from_primitive(TensorPrimitive::Float(out)))
+}
+
+/// burn's LayerNorm default, which the model's LayerNorms use (`LayerNormConfig::new`).
+const LAYER_NORM_EPS: f32 = 1e-5;
+
+/// `norm` applied to `x` over its last dimension: one fused operation in training on the CPU,
+/// burn's LayerNorm everywhere else (burn-flex's own is already one kernel without autodiff).
+pub fn layer_norm<B: Backend, const D: usize>(
+    norm: &LayerNorm<B>,
+    x: Tensor<B, D>,
+) -> Tensor<B, D> {
+    let Some(beta) = norm.beta.as_ref().filter(|_| is::<B, CpuTrain>()) else {
+        return norm.forward(x);
+    };
+    let [x, gamma, beta] = [
+        x.into_primitive().tensor(),
+        norm.gamma.val().into_primitive().tensor(),
+        beta.val().into_primitive().tensor(),
+    ]
+    .map(same_type);
+    let out = layer_norm_op::train(x, gamma, beta, LAYER_NORM_EPS);
+    Tensor::from_primitive(TensorPrimitive::Float(same_type(out)))
 }

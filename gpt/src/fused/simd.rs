@@ -101,3 +101,84 @@ multiversion! {
         }
     }
 }
+
+#[inline(always)]
+fn sum(xs: &[f32]) -> f32 {
+    let (chunks, rest) = xs.as_chunks::<LANES>();
+    let mut acc = [0.0f32; LANES];
+    for chunk in chunks {
+        for (a, x) in acc.iter_mut().zip(chunk) {
+            *a += x;
+        }
+    }
+    acc.iter().sum::<f32>() + rest.iter().sum::<f32>()
+}
+
+/// LayerNorm of one row into `y`; returns the row's mean and 1 / sqrt(var + eps).
+#[inline(always)]
+pub fn layer_norm_row(x: &[f32], gamma: &[f32], beta: &[f32], eps: f32, y: &mut [f32]) -> [f32; 2] {
+    let mut stat = [0.0; 2];
+    layer_norm_row_into(x, gamma, beta, eps, y, &mut stat);
+    stat
+}
+
+multiversion! {
+    fn layer_norm_row_into(
+        x: &[f32],
+        gamma: &[f32],
+        beta: &[f32],
+        eps: f32,
+        y: &mut [f32],
+        stat: &mut [f32; 2]
+    ) {
+        let n = x.len() as f32;
+        let mean = sum(x) / n;
+        for (y, &x) in y.iter_mut().zip(x) {
+            *y = x - mean;
+        }
+        let var = dot(y, y) / n;
+        let rstd = 1.0 / (var + eps).sqrt();
+        for ((y, &g), &b) in y.iter_mut().zip(gamma).zip(beta) {
+            *y = *y * rstd * g + b;
+        }
+        *stat = [mean, rstd];
+    }
+}
+
+multiversion! {
+    /// One row's LayerNorm gradient: `grad_x` written, `grad_gamma` and `grad_beta`
+    /// accumulated. With `xhat = (x - mean) * rstd` and `g = grad_y * gamma`:
+    /// `grad_x = rstd * (g - mean(g) - xhat * mean(g * xhat))`.
+    fn layer_norm_row_grad(
+        x: &[f32],
+        stat: [f32; 2],
+        gamma: &[f32],
+        grad_y: &[f32],
+        grad_x: &mut [f32],
+        grad_gamma: &mut [f32],
+        grad_beta: &mut [f32]
+    ) {
+        let [mean, rstd] = stat;
+        let n = x.len() as f32;
+        // grad_x holds g first, then the result.
+        for ((((gx, &x), &gy), &gm), (gg, gb)) in grad_x
+            .iter_mut()
+            .zip(x)
+            .zip(grad_y)
+            .zip(gamma)
+            .zip(grad_gamma.iter_mut().zip(grad_beta.iter_mut()))
+        {
+            *gg += gy * (x - mean) * rstd;
+            *gb += gy;
+            *gx = gy * gm;
+        }
+        let sum_g = sum(grad_x);
+        // sum of g * xhat = rstd * (sum of g * x - mean * sum of g).
+        let sum_gx = rstd * (dot(grad_x, x) - mean * sum_g);
+        let (mean_g, mean_gx) = (sum_g / n, sum_gx / n);
+        for (gx, &x) in grad_x.iter_mut().zip(x) {
+            let xhat = (x - mean) * rstd;
+            *gx = rstd * (*gx - mean_g - xhat * mean_gx);
+        }
+    }
+}

@@ -20,6 +20,7 @@ use burn::tensor::backend::Backend;
 use burn::tensor::{Int, Tensor};
 
 use crate::config::ModelConfig;
+use crate::fused;
 
 /// The language model: logits over the vocabulary for every position of a sequence.
 #[derive(Module, Debug)]
@@ -81,7 +82,7 @@ impl<B: Backend> Gpt<B> {
         for block in &self.blocks {
             x = block.forward(x);
         }
-        init::apply(&self.lm_head, self.ln_f.forward(x))
+        init::apply(&self.lm_head, fused::layer_norm(&self.ln_f, x))
     }
 
     /// Mean cross entropy of `logits` `[batch, time, vocab]` against `targets` `[batch, time]`.
