@@ -44,6 +44,13 @@ struct Shared(*mut f32);
 unsafe impl Send for Shared {}
 unsafe impl Sync for Shared {}
 
+impl Shared {
+    /// The pointer (a method, so that closures capture the `Send` wrapper, not its field).
+    fn get(self) -> *mut f32 {
+        self.0
+    }
+}
+
 /// A strided matrix operand: base pointer, row stride, column stride (in elements).
 type Operand = (*const f32, isize, isize);
 
@@ -111,7 +118,6 @@ pub fn forward(qkv: &[f32], dims: Dims, scale: f32) -> (Vec<f32>, Vec<f32>) {
     probs.par_chunks_mut(t * t).enumerate().for_each(|(bh, p)| {
         let (b, h) = (bh / heads, bh % heads);
         let q = qkv[b * t * c3 + h * d..].as_ptr();
-        let out_ptr = out_ptr;
         // SAFETY: q, k and v rows are `c3` apart inside `qkv`, `d` columns each; `p` is
         // this task's own T x T block; this task alone writes its head's columns of
         // sequence b in `out`.
@@ -132,7 +138,7 @@ pub fn forward(qkv: &[f32], dims: Dims, scale: f32) -> (Vec<f32>, Vec<f32>) {
                 simd::softmax_in_place(&mut row[..=i]);
                 row[i + 1..].fill(0.0);
             }
-            let o = out_ptr.0.add(b * t * c + h * d);
+            let o = out_ptr.get().add(b * t * c + h * d);
             for (r0, r1) in row_blocks(t) {
                 product(
                     (r1 - r0, d, r1),
@@ -171,12 +177,11 @@ pub fn backward(qkv: &[f32], probs: &[f32], grad_out: &[f32], dims: Dims, scale:
             let p = &probs[bh * t * t..(bh + 1) * t * t];
             let q = qkv[b * t * c3 + h * d..].as_ptr();
             let dout = grad_out[b * t * c + h * d..].as_ptr();
-            let grad_ptr = grad_ptr;
             // SAFETY: as in `forward`; `ds` is this worker's own T x T scratch; the three
             // gradient column slices of head h in sequence b are written by this task alone.
             unsafe {
                 let (k, v) = (q.add(c), q.add(2 * c));
-                let dq = grad_ptr.0.add(b * t * c3 + h * d);
+                let dq = grad_ptr.get().add(b * t * c3 + h * d);
                 let (dk, dv) = (dq.add(c), dq.add(2 * c));
                 for (r0, r1) in row_blocks(t) {
                     // dV[j] = sum over i >= j of P[i, j] dO[i].

@@ -1,4 +1,4 @@
-//! The row loops of the fused kernels (softmax and its gradient), written as eight-lane
+//! The row loops of the fused kernels (softmax, LayerNorm, and their gradients), written as eight-lane
 //! chunks the compiler vectorises, and compiled twice: for AVX2 + FMA, chosen at run time
 //! when the CPU has them (the default x86-64 target stops at SSE2), and for the baseline.
 
