@@ -27,8 +27,11 @@ pub struct Dims {
 }
 
 impl Dims {
-    fn width(&self) -> usize {
-        self.heads * self.head_dim
+    /// (batch, time, heads, head width, C, 3C), after checking that `qkv` is `[B, T, 3C]`.
+    fn check(&self, qkv: &[f32]) -> (usize, usize, usize, usize, usize, usize) {
+        let c = self.heads * self.head_dim;
+        assert_eq!(qkv.len(), self.batch * self.time * 3 * c, "qkv of {self:?}");
+        (self.batch, self.time, self.heads, self.head_dim, c, 3 * c)
     }
 }
 
@@ -103,15 +106,7 @@ fn row_blocks(t: usize) -> impl Iterator<Item = (usize, usize)> {
 /// Forward pass: `out [B, T, C]` and the attention weights `[B, H, T, T]` (zero above the
 /// diagonal), which the backward pass needs.
 pub fn forward(qkv: &[f32], dims: Dims, scale: f32) -> (Vec<f32>, Vec<f32>) {
-    let Dims {
-        batch,
-        time: t,
-        heads,
-        head_dim: d,
-    } = dims;
-    let c = dims.width();
-    let c3 = 3 * c;
-    assert_eq!(qkv.len(), batch * t * c3, "qkv of {dims:?}");
+    let (batch, t, heads, d, c, c3) = dims.check(qkv);
     let mut out = vec![0.0f32; batch * t * c];
     let mut probs = vec![0.0f32; batch * heads * t * t];
     let out_ptr = Shared(out.as_mut_ptr());
@@ -157,15 +152,7 @@ pub fn forward(qkv: &[f32], dims: Dims, scale: f32) -> (Vec<f32>, Vec<f32>) {
 /// Backward pass: the gradient of `qkv [B, T, 3C]` from the gradient of `out [B, T, C]`,
 /// given the forward's input and attention weights.
 pub fn backward(qkv: &[f32], probs: &[f32], grad_out: &[f32], dims: Dims, scale: f32) -> Vec<f32> {
-    let Dims {
-        batch,
-        time: t,
-        heads,
-        head_dim: d,
-    } = dims;
-    let c = dims.width();
-    let c3 = 3 * c;
-    assert_eq!(qkv.len(), batch * t * c3, "qkv of {dims:?}");
+    let (batch, t, heads, d, c, c3) = dims.check(qkv);
     assert_eq!(probs.len(), batch * heads * t * t, "weights of {dims:?}");
     assert_eq!(grad_out.len(), batch * t * c, "output gradient of {dims:?}");
     let mut grad = vec![0.0f32; batch * t * c3];
