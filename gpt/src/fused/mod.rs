@@ -20,7 +20,7 @@ use burn::nn::LayerNorm;
 use burn::tensor::backend::Backend;
 use burn::tensor::{Tensor, TensorPrimitive};
 
-pub use attention_kernel::Dims;
+use attention_kernel::Dims;
 
 use crate::backend::{CpuInfer, CpuTrain};
 
