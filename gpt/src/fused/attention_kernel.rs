@@ -5,12 +5,14 @@
 //! `[B, H, T, T]` mask, no separate softmax passes. Products go through the `gemm` crate
 //! burn-flex itself uses (strided operands, so the column slices of a head need no copy); the
 //! causal structure is used to skip the blocks above the diagonal; the softmax and its
-//! gradient are one pass a row with a vectorised `exp`.
+//! gradient are one pass a row with a vectorised `exp`. Dropout on the attention weights is
+//! a [`Mask`] the backward pass regenerates: only the undropped weights are kept.
 
 #![allow(unsafe_code)]
 
 use rayon::prelude::*;
 
+use super::dropout_mask::Mask;
 use super::simd;
 
 /// The shape of one attention call.
@@ -103,80 +105,119 @@ fn row_blocks(t: usize) -> impl Iterator<Item = (usize, usize)> {
         .map(move |r0| (r0, (r0 + ROW_BLOCK).min(t)))
 }
 
+/// The weights of (sequence, head) `bh` with `mask` applied, into `dropped`: row `i` of
+/// `weights` is mask row `bh * T + i`, its first `i + 1` columns (the rest are zero).
+fn drop_weights(mask: &Mask, bh: usize, t: usize, weights: &[f32], dropped: &mut [f32]) {
+    dropped.copy_from_slice(weights);
+    for i in 0..t {
+        mask.apply((bh * t + i) as u64, &mut dropped[i * t..=i * t + i]);
+    }
+}
+
+/// A task's scratch for the dropped weights: empty without dropout.
+fn scratch(mask: Option<&Mask>, t: usize) -> Vec<f32> {
+    vec![0.0f32; if mask.is_some() { t * t } else { 0 }]
+}
+
 /// Forward pass: `out [B, T, C]` and the attention weights `[B, H, T, T]` (zero above the
-/// diagonal), which the backward pass needs.
-pub fn forward(qkv: &[f32], dims: Dims, scale: f32) -> (Vec<f32>, Vec<f32>) {
+/// diagonal, before dropout), which the backward pass needs. With a `mask`, the weights are
+/// dropped (and the rest scaled) before they weigh the values.
+pub fn forward(qkv: &[f32], dims: Dims, scale: f32, mask: Option<Mask>) -> (Vec<f32>, Vec<f32>) {
     let (batch, t, heads, d, c, c3) = dims.check(qkv);
     let mut out = vec![0.0f32; batch * t * c];
     let mut probs = vec![0.0f32; batch * heads * t * t];
     let out_ptr = Shared(out.as_mut_ptr());
-    probs.par_chunks_mut(t * t).enumerate().for_each(|(bh, p)| {
-        let (b, h) = (bh / heads, bh % heads);
-        let q = qkv[b * t * c3 + h * d..].as_ptr();
-        // SAFETY: q, k and v rows are `c3` apart inside `qkv`, `d` columns each; `p` is
-        // this task's own T x T block; this task alone writes its head's columns of
-        // sequence b in `out`.
-        unsafe {
-            let (k, v) = (q.add(c), q.add(2 * c));
-            for (r0, r1) in row_blocks(t) {
-                product(
-                    (r1 - r0, r1, d),
-                    p[r0 * t..].as_mut_ptr(),
-                    t,
-                    (q.add(r0 * c3), c3 as isize, 1),
-                    (k, 1, c3 as isize),
-                    scale,
-                );
+    probs.par_chunks_mut(t * t).enumerate().for_each_init(
+        || scratch(mask.as_ref(), t),
+        |dropped, (bh, p)| {
+            let (b, h) = (bh / heads, bh % heads);
+            let q = qkv[b * t * c3 + h * d..].as_ptr();
+            // SAFETY: q, k and v rows are `c3` apart inside `qkv`, `d` columns each; `p` is
+            // this task's own T x T block, `dropped` this worker's scratch; this task alone
+            // writes its head's columns of sequence b in `out`.
+            unsafe {
+                let (k, v) = (q.add(c), q.add(2 * c));
+                for (r0, r1) in row_blocks(t) {
+                    product(
+                        (r1 - r0, r1, d),
+                        p[r0 * t..].as_mut_ptr(),
+                        t,
+                        (q.add(r0 * c3), c3 as isize, 1),
+                        (k, 1, c3 as isize),
+                        scale,
+                    );
+                }
+                for i in 0..t {
+                    let row = &mut p[i * t..(i + 1) * t];
+                    simd::softmax_in_place(&mut row[..=i]);
+                    row[i + 1..].fill(0.0);
+                }
+                let weights: &[f32] = match &mask {
+                    Some(mask) => {
+                        drop_weights(mask, bh, t, p, dropped);
+                        dropped
+                    }
+                    None => p,
+                };
+                let o = out_ptr.get().add(b * t * c + h * d);
+                for (r0, r1) in row_blocks(t) {
+                    product(
+                        (r1 - r0, d, r1),
+                        o.add(r0 * c),
+                        c,
+                        (weights[r0 * t..].as_ptr(), t as isize, 1),
+                        (v, c3 as isize, 1),
+                        1.0,
+                    );
+                }
             }
-            for i in 0..t {
-                let row = &mut p[i * t..(i + 1) * t];
-                simd::softmax_in_place(&mut row[..=i]);
-                row[i + 1..].fill(0.0);
-            }
-            let o = out_ptr.get().add(b * t * c + h * d);
-            for (r0, r1) in row_blocks(t) {
-                product(
-                    (r1 - r0, d, r1),
-                    o.add(r0 * c),
-                    c,
-                    (p[r0 * t..].as_ptr(), t as isize, 1),
-                    (v, c3 as isize, 1),
-                    1.0,
-                );
-            }
-        }
-    });
+        },
+    );
     (out, probs)
 }
 
 /// Backward pass: the gradient of `qkv [B, T, 3C]` from the gradient of `out [B, T, C]`,
-/// given the forward's input and attention weights.
-pub fn backward(qkv: &[f32], probs: &[f32], grad_out: &[f32], dims: Dims, scale: f32) -> Vec<f32> {
+/// given the forward's input, attention weights (before dropout) and dropout mask.
+pub fn backward(
+    qkv: &[f32],
+    probs: &[f32],
+    grad_out: &[f32],
+    dims: Dims,
+    scale: f32,
+    mask: Option<Mask>,
+) -> Vec<f32> {
     let (batch, t, heads, d, c, c3) = dims.check(qkv);
     assert_eq!(probs.len(), batch * heads * t * t, "weights of {dims:?}");
     assert_eq!(grad_out.len(), batch * t * c, "output gradient of {dims:?}");
     let mut grad = vec![0.0f32; batch * t * c3];
     let grad_ptr = Shared(grad.as_mut_ptr());
     (0..batch * heads).into_par_iter().for_each_init(
-        || vec![0.0f32; t * t],
-        |ds, bh| {
+        || (vec![0.0f32; t * t], scratch(mask.as_ref(), t)),
+        |(ds, dropped), bh| {
             let (b, h) = (bh / heads, bh % heads);
             let p = &probs[bh * t * t..(bh + 1) * t * t];
+            let weights: &[f32] = match &mask {
+                Some(mask) => {
+                    drop_weights(mask, bh, t, p, dropped);
+                    dropped
+                }
+                None => p,
+            };
             let q = qkv[b * t * c3 + h * d..].as_ptr();
             let dout = grad_out[b * t * c + h * d..].as_ptr();
-            // SAFETY: as in `forward`; `ds` is this worker's own T x T scratch; the three
+            // SAFETY: as in `forward`; `ds` and `dropped` are this worker's own scratch; the three
             // gradient column slices of head h in sequence b are written by this task alone.
             unsafe {
                 let (k, v) = (q.add(c), q.add(2 * c));
                 let dq = grad_ptr.get().add(b * t * c3 + h * d);
                 let (dk, dv) = (dq.add(c), dq.add(2 * c));
                 for (r0, r1) in row_blocks(t) {
-                    // dV[j] = sum over i >= j of P[i, j] dO[i].
+                    // dV[j] = sum over i >= j of P[i, j] dO[i] (P after dropout).
                     product(
                         (r1 - r0, d, t - r0),
                         dv.add(r0 * c3),
                         c3,
-                        (p[r0 * t + r0..].as_ptr(), 1, t as isize),
+                        (weights[r0 * t + r0..].as_ptr(), 1, t as isize),
                         (dout.add(r0 * c), c as isize, 1),
                         1.0,
                     );
@@ -192,6 +233,10 @@ pub fn backward(qkv: &[f32], probs: &[f32], grad_out: &[f32], dims: Dims, scale:
                 }
                 for i in 0..t {
                     let row = &mut ds[i * t..(i + 1) * t];
+                    if let Some(mask) = &mask {
+                        // The gradient of the weights before dropout.
+                        mask.apply((bh * t + i) as u64, &mut row[..=i]);
+                    }
                     simd::softmax_grad_in_place(&p[i * t..=i * t + i], &mut row[..=i], scale);
                     row[i + 1..].fill(0.0);
                 }

@@ -1,26 +1,31 @@
 //! Fused CPU kernels for the model's hot paths, used where the backend is burn-flex (with or
 //! without autodiff) and the composed tensor-op version everywhere else (CUDA, wgpu, whose
 //! compilers fuse on their own). burn has no specialisation, so the model stays generic over
-//! its backend and [`causal_attention`] and [`layer_norm`] look at the backend's type: on the CPU backends they
-//! hand the tensors' primitives to the fused operations (`*_op`), otherwise the composed
-//! version runs. The tests check each fused operation
+//! its backend and [`causal_attention`], [`layer_norm`] and [`dropout`] look at the backend's
+//! type: on the CPU backends they hand the tensors' primitives to the fused operations
+//! (`*_op`), otherwise the composed version runs. The tests check each fused operation
 //! against the composed one, forward and gradient.
 
 mod attention_kernel;
 mod attention_op;
+mod dropout_mask;
+mod dropout_op;
 mod fast_exp;
 mod layer_norm_kernel;
 mod layer_norm_op;
 mod primitive;
 mod simd;
+#[cfg(test)]
+mod tests;
 
 use std::any::{Any, TypeId};
 
-use burn::nn::LayerNorm;
+use burn::nn::{Dropout, LayerNorm};
 use burn::tensor::backend::Backend;
 use burn::tensor::{Tensor, TensorPrimitive};
 
 use attention_kernel::Dims;
+use dropout_mask::Mask;
 
 use crate::backend::{CpuInfer, CpuTrain};
 
@@ -36,13 +41,14 @@ fn is<B: 'static, T: 'static>() -> bool {
 }
 
 /// Causal self-attention of `n_head` heads over the fused projection `qkv [B, T, 3C]`
-/// (q, k, v in that order, each head `C / n_head` wide), scores scaled by `scale`, without
-/// dropout: `[B, T, C]`, each head's output in its own columns. `Err(qkv)` on a backend
-/// without a fused kernel.
+/// (q, k, v in that order, each head `C / n_head` wide), scores scaled by `scale`, the
+/// weights dropped by `dropout` in training: `[B, T, C]`, each head's output in its own
+/// columns. `Err(qkv)` on a backend without a fused kernel.
 pub fn causal_attention<B: Backend>(
     qkv: Tensor<B, 3>,
     n_head: usize,
     scale: f32,
+    dropout: &Dropout,
 ) -> Result<Tensor<B, 3>, Tensor<B, 3>> {
     let [batch, time, c3] = qkv.dims();
     let dims = Dims {
@@ -53,7 +59,8 @@ pub fn causal_attention<B: Backend>(
     };
     let out = if is::<B, CpuTrain>() {
         let primitive = same_type(qkv.into_primitive().tensor());
-        same_type(attention_op::train(primitive, dims, scale))
+        let mask = (dropout.prob > 0.0).then(|| Mask::draw(dropout.prob));
+        same_type(attention_op::train(primitive, dims, scale, mask))
     } else if is::<B, CpuInfer>() {
         let primitive = same_type(qkv.into_primitive().tensor());
         same_type(attention_op::infer(primitive, dims, scale))
@@ -82,5 +89,17 @@ pub fn layer_norm<B: Backend, const D: usize>(
     ]
     .map(same_type);
     let out = layer_norm_op::train(x, gamma, beta, LAYER_NORM_EPS);
+    Tensor::from_primitive(TensorPrimitive::Float(same_type(out)))
+}
+
+/// `drop` applied to `x`: in training on the CPU one fused operation whose mask is a hash the
+/// backward pass recomputes ([`Mask`]), elsewhere burn's `Dropout` (which does nothing outside
+/// training).
+pub fn dropout<B: Backend, const D: usize>(drop: &Dropout, x: Tensor<B, D>) -> Tensor<B, D> {
+    if drop.prob == 0.0 || !is::<B, CpuTrain>() {
+        return drop.forward(x);
+    }
+    let primitive = same_type(x.into_primitive().tensor());
+    let out = dropout_op::train(primitive, Mask::draw(drop.prob));
     Tensor::from_primitive(TensorPrimitive::Float(same_type(out)))
 }

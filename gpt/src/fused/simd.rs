@@ -182,3 +182,39 @@ multiversion! {
         }
     }
 }
+
+/// The multiplier of the Weyl sequence that spreads a row's element indices over `u32`
+/// (2^32 / golden ratio).
+const WEYL: u32 = 0x9E37_79B9;
+
+/// A 32-bit integer hash with full avalanche (Chris Wellons' "lowbias32"): a bijection,
+/// so distinct inputs give distinct outputs.
+#[inline(always)]
+pub fn hash32(mut x: u32) -> u32 {
+    x ^= x >> 16;
+    x = x.wrapping_mul(0x7feb_352d);
+    x ^= x >> 15;
+    x = x.wrapping_mul(0x846c_a68b);
+    x ^ (x >> 16)
+}
+
+multiversion! {
+    /// Inverted dropout of one row in place: element `j` is kept, times `scale`, when
+    /// `hash32(seed + j * WEYL) >= threshold`, else zeroed. The same `seed` gives the same
+    /// mask, so a backward pass regenerates its forward's mask instead of storing it.
+    fn dropout_row(seed: u32, threshold: u32, scale: f32, xs: &mut [f32]) {
+        let (chunks, rest) = xs.as_chunks_mut::<LANES>();
+        let mut base = seed;
+        for chunk in chunks {
+            for (l, x) in chunk.iter_mut().enumerate() {
+                let h = hash32(base.wrapping_add((l as u32).wrapping_mul(WEYL)));
+                *x = if h >= threshold { *x * scale } else { 0.0 };
+            }
+            base = base.wrapping_add((LANES as u32).wrapping_mul(WEYL));
+        }
+        for (l, x) in rest.iter_mut().enumerate() {
+            let h = hash32(base.wrapping_add((l as u32).wrapping_mul(WEYL)));
+            *x = if h >= threshold { *x * scale } else { 0.0 };
+        }
+    }
+}

@@ -8,6 +8,7 @@ use burn::tensor::backend::Backend;
 
 use super::init::{self, Weights};
 use crate::config::ModelConfig;
+use crate::fused;
 
 /// The 4x ReLU MLP of a block.
 #[derive(Module, Debug)]
@@ -34,6 +35,6 @@ impl<B: Backend> FeedForward<B> {
     /// `[batch, time, n_embd] -> [batch, time, n_embd]`.
     pub fn forward(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
         let hidden = relu(init::apply(&self.fc, x));
-        self.drop.forward(init::apply(&self.proj, hidden))
+        fused::dropout(&self.drop, init::apply(&self.proj, hidden))
     }
 }

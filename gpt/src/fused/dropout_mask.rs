@@ -1,0 +1,140 @@
+//! Dropout masks the fused kernels can regenerate instead of storing: whether an element is
+//! kept is a hash of a per-call key, its row and its place in the row, so the backward pass
+//! recomputes its forward's mask from the key alone, any row on any thread. The key is drawn
+//! from the backend's random stream, so `Backend::seed` (which the trainer sets every step)
+//! decides every mask, and a resumed run drops exactly what the uninterrupted one did.
+
+use burn::backend::Flex;
+use burn::tensor::ops::IntTensorOps;
+use burn::tensor::{Distribution, IntDType, Shape};
+
+use super::simd;
+
+/// One call's dropout: which elements are kept, and the scale of those that are.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Mask {
+    /// The call's key, drawn from the backend's random stream.
+    key: u64,
+    /// An element is dropped when its hash falls below this: `prob * 2^32`.
+    threshold: u32,
+    /// `1 / (1 - prob)`: kept elements are scaled so that the expectation is unchanged.
+    scale: f32,
+}
+
+impl Mask {
+    /// A mask dropping each element with probability `prob` (in `(0, 1)`), its key drawn
+    /// from burn-flex's random stream.
+    pub fn draw(prob: f64) -> Self {
+        Self::with_key(draw_key(), prob)
+    }
+
+    /// A mask of a given key.
+    pub fn with_key(key: u64, prob: f64) -> Self {
+        assert!(
+            (0.0..1.0).contains(&prob),
+            "dropout probability {prob} out of [0, 1)"
+        );
+        Self {
+            key,
+            threshold: (prob * 4_294_967_296.0).round().min(u32::MAX as f64) as u32,
+            scale: (1.0 / (1.0 - prob)) as f32,
+        }
+    }
+
+    /// Row `row` of the masked tensor, in place: each element kept and scaled, or zeroed.
+    /// Rows are the caller's to number; the same (key, row) always gives the same mask.
+    pub fn apply(&self, row: u64, values: &mut [f32]) {
+        let seed = (mix64(self.key ^ mix64(row)) >> 32) as u32;
+        simd::dropout_row(seed, self.threshold, self.scale, values);
+    }
+}
+
+/// SplitMix64's finaliser: spreads every input bit over the whole word.
+fn mix64(mut z: u64) -> u64 {
+    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// 64 random bits from burn-flex's random stream (the one `Backend::seed` sets).
+fn draw_key() -> u64 {
+    let bits = Flex::int_random(
+        Shape::new([1]),
+        Distribution::Default,
+        &Default::default(),
+        IntDType::U64,
+    );
+    bits.into_data()
+        .to_vec::<u64>()
+        .ok()
+        .and_then(|v| v.first().copied())
+        .expect("one u64 drawn")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn drops_the_asked_fraction_and_scales_the_rest() {
+        for prob in [0.1, 0.2, 0.5] {
+            let mask = Mask::with_key(7, prob);
+            let (rows, cols) = (1000u64, 1000usize);
+            let mut dropped = 0usize;
+            for row in 0..rows {
+                let mut xs = vec![1.0f32; cols];
+                mask.apply(row, &mut xs);
+                for &x in &xs {
+                    if x == 0.0 {
+                        dropped += 1;
+                    } else {
+                        assert_eq!(x, (1.0 / (1.0 - prob)) as f32);
+                    }
+                }
+            }
+            let frac = dropped as f64 / (rows as f64 * cols as f64);
+            // 10^6 Bernoulli draws: a standard deviation below 0.0005.
+            assert!((frac - prob).abs() < 0.003, "dropped {frac}, asked {prob}");
+        }
+    }
+
+    #[test]
+    fn the_key_and_row_alone_decide_the_mask() {
+        let mask = |key, row, n| {
+            let mut xs = vec![1.0f32; n];
+            Mask::with_key(key, 0.5).apply(row, &mut xs);
+            xs
+        };
+        assert_eq!(mask(3, 5, 37), mask(3, 5, 37));
+        // A prefix of a row is masked as the whole row's prefix (the causal rows rely on it).
+        assert_eq!(mask(3, 5, 37)[..20], mask(3, 5, 20)[..]);
+        assert_ne!(mask(3, 5, 64), mask(3, 6, 64), "rows differ");
+        assert_ne!(mask(3, 5, 64), mask(4, 5, 64), "keys differ");
+    }
+
+    #[test]
+    fn neighbouring_elements_are_uncorrelated() {
+        // Pairs (j, j + 1) and (row r, row r + 1) at p = 0.5: both kept a quarter of the time.
+        let mask = Mask::with_key(11, 0.5);
+        let rows: Vec<Vec<f32>> = (0..400)
+            .map(|r| {
+                let mut xs = vec![1.0f32; 400];
+                mask.apply(r, &mut xs);
+                xs
+            })
+            .collect();
+        let (mut along, mut across, mut n) = (0usize, 0usize, 0usize);
+        for r in 0..399 {
+            for j in 0..399 {
+                along += (rows[r][j] != 0.0 && rows[r][j + 1] != 0.0) as usize;
+                across += (rows[r][j] != 0.0 && rows[r + 1][j] != 0.0) as usize;
+                n += 1;
+            }
+        }
+        for both in [along, across] {
+            let frac = both as f64 / n as f64;
+            assert!((frac - 0.25).abs() < 0.005, "both kept {frac}");
+        }
+    }
+}
