@@ -119,61 +119,98 @@ fn scratch(mask: Option<&Mask>, t: usize) -> Vec<f32> {
     vec![0.0f32; if mask.is_some() { t * t } else { 0 }]
 }
 
-/// Forward pass: `out [B, T, C]` and the attention weights `[B, H, T, T]` (zero above the
-/// diagonal, before dropout), which the backward pass needs. With a `mask`, the weights are
-/// dropped (and the rest scaled) before they weigh the values.
+/// One (sequence, head)'s forward: its attention weights into `p` (T x T), then, dropped by
+/// `mask` (into the scratch `dropped`), their product with its values into `out`'s columns.
+///
+/// # Safety
+/// `out` must point to a live `[B, T, C]` buffer whose head `bh` columns no other thread
+/// touches meanwhile.
+unsafe fn head_forward(
+    qkv: &[f32],
+    dims: Dims,
+    scale: f32,
+    mask: Option<&Mask>,
+    bh: usize,
+    p: &mut [f32],
+    dropped: &mut [f32],
+    out: Shared,
+) {
+    let (_, t, heads, d, c, c3) = dims.check(qkv);
+    let (b, h) = (bh / heads, bh % heads);
+    let q = qkv[b * t * c3 + h * d..].as_ptr();
+    // SAFETY: q, k and v rows are `c3` apart inside `qkv`, `d` columns each; `p` and
+    // `dropped` are T x T; the caller gives this call head bh's columns of `out`.
+    unsafe {
+        let (k, v) = (q.add(c), q.add(2 * c));
+        for (r0, r1) in row_blocks(t) {
+            product(
+                (r1 - r0, r1, d),
+                p[r0 * t..].as_mut_ptr(),
+                t,
+                (q.add(r0 * c3), c3 as isize, 1),
+                (k, 1, c3 as isize),
+                scale,
+            );
+        }
+        for i in 0..t {
+            let row = &mut p[i * t..(i + 1) * t];
+            simd::softmax_in_place(&mut row[..=i]);
+            row[i + 1..].fill(0.0);
+        }
+        let weights: &[f32] = match mask {
+            Some(mask) => {
+                drop_weights(mask, bh, t, p, dropped);
+                dropped
+            }
+            None => p,
+        };
+        let o = out.get().add(b * t * c + h * d);
+        for (r0, r1) in row_blocks(t) {
+            product(
+                (r1 - r0, d, r1),
+                o.add(r0 * c),
+                c,
+                (weights[r0 * t..].as_ptr(), t as isize, 1),
+                (v, c3 as isize, 1),
+                1.0,
+            );
+        }
+    }
+}
+
+/// Forward pass in training: `out [B, T, C]` and the attention weights `[B, H, T, T]` (zero
+/// above the diagonal, before dropout), which the backward pass needs. With a `mask`, the
+/// weights are dropped (and the rest scaled) before they weigh the values.
 pub fn forward(qkv: &[f32], dims: Dims, scale: f32, mask: Option<Mask>) -> (Vec<f32>, Vec<f32>) {
-    let (batch, t, heads, d, c, c3) = dims.check(qkv);
+    let (batch, t, heads, _, c, _) = dims.check(qkv);
     let mut out = vec![0.0f32; batch * t * c];
     let mut probs = vec![0.0f32; batch * heads * t * t];
     let out_ptr = Shared(out.as_mut_ptr());
     probs.par_chunks_mut(t * t).enumerate().for_each_init(
         || scratch(mask.as_ref(), t),
         |dropped, (bh, p)| {
-            let (b, h) = (bh / heads, bh % heads);
-            let q = qkv[b * t * c3 + h * d..].as_ptr();
-            // SAFETY: q, k and v rows are `c3` apart inside `qkv`, `d` columns each; `p` is
-            // this task's own T x T block, `dropped` this worker's scratch; this task alone
-            // writes its head's columns of sequence b in `out`.
-            unsafe {
-                let (k, v) = (q.add(c), q.add(2 * c));
-                for (r0, r1) in row_blocks(t) {
-                    product(
-                        (r1 - r0, r1, d),
-                        p[r0 * t..].as_mut_ptr(),
-                        t,
-                        (q.add(r0 * c3), c3 as isize, 1),
-                        (k, 1, c3 as isize),
-                        scale,
-                    );
-                }
-                for i in 0..t {
-                    let row = &mut p[i * t..(i + 1) * t];
-                    simd::softmax_in_place(&mut row[..=i]);
-                    row[i + 1..].fill(0.0);
-                }
-                let weights: &[f32] = match &mask {
-                    Some(mask) => {
-                        drop_weights(mask, bh, t, p, dropped);
-                        dropped
-                    }
-                    None => p,
-                };
-                let o = out_ptr.get().add(b * t * c + h * d);
-                for (r0, r1) in row_blocks(t) {
-                    product(
-                        (r1 - r0, d, r1),
-                        o.add(r0 * c),
-                        c,
-                        (weights[r0 * t..].as_ptr(), t as isize, 1),
-                        (v, c3 as isize, 1),
-                        1.0,
-                    );
-                }
-            }
+            // SAFETY: each task is one (sequence, head), writing its own columns of `out`,
+            // which outlives the loop.
+            unsafe { head_forward(qkv, dims, scale, mask.as_ref(), bh, p, dropped, out_ptr) }
         },
     );
     (out, probs)
+}
+
+/// Forward pass without a backward to come (evaluation, sampling): `out [B, T, C]`, each
+/// head's weights in a worker's scratch instead of a `[B, H, T, T]` tensor.
+pub fn infer(qkv: &[f32], dims: Dims, scale: f32) -> Vec<f32> {
+    let (batch, t, heads, _, c, _) = dims.check(qkv);
+    let mut out = vec![0.0f32; batch * t * c];
+    let out_ptr = Shared(out.as_mut_ptr());
+    (0..batch * heads).into_par_iter().for_each_init(
+        || vec![0.0f32; t * t],
+        |p, bh| {
+            // SAFETY: as in `forward`.
+            unsafe { head_forward(qkv, dims, scale, None, bh, p, &mut [], out_ptr) }
+        },
+    );
+    out
 }
 
 /// Backward pass: the gradient of `qkv [B, T, 3C]` from the gradient of `out [B, T, C]`,

@@ -21,7 +21,7 @@ type TrainTensor = FloatTensor<CpuTrain>;
 /// `qkv [B, T, 3C] -> [B, T, C]` on burn-flex, no gradient.
 pub fn infer(qkv: FlexTensor, dims: Dims, scale: f32) -> FlexTensor {
     let qkv = qkv.to_contiguous();
-    let (out, _) = attention_kernel::forward(slice(&qkv), dims, scale, None);
+    let out = attention_kernel::infer(slice(&qkv), dims, scale);
     tensor(out, vec![dims.batch, dims.time, dims.heads * dims.head_dim])
 }
 
