@@ -198,23 +198,38 @@ pub fn hash32(mut x: u32) -> u32 {
     x ^ (x >> 16)
 }
 
+/// Eight elements of a dropout row whose first index hashes from `base`: each kept (times
+/// `scale`) or zeroed. Branch-free on arrays, so that it compiles to vector instructions.
+#[inline(always)]
+fn dropout_lanes(base: u32, threshold: u32, scale: f32, xs: &mut [f32; LANES]) {
+    let mut h = [0u32; LANES];
+    for (l, h) in h.iter_mut().enumerate() {
+        *h = hash32(base.wrapping_add((l as u32).wrapping_mul(WEYL)));
+    }
+    for (x, h) in xs.iter_mut().zip(h) {
+        // Unsigned comparison as a signed one (AVX2 compares signed lanes only).
+        let keep = ((h ^ 0x8000_0000) as i32) >= ((threshold ^ 0x8000_0000) as i32);
+        *x *= if keep { scale } else { 0.0 };
+    }
+}
+
 multiversion! {
     /// Inverted dropout of one row in place: element `j` is kept, times `scale`, when
     /// `hash32(seed + j * WEYL) >= threshold`, else zeroed. The same `seed` gives the same
     /// mask, so a backward pass regenerates its forward's mask instead of storing it.
     fn dropout_row(seed: u32, threshold: u32, scale: f32, xs: &mut [f32]) {
         let (chunks, rest) = xs.as_chunks_mut::<LANES>();
+        let step = (LANES as u32).wrapping_mul(WEYL);
         let mut base = seed;
         for chunk in chunks {
-            for (l, x) in chunk.iter_mut().enumerate() {
-                let h = hash32(base.wrapping_add((l as u32).wrapping_mul(WEYL)));
-                *x = if h >= threshold { *x * scale } else { 0.0 };
-            }
-            base = base.wrapping_add((LANES as u32).wrapping_mul(WEYL));
+            dropout_lanes(base, threshold, scale, chunk);
+            base = base.wrapping_add(step);
         }
-        for (l, x) in rest.iter_mut().enumerate() {
-            let h = hash32(base.wrapping_add((l as u32).wrapping_mul(WEYL)));
-            *x = if h >= threshold { *x * scale } else { 0.0 };
+        if !rest.is_empty() {
+            let mut tail = [0.0f32; LANES];
+            tail[..rest.len()].copy_from_slice(rest);
+            dropout_lanes(base, threshold, scale, &mut tail);
+            rest.copy_from_slice(&tail[..rest.len()]);
         }
     }
 }
