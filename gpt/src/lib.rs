@@ -24,6 +24,7 @@ pub mod checkpoint;
 mod clip;
 pub mod config;
 pub mod corpus;
+mod cpu_pool;
 pub mod driver;
 pub mod error;
 pub mod eval;

@@ -18,6 +18,7 @@ use crate::checkpoint::{Checkpoint, CheckpointMeta};
 use crate::clip::clip_global_norm;
 use crate::config::Hyperparams;
 use crate::corpus::{Corpus, Split};
+use crate::cpu_pool;
 use crate::error::{GptError, Result};
 use crate::eval::Eval;
 use crate::model::Gpt;
@@ -237,13 +238,17 @@ impl<B: AutodiffBackend> Trainer<B> {
         let x = to_tensor::<B>(batch.x.clone(), &batch, &self.device);
         let y = to_tensor::<B>(batch.y.clone(), &batch, &self.device);
         let model = self.model.take().expect("model is present between steps");
-        let loss = Gpt::loss(model.forward(x), y);
-        let mut grads = GradientsParams::from_grads(loss.backward(), &model);
-        if hp.grad_clip > 0.0 {
-            clip_global_norm(&model, &mut grads, hp.grad_clip);
-        }
-        self.model = Some(self.optim.step(hp.lr_at(self.step), model, grads));
-        self.last_loss = Some(loss.inner());
+        let (optim, lr, clip) = (&mut self.optim, hp.lr_at(self.step), hp.grad_clip);
+        let (model, loss) = cpu_pool::on_workers::<B, _>(move || {
+            let loss = Gpt::loss(model.forward(x), y);
+            let mut grads = GradientsParams::from_grads(loss.backward(), &model);
+            if clip > 0.0 {
+                clip_global_norm(&model, &mut grads, clip);
+            }
+            (optim.step(lr, model, grads), loss.inner())
+        });
+        self.model = Some(model);
+        self.last_loss = Some(loss);
         self.step += 1;
         self.train_secs += t0.elapsed().as_secs_f64();
     }
@@ -299,8 +304,12 @@ impl<B: AutodiffBackend> Trainer<B> {
                 .unwrap_or(f32::NAN);
             sum / hp.eval_iters as f32
         };
-        let train_loss = mean_loss(Split::Train, Stream::EvalTrain);
-        let val_loss = mean_loss(Split::Val, Stream::EvalVal);
+        let (train_loss, val_loss) = cpu_pool::on_workers::<B, _>(|| {
+            (
+                mean_loss(Split::Train, Stream::EvalTrain),
+                mean_loss(Split::Val, Stream::EvalVal),
+            )
+        });
         if !train_loss.is_finite() || !val_loss.is_finite() {
             return Err(GptError::Diverged {
                 step: self.step,
