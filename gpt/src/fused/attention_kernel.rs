@@ -119,22 +119,30 @@ fn scratch(mask: Option<&Mask>, t: usize) -> Vec<f32> {
     vec![0.0f32; if mask.is_some() { t * t } else { 0 }]
 }
 
+/// What a forward call's heads share: `qkv [B, T, 3C]`, its shape, the scores' scale and the
+/// dropout on the weights.
+#[derive(Clone, Copy)]
+struct Call<'a> {
+    qkv: &'a [f32],
+    dims: Dims,
+    scale: f32,
+    mask: Option<&'a Mask>,
+}
+
 /// One (sequence, head)'s forward: its attention weights into `p` (T x T), then, dropped by
-/// `mask` (into the scratch `dropped`), their product with its values into `out`'s columns.
+/// the call's mask (into the scratch `dropped`), their product with its values into `out`'s
+/// columns.
 ///
 /// # Safety
 /// `out` must point to a live `[B, T, C]` buffer whose head `bh` columns no other thread
 /// touches meanwhile.
-unsafe fn head_forward(
-    qkv: &[f32],
-    dims: Dims,
-    scale: f32,
-    mask: Option<&Mask>,
-    bh: usize,
-    p: &mut [f32],
-    dropped: &mut [f32],
-    out: Shared,
-) {
+unsafe fn head_forward(call: Call, bh: usize, p: &mut [f32], dropped: &mut [f32], out: Shared) {
+    let Call {
+        qkv,
+        dims,
+        scale,
+        mask,
+    } = call;
     let (_, t, heads, d, c, c3) = dims.check(qkv);
     let (b, h) = (bh / heads, bh % heads);
     let q = qkv[b * t * c3 + h * d..].as_ptr();
@@ -186,12 +194,18 @@ pub fn forward(qkv: &[f32], dims: Dims, scale: f32, mask: Option<Mask>) -> (Vec<
     let mut out = vec![0.0f32; batch * t * c];
     let mut probs = vec![0.0f32; batch * heads * t * t];
     let out_ptr = Shared(out.as_mut_ptr());
+    let call = Call {
+        qkv,
+        dims,
+        scale,
+        mask: mask.as_ref(),
+    };
     probs.par_chunks_mut(t * t).enumerate().for_each_init(
         || scratch(mask.as_ref(), t),
         |dropped, (bh, p)| {
             // SAFETY: each task is one (sequence, head), writing its own columns of `out`,
             // which outlives the loop.
-            unsafe { head_forward(qkv, dims, scale, mask.as_ref(), bh, p, dropped, out_ptr) }
+            unsafe { head_forward(call, bh, p, dropped, out_ptr) }
         },
     );
     (out, probs)
@@ -203,11 +217,17 @@ pub fn infer(qkv: &[f32], dims: Dims, scale: f32) -> Vec<f32> {
     let (batch, t, heads, _, c, _) = dims.check(qkv);
     let mut out = vec![0.0f32; batch * t * c];
     let out_ptr = Shared(out.as_mut_ptr());
+    let call = Call {
+        qkv,
+        dims,
+        scale,
+        mask: None,
+    };
     (0..batch * heads).into_par_iter().for_each_init(
         || vec![0.0f32; t * t],
         |p, bh| {
             // SAFETY: as in `forward`.
-            unsafe { head_forward(qkv, dims, scale, None, bh, p, &mut [], out_ptr) }
+            unsafe { head_forward(call, bh, p, &mut [], out_ptr) }
         },
     );
     out

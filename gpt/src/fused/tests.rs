@@ -51,7 +51,7 @@ fn dropout_is_the_input_times_its_mask() {
     // The op numbers its mask rows in chunks of 4096 elements of the flattened tensor.
     let m = materialised(&mask, 4, 4096)
         .reshape([4 * 4096])
-        .slice([0..rows * cols])
+        .narrow(0, 0, rows * cols)
         .reshape([rows, cols]);
     let composed = output_and_grad(&x, &w, |x| x * m.clone());
     let tol = Tolerance::absolute(1e-6);
