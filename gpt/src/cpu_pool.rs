@@ -6,16 +6,14 @@
 //! (`perf stat`, small config: 50,000 -> 10,600 context switches in 150 steps). GPU
 //! backends stay on the caller's thread: it only queues their kernels.
 
-use std::any::TypeId;
-
 use burn::tensor::backend::Backend;
 
 use crate::backend::{CpuInfer, CpuTrain};
+use crate::fused::is;
 
 /// `work()`, on a rayon pool thread when `B` is a CPU backend, else on this thread.
 pub fn on_workers<B: Backend, R: Send>(work: impl FnOnce() -> R + Send) -> R {
-    let cpu = [TypeId::of::<CpuTrain>(), TypeId::of::<CpuInfer>()];
-    if cpu.contains(&TypeId::of::<B>()) {
+    if is::<B, CpuTrain>() || is::<B, CpuInfer>() {
         // `scope` called from outside the pool runs its body on a pool thread and blocks
         // this one until it returns: one hand-over per call instead of one per operation.
         rayon::scope(|_| work())

@@ -9,6 +9,7 @@ use burn::tensor::ops::IntTensorOps;
 use burn::tensor::{Distribution, IntDType, Shape};
 
 use super::simd;
+use crate::rng::mix64;
 
 /// One call's dropout: which elements are kept, and the scale of those that are.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -47,14 +48,6 @@ impl Mask {
         let seed = (mix64(self.key ^ mix64(row)) >> 32) as u32;
         simd::dropout_row(seed, self.threshold, self.scale, values);
     }
-}
-
-/// SplitMix64's finaliser: spreads every input bit over the whole word.
-fn mix64(mut z: u64) -> u64 {
-    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
 }
 
 /// 64 random bits from burn-flex's random stream (the one `Backend::seed` sets).

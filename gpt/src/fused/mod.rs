@@ -36,7 +36,8 @@ fn same_type<S: 'static, T: 'static>(value: S) -> T {
         .unwrap_or_else(|_| unreachable!("the caller compared the TypeIds"))
 }
 
-fn is<B: 'static, T: 'static>() -> bool {
+/// Whether the backend `B` is `T` (burn has no specialisation: the type is compared at run time).
+pub(crate) fn is<B: 'static, T: 'static>() -> bool {
     TypeId::of::<B>() == TypeId::of::<T>()
 }
 

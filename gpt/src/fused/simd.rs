@@ -190,7 +190,7 @@ const WEYL: u32 = 0x9E37_79B9;
 /// A 32-bit integer hash with full avalanche (Chris Wellons' "lowbias32"): a bijection,
 /// so distinct inputs give distinct outputs.
 #[inline(always)]
-pub fn hash32(mut x: u32) -> u32 {
+fn hash32(mut x: u32) -> u32 {
     x ^= x >> 16;
     x = x.wrapping_mul(0x7feb_352d);
     x ^= x >> 15;
