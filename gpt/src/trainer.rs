@@ -18,9 +18,10 @@ use crate::checkpoint::{Checkpoint, CheckpointMeta};
 use crate::clip::clip_global_norm;
 use crate::config::Hyperparams;
 use crate::corpus::{Corpus, Split};
-use crate::cpu_pool;
+use crate::cpu_pool::StepPool;
 use crate::error::{GptError, Result};
 use crate::eval::Eval;
+use crate::fused::keyed_dropout;
 use crate::model::Gpt;
 use crate::rng::{Rng, Stream, mix64};
 
@@ -63,6 +64,8 @@ pub struct Trainer<B: AutodiffBackend> {
     train_secs: f64,
     window: (Instant, f64, usize),
     last_loss: Option<Tensor<B::InnerBackend, 1>>,
+    /// Where steps and evaluations run (the run's own rayon pool on the CPU).
+    pool: StepPool,
 }
 
 fn optimizer<B: AutodiffBackend>(hp: &Hyperparams) -> OptimizerAdaptor<AdamW, Gpt<B>, B> {
@@ -165,6 +168,7 @@ impl<B: AutodiffBackend> Trainer<B> {
             train_secs,
             window: (Instant::now(), train_secs, step),
             last_loss: None,
+            pool: StepPool::for_backend::<B>(),
         }
     }
 
@@ -225,8 +229,11 @@ impl<B: AutodiffBackend> Trainer<B> {
         let t0 = Instant::now();
         let hp = &self.hp;
         let step = self.step as u64;
+        // The step's masks: fused CPU dropout keys them from `seed` on the step's thread;
+        // the other backends draw them from their (process-wide) seeded stream.
+        let seed = mix64(hp.seed ^ mix64(step + 1));
         if hp.dropout > 0.0 {
-            B::seed(&self.device, mix64(hp.seed ^ mix64(step + 1)));
+            B::seed(&self.device, seed);
         }
         let mut rng = Rng::keyed(hp.seed, Stream::TrainBatch, step);
         let batch = sample_batch(
@@ -239,13 +246,15 @@ impl<B: AutodiffBackend> Trainer<B> {
         let y = to_tensor::<B>(batch.y.clone(), &batch, &self.device);
         let model = self.model.take().expect("model is present between steps");
         let (optim, lr, clip) = (&mut self.optim, hp.lr_at(self.step), hp.grad_clip);
-        let (model, loss) = cpu_pool::on_workers::<B, _>(move || {
-            let loss = Gpt::loss(model.forward(x), y);
-            let mut grads = GradientsParams::from_grads(loss.backward(), &model);
-            if clip > 0.0 {
-                clip_global_norm(&model, &mut grads, clip);
-            }
-            (optim.step(lr, model, grads), loss.inner())
+        let (model, loss) = self.pool.run(move || {
+            keyed_dropout(seed, || {
+                let loss = Gpt::loss(model.forward(x), y);
+                let mut grads = GradientsParams::from_grads(loss.backward(), &model);
+                if clip > 0.0 {
+                    clip_global_norm(&model, &mut grads, clip);
+                }
+                (optim.step(lr, model, grads), loss.inner())
+            })
         });
         self.model = Some(model);
         self.last_loss = Some(loss);
@@ -304,7 +313,7 @@ impl<B: AutodiffBackend> Trainer<B> {
                 .unwrap_or(f32::NAN);
             sum / hp.eval_iters as f32
         };
-        let (train_loss, val_loss) = cpu_pool::on_workers::<B, _>(|| {
+        let (train_loss, val_loss) = self.pool.run(|| {
             (
                 mean_loss(Split::Train, Stream::EvalTrain),
                 mean_loss(Split::Val, Stream::EvalVal),

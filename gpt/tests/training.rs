@@ -5,7 +5,8 @@
 
 mod common;
 
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, mpsc};
+use std::time::Duration;
 
 use burn::tensor::{Int, Tensor, TensorData};
 use common::small_corpus;
@@ -129,6 +130,31 @@ fn resumed_training_continues_exactly_as_uninterrupted() {
         second.evals().iter().map(|e| e.step).collect::<Vec<_>>(),
         vec![5, 10, 15, 20]
     );
+}
+
+/// Two runs training at once in one process (a worker packing two runs on a device) each
+/// give exactly the losses they give alone: neither waits forever on the other (rayon's pool
+/// and autodiff's graph locks) and neither draws the other's dropout masks.
+#[test]
+fn two_runs_training_at_once_each_give_their_losses_alone() {
+    let _g = serial();
+    let corpus = small_corpus();
+    let hp = |seed| Hyperparams {
+        seed,
+        ..tiny(300, 0.2)
+    };
+    let alone = [7, 8].map(|seed| losses(&train(hp(seed), &corpus)));
+    let (tx, rx) = mpsc::channel();
+    for (i, seed) in [7, 8].into_iter().enumerate() {
+        let (tx, corpus) = (tx.clone(), corpus.clone());
+        std::thread::spawn(move || tx.send((i, losses(&train(hp(seed), &corpus)))));
+    }
+    for _ in 0..2 {
+        let (i, together) = rx
+            .recv_timeout(Duration::from_secs(120))
+            .expect("both runs finish within two minutes");
+        assert_eq!(together, alone[i], "run {i} (seed {})", [7, 8][i]);
+    }
 }
 
 #[test]

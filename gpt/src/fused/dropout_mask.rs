@@ -1,8 +1,12 @@
 //! Dropout masks the fused kernels can regenerate instead of storing: whether an element is
 //! kept is a hash of a per-call key, its row and its place in the row, so the backward pass
-//! recomputes its forward's mask from the key alone, any row on any thread. The key is drawn
-//! from the backend's random stream, so `Backend::seed` (which the trainer sets every step)
-//! decides every mask, and a resumed run drops exactly what the uninterrupted one did.
+//! recomputes its forward's mask from the key alone, any row on any thread. Inside
+//! [`keyed`] (the trainer wraps every step in it) the keys come from that step's seed, one
+//! after another on the step's thread, so a resumed run drops exactly what the
+//! uninterrupted one did, and two runs training at once in one process (packing) each drop
+//! what they would alone. Elsewhere they come from burn-flex's process-wide random stream.
+
+use std::cell::Cell;
 
 use burn::backend::Flex;
 use burn::tensor::ops::IntTensorOps;
@@ -23,8 +27,8 @@ pub struct Mask {
 }
 
 impl Mask {
-    /// A mask dropping each element with probability `prob` (in `(0, 1)`), its key drawn
-    /// from burn-flex's random stream.
+    /// A mask dropping each element with probability `prob` (in `(0, 1)`), its key the
+    /// next of this thread's [`keyed`] stream, or from burn-flex's random stream outside one.
     pub fn draw(prob: f64) -> Self {
         Self::with_key(draw_key(), prob)
     }
@@ -50,8 +54,37 @@ impl Mask {
     }
 }
 
-/// 64 random bits from burn-flex's random stream (the one `Backend::seed` sets).
+thread_local! {
+    /// This thread's key stream: its seed and how many keys it has given.
+    static STREAM: Cell<Option<(u64, u64)>> = const { Cell::new(None) };
+}
+
+/// Runs `work` with this thread's dropout keys drawn from `seed`: the n-th mask drawn in it
+/// has key `mix64(seed ^ mix64(n))`, whatever else runs in the process meanwhile.
+pub fn keyed<R>(seed: u64, work: impl FnOnce() -> R) -> R {
+    struct Restore(Option<(u64, u64)>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            STREAM.set(self.0);
+        }
+    }
+    let _restore = Restore(STREAM.replace(Some((seed, 0))));
+    work()
+}
+
+/// The next key of this thread's [`keyed`] stream, else of burn-flex's.
 fn draw_key() -> u64 {
+    match STREAM.get() {
+        Some((seed, n)) => {
+            STREAM.set(Some((seed, n + 1)));
+            mix64(seed ^ mix64(n))
+        }
+        None => backend_key(),
+    }
+}
+
+/// 64 random bits from burn-flex's random stream (the one `Backend::seed` sets).
+fn backend_key() -> u64 {
     let bits = Flex::int_random(
         Shape::new([1]),
         Distribution::Default,
@@ -90,6 +123,34 @@ mod tests {
             // 10^6 Bernoulli draws: a standard deviation below 0.0005.
             assert!((frac - prob).abs() < 0.003, "dropped {frac}, asked {prob}");
         }
+    }
+
+    #[test]
+    fn a_keyed_stream_gives_the_same_keys_whatever_runs_beside_it() {
+        let keys = |seed| keyed(seed, || [0; 3].map(|_| Mask::draw(0.5).key));
+        let alone = keys(11);
+        let (a, b) = std::thread::scope(|s| {
+            let a = s.spawn(|| keys(11));
+            let b = s.spawn(|| keys(12));
+            (a.join().unwrap(), b.join().unwrap())
+        });
+        assert_eq!(a, alone);
+        assert_ne!(b, alone);
+        assert_eq!(
+            alone.iter().collect::<std::collections::HashSet<_>>().len(),
+            3
+        );
+        let nested = keyed(11, || {
+            let first = Mask::draw(0.5).key;
+            let inner = keyed(12, || Mask::draw(0.5).key);
+            (first, inner, Mask::draw(0.5).key)
+        });
+        assert_eq!(
+            nested,
+            (alone[0], b[0], alone[1]),
+            "the outer stream resumes"
+        );
+        assert_eq!(STREAM.get(), None, "the stream ends with its scope");
     }
 
     #[test]

@@ -27,6 +27,8 @@ use burn::tensor::{Tensor, TensorPrimitive};
 use attention_kernel::Dims;
 use dropout_mask::Mask;
 
+pub(crate) use dropout_mask::keyed as keyed_dropout;
+
 use crate::backend::{CpuInfer, CpuTrain};
 
 /// `value` as type `T`, which the caller has checked is its own type.
