@@ -20,12 +20,16 @@ use serde_json::Value;
 
 use super::certs::Certs;
 use super::postgres::Postgres;
-use super::process::{Process, panic_lines};
+use super::process::{Process, output_within, panic_lines};
 use super::tiny_sweep::TinySweep;
 use super::{bin, certs};
 
 /// How long a coordinator may take to say that it listens.
 const LISTENING_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// How long one CLI call may run: the longest, `status --watch` over a test's sweep, takes
+/// seconds. One still running after this is hung and fails its test with every log.
+const CLI_DEADLINE: Duration = Duration::from_secs(300);
 
 /// What the coordinator prints, with its address, once it listens.
 const LISTENING: &str = "gptsweep coordinator listening on ";
@@ -281,17 +285,24 @@ impl Cluster {
     }
 
     /// Runs the CLI against this cluster, its caches in the scratch directory; a panic in
-    /// it fails the test.
+    /// it, or a call still running after [`CLI_DEADLINE`], fails the test.
     pub fn cli(&self, args: &[&str]) -> Output {
-        let out = Command::new(bin())
-            .env("XDG_CACHE_HOME", self.dir.path().join("cli-cache"))
-            .args(args)
-            .args(["--coordinator", &self.url])
-            .arg("--token-file")
-            .arg(self.token_file())
-            .args(self.tls_args())
-            .output()
-            .unwrap();
+        let out = output_within(
+            Command::new(bin())
+                .env("XDG_CACHE_HOME", self.dir.path().join("cli-cache"))
+                .args(args)
+                .args(["--coordinator", &self.url])
+                .arg("--token-file")
+                .arg(self.token_file())
+                .args(self.tls_args()),
+            CLI_DEADLINE,
+        )
+        .unwrap_or_else(|ran| {
+            panic!(
+                "gptsweep {args:?} was still running after {ran:?}, killed\n{}",
+                self.logs()
+            )
+        });
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(
             panic_lines(&stderr).is_empty(),

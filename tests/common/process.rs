@@ -3,7 +3,9 @@
 //! that its log holds no panic.
 
 use std::path::{Path, PathBuf};
-use std::process::Child;
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
 
 /// Lines that only a panicking Rust process writes.
 const PANIC_MARKS: [&str; 2] = ["panicked at", "RUST_BACKTRACE"];
@@ -112,4 +114,28 @@ pub fn panic_lines(text: &str) -> Vec<&str> {
     text.lines()
         .filter(|line| PANIC_MARKS.iter().any(|mark| line.contains(mark)))
         .collect()
+}
+
+/// Runs `command` to its end, its output captured, as `Command::output` does; `Err` with
+/// how long it ran when it was still running after `deadline`, then killed. A hung CLI call
+/// fails its test with the cluster's logs instead of holding CI until its own time limit.
+pub fn output_within(command: &mut Command, deadline: Duration) -> Result<Output, Duration> {
+    let child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || tx.send(child.wait_with_output()));
+    match rx.recv_timeout(deadline) {
+        Ok(out) => Ok(out.unwrap()),
+        Err(_) => {
+            let _ = Command::new("kill")
+                .args(["-KILL", &pid.to_string()])
+                .status();
+            Err(deadline)
+        }
+    }
 }
