@@ -33,7 +33,7 @@ use std::time::{Duration, Instant};
 
 use gptsweep_proto::client::{self, Clients, Stamp, Workers};
 use gptsweep_proto::pb;
-use gptsweep_worker::backoff::retry_with;
+use gptsweep_worker::backoff::{CAP, retry_with};
 use tokio::sync::Barrier;
 use tonic::Status;
 
@@ -282,7 +282,7 @@ where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<T, Status>>,
 {
-    retry_with(f, |_| {
+    retry_with(CAP, f, |_| {
         retries.fetch_add(1, Ordering::Relaxed);
     })
     .await

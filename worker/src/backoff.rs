@@ -17,6 +17,9 @@ use crate::error::{Result, WorkerError};
 /// The first ceiling: the first retry waits up to this long.
 pub const BASE: Duration = Duration::from_millis(100);
 
+/// The longest wait between tries of a call made outside any lease.
+pub const CAP: Duration = Duration::from_secs(5);
+
 /// Whether a failed call may succeed if tried again.
 pub fn transient(status: &Status) -> bool {
     match status.code() {
@@ -90,7 +93,18 @@ where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<T, Status>>,
 {
-    retry_with(f, |s| {
+    retry_within(call, CAP, f).await
+}
+
+/// [`retry`], never waiting longer than `cap` between tries: a call made under a lease
+/// retries at least once a heartbeat interval, so that a coordinator back from a restart
+/// hears the worker within the grace it gives its leases.
+pub async fn retry_within<T, F, Fut>(call: &'static str, cap: Duration, f: F) -> Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, Status>>,
+{
+    retry_with(cap, f, |s| {
         tracing::warn!(
             "{call}: coordinator unreachable ({}), retrying",
             s.message()
@@ -101,8 +115,10 @@ where
 }
 
 /// Calls `f` until it succeeds or fails with a non-transient status (answered as is),
-/// telling `on_retry` of each transient failure before waiting with the backoff.
+/// telling `on_retry` of each transient failure before waiting with the backoff (never
+/// longer than `cap`).
 pub async fn retry_with<T, F, Fut>(
+    cap: Duration,
     mut f: F,
     mut on_retry: impl FnMut(&Status),
 ) -> std::result::Result<T, Status>
@@ -110,7 +126,7 @@ where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = std::result::Result<T, Status>>,
 {
-    let mut backoff = Backoff::new(Duration::from_secs(5));
+    let mut backoff = Backoff::new(cap);
     loop {
         match f().await {
             Err(s) if transient(&s) => {

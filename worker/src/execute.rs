@@ -18,16 +18,23 @@ use gptsweep_gpt::{Checkpoint, Corpus, DeviceSpec, Eval, Hyperparams};
 use gptsweep_proto::client::Workers;
 use gptsweep_proto::pb;
 
-use crate::backoff::{Backoff, retry, transient};
+use crate::backoff::{Backoff, retry_within, transient};
 use crate::dataset_cache::DatasetCache;
 use crate::error::{Result, WorkerError};
 use crate::faults::{self, Fault};
 use crate::stop::{StopLevel, StopSignal, reached};
-use crate::train_task::{Progress, RunOutput, RunTask, train_blocking};
+use crate::train_task::{Answered, Progress, RunOutput, RunTask, train_blocking};
 
-/// Tries to deliver a run's last checkpoint, half a second apart, before reporting its
-/// outcome without it.
+/// Tries to deliver a run's last checkpoint, [`UPLOAD_PAUSE`] apart (or a heartbeat
+/// interval, if shorter), before reporting its outcome without it.
 const FINAL_UPLOAD_TRIES: usize = 20;
+
+/// The longest a run waits, after an evaluation, for the coordinator's answer to it (a
+/// stop at a rung) before training on: a round trip, unless the coordinator is slow or away.
+const ANSWER_WITHIN: Duration = Duration::from_secs(1);
+
+/// The pause between tries of a run's last checkpoint.
+const UPLOAD_PAUSE: Duration = Duration::from_millis(500);
 
 /// Chunk size of checkpoint uploads.
 const CHUNK: usize = 1 << 20;
@@ -142,14 +149,14 @@ async fn upload(client: &Workers, run: &LeasedRun, pending: &mut Option<(u64, Ve
     }
 }
 
-async fn fetch_checkpoint(client: &Workers, run: &LeasedRun) -> Result<Checkpoint> {
+async fn fetch_checkpoint(ctx: &RunContext, run: &LeasedRun) -> Result<Checkpoint> {
     let req = pb::GetCheckpointRequest {
         run_id: run.run.get(),
         lease_id: run.lease.get(),
     };
     let bytes =
-        retry("GetCheckpoint", || {
-            let mut c = client.clone();
+        retry_within("GetCheckpoint", ctx.heartbeat, || {
+            let mut c = ctx.client.clone();
             async move {
                 gptsweep_proto::client::collect(c.get_checkpoint(req).await?.into_inner()).await
             }
@@ -178,7 +185,7 @@ pub async fn execute(
         Err(e) => return fail(ctx, &run, faults::of_worker(&e), e.to_string()).await,
     };
     let resume = if run.resume_step > 0 {
-        match fetch_checkpoint(&ctx.client, &run).await {
+        match fetch_checkpoint(ctx, &run).await {
             Ok(c) => Some(c),
             Err(e) => {
                 tracing::warn!(
@@ -197,6 +204,7 @@ pub async fn execute(
     let (tx, mut rx) = mpsc::unbounded_channel();
     let stop = Arc::new(AtomicBool::new(false));
     let preempt = Arc::new(AtomicBool::new(false));
+    let answered = Arc::new(Answered::default());
     let task = RunTask {
         hp,
         corpus,
@@ -205,6 +213,8 @@ pub async fn execute(
         progress: tx,
         stop: stop.clone(),
         preempt: preempt.clone(),
+        answered: answered.clone(),
+        answer_within: ctx.heartbeat.min(ANSWER_WITHIN),
     };
     let handle = tokio::task::spawn_blocking(move || train_blocking(device, task));
 
@@ -214,6 +224,8 @@ pub async fn execute(
     let mut lost: Option<String> = None;
     let mut told_to_stop = false;
     let mut preempting = false;
+    // The evaluation whose report the loop's last turn sent, to be marked answered.
+    let mut evaluated: Option<u64> = None;
     let mut ticker = tokio::time::interval(ctx.heartbeat);
     ticker.tick().await;
     loop {
@@ -221,6 +233,7 @@ pub async fn execute(
             p = rx.recv() => match p {
                 Some(Progress::Eval(e)) => {
                     last_step = e.step as u64;
+                    evaluated = Some(last_step);
                     pending.push(evaluation(&e));
                     report(&ctx.client, &run, &mut pending).await
                 }
@@ -250,7 +263,9 @@ pub async fn execute(
         match outcome {
             Heard::Continue | Heard::Unreachable => {}
             Heard::Stop(why) => {
-                tracing::info!(run = %run.run, "stopping: {why}");
+                if !told_to_stop {
+                    tracing::info!(run = %run.run, "stopping: {why}");
+                }
                 told_to_stop = true;
                 stop.store(true, Ordering::Relaxed);
             }
@@ -259,6 +274,9 @@ pub async fn execute(
                 stop.store(true, Ordering::Relaxed);
                 lost = Some(why);
             }
+        }
+        if let Some(step) = evaluated.take() {
+            answered.mark(step);
         }
     }
     let result = match handle.await {
@@ -275,8 +293,9 @@ pub async fn execute(
         return Err(WorkerError::LeaseLost(why));
     }
     // The last evaluations, until delivered; a fleet whose coordinator is down retries
-    // spread out (full jitter), not in step.
-    let mut backoff = Backoff::new(Duration::from_secs(5));
+    // spread out (full jitter), not in step, and at least once a heartbeat interval: the
+    // lease is still held, and a restarted coordinator's grace lasts one lease timeout.
+    let mut backoff = Backoff::new(ctx.heartbeat);
     while !pending.is_empty() {
         match report(&ctx.client, &run, &mut pending).await {
             Heard::Lost(why) => return Err(WorkerError::LeaseLost(why)),
@@ -294,7 +313,7 @@ pub async fn execute(
     for _ in 0..FINAL_UPLOAD_TRIES {
         match upload(&ctx.client, &run, &mut pending_ckpt).await {
             Heard::Lost(why) => return Err(WorkerError::LeaseLost(why)),
-            Heard::Unreachable => tokio::time::sleep(Duration::from_millis(500)).await,
+            Heard::Unreachable => tokio::time::sleep(ctx.heartbeat.min(UPLOAD_PAUSE)).await,
             _ if pending_ckpt.is_none() => break,
             _ => {}
         }
@@ -330,7 +349,10 @@ pub async fn execute(
             seed: o.seed,
         })
         .collect();
-    let outcome = if stopped {
+    // A run told to stop is stopped even when its last steps were done before the word
+    // came (a tiny model trains tens of steps in one round trip): the scheduler decided,
+    // and the sweep's counts do not hang on the worker's speed.
+    let outcome = if stopped || told_to_stop {
         Outcome::Stopped
     } else {
         Outcome::Finished
@@ -430,7 +452,7 @@ async fn finish(
         samples: samples.iter().map(Into::into).collect(),
         summary_json,
     };
-    match retry("Finish", || {
+    match retry_within("Finish", ctx.heartbeat, || {
         let mut c = ctx.client.clone();
         let req = req.clone();
         async move { c.finish(req).await }

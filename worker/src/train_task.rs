@@ -2,10 +2,13 @@
 //! the shared driver ([`gptsweep_gpt::driver`]: from scratch or continuing a checkpoint,
 //! then the sweep's samples), handing each evaluation and a checkpoint taken right after
 //! it to the async side, and stopping between steps when told (with a checkpoint of that
-//! step when the worker drains and hands the run back).
+//! step when the worker drains and hands the run back). After each evaluation it waits,
+//! briefly, for the coordinator's answer to it ([`Answered`]): a run early termination
+//! stops at a rung stops there, not the steps of a round trip later.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Duration;
 
 use tokio::sync::mpsc::UnboundedSender;
 
@@ -50,6 +53,37 @@ pub struct RunTask {
     /// Set by the async side when the worker drains: stop at the next step and send a
     /// checkpoint taken there, so the run continues elsewhere without training a step twice.
     pub preempt: Arc<AtomicBool>,
+    /// Which evaluations the async side has had answered.
+    pub answered: Arc<Answered>,
+    /// How long to wait for an evaluation's answer before training on without it.
+    pub answer_within: Duration,
+}
+
+/// The step of the last evaluation whose report the async side has finished with: answered
+/// by the coordinator (its word, such as a stop, already set) or found undeliverable.
+#[derive(Debug, Default)]
+pub struct Answered {
+    step: Mutex<u64>,
+    changed: Condvar,
+}
+
+impl Answered {
+    /// The async side is done with the report of the evaluation at `step`.
+    pub fn mark(&self, step: u64) {
+        let mut last = self.step.lock().unwrap_or_else(|e| e.into_inner());
+        *last = (*last).max(step);
+        self.changed.notify_all();
+    }
+
+    /// Waits up to `within` for the evaluation at `step` to be answered; whether it was.
+    pub fn wait_for(&self, step: u64, within: Duration) -> bool {
+        let last = self.step.lock().unwrap_or_else(|e| e.into_inner());
+        let (last, _) = self
+            .changed
+            .wait_timeout_while(last, within, |last| *last < step)
+            .unwrap_or_else(|e| e.into_inner());
+        *last >= step
+    }
 }
 
 /// Sends every evaluation and a checkpoint after it; stops when the async side says so,
@@ -58,6 +92,8 @@ struct Reporter {
     progress: UnboundedSender<Progress>,
     stop: Arc<AtomicBool>,
     preempt: Arc<AtomicBool>,
+    answered: Arc<Answered>,
+    answer_within: Duration,
 }
 
 impl Reporter {
@@ -81,8 +117,11 @@ impl Reporter {
 impl<B: AutodiffBackend> Observer<B> for Reporter {
     fn observe(&mut self, trainer: &Trainer<B>, event: Event) -> Flow {
         if let Event::Eval(e) = event {
+            let step = e.step as u64;
             let _ = self.progress.send(Progress::Eval(e));
+            // Taken while the report travels; its answer is awaited after.
             self.checkpoint(trainer, "after an evaluation");
+            self.answered.wait_for(step, self.answer_within);
         }
         if self.preempt.load(Ordering::Relaxed) {
             self.checkpoint(trainer, "to hand the run back");
@@ -110,6 +149,8 @@ impl OnBackend for RunTask {
             progress: self.progress,
             stop: self.stop,
             preempt: self.preempt,
+            answered: self.answered,
+            answer_within: self.answer_within,
         };
         train_then_sample::<B>(start, self.corpus, &self.samples, device, &mut reporter)
     }
@@ -118,4 +159,31 @@ impl OnBackend for RunTask {
 /// Runs `task` to its end on `device` (blocking: call from a blocking thread).
 pub fn train_blocking(device: DeviceSpec, task: RunTask) -> gptsweep_gpt::Result<RunOutput> {
     with_backend(device, task)?
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_wait_ends_when_its_evaluation_or_a_later_one_is_answered_or_in_time() {
+        let answered = Arc::new(Answered::default());
+        let long = Duration::from_secs(30);
+        let waiter = {
+            let answered = answered.clone();
+            std::thread::spawn(move || answered.wait_for(20, long))
+        };
+        answered.mark(10);
+        std::thread::sleep(Duration::from_millis(20));
+        assert!(
+            !waiter.is_finished(),
+            "an earlier answer does not end the wait"
+        );
+        answered.mark(30);
+        assert!(waiter.join().unwrap());
+        assert!(answered.wait_for(30, Duration::ZERO), "already answered");
+        let t0 = std::time::Instant::now();
+        assert!(!answered.wait_for(40, Duration::from_millis(50)));
+        assert!(t0.elapsed() >= Duration::from_millis(50));
+    }
 }

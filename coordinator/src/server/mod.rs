@@ -1,10 +1,11 @@
 //! The coordinator process: its state (store, datasets, work signal), the submit path
 //! shared by gRPC and `gptsweep local`, the lease reaper, and serving both services.
 //!
-//! Its life: [`Coordinator::open`] takes the state directory's lock, judges every running
-//! lease from now (a grace of one lease timeout after a restart) and collects orphan
-//! blobs; [`Coordinator::serve`] serves until its shutdown future resolves, ending long
-//! polls at once; [`Coordinator::close`] then drains the writer and closes the database.
+//! Its life: [`Coordinator::open`] takes the state directory's lock and collects orphan
+//! blobs; [`Coordinator::serve`] judges every running lease from then (a grace of one
+//! lease timeout after a restart), starts the lease reaper and serves until its shutdown
+//! future resolves, ending long polls at once; [`Coordinator::close`] then drains the
+//! writer and closes the database.
 
 mod clients;
 mod workers;
@@ -86,27 +87,15 @@ pub struct Coordinator {
 }
 
 impl Coordinator {
-    /// Opens the state directory (database, migrations, datasets) and starts the writer
-    /// and the lease reaper. Refused with [`CoordinatorError::StateLocked`] when another
-    /// coordinator holds the directory, before anything in it is touched. Every running
-    /// run's lease is then made to last one lease timeout from now, and blobs that nothing
-    /// refers to are removed.
+    /// Opens the state directory (database, migrations, datasets) and starts the writer.
+    /// Refused with [`CoordinatorError::StateLocked`] when another coordinator holds the
+    /// directory, before anything in it is touched. Blobs that nothing refers to are
+    /// removed. Leases are judged, and expired, once [`Coordinator::serve`] starts.
     pub async fn open(config: CoordinatorConfig) -> Result<Self> {
         let lock = Arc::new(StateLock::acquire(&config.state_dir)?);
         let db_lock = Arc::new(DatabaseLock::acquire(&config.database).await?);
         let pool = open_pool(&config.database).await?;
         let store = Store::start(pool);
-        let graced = store
-            .write(GraceLeases {
-                lease_ms: config.lease_timeout.as_millis() as i64,
-            })
-            .await?;
-        if graced > 0 {
-            tracing::info!(
-                "{graced} running runs keep their leases for {:?} from now",
-                config.lease_timeout
-            );
-        }
         let datasets = DatasetStore::open(&config.state_dir.join("datasets"))?;
         let checkpoints = crate::checkpoints::open(&config.state_dir.join("checkpoints"))?;
         let access = Arc::new(Access::load_or_create(&config.state_dir)?);
@@ -139,8 +128,24 @@ impl Coordinator {
             lock,
             db_lock,
         };
-        c.spawn_reaper();
         Ok(c)
+    }
+
+    /// Judges every running lease from now (a grace of one lease timeout: its worker could
+    /// not renew it while no coordinator answered) and starts the lease reaper. Called as
+    /// serving starts, so that a slow start (a busy database, many orphans to collect)
+    /// does not use up the grace before any worker can be heard.
+    async fn start_leases(&self) -> Result<()> {
+        let lease_ms = self.config.lease_timeout.as_millis() as i64;
+        let graced = self.store.write(GraceLeases { lease_ms }).await?;
+        if graced > 0 {
+            tracing::info!(
+                "{graced} running runs keep their leases for {:?} from now",
+                self.config.lease_timeout
+            );
+        }
+        self.spawn_reaper();
+        Ok(())
     }
 
     /// Expires leases not renewed in time. After a storage fault kept it from running,
@@ -355,6 +360,7 @@ impl Coordinator {
         if let Ok(addr) = listener.local_addr() {
             self.listening_on(addr)?;
         }
+        self.start_leases().await?;
         let stopping = self.stopping.clone();
         let shutdown = async move {
             shutdown.await;

@@ -65,7 +65,10 @@ pub fn ped_anova(
     if space.is_empty() {
         return Err("no hyperparameter varies in this sweep".into());
     }
-    let Some(fit) = fidelity::choose(trials, rungs, goal, space.len() + 1) else {
+    // The highest budget with enough results for the measure itself too: a higher rung
+    // that a few runs reached must not hide a lower one that enough did.
+    let enough = (space.len() + 1).max(MIN_RESULTS);
+    let Some(fit) = fidelity::choose(trials, rungs, goal, enough) else {
         return Err(format!(
             "no run has a result yet; importance needs at least {MIN_RESULTS}"
         ));

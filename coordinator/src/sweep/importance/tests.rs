@@ -131,6 +131,22 @@ fn too_few_results_say_how_many_are_needed() {
 }
 
 #[test]
+fn a_rung_too_few_runs_reached_for_the_measure_gives_way_to_a_lower_one() {
+    // 7 runs, 4 of them to the end: d + 1 = 4 results at a budget would do, but the
+    // measure needs 5, so the first rung (7 results) is used, not the 4 whole runs.
+    let mut ts = trials(7, |lr, _, _| (lr.ln() - 3e-3f64.ln()).powi(2));
+    for (i, t) in ts.iter_mut().enumerate() {
+        if i < 3 {
+            t.status = TrialStatus::Stopped;
+        } else {
+            t.curve.extend([t.curve[0] - 0.1, t.curve[0] - 0.2]);
+        }
+    }
+    let imp = ped_anova(&space(), &ts, &[1, 3], Goal::Minimize).unwrap();
+    assert_eq!((imp.budget, imp.results), (Budget::Rung(1), 7));
+}
+
+#[test]
 fn with_early_termination_the_highest_rung_enough_runs_reached_is_used() {
     // 30 runs stopped after one evaluation, 3 finished: d + 1 = 4 results needed at a
     // budget, so the first rung (33 results) is used, not the 3 whole runs.
