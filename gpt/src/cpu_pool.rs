@@ -40,13 +40,6 @@ impl StepPool {
     }
 }
 
-impl std::fmt::Debug for StepPool {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let threads = self.0.as_ref().map_or(0, ThreadPool::current_num_threads);
-        write!(f, "StepPool({threads} threads)")
-    }
-}
-
 fn build() -> Option<ThreadPool> {
     ThreadPoolBuilder::new()
         .num_threads(rayon::current_num_threads())
