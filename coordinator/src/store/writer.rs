@@ -263,6 +263,38 @@ async fn commit_batch(conn: &mut AnyConnection, mut batch: Vec<Box<dyn Queued>>)
     }
 }
 
+/// Runs the writer on a thread of its own, in a single-threaded runtime. A batch is a
+/// chain of round trips to the database (begin, a few statements a group, commit), each one
+/// waking the writer; on the server's runtime every wake-up queued behind the tasks of up
+/// to a thousand connections, and the chain, not the CPU, set the fleet's pace
+/// (BENCHMARKS.md). If that thread cannot be had, the writer runs as a task where it is.
+fn spawn_writer(writer: impl Future<Output = ()> + Send + 'static) {
+    let (hand, take) = std::sync::mpsc::channel();
+    let thread = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())
+        .and_then(|rt| {
+            std::thread::Builder::new()
+                .name("store-writer".into())
+                .spawn(move || {
+                    if let Ok(writer) = take.recv() {
+                        rt.block_on(writer);
+                    }
+                })
+                .map_err(|e| e.to_string())
+        });
+    match thread {
+        Ok(_) => {
+            let _ = hand.send(writer);
+        }
+        Err(e) => {
+            tracing::warn!("the store's writer runs on the server's runtime: {e}");
+            tokio::spawn(writer);
+        }
+    }
+}
+
 fn refuse_all(batch: Vec<Box<dyn Queued>>, e: &sqlx::Error) {
     for op in batch {
         op.refuse(commit_failed(e));
@@ -270,10 +302,10 @@ fn refuse_all(batch: Vec<Box<dyn Queued>>, e: &sqlx::Error) {
 }
 
 impl Store {
-    /// Starts the writer task over `pool`.
+    /// Starts the writer over `pool`, on a thread of its own (see [`spawn_writer`]).
     pub fn start(pool: AnyPool) -> Self {
         let (tx, rx) = mpsc::channel(4096);
-        tokio::spawn(writer_loop(pool.clone(), rx));
+        spawn_writer(writer_loop(pool.clone(), rx));
         Self { pool, tx }
     }
 
