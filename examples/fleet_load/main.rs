@@ -1,8 +1,9 @@
 //! A fleet against the real coordinator process: `gptsweep coordinator` is started as a
 //! child on a free port with a fresh state directory, then W simulated workers, each over
-//! its own gRPC channel (its own HTTP/2 connection, as real workers), connect and register
-//! all at once (as after a coordinator restart), and then lease runs, report one
-//! evaluation per call and finish, as fast as they can, until the sweep is done.
+//! its own HTTP/2 connection (as real workers), connect and register all at once (as after
+//! a coordinator restart), and then lease runs, report one evaluation per call and finish,
+//! as fast as they can, until the sweep is done. Their calls are unary gRPC calls made
+//! straight on the connection ([`grpc`]: why not tonic's channel).
 //!
 //!   cargo build --release --bin gptsweep --example fleet_load
 //!   target/release/examples/fleet_load --workers 1000 --runs 10000 --evals 10
@@ -15,7 +16,9 @@
 //! - `--restart`: once a third of the runs are leased, stop the coordinator (SIGTERM, as
 //!   an upgrade would) and start it again on the same port and state, the fleet working on;
 //! - `--coordinator-fds N`: start the coordinator with a soft open-file limit of N (the
-//!   common default is 1024), to see that it raises it.
+//!   common default is 1024), to see that it raises it;
+//! - `--threads T`: the fleet's threads, each a single-threaded runtime holding every T-th
+//!   simulated worker (default: one a core).
 //!
 //! It prints registration (time, retries, latency), the work phase (leases/s, reports/s,
 //! client-side p50/p99 latency of each call), the coordinator's CPU time and memory
@@ -31,11 +34,40 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use gptsweep_proto::client::{self, Clients, Stamp, Workers};
+mod grpc;
+
+use gptsweep_proto::client::{self, Clients, Stamp};
 use gptsweep_proto::pb;
 use gptsweep_worker::backoff::{CAP, retry_with};
+use grpc::Conn;
 use tokio::sync::Barrier;
 use tonic::Status;
+
+// The allocator of the `gptsweep` binary, so a simulated worker allocates as a real one.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// Longest the bench waits for the fleet to make progress it watches for (a third of the
+/// runs leased, a lease after the restart) before it fails instead of hanging.
+const STALL: Duration = Duration::from_secs(120);
+
+/// Polls `done` every millisecond until it holds (true) or [`STALL`] passes (false).
+async fn until(done: impl Fn() -> bool) -> bool {
+    let t = Instant::now();
+    while !done() {
+        if t.elapsed() > STALL {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    true
+}
+
+/// The Workers service's methods the fleet calls.
+const REGISTER: &str = "/gptsweep.v1.Workers/Register";
+const LEASE: &str = "/gptsweep.v1.Workers/Lease";
+const REPORT: &str = "/gptsweep.v1.Workers/Report";
+const FINISH: &str = "/gptsweep.v1.Workers/Finish";
 
 /// Longest a simulated worker keeps trying to register.
 const REGISTER_DEADLINE: Duration = Duration::from_secs(60);
@@ -50,6 +82,7 @@ struct Args {
     lease_wait_ms: u64,
     restart: bool,
     coordinator_fds: Option<u64>,
+    threads: usize,
 }
 
 fn args() -> Args {
@@ -65,6 +98,7 @@ fn args() -> Args {
         lease_wait_ms: 0,
         restart: false,
         coordinator_fds: None,
+        threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -86,6 +120,7 @@ fn args() -> Args {
             "--database" => a.database = Some(value.clone()).filter(|v| !v.is_empty()),
             "--lease-wait-ms" => a.lease_wait_ms = number(),
             "--coordinator-fds" => a.coordinator_fds = Some(number()),
+            "--threads" => a.threads = (number() as usize).max(1),
             _ => panic!("unknown flag {flag}"),
         }
     }
@@ -316,10 +351,11 @@ struct Fleet {
     leased: AtomicU64,
 }
 
-async fn simulated_worker(w: usize, c: Workers, fleet: Arc<Fleet>) -> Seen {
+async fn simulated_worker(w: usize, addr: String, token: String, fleet: Arc<Fleet>) -> Seen {
     let mut seen = Seen::default();
     fleet.start.wait().await;
     let t = Instant::now();
+    let conn = Conn::new(&addr, &token);
     let req = pb::RegisterRequest {
         name: format!("fleet-{w}"),
         devices: vec![pb::Device {
@@ -331,9 +367,7 @@ async fn simulated_worker(w: usize, c: Workers, fleet: Arc<Fleet>) -> Seen {
     let reg = tokio::time::timeout(
         REGISTER_DEADLINE,
         call(&fleet.retries, || {
-            let mut c = c.clone();
-            let req = req.clone();
-            async move { c.register(req).await }
+            conn.unary::<_, pb::RegisterReply>(REGISTER, &req)
         }),
     )
     .await;
@@ -341,7 +375,7 @@ async fn simulated_worker(w: usize, c: Workers, fleet: Arc<Fleet>) -> Seen {
     let id = match reg {
         Ok(Ok(r)) => {
             seen.registered = true;
-            Some(r.into_inner().worker_id)
+            Some(r.worker_id)
         }
         Ok(Err(s)) => {
             seen.failure = Some(format!("worker {w}: register: {s}"));
@@ -356,14 +390,14 @@ async fn simulated_worker(w: usize, c: Workers, fleet: Arc<Fleet>) -> Seen {
     };
     fleet.work.wait().await;
     let Some(id) = id else { return seen };
-    if let Err(s) = work(id, &c, &fleet, &mut seen).await {
+    if let Err(s) = work(id, &conn, &fleet, &mut seen).await {
         seen.failure = Some(format!("worker {w}: {s}"));
     }
     seen
 }
 
 /// Lease, report every evaluation, finish; again until nothing is left.
-async fn work(id: i64, c: &Workers, fleet: &Fleet, seen: &mut Seen) -> Result<(), Status> {
+async fn work(id: i64, c: &Conn, fleet: &Fleet, seen: &mut Seen) -> Result<(), Status> {
     loop {
         let t = Instant::now();
         let req = pb::LeaseRequest {
@@ -372,13 +406,7 @@ async fn work(id: i64, c: &Workers, fleet: &Fleet, seen: &mut Seen) -> Result<()
             wait_ms: fleet.wait_ms,
             fit_memory: false,
         };
-        let lease = call(&fleet.retries, || {
-            let mut c = c.clone();
-            let req = req.clone();
-            async move { c.lease(req).await }
-        })
-        .await?
-        .into_inner();
+        let lease: pb::LeaseReply = call(&fleet.retries, || c.unary(LEASE, &req)).await?;
         seen.lease_us.push(micros(t));
         let Some(run) = lease.run else {
             return Ok(());
@@ -401,9 +429,7 @@ async fn work(id: i64, c: &Workers, fleet: &Fleet, seen: &mut Seen) -> Result<()
             };
             let t = Instant::now();
             call(&fleet.retries, || {
-                let mut c = c.clone();
-                let req = req.clone();
-                async move { c.report(req).await }
+                c.unary::<_, pb::ReportReply>(REPORT, &req)
             })
             .await?;
             seen.report_us.push(micros(t));
@@ -417,9 +443,7 @@ async fn work(id: i64, c: &Workers, fleet: &Fleet, seen: &mut Seen) -> Result<()
         };
         let t = Instant::now();
         call(&fleet.retries, || {
-            let mut c = c.clone();
-            let req = req.clone();
-            async move { c.finish(req).await }
+            c.unary::<_, pb::FinishReply>(FINISH, &req)
         })
         .await?;
         seen.finish_us.push(micros(t));
@@ -443,7 +467,46 @@ async fn submit(clients: &mut Clients, runs: usize, evals: u64) {
         .unwrap();
 }
 
-#[tokio::main]
+/// Simulated workers `ids`, on a single-threaded runtime of their own on a thread of its
+/// own (as a load generator runs an event loop a core): a call's tasks (the caller,
+/// tonic's buffer, hyper's connection) then take turns on one thread instead of waking each
+/// other across threads, and a request's frames leave in one write. Each worker still has
+/// its own channel, so its own HTTP/2 connection.
+fn shard(
+    ids: Vec<usize>,
+    addr: String,
+    token: String,
+    fleet: Arc<Fleet>,
+) -> tokio::sync::oneshot::Receiver<Vec<Seen>> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let seen = tokio::task::LocalSet::new().block_on(&rt, async move {
+            let tasks: Vec<_> = ids
+                .into_iter()
+                .map(|w| {
+                    let worker = simulated_worker(w, addr.clone(), token.clone(), fleet.clone());
+                    tokio::task::spawn_local(worker)
+                })
+                .collect();
+            let mut seen = Vec::with_capacity(tasks.len());
+            for t in tasks {
+                seen.push(t.await.unwrap());
+            }
+            seen
+        });
+        let _ = tx.send(seen);
+    });
+    rx
+}
+
+// The simulated fleet runs on its own threads (`shard`); this runtime starts the
+// coordinator, samples it and checks the end. One worker thread: the main thread blocks
+// while the coordinator stops, and the clients' connection must still answer its GOAWAY.
+#[tokio::main(flavor = "multi_thread", worker_threads = 1)]
 async fn main() {
     let a = args();
     let own_limit = gptsweep_coordinator::listen::raise_fd_limit();
@@ -500,14 +563,17 @@ async fn main() {
         retries: AtomicU64::new(0),
         leased: AtomicU64::new(0),
     });
-    let mut tasks = Vec::with_capacity(a.workers);
-    for w in 0..a.workers {
-        let c = client::workers(
-            client::channel(&url, None).unwrap(),
-            Stamp::new(Some(&worker_token)).unwrap(),
-        );
-        tasks.push(tokio::spawn(simulated_worker(w, c, fleet.clone())));
-    }
+    let shards: Vec<_> = (0..a.threads)
+        .map(|i| {
+            let ids = (i..a.workers).step_by(a.threads).collect();
+            shard(
+                ids,
+                coordinator.addr.clone(),
+                worker_token.clone(),
+                fleet.clone(),
+            )
+        })
+        .collect();
     let coordinator_cpu = || cpu_secs(&pid.load(Ordering::Relaxed).to_string());
     let cpu0 = (coordinator_cpu(), cpu_secs("self"));
     let t_register = Instant::now();
@@ -524,8 +590,8 @@ async fn main() {
     let mut restart_line = None;
     let mut problems = Vec::new();
     if a.restart {
-        while fleet.leased.load(Ordering::Relaxed) < a.runs as u64 / 3 {
-            tokio::time::sleep(Duration::from_millis(5)).await;
+        if !until(|| fleet.leased.load(Ordering::Relaxed) >= a.runs as u64 / 3).await {
+            problems.push(format!("a third of the runs not leased within {STALL:?}"));
         }
         let leased = fleet.leased.load(Ordering::Relaxed);
         cpu_of_first = coordinator_cpu() - cpu1.0;
@@ -537,8 +603,8 @@ async fn main() {
         pid.store(next.pid(), Ordering::Relaxed);
         coordinator = next;
         let leased_then = fleet.leased.load(Ordering::Relaxed);
-        while fleet.leased.load(Ordering::Relaxed) == leased_then {
-            tokio::time::sleep(Duration::from_millis(1)).await;
+        if !until(|| fleet.leased.load(Ordering::Relaxed) > leased_then).await {
+            problems.push(format!("no lease within {STALL:?} of the restart"));
         }
         restart_line = Some(format!(
             "restart after {leased} leases: SIGTERM to exit {:.0} ms, started again in {:.0} ms, next lease {:.0} ms after it listened; {} retries so far",
@@ -550,8 +616,8 @@ async fn main() {
     }
 
     let mut seen = Vec::with_capacity(a.workers);
-    for t in tasks {
-        seen.push(t.await.unwrap());
+    for shard in shards {
+        seen.extend(shard.await.unwrap());
     }
     let work_secs = t_work.elapsed().as_secs_f64();
     let cpu2 = (coordinator_cpu(), cpu_secs("self"));
