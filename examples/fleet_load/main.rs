@@ -342,6 +342,8 @@ fn micros(since: Instant) -> u32 {
 
 /// Shared by the simulated workers.
 struct Fleet {
+    /// The sweep's name, and its workers' names' start.
+    tag: String,
     evals: u64,
     wait_ms: u64,
     /// Every worker starts registering at once, and working at once.
@@ -357,7 +359,7 @@ async fn simulated_worker(w: usize, addr: String, token: String, fleet: Arc<Flee
     let t = Instant::now();
     let conn = Conn::new(&addr, &token);
     let req = pb::RegisterRequest {
-        name: format!("fleet-{w}"),
+        name: format!("{}-{w}", fleet.tag),
         devices: vec![pb::Device {
             spec: "cpu".into(),
             name: "cpu".into(),
@@ -451,10 +453,10 @@ async fn work(id: i64, c: &Conn, fleet: &Fleet, seen: &mut Seen) -> Result<(), S
 }
 
 /// The sweep every worker works on: a grid of `runs` seeds, `evals` evaluations each.
-async fn submit(clients: &mut Clients, runs: usize, evals: u64) {
+async fn submit(clients: &mut Clients, tag: &str, runs: usize, evals: u64) {
     let seeds: Vec<String> = (0..runs).map(|i| i.to_string()).collect();
     let yaml = format!(
-        "name: fleet\nmethod: grid\nparameters:\n  seed: {{values: [{}]}}\ntrain: {{n_embd: 16, n_head: 2, n_layer: 1, block_size: 8, max_iters: {evals}, eval_interval: 1}}\nsamples: {{count: 0}}\n",
+        "name: {tag}\nmethod: grid\nparameters:\n  seed: {{values: [{}]}}\ntrain: {{n_embd: 16, n_head: 2, n_layer: 1, block_size: 8, max_iters: {evals}, eval_interval: 1}}\nsamples: {{count: 0}}\n",
         seeds.join(", "),
     );
     clients
@@ -525,7 +527,10 @@ async fn main() {
         Stamp::new(Some(&client_token)).unwrap(),
     );
     let t = Instant::now();
-    submit(&mut clients, a.runs, a.evals).await;
+    // Names of this run's sweep and workers: a store reused between runs (a PostgreSQL
+    // server given with --database) still holds the last run's.
+    let tag = format!("fleet{}", std::process::id());
+    submit(&mut clients, &tag, a.runs, a.evals).await;
     println!(
         "{} workers, {} runs x {} evaluations, {}; submit {:.0} ms; open-file limits: bench {:?}, coordinator {} (soft)",
         a.workers,
@@ -556,6 +561,7 @@ async fn main() {
     };
 
     let fleet = Arc::new(Fleet {
+        tag: tag.clone(),
         evals: a.evals,
         wait_ms: a.lease_wait_ms,
         start: Barrier::new(a.workers + 1),
@@ -650,6 +656,23 @@ async fn main() {
         fleet.retries.load(Ordering::Relaxed)
     );
     println!("  lease  {}", percentiles(gather(|s| &s.lease_us)));
+    // Each worker's first lease is asked for by the whole fleet in the same instant.
+    println!(
+        "    first  {}",
+        percentiles(
+            seen.iter()
+                .filter_map(|s| s.lease_us.first().copied())
+                .collect()
+        )
+    );
+    println!(
+        "    later  {}",
+        percentiles(
+            seen.iter()
+                .flat_map(|s| s.lease_us.iter().skip(1).copied())
+                .collect()
+        )
+    );
     println!("  report {}", percentiles(gather(|s| &s.report_us)));
     println!("  finish {}", percentiles(gather(|s| &s.finish_us)));
     let coordinator_work = cpu_of_first + cpu2.0 - if a.restart { 0.0 } else { cpu1.0 };
@@ -679,12 +702,10 @@ async fn main() {
         .workers;
     let fleet_listed = listed
         .iter()
-        .filter(|w| w.name.starts_with("fleet-"))
+        .filter(|w| w.name.starts_with(&format!("{tag}-")))
         .count();
     let status = clients
-        .sweep_status(pb::SweepRef {
-            sweep: "fleet".into(),
-        })
+        .sweep_status(pb::SweepRef { sweep: tag.clone() })
         .await
         .unwrap()
         .into_inner()
