@@ -28,8 +28,9 @@ pub struct Conn {
     open: RefCell<Option<Open>>,
 }
 
-/// An open connection: where calls go, and whether its task has ended (after the
-/// coordinator closed it, a call on it would wait forever).
+/// An open connection: where calls go, and whether its task has ended (a call on a
+/// connection the coordinator had closed waited forever: the `--restart` run hung so
+/// before each call also watched for the end).
 #[derive(Clone)]
 struct Open {
     send: SendRequest<Bytes>,
