@@ -1,7 +1,8 @@
 //! The one writer: a task, on a thread of its own ([`spawn_writer`]), that owns every
 //! write. It takes what is queued (up to [`MAX_BATCH`] writes), applies them inside one
-//! transaction, commits once, then answers every caller. Batching is what lets hundreds of workers report at once on one SQLite
-//! file. Writes are [`Write`] values, dispatched here once.
+//! transaction, commits once, then answers every caller. Batching is what lets hundreds of
+//! workers report at once on one SQLite file. Writes are [`Write`] values, dispatched here
+//! once.
 //!
 //! A write that fails must roll back alone. Savepoints give that, at two statements a
 //! write, which was a third of the writer's time under a fleet (BENCHMARKS.md); and writes
