@@ -186,37 +186,7 @@ fn unframe<M: Message + Default>(mut b: Bytes) -> Result<M, Status> {
     M::decode(b).map_err(|e| Status::internal(e.to_string()))
 }
 
-/// The status `headers` carry: `None` for OK or none at all.
+/// The status `headers` carry, decoded as tonic's client does: `None` for OK or none.
 fn grpc_status(headers: &http::HeaderMap) -> Option<Status> {
-    let code: i32 = headers.get("grpc-status")?.to_str().ok()?.parse().ok()?;
-    if code == 0 {
-        return None;
-    }
-    let message = headers
-        .get("grpc-message")
-        .and_then(|m| m.to_str().ok())
-        .map(percent_decode)
-        .unwrap_or_default();
-    Some(Status::new(Code::from_i32(code), message))
-}
-
-/// gRPC's percent-encoding of `grpc-message`, undone.
-fn percent_decode(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        let hex = |c: u8| (c as char).to_digit(16);
-        if b[i] == b'%'
-            && i + 2 < b.len()
-            && let (Some(h), Some(l)) = (hex(b[i + 1]), hex(b[i + 2]))
-        {
-            out.push((h * 16 + l) as u8);
-            i += 3;
-            continue;
-        }
-        out.push(b[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    Status::from_header_map(headers).filter(|s| s.code() != Code::Ok)
 }

@@ -125,11 +125,15 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     // Before any GPU work: the warm-up of a GPU (kernel compilation, autotune) is paid once
     // per machine and shape, not once per process.
     gptsweep_gpt::use_kernel_cache(&paths::kernel_cache_dir());
-    let rt = || {
-        tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .build()
+    // `threads`: the runtime's worker threads (tokio's default, one a core, when `None`).
+    let runtime = |threads: Option<usize>| {
+        let mut builder = tokio::runtime::Builder::new_multi_thread();
+        if let Some(n) = threads {
+            builder.worker_threads(n);
+        }
+        builder.enable_all().build()
     };
+    let rt = || runtime(None);
     let url = cli.coordinator.clone();
     let tls_ca = cli
         .tls_ca
@@ -151,11 +155,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Sample(args) if args.run.is_none() => sample::run(args, cli.output),
         Command::Coordinator(args) => {
             init_logging("info");
-            tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(coordinator_threads())
-                .enable_all()
-                .build()?
-                .block_on(coordinator::run(args))
+            runtime(Some(coordinator_threads()))?.block_on(coordinator::run(args))
         }
         Command::Worker(args) => {
             init_logging("info");
