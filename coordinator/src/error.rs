@@ -47,6 +47,15 @@ pub enum CoordinatorError {
     /// The writer task is gone (the coordinator is shutting down).
     #[error("the store's writer has stopped")]
     WriterGone,
+    /// The database and the state directory are not one store (an empty database beside
+    /// a state directory of blobs, two stores' ids, another program's tables): nothing was
+    /// changed. The operator's flags name the wrong pair: bad input.
+    #[error("{0}")]
+    StoreMismatch(String),
+    /// The database cannot be used as it is (not a SQLite file, or damaged): nothing was
+    /// changed.
+    #[error("{0}")]
+    StoreDamaged(String),
     /// Another coordinator holds the PostgreSQL database's advisory lock.
     #[error(
         "database {0} is in use by another coordinator; stop it, or give this one another --database"

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use gptsweep_coordinator::listen;
-use gptsweep_coordinator::store::Database;
+use gptsweep_coordinator::store::{Database, Writable};
 use gptsweep_coordinator::tls::TlsIdentity;
 use gptsweep_coordinator::{Coordinator, CoordinatorConfig};
 
@@ -177,9 +177,16 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         }
         served = &mut server => served,
     };
-    coordinator.close().await;
+    let writable = coordinator.close().await;
     served??;
-    tracing::info!("stopped; every write committed");
+    match writable {
+        Writable::Yes => tracing::info!("stopped; every acknowledged write is committed"),
+        Writable::No { since, reason } => tracing::error!(
+            "stopped while the store refused writes (for the last {:.1} s: {reason}); every \
+             acknowledged write is committed, the refused ones were answered as failures",
+            since.elapsed().as_secs_f64()
+        ),
+    }
     Ok(())
 }
 

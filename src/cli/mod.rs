@@ -259,8 +259,11 @@ pub fn exit_code(err: &anyhow::Error) -> u8 {
         return 2;
     }
     // A coordinator's own files that break a rule (an access.json edited by hand).
-    if let Some(gptsweep_coordinator::error::CoordinatorError::Invalid(_)) =
-        err.downcast_ref::<gptsweep_coordinator::error::CoordinatorError>()
+    // ...and a database that belongs to another store than the state directory.
+    if let Some(
+        gptsweep_coordinator::error::CoordinatorError::Invalid(_)
+        | gptsweep_coordinator::error::CoordinatorError::StoreMismatch(_),
+    ) = err.downcast_ref::<gptsweep_coordinator::error::CoordinatorError>()
     {
         return 2;
     }

@@ -60,6 +60,9 @@ pub struct Cluster {
     workers: Vec<Process>,
     /// `--database` of every coordinator: the state dir's SQLite file when `None`.
     database: Option<String>,
+    /// The tmpfs mounted on the state directory ([`Cluster::start_on_tmpfs`]), unmounted
+    /// once the processes have ended.
+    tmpfs: Option<PathBuf>,
     /// The PostgreSQL server behind `database`, stopped after the processes (the last
     /// field, so dropped last).
     postgres: Option<Postgres>,
@@ -85,13 +88,59 @@ impl Cluster {
         Self::start_with(workers, lease_timeout, true, None)
     }
 
+    /// As [`Cluster::start`], the state directory on a tmpfs of `bytes` (which a test can
+    /// fill to the last byte); `None` where this machine cannot mount one (not root), after
+    /// saying so, except under CI, which runs as root.
+    pub fn start_on_tmpfs(workers: usize, lease_timeout: f64, bytes: u64) -> Option<Self> {
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join("state");
+        std::fs::create_dir(&state).unwrap();
+        let mounted = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={bytes}"), "tmpfs"])
+            .arg(&state)
+            .output()
+            .unwrap();
+        if !mounted.status.success() {
+            let why = String::from_utf8_lossy(&mounted.stderr);
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "cannot mount a tmpfs under CI: {why}"
+            );
+            eprintln!("SKIPPED: cannot mount a tmpfs here (root needed): {why}");
+            return None;
+        }
+        let mut c = Self::start_in(dir, workers, lease_timeout, false, None);
+        c.tmpfs = Some(state);
+        Some(c)
+    }
+
+    /// The PostgreSQL server behind the coordinator, if any.
+    pub fn postgres(&self) -> Option<&Postgres> {
+        self.postgres.as_ref()
+    }
+
     fn start_with(
         workers: usize,
         lease_timeout: f64,
         tls: bool,
         postgres: Option<Postgres>,
     ) -> Self {
-        let dir = tempfile::tempdir().unwrap();
+        Self::start_in(
+            tempfile::tempdir().unwrap(),
+            workers,
+            lease_timeout,
+            tls,
+            postgres,
+        )
+    }
+
+    fn start_in(
+        dir: tempfile::TempDir,
+        workers: usize,
+        lease_timeout: f64,
+        tls: bool,
+        postgres: Option<Postgres>,
+    ) -> Self {
         let tls = tls.then(|| certs::generate(&dir.path().join("tls")));
         let database = postgres.as_ref().map(Postgres::database);
         let (coordinator, addr, dashboard) = spawn_coordinator(
@@ -114,6 +163,7 @@ impl Cluster {
             retired: Vec::new(),
             workers: Vec::new(),
             database,
+            tmpfs: None,
             postgres,
         };
         for _ in 0..workers {
@@ -151,12 +201,18 @@ impl Cluster {
     /// a port of its own) and answers how it ended; it is killed, and the test failed, if
     /// it is still running after `within`.
     pub fn second_coordinator(&self, within: Duration) -> Output {
+        self.coordinator_on(self.database.as_deref(), within)
+    }
+
+    /// As [`Cluster::second_coordinator`], with `--database database` (the state
+    /// directory's SQLite file when `None`).
+    pub fn coordinator_on(&self, database: Option<&str>, within: Duration) -> Output {
         let mut child = coordinator_command(
             self.dir.path(),
             "127.0.0.1:0",
             self.lease_timeout,
             self.tls.as_ref(),
-            self.database.as_deref(),
+            database,
         )
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -380,6 +436,9 @@ impl Cluster {
 impl Drop for Cluster {
     fn drop(&mut self) {
         let problems = self.stop_and_check();
+        if let Some(mount) = self.tmpfs.take() {
+            let _ = Command::new("umount").arg("-l").arg(mount).status();
+        }
         // A second panic while unwinding would abort the test binary; the first one is
         // the failure to report.
         if std::thread::panicking() || problems.is_empty() {

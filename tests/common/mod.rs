@@ -11,6 +11,7 @@ mod cluster;
 pub mod http;
 pub mod postgres;
 mod process;
+pub mod python;
 mod tiny_sweep;
 
 use std::path::Path;

@@ -112,12 +112,7 @@ impl Postgres {
                 "--no-sync",
             ],
         );
-        // Durability settings off: the tests kill coordinators, never this server.
-        let options = format!(
-            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200",
-            pg.port,
-            pg.dir.path().display()
-        );
+        let options = pg.options();
         let log = pg.dir.path().join("server.log");
         pg.run(
             "pg_ctl",
@@ -166,6 +161,63 @@ impl Postgres {
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
         );
+    }
+
+    /// Restarts the server as an operator would (`pg_ctl restart -m fast`): every
+    /// connection is cut, and the server answers again on the same port.
+    pub fn restart(&self) {
+        // With its log file named: else the new server would hold pg_ctl's output open.
+        let log = self.dir.path().join("server.log");
+        self.run(
+            "pg_ctl",
+            &[
+                "-D",
+                &self.data(),
+                "-l",
+                &log.display().to_string(),
+                "-m",
+                "fast",
+                "-w",
+                "-t",
+                "60",
+                "restart",
+            ],
+        );
+    }
+
+    /// Stops the server (`pg_ctl stop -m fast`) until [`Postgres::start_again`].
+    pub fn stop(&self) {
+        self.run("pg_ctl", &["-D", &self.data(), "-m", "fast", "-w", "stop"]);
+    }
+
+    /// Starts a server stopped by [`Postgres::stop`] again, with its first options.
+    pub fn start_again(&self) {
+        let log = self.dir.path().join("server.log");
+        self.run(
+            "pg_ctl",
+            &[
+                "-D",
+                &self.data(),
+                "-o",
+                &self.options(),
+                "-l",
+                &log.display().to_string(),
+                "-w",
+                "-t",
+                "60",
+                "start",
+            ],
+        );
+    }
+
+    /// The server's command-line options.
+    fn options(&self) -> String {
+        // Durability settings off: the tests kill coordinators, never this server.
+        format!(
+            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200",
+            self.port,
+            self.dir.path().display()
+        )
     }
 
     /// Creates another empty database; answers its URL.

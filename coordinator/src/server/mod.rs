@@ -8,6 +8,8 @@
 //! writer and closes the database.
 
 mod clients;
+mod health;
+mod reaper;
 mod workers;
 
 use std::path::PathBuf;
@@ -29,8 +31,8 @@ use crate::datasets::{DatasetStore, builtin_sha};
 use crate::error::{CoordinatorError, Result};
 use crate::state_lock::StateLock;
 use crate::store::{
-    CreateSweep, Database, DatabaseLock, ExpireLeases, ForgetUnusedDatasets, GraceLeases,
-    InsertDataset, NewSweep, Store, open_pool,
+    CreateSweep, Database, DatabaseLock, ForgetUnusedDatasets, GraceLeases, InsertDataset,
+    NewSweep, Store, Writable, identity,
 };
 use crate::sweep::{CorpusShapes, DatasetRef, Shape, SweepSpec, parse_sweep, plan_runs};
 use crate::tls::TlsIdentity;
@@ -89,12 +91,14 @@ pub struct Coordinator {
 impl Coordinator {
     /// Opens the state directory (database, migrations, datasets) and starts the writer.
     /// Refused with [`CoordinatorError::StateLocked`] when another coordinator holds the
-    /// directory, before anything in it is touched. Blobs that nothing refers to are
-    /// removed. Leases are judged, and expired, once [`Coordinator::serve`] starts.
+    /// directory, and with [`CoordinatorError::StoreMismatch`] or
+    /// [`CoordinatorError::StoreDamaged`] when the database and the directory are not one
+    /// sound store ([`identity`]), before anything in either is touched. Only then are
+    /// blobs that nothing refers to removed. Leases are judged, and expired, once [`Coordinator::serve`] starts.
     pub async fn open(config: CoordinatorConfig) -> Result<Self> {
         let lock = Arc::new(StateLock::acquire(&config.state_dir)?);
         let db_lock = Arc::new(DatabaseLock::acquire(&config.database).await?);
-        let pool = open_pool(&config.database).await?;
+        let pool = identity::open_checked(&config.database, &config.state_dir).await?;
         let store = Store::start(pool);
         let datasets = DatasetStore::open(&config.state_dir.join("datasets"))?;
         let checkpoints = crate::checkpoints::open(&config.state_dir.join("checkpoints"))?;
@@ -148,61 +152,15 @@ impl Coordinator {
         Ok(())
     }
 
-    /// Expires leases not renewed in time. After a storage fault kept it from running,
-    /// leases are judged from the recovery (a grace, as after a restart): renewals failed
-    /// on the same storage, and the workers are not to blame.
-    fn spawn_reaper(&self) {
-        let c = self.clone();
-        let period = (self.config.lease_timeout / 10)
-            .clamp(Duration::from_millis(100), Duration::from_secs(2));
-        let lease_ms = self.config.lease_timeout.as_millis() as i64;
-        let mut stopping = self.stopping.subscribe();
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(period);
-            let mut recovering = false;
-            loop {
-                tokio::select! {
-                    _ = tick.tick() => {}
-                    _ = stopping.wait_for(|s| *s) => return,
-                }
-                if recovering {
-                    match c.store.write(GraceLeases { lease_ms }).await {
-                        Ok(_) => recovering = false,
-                        Err(CoordinatorError::WriterGone) => return,
-                        Err(e) => {
-                            tracing::error!("lease reaper: {e}");
-                            continue;
-                        }
-                    }
-                }
-                match c
-                    .store
-                    .write(ExpireLeases {
-                        max_attempts: c.config.max_attempts,
-                    })
-                    .await
-                {
-                    Ok(expired) if !expired.is_empty() => {
-                        tracing::warn!("leases expired, runs requeued: {expired:?}");
-                        c.work.notify_waiters();
-                    }
-                    Ok(_) => {}
-                    Err(CoordinatorError::WriterGone) => return,
-                    Err(e) => {
-                        recovering = e.is_storage_fault();
-                        tracing::error!("lease reaper: {e}");
-                    }
-                }
-            }
-        });
-    }
-
     /// Stops the coordinator's own work after serving: long polls and the reaper end,
     /// every write already queued is committed and answered, and the database is closed.
-    pub async fn close(&self) {
+    /// Answers whether the store's last batch committed (if not, the writes refused since
+    /// were answered as failures, never acknowledged).
+    pub async fn close(&self) -> Writable {
         self.stopping.send_replace(true);
-        self.store.close().await;
+        let writable = self.store.close().await;
         self.db_lock.release().await;
+        writable
     }
 
     /// Notes in the state directory's lock file the address this coordinator serves on,
@@ -384,6 +342,7 @@ impl Coordinator {
                 .map_err(|e| CoordinatorError::Invalid(format!("TLS: {e}")))?;
         }
         server
+            .add_service(self.health_service())
             .add_service(tonic::service::interceptor::InterceptedService::new(
                 workers,
                 Gate {

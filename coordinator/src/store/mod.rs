@@ -7,6 +7,9 @@
 //! strings only in SQL, read back through [`column`].
 
 mod column;
+mod health;
+pub mod identity;
+mod link;
 pub mod open;
 pub mod reads;
 mod rungs;
@@ -14,6 +17,7 @@ mod stored_sweep;
 pub mod write;
 mod writer;
 
+pub use health::Writable;
 pub use open::{Database, DatabaseLock, SQLITE_FILE, open_pool};
 pub use write::*;
 pub use writer::Store;

@@ -122,7 +122,9 @@ pub async fn open_pool(db: &Database) -> Result<AnyPool> {
     let sqlite = matches!(db, Database::Sqlite(_));
     let pool = AnyPoolOptions::new()
         .max_connections(if sqlite { 8 } else { 16 })
-        .acquire_timeout(Duration::from_secs(30))
+        // A read waits this long for a connection when the database is down, then fails
+        // (UNAVAILABLE: retry) instead of holding the caller for as long as the outage.
+        .acquire_timeout(Duration::from_secs(5))
         .after_connect(move |conn, _| {
             Box::pin(async move {
                 conn.execute(if sqlite {

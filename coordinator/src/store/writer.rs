@@ -1,6 +1,10 @@
 //! The one writer: a task, on a thread of its own ([`spawn_writer`]), that owns every
 //! write. It takes what is queued (up to [`MAX_BATCH`] writes), applies them inside one
-//! transaction, commits once, then answers every caller. Batching is what lets hundreds of
+//! transaction, commits once, then answers every caller: with the write's result once the
+//! commit is known, or with the storage error when the batch could not commit (never an
+//! acknowledgement of what is not in the database). A failed transaction costs the writer
+//! its connection, replaced after a backoff ([`super::link`]), and sets the store's
+//! health ([`super::health`]). Batching is what lets hundreds of
 //! workers report at once on one SQLite file. Writes are [`Write`] values, dispatched here
 //! once.
 //!
@@ -24,8 +28,10 @@ use std::future::Future;
 use std::pin::Pin;
 
 use sqlx::{AnyConnection, AnyPool, Connection};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 
+use super::health::{Health, Writable};
+use super::link::Link;
 use super::write::Write;
 use crate::error::{CoordinatorError, Result};
 
@@ -162,6 +168,8 @@ pub struct Store {
     /// For reads (WAL lets them run beside the writer).
     pub pool: AnyPool,
     tx: mpsc::Sender<Queue>,
+    /// Whether the writer's latest batch committed.
+    writable: watch::Receiver<Writable>,
 }
 
 impl std::fmt::Debug for Queue {
@@ -173,14 +181,7 @@ impl std::fmt::Debug for Queue {
     }
 }
 
-async fn writer_loop(pool: AnyPool, mut rx: mpsc::Receiver<Queue>) {
-    let mut conn = match pool.acquire().await {
-        Ok(c) => c,
-        Err(e) => {
-            tracing::error!("store writer cannot get a connection: {e}");
-            return;
-        }
-    };
+async fn writer_loop(mut link: Link, mut rx: mpsc::Receiver<Queue>) {
     while let Some(first) = rx.recv().await {
         let (mut batch, mut closing) = (Vec::new(), None);
         match first {
@@ -195,7 +196,16 @@ async fn writer_loop(pool: AnyPool, mut rx: mpsc::Receiver<Queue>) {
             }
         }
         if !batch.is_empty() {
-            commit_batch(&mut conn, batch).await;
+            match link.conn().await {
+                Err(why) => {
+                    link.refused(&why);
+                    refuse_all(batch, &why);
+                }
+                Ok(conn) => match commit_batch(conn, batch).await {
+                    Ok(()) => link.committed(),
+                    Err(e) => link.failed(e.to_string()).await,
+                },
+            }
         }
         if let Some(done) = closing {
             rx.close();
@@ -205,7 +215,7 @@ async fn writer_loop(pool: AnyPool, mut rx: mpsc::Receiver<Queue>) {
                     Queue::Close(other) => drop(other.send(())),
                 }
             }
-            drop(conn);
+            link.release();
             let _ = done.send(());
             return;
         }
@@ -214,11 +224,16 @@ async fn writer_loop(pool: AnyPool, mut rx: mpsc::Receiver<Queue>) {
 
 /// Applies `batch` in one transaction, commits once, and answers every caller: plainly
 /// first, a group of same-type writes at a time, and again with a savepoint per write (in
-/// the same order) if any group failed.
-async fn commit_batch(conn: &mut AnyConnection, mut batch: Vec<Box<dyn Queued>>) {
+/// the same order) if any group failed. `Err` when the transaction itself failed (begin,
+/// rollback or commit): every caller was refused, and the connection must not be used
+/// again (see [`super::link`]).
+async fn commit_batch(
+    conn: &mut AnyConnection,
+    mut batch: Vec<Box<dyn Queued>>,
+) -> Result<(), sqlx::Error> {
     let mut tx = match conn.begin().await {
         Ok(tx) => tx,
-        Err(e) => return refuse_all(batch, &e),
+        Err(e) => return Err(refuse_all_for(batch, e)),
     };
     let mut first_of_kind: HashMap<TypeId, usize> = HashMap::new();
     for (i, op) in batch.iter().enumerate() {
@@ -246,11 +261,11 @@ async fn commit_batch(conn: &mut AnyConnection, mut batch: Vec<Box<dyn Queued>>)
         batch.into_iter().map(|op| op.applied()).collect()
     } else {
         if let Err(e) = tx.rollback().await {
-            return refuse_all(batch, &e);
+            return Err(refuse_all_for(batch, e));
         }
         tx = match conn.begin().await {
             Ok(tx) => tx,
-            Err(e) => return refuse_all(batch, &e),
+            Err(e) => return Err(refuse_all_for(batch, e)),
         };
         let mut replies = Vec::with_capacity(batch.len());
         for op in batch {
@@ -262,6 +277,7 @@ async fn commit_batch(conn: &mut AnyConnection, mut batch: Vec<Box<dyn Queued>>)
     for reply in replies {
         reply(err.as_ref());
     }
+    err.map_or(Ok(()), Err)
 }
 
 /// Runs the writer on a thread of its own, in a single-threaded runtime. A batch is a
@@ -296,18 +312,35 @@ fn spawn_writer(writer: impl Future<Output = ()> + Send + 'static) {
     }
 }
 
-fn refuse_all(batch: Vec<Box<dyn Queued>>, e: &sqlx::Error) {
+/// Refuses every write of `batch` with `why`, the reason the database took none of it.
+fn refuse_all(batch: Vec<Box<dyn Queued>>, why: &str) {
     for op in batch {
-        op.refuse(commit_failed(e));
+        op.refuse(CoordinatorError::Storage(format!(
+            "the database could not commit: {why}"
+        )));
     }
+}
+
+/// [`refuse_all`] for the database's error `e`; answers `e`.
+fn refuse_all_for(batch: Vec<Box<dyn Queued>>, e: sqlx::Error) -> sqlx::Error {
+    refuse_all(batch, &e.to_string());
+    e
 }
 
 impl Store {
     /// Starts the writer over `pool`, on a thread of its own (see [`spawn_writer`]).
     pub fn start(pool: AnyPool) -> Self {
         let (tx, rx) = mpsc::channel(4096);
-        spawn_writer(writer_loop(pool.clone(), rx));
-        Self { pool, tx }
+        let health = Health::new();
+        let writable = health.watch();
+        spawn_writer(writer_loop(Link::new(pool.clone(), health), rx));
+        Self { pool, tx, writable }
+    }
+
+    /// Whether the store takes writes, as its writer last found by writing; watch it to
+    /// hear each change.
+    pub fn writable(&self) -> watch::Receiver<Writable> {
+        self.writable.clone()
     }
 
     /// Queues `write` and waits for its result.
@@ -326,12 +359,14 @@ impl Store {
 
     /// Drains the writer: every write queued before this call is applied, committed and
     /// answered; later ones are refused with [`CoordinatorError::WriterGone`]. Then the
-    /// pool is closed (the last connection checkpoints the WAL). Idempotent.
-    pub async fn close(&self) {
+    /// pool is closed (the last connection checkpoints the WAL). Idempotent. Answers the
+    /// writer's last verdict: whether the last batch committed.
+    pub async fn close(&self) -> Writable {
         let (done, rx) = oneshot::channel();
         if self.tx.send(Queue::Close(done)).await.is_ok() {
             let _ = rx.await;
         }
         self.pool.close().await;
+        self.writable.borrow().clone()
     }
 }

@@ -11,6 +11,7 @@
 //!   [`propose`][]); [`leases`][]: renewing and expiring leases, the grace after a restart;
 //! - [`reports`][]: evaluations and checkpoints of a held run;
 //! - [`finishing`][]: the end of an attempt, and what follows for its run and sweep;
+//! - [`probe`][]: the health probe's write;
 //! - [`group`][]: what a group of writes applied together needs (runs apart, placeholders).
 //!
 //! The writes speak only SQL that SQLite and PostgreSQL share except where noted, and take
@@ -24,6 +25,7 @@ mod finishing;
 mod group;
 mod handout;
 mod leases;
+mod probe;
 mod propose;
 mod reports;
 mod sweeps;
@@ -41,6 +43,7 @@ pub use extend::{Extend, Extended};
 pub use finishing::Finish;
 pub use handout::Lease;
 pub use leases::{ExpireLeases, GraceLeases, Heartbeat};
+pub use probe::Probe;
 pub use reports::{Report, SetCheckpoint};
 pub use sweeps::{Cancel, CreateSweep, NewSweep, Retry};
 pub use workers::{Deregister, DisableDevice, RegisterWorker};
