@@ -270,8 +270,9 @@ async fn device_loop(
         if health.is_disabled() {
             return Ok(DeviceEnd::Disabled(String::new()));
         }
+        let worker_id = shared.worker_id();
         let req = pb::LeaseRequest {
-            worker_id: shared.worker_id(),
+            worker_id,
             device: device.to_string(),
             wait_ms: poll.as_millis() as u64,
             fit_memory: shared.pack_by_memory,
@@ -291,6 +292,13 @@ async fn device_loop(
                     s.message()
                 );
                 register(&shared).await?;
+                continue;
+            }
+            // Another slot registered the worker again between this request's id and its
+            // key (the key is set first): ask again with the new id.
+            Err(s)
+                if s.code() == tonic::Code::PermissionDenied && shared.worker_id() != worker_id =>
+            {
                 continue;
             }
             Err(s) if transient(&s) => {
