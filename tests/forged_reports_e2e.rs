@@ -399,7 +399,8 @@ async fn a_client_with_the_worker_token_cannot_forge_reports_or_act_for_another_
         let status = forger
             .unary::<_, pb::ReportReply>(REPORT, &req)
             .await
-            .unwrap_err();
+            .err()
+            .unwrap_or_else(|| panic!("a report that {says:?} was accepted"));
         refused(&status, Code::InvalidArgument, &says);
     }
     // Handed back, as a stopping worker does: the real worker trains it.
