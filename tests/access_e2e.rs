@@ -1,6 +1,8 @@
 //! The access matrix against a real coordinator process: for every method of both
 //! services, no token and an unknown token are UNAUTHENTICATED, the other role's token is
-//! PERMISSION_DENIED, and the right token gets through the gate.
+//! PERMISSION_DENIED, and the right token gets through the gate; past it, every Workers
+//! method but Register also needs a registered worker's id and key (UNAUTHENTICATED
+//! without them, or with a wrong key).
 
 mod common;
 
@@ -10,11 +12,19 @@ use gptsweep_proto::client::{self, Stamp};
 use gptsweep_proto::pb;
 use tonic::Code;
 
-async fn worker_codes(url: &str, token: Option<&str>) -> Vec<(&'static str, Code)> {
-    let mut c = client::workers(
-        client::channel(url, None).unwrap(),
-        Stamp::new(token).unwrap(),
-    );
+/// Each Workers method's answer to a call with `token` and, when given, a worker's id and
+/// key; the calls that name a worker name that id.
+async fn worker_codes(
+    url: &str,
+    token: Option<&str>,
+    worker: Option<(i64, &str)>,
+) -> Vec<(&'static str, Code)> {
+    let stamp = Stamp::new(token).unwrap();
+    if let Some((id, key)) = worker {
+        stamp.worker_slot().set(id, key).unwrap();
+    }
+    let worker_id = worker.map_or(0, |(id, _)| id);
+    let mut c = client::workers(client::channel(url, None).unwrap(), stamp);
     let code = |r: Result<(), tonic::Status>| r.err().map(|s| s.code()).unwrap_or(Code::Ok);
     vec![
         (
@@ -23,7 +33,14 @@ async fn worker_codes(url: &str, token: Option<&str>) -> Vec<(&'static str, Code
         ),
         (
             "Lease",
-            code(c.lease(pb::LeaseRequest::default()).await.map(drop)),
+            code(
+                c.lease(pb::LeaseRequest {
+                    worker_id,
+                    ..Default::default()
+                })
+                .await
+                .map(drop),
+            ),
         ),
         (
             "Report",
@@ -64,17 +81,23 @@ async fn worker_codes(url: &str, token: Option<&str>) -> Vec<(&'static str, Code
         (
             "DisableDevice",
             code(
-                c.disable_device(pb::DisableDeviceRequest::default())
-                    .await
-                    .map(drop),
+                c.disable_device(pb::DisableDeviceRequest {
+                    worker_id,
+                    ..Default::default()
+                })
+                .await
+                .map(drop),
             ),
         ),
         (
             "Deregister",
             code(
-                c.deregister(pb::DeregisterRequest::default())
-                    .await
-                    .map(drop),
+                c.deregister(pb::DeregisterRequest {
+                    worker_id,
+                    ..Default::default()
+                })
+                .await
+                .map(drop),
             ),
         ),
     ]
@@ -148,18 +171,43 @@ async fn every_method_checks_token_and_role() {
         serde_json::from_str(&std::fs::read_to_string(c.token_file()).unwrap()).unwrap();
     let url = c.url.clone();
 
-    let workers = worker_codes(&url, None).await;
+    let workers = worker_codes(&url, None, None).await;
     assert_eq!(workers.len(), 10);
     all(&workers, Code::Unauthenticated);
     all(
-        &worker_codes(&url, Some("not-a-token")).await,
+        &worker_codes(&url, Some("not-a-token"), None).await,
         Code::Unauthenticated,
     );
     all(
-        &worker_codes(&url, Some(&access.client_token)).await,
+        &worker_codes(&url, Some(&access.client_token), None).await,
         Code::PermissionDenied,
     );
-    for (method, code) in worker_codes(&url, Some(&access.worker_token)).await {
+
+    // The worker token opens Register alone; the other methods need a worker's key.
+    let token = Some(access.worker_token.as_str());
+    let mut registering = client::workers(
+        client::channel(&url, None).unwrap(),
+        Stamp::new(token).unwrap(),
+    );
+    let registered = registering
+        .register(pb::RegisterRequest {
+            name: "matrix".into(),
+            devices: vec![pb::Device {
+                spec: "cpu".into(),
+                ..Default::default()
+            }],
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let (id, key) = (registered.worker_id, registered.worker_key.as_str());
+    assert_eq!(key.len(), 64, "a key of 256 bits in hex");
+    for worker in [None, Some((id, "not-its-key")), Some((id + 1, key))] {
+        let codes = worker_codes(&url, token, worker).await;
+        assert_eq!(codes[0], ("Register", Code::InvalidArgument), "{worker:?}");
+        all(&codes[1..], Code::Unauthenticated);
+    }
+    for (method, code) in worker_codes(&url, token, Some((id, key))).await {
         assert!(
             !matches!(code, Code::Unauthenticated | Code::PermissionDenied),
             "{method}: {code:?}"

@@ -214,4 +214,10 @@ fn survives_a_coordinator_killed_and_restarted(mut c: Cluster) {
         }
         assert_eq!(attempts.last().unwrap()["state"], "finished");
     }
+    // The restarted coordinator knew the workers by the keys they registered with.
+    assert_eq!(c.json(&["workers"]).as_array().unwrap().len(), 2);
+    for i in 0..2 {
+        let log = c.worker_log(i);
+        assert!(!log.contains("registering again"), "worker {i}: {log}");
+    }
 }

@@ -42,24 +42,24 @@ async fn two_hundred_workers_lease_and_report_without_double_holders_or_lost_rep
     for w in 0..WORKERS {
         let (url, token, holders) = (c.url.clone(), access.worker_token.clone(), holders.clone());
         tasks.push(tokio::spawn(async move {
-            let mut wc = client::workers(
-                client::channel(&url, None).unwrap(),
-                Stamp::new(Some(&token)).unwrap(),
-            );
+            let stamp = Stamp::new(Some(&token)).unwrap();
+            let key = stamp.worker_slot();
+            let mut wc = client::workers(client::channel(&url, None).unwrap(), stamp);
             let device = pb::Device {
                 spec: "cpu".into(),
                 name: "cpu".into(),
                 memory_bytes: 0,
             };
-            let id = wc
+            let registered = wc
                 .register(pb::RegisterRequest {
                     name: format!("sim{w}"),
                     devices: vec![device],
                 })
                 .await
                 .unwrap()
-                .into_inner()
-                .worker_id;
+                .into_inner();
+            let id = registered.worker_id;
+            key.set(id, &registered.worker_key).unwrap();
             let (mut leases, mut reports) = (0usize, 0usize);
             loop {
                 let lease = wc

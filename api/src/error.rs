@@ -23,4 +23,14 @@ pub enum ApiError {
         /// What it must be.
         rule: String,
     },
+    /// An element's field holds a value outside its range (`evals[2].val_loss = -inf`).
+    #[error("{field} = {value}: {rule}")]
+    OutOfRange {
+        /// The field, with the element's index.
+        field: String,
+        /// The value as received.
+        value: String,
+        /// What it must be.
+        rule: String,
+    },
 }

@@ -6,6 +6,7 @@
 //! - [`state`]: run, sweep and attempt states, attempt outcomes and stop directives as enums;
 //! - [`metric`]: the ranking metric, its goal and the search method;
 //! - [`records`]: sweeps, runs, evaluations, attempts, workers, leaderboard rows;
+//! - [`report_rules`]: what a reported evaluation may hold, checked before it is stored;
 //! - [`from_proto`] / [`to_proto`]: the only place the two shapes meet; a wire message
 //!   missing a field the domain needs is an [`ApiError`] naming it, never a default.
 //!
@@ -17,6 +18,7 @@ pub mod from_proto;
 pub mod ids;
 pub mod metric;
 pub mod records;
+pub mod report_rules;
 pub mod state;
 pub mod to_proto;
 

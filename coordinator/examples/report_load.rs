@@ -82,10 +82,9 @@ async fn main() {
         let token = worker_token.clone();
         let ca = ca.clone();
         tasks.push(tokio::spawn(async move {
-            let mut c = client::workers(
-                client::channel(&url, ca.as_ref()).unwrap(),
-                Stamp::new(Some(&token)).unwrap(),
-            );
+            let stamp = Stamp::new(Some(&token)).unwrap();
+            let key = stamp.worker_slot();
+            let mut c = client::workers(client::channel(&url, ca.as_ref()).unwrap(), stamp);
             let reg = c
                 .register(pb::RegisterRequest {
                     name: format!("sim{w}"),
@@ -98,6 +97,7 @@ async fn main() {
                 .await
                 .unwrap()
                 .into_inner();
+            key.set(reg.worker_id, &reg.worker_key).unwrap();
             let (mut leases, mut reports, mut first_lease) = (0u64, 0u64, None);
             loop {
                 let lease = c

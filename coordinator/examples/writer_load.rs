@@ -16,6 +16,7 @@ use gptsweep_api::{Evaluation, Outcome, WorkerId};
 use gptsweep_coordinator::store::{
     Database, Finish, Lease, RegisterWorker, Report, Store, open_pool,
 };
+use gptsweep_coordinator::worker_keys::MintedKey;
 use gptsweep_coordinator::{Coordinator, CoordinatorConfig};
 
 /// Statements timed for each figure of the floor.
@@ -58,6 +59,7 @@ async fn main() {
                     name: format!("sim{w}"),
                     devices: vec!["cpu".into()],
                     memory: Default::default(),
+                    key_sha256: MintedKey::new().sha256,
                 })
                 .await
                 .unwrap(),
@@ -138,6 +140,7 @@ async fn work(store: Arc<Store>, worker: WorkerId, evals: u64) -> (u64, u64) {
                 .write(Report {
                     run: run.run,
                     lease: run.lease,
+                    worker,
                     evals: vec![Evaluation {
                         step,
                         train_loss: 2.0,
@@ -157,6 +160,7 @@ async fn work(store: Arc<Store>, worker: WorkerId, evals: u64) -> (u64, u64) {
             .write(Finish {
                 run: run.run,
                 lease: run.lease,
+                worker,
                 outcome: Outcome::Finished,
                 error: String::new(),
                 samples: Vec::new(),

@@ -25,6 +25,13 @@ pub enum CoordinatorError {
     /// The caller's lease on a run is gone (expired, or the run was handed elsewhere).
     #[error("{0}")]
     LeaseLost(String),
+    /// A worker call without a worker's id and key, or with ones this coordinator does not
+    /// know.
+    #[error("{0}")]
+    Unauthenticated(String),
+    /// A worker's call about what is not its own: another worker's lease, id or device.
+    #[error("{0}")]
+    Forbidden(String),
     /// The database failed. Faults of the storage under it (I/O, a full disk, a lost
     /// file) are the coordinator's and answered as `UNAVAILABLE`, see [`storage_fault`].
     #[error("store: {0}")]
@@ -161,6 +168,8 @@ impl From<CoordinatorError> for tonic::Status {
             CoordinatorError::NotFound(_) => tonic::Status::not_found(msg),
             CoordinatorError::AlreadyExists(_) => tonic::Status::already_exists(msg),
             CoordinatorError::LeaseLost(_) => tonic::Status::failed_precondition(msg),
+            CoordinatorError::Unauthenticated(_) => tonic::Status::unauthenticated(msg),
+            CoordinatorError::Forbidden(_) => tonic::Status::permission_denied(msg),
             CoordinatorError::WriterGone => tonic::Status::unavailable(msg),
             _ => tonic::Status::internal(msg),
         }

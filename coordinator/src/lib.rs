@@ -4,6 +4,7 @@
 //! - [`sweep`]: sweep files, checks with line and column, planning;
 //! - [`store`]: SQLite through one batching writer;
 //! - [`server`]: the gRPC services for workers and clients;
+//! - [`access`]: the tokens of the two roles; [`worker_keys`]: which worker is calling;
 //! - [`listen`]: the port and the open-file limit sized for a thousand workers;
 //! - [`datasets`]: corpora stored by sha256 under the state directory;
 //! - [`tls`]: the certificate and key the port serves, checked up front;
@@ -24,6 +25,7 @@ pub mod state_lock;
 pub mod store;
 pub mod sweep;
 pub mod tls;
+pub mod worker_keys;
 
 pub use error::{CoordinatorError, Result};
 pub use server::{Coordinator, CoordinatorConfig};

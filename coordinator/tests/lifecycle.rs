@@ -15,6 +15,7 @@ use gptsweep_api::WorkerId;
 use gptsweep_coordinator::store::{
     Database, ExpireLeases, GraceLeases, Lease, RegisterWorker, Store, open_pool,
 };
+use gptsweep_coordinator::worker_keys::MintedKey;
 use gptsweep_coordinator::{Coordinator, CoordinatorConfig, CoordinatorError};
 
 /// A one-run sweep on the built-in corpus.
@@ -151,6 +152,7 @@ fn queue_register(
                 name: format!("w{i}"),
                 devices: vec!["cpu".into()],
                 memory: Default::default(),
+                key_sha256: MintedKey::new().sha256,
             })
             .await
     })
@@ -172,6 +174,7 @@ async fn closing_drains(db: Database) {
             name: "late".into(),
             devices: vec!["cpu".into()],
             memory: Default::default(),
+            key_sha256: MintedKey::new().sha256,
         })
         .await;
     assert!(matches!(later, Err(CoordinatorError::WriterGone)));

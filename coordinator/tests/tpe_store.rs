@@ -11,7 +11,7 @@ use std::collections::BTreeSet;
 use common::postgres::Postgres;
 use common::{lease as lease_for, submitted};
 
-use gptsweep_api::{Directive, Evaluation, LeasedRun, Outcome, SweepState};
+use gptsweep_api::{Directive, Evaluation, LeasedRun, Outcome, SweepState, WorkerId};
 use gptsweep_coordinator::store::{Finish, Report, Store, reads};
 
 /// Six runs: two random ones at submit, four proposed. Four evaluations a run (steps 10
@@ -42,9 +42,9 @@ fn val_loss(run: &LeasedRun, step: u64) -> f32 {
     ((lr.ln() - 1e-3f64.ln()).abs() + 2.0 - step as f64 / 40.0) as f32
 }
 
-/// Reports the evaluations at `steps` (stopping at the first stop directive), then ends
-/// the attempt finished or stopped accordingly; answers whether it was stopped.
-async fn train(store: &Store, run: &LeasedRun, steps: &[u64]) -> bool {
+/// Reports the evaluations at `steps` as `worker` (stopping at the first stop directive),
+/// then ends the attempt finished or stopped accordingly; answers whether it was stopped.
+async fn train(store: &Store, worker: WorkerId, run: &LeasedRun, steps: &[u64]) -> bool {
     let mut stopped = false;
     for &step in steps {
         let e = Evaluation {
@@ -60,6 +60,7 @@ async fn train(store: &Store, run: &LeasedRun, steps: &[u64]) -> bool {
             .write(Report {
                 run: run.run,
                 lease: run.lease,
+                worker,
                 evals: vec![e],
                 lease_ms: 60_000,
             })
@@ -74,6 +75,7 @@ async fn train(store: &Store, run: &LeasedRun, steps: &[u64]) -> bool {
         .write(Finish {
             run: run.run,
             lease: run.lease,
+            worker,
             outcome: if stopped {
                 Outcome::Stopped
             } else {
@@ -144,7 +146,7 @@ async fn runs_to_the_cap(pg: Option<&Postgres>, early: bool) {
     let steps = [10, 20, 30, 40];
     let mut stopped = 0;
     for run in &leased {
-        stopped += usize::from(train(&store, run, &steps).await);
+        stopped += usize::from(train(&store, worker, run, &steps).await);
     }
     // Every run made so far has ended, but three are still to be made: the sweep is open.
     let info = reads::sweep_info(&pool, id).await.unwrap();
@@ -153,7 +155,7 @@ async fn runs_to_the_cap(pg: Option<&Postgres>, early: bool) {
 
     let mut all: Vec<LeasedRun> = leased;
     while let Some(run) = lease_for(&store, worker, 60_000).await {
-        stopped += usize::from(train(&store, &run, &steps).await);
+        stopped += usize::from(train(&store, worker, &run, &steps).await);
         all.push(run);
     }
     let info = reads::sweep_info(&pool, id).await.unwrap();
@@ -211,6 +213,7 @@ early_terminate: {type: hyperband, min_iter: 2, eta: 2}
         store.write(Report {
             run: run.run,
             lease: run.lease,
+            worker,
             evals,
             lease_ms: 60_000,
         })

@@ -1,17 +1,18 @@
 //! Reports, finishes and requests for work queued together are applied as one group of set-based
 //! statements (the writer's groups, `Write::apply_many`): each must land exactly as if
-//! applied alone, in order, and one whose lease no longer holds must be refused alone. On
-//! SQLite and PostgreSQL.
+//! applied alone, in order, and one whose lease no longer holds, is another worker's or
+//! names a step past the run's `max_iters` must be refused alone. On SQLite and PostgreSQL.
 
 mod common;
 
 use common::postgres::Postgres;
-use common::{lease, submitted};
+use common::{lease, register, submitted};
 
 use gptsweep_api::WorkerId;
 use gptsweep_api::{Directive, Evaluation, LeaseId, LeasedRun, Outcome, Sample};
 use gptsweep_coordinator::CoordinatorError;
 use gptsweep_coordinator::store::{Finish, Lease, RegisterWorker, Report, Store};
+use gptsweep_coordinator::worker_keys::MintedKey;
 
 /// Four runs of one tiny model.
 const SWEEP: &str = "name: group
@@ -34,9 +35,11 @@ fn eval(step: u64, val: f32) -> Evaluation {
     }
 }
 
-/// A task that queues a report of `evals` for `run` under `lease` on its first turn.
+/// A task that queues `worker`'s report of `evals` for `run` under `lease` on its first
+/// turn.
 fn queue(
     store: &Store,
+    worker: WorkerId,
     run: &LeasedRun,
     lease: LeaseId,
     evals: Vec<Evaluation>,
@@ -47,6 +50,7 @@ fn queue(
             .write(Report {
                 run: run_id,
                 lease,
+                worker,
                 evals,
                 lease_ms: 600_000,
             })
@@ -70,6 +74,7 @@ async fn reports_queued_together_land_as_if_one_by_one_on_postgres() {
 
 async fn grouped(dir: &std::path::Path, pg: Option<&Postgres>) {
     let (store, pool, _, worker) = submitted(dir, pg, SWEEP).await;
+    let forger = register(&store, "forger").await;
     let mut runs = Vec::new();
     for _ in 0..4 {
         runs.push(lease(&store, worker, 1_000).await.expect("a queued run"));
@@ -77,22 +82,39 @@ async fn grouped(dir: &std::path::Path, pg: Option<&Postgres>) {
     let (a, b, c, d) = (&runs[0], &runs[1], &runs[2], &runs[3]);
     // One turn of this (single-threaded) runtime queues them all: one batch, one group.
     let answers = [
-        queue(&store, a, a.lease, vec![eval(10, 2.0), eval(20, 1.5)]),
-        queue(&store, b, b.lease, vec![eval(10, 2.2)]),
+        queue(
+            &store,
+            worker,
+            a,
+            a.lease,
+            vec![eval(10, 2.0), eval(20, 1.5)],
+        ),
+        queue(&store, worker, b, b.lease, vec![eval(10, 2.2)]),
         // The same run again in the group: applied after the first, so the best stays at
         // step 10 and the latest step moves on to 20.
-        queue(&store, b, b.lease, vec![eval(20, 2.4)]),
+        queue(&store, worker, b, b.lease, vec![eval(20, 2.4)]),
         // A lease that never held run c: refused, and nothing of it stored.
         queue(
             &store,
+            worker,
             c,
             LeaseId(c.lease.get() + 1_000),
             vec![eval(10, 0.1)],
         ),
         // No evaluations: the lease is renewed all the same.
-        queue(&store, d, d.lease, vec![]),
+        queue(&store, worker, d, d.lease, vec![]),
         // A step already stored is kept as it was.
-        queue(&store, a, a.lease, vec![eval(20, 9.0)]),
+        queue(&store, worker, a, a.lease, vec![eval(20, 9.0)]),
+        // Another worker's report for run c's real lease: refused, nothing of it stored.
+        queue(&store, forger, c, c.lease, vec![eval(30, 0.01)]),
+        // A step past the run's max_iters (30): refused, nothing of it stored.
+        queue(
+            &store,
+            worker,
+            d,
+            d.lease,
+            vec![eval(30, 1.0), eval(31, 0.01)],
+        ),
     ];
     tokio::task::yield_now().await;
     let mut got = Vec::new();
@@ -100,13 +122,22 @@ async fn grouped(dir: &std::path::Path, pg: Option<&Postgres>) {
         got.push(answer.await.unwrap());
     }
     for (i, g) in got.iter().enumerate() {
-        if i == 3 {
-            assert!(
+        match i {
+            3 => assert!(
                 matches!(g, Err(CoordinatorError::LeaseLost(m)) if m.contains("no longer holds")),
                 "{g:?}"
-            );
-        } else {
-            assert_eq!(g.as_ref().unwrap(), &Directive::Continue, "report {i}");
+            ),
+            6 => assert!(
+                matches!(g, Err(CoordinatorError::Forbidden(m))
+                    if *m == format!("lease {} of run {} is not held by worker {forger}", c.lease, c.run)),
+                "{g:?}"
+            ),
+            7 => assert!(
+                matches!(g, Err(CoordinatorError::Invalid(m))
+                    if m == "evals[1].step = 31: must be <= 30, the run's max_iters"),
+                "{g:?}"
+            ),
+            _ => assert_eq!(g.as_ref().unwrap(), &Directive::Continue, "report {i}"),
         }
     }
     let evals: Vec<(i64, i64, f32)> = sqlx::query_as::<_, (i64, i64, f64)>(
@@ -169,9 +200,11 @@ async fn grouped(dir: &std::path::Path, pg: Option<&Postgres>) {
     store.close().await;
 }
 
-/// A task that queues `run`'s finish under `lease` with `outcome` on its first turn.
+/// A task that queues `worker`'s finish of `run` under `lease` with `outcome` on its
+/// first turn.
 fn queue_finish(
     store: &Store,
+    worker: WorkerId,
     run: &LeasedRun,
     lease: LeaseId,
     outcome: Outcome,
@@ -183,6 +216,7 @@ fn queue_finish(
             .write(Finish {
                 run: run_id,
                 lease,
+                worker,
                 outcome,
                 error: if outcome == Outcome::Failed {
                     "out of memory".into()
@@ -219,24 +253,28 @@ async fn finishes_queued_together_land_as_if_one_by_one_on_postgres() {
 
 async fn grouped_finishes(dir: &std::path::Path, pg: Option<&Postgres>) {
     let (store, pool, sweep, worker) = submitted(dir, pg, SWEEP).await;
+    let forger = register(&store, "forger").await;
     let mut runs = Vec::new();
     for _ in 0..4 {
         runs.push(lease(&store, worker, 600_000).await.expect("a queued run"));
     }
     let (a, b, c, d) = (&runs[0], &runs[1], &runs[2], &runs[3]);
     let answers = [
-        queue_finish(&store, a, a.lease, Outcome::Finished, 2),
-        queue_finish(&store, b, b.lease, Outcome::Stopped, 0),
+        queue_finish(&store, worker, a, a.lease, Outcome::Finished, 2),
+        queue_finish(&store, worker, b, b.lease, Outcome::Stopped, 0),
         queue_finish(
             &store,
+            worker,
             c,
             LeaseId(c.lease.get() + 1_000),
             Outcome::Finished,
             1,
         ),
-        queue_finish(&store, d, d.lease, Outcome::Failed, 0),
+        queue_finish(&store, worker, d, d.lease, Outcome::Failed, 0),
         // The same finish again (a retry): its lease was let go by the first.
-        queue_finish(&store, a, a.lease, Outcome::Finished, 2),
+        queue_finish(&store, worker, a, a.lease, Outcome::Finished, 2),
+        // Another worker's finish of run c's real lease: refused, c runs on.
+        queue_finish(&store, forger, c, c.lease, Outcome::Failed, 0),
     ];
     tokio::task::yield_now().await;
     let mut got = Vec::new();
@@ -244,13 +282,17 @@ async fn grouped_finishes(dir: &std::path::Path, pg: Option<&Postgres>) {
         got.push(answer.await.unwrap());
     }
     for (i, g) in got.iter().enumerate() {
-        if i == 2 || i == 4 {
-            assert!(
+        match i {
+            2 | 4 => assert!(
                 matches!(g, Err(CoordinatorError::LeaseLost(m)) if m.contains("no longer holds")),
                 "finish {i}: {g:?}"
-            );
-        } else {
-            assert!(g.is_ok(), "finish {i}: {g:?}");
+            ),
+            5 => assert!(
+                matches!(g, Err(CoordinatorError::Forbidden(m))
+                    if *m == format!("lease {} of run {} is not held by worker {forger}", c.lease, c.run)),
+                "finish {i}: {g:?}"
+            ),
+            _ => assert!(g.is_ok(), "finish {i}: {g:?}"),
         }
     }
     /// A run's id, state, summary, error and lease.
@@ -373,6 +415,7 @@ async fn grouped_leases(dir: &std::path::Path, pg: Option<&Postgres>) {
             devices: vec!["cuda:0".into(), "cuda:1".into(), "cuda:2".into()],
             // cuda:0 holds none of these runs; cuda:1 any one; cuda:2 is of unknown memory.
             memory: [("cuda:0".to_string(), 1), ("cuda:1".to_string(), 1 << 40)].into(),
+            key_sha256: MintedKey::new().sha256,
         })
         .await
         .unwrap();

@@ -8,11 +8,15 @@
 //! frames in two system calls (the body waits for flow-control capacity the connection task
 //! grants once the HEADERS are out). Here a call is one stream whose HEADERS and DATA leave
 //! in one write. The coordinator sees the same frames, headers and messages either way.
+//!
+//! `tests/forged_reports_e2e.rs` uses it too (by path), as a client that is not gptsweep's
+//! worker: it sends whatever worker id and key it is given.
 
 use std::cell::RefCell;
 use std::time::Duration;
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
+use gptsweep_proto::worker_key::{WORKER_HEADER, header_value};
 use gptsweep_proto::{AUTHORIZATION_HEADER, PROTOCOL_HEADER, PROTOCOL_VERSION};
 use h2::client::SendRequest;
 use prost::Message;
@@ -25,6 +29,8 @@ use tonic::{Code, Status};
 pub struct Conn {
     addr: String,
     token: String,
+    /// The `gptsweep-worker` header every call carries once set ([`Conn::set_worker`]).
+    worker: RefCell<Option<String>>,
     open: RefCell<Option<Open>>,
 }
 
@@ -46,8 +52,15 @@ impl Conn {
         Self {
             addr: addr.to_string(),
             token: format!("Bearer {token}"),
+            worker: RefCell::new(None),
             open: RefCell::new(None),
         }
+    }
+
+    /// Makes every later call name `worker_id` with `key` (as Register answered them, for
+    /// a worker of ours).
+    pub fn set_worker(&self, worker_id: i64, key: &str) {
+        *self.worker.borrow_mut() = Some(header_value(worker_id, key));
     }
 
     /// Calls `path` (`/package.Service/Method`) with `req`; answers the reply, or the
@@ -107,11 +120,15 @@ impl Conn {
         path: &str,
         req: &Req,
     ) -> Result<Reply, Failed> {
-        let request = http::Request::post(format!("http://{}{path}", self.addr))
+        let mut request = http::Request::post(format!("http://{}{path}", self.addr))
             .header("content-type", "application/grpc")
             .header("te", "trailers")
             .header(PROTOCOL_HEADER, PROTOCOL_VERSION)
-            .header(AUTHORIZATION_HEADER, &self.token)
+            .header(AUTHORIZATION_HEADER, &self.token);
+        if let Some(worker) = self.worker.borrow().as_deref() {
+            request = request.header(WORKER_HEADER, worker);
+        }
+        let request = request
             .body(())
             .map_err(|e| Failed::Call(Status::internal(e.to_string())))?;
         let mut send = send.ready().await?;

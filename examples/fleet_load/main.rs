@@ -377,6 +377,7 @@ async fn simulated_worker(w: usize, addr: String, token: String, fleet: Arc<Flee
     let id = match reg {
         Ok(Ok(r)) => {
             seen.registered = true;
+            conn.set_worker(r.worker_id, &r.worker_key);
             Some(r.worker_id)
         }
         Ok(Err(s)) => {

@@ -1,6 +1,6 @@
 //! Client-side plumbing shared by the worker and the CLI: a lazily connecting channel
 //! (TLS for `https://` addresses) and the interceptor that stamps every call with the
-//! protocol version (and a bearer token).
+//! protocol version (and a bearer token, and a registered worker's key).
 
 use tonic::metadata::{Ascii, MetadataValue};
 use tonic::service::Interceptor;
@@ -10,12 +10,15 @@ use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint};
 use crate::pb::clients_client::ClientsClient;
 use crate::pb::workers_client::WorkersClient;
 use crate::tls::PemCertificates;
+use crate::worker_key::{WORKER_HEADER, WorkerSlot};
 use crate::{AUTHORIZATION_HEADER, PROTOCOL_HEADER, PROTOCOL_VERSION};
 
-/// Adds the protocol header and, when set, `authorization: Bearer <token>`.
+/// Adds the protocol header and, when set, `authorization: Bearer <token>` and the
+/// worker's key ([`WorkerSlot`], shared by every clone of the stamp).
 #[derive(Clone, Debug, Default)]
 pub struct Stamp {
     token: Option<MetadataValue<Ascii>>,
+    worker: WorkerSlot,
 }
 
 impl Stamp {
@@ -29,7 +32,16 @@ impl Stamp {
             ),
             None => None,
         };
-        Ok(Self { token })
+        Ok(Self {
+            token,
+            worker: WorkerSlot::default(),
+        })
+    }
+
+    /// The slot whose worker id and key every call through this stamp (and its clones)
+    /// carries once set: a worker sets it after registering.
+    pub fn worker_slot(&self) -> WorkerSlot {
+        self.worker.clone()
     }
 }
 
@@ -39,6 +51,9 @@ impl Interceptor for Stamp {
             .insert(PROTOCOL_HEADER, MetadataValue::from(PROTOCOL_VERSION));
         if let Some(t) = &self.token {
             req.metadata_mut().insert(AUTHORIZATION_HEADER, t.clone());
+        }
+        if let Some(w) = self.worker.header() {
+            req.metadata_mut().insert(WORKER_HEADER, w);
         }
         Ok(req)
     }

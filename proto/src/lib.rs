@@ -5,6 +5,7 @@
 
 pub mod client;
 pub mod tls;
+pub mod worker_key;
 
 /// Generated messages and services of package `gptsweep.v1`.
 #[allow(missing_docs)]
@@ -14,8 +15,9 @@ pub mod v1 {
 
 pub use v1 as pb;
 
-/// Version of the protocol; a coordinator refuses calls of any other.
-pub const PROTOCOL_VERSION: u32 = 1;
+/// Version of the protocol; a coordinator refuses calls of any other. 2: workers send
+/// their key ([`worker_key`]) and calls about a lease are bound to its worker.
+pub const PROTOCOL_VERSION: u32 = 2;
 
 /// Metadata header that carries [`PROTOCOL_VERSION`] on every call.
 pub const PROTOCOL_HEADER: &str = "gptsweep-protocol";

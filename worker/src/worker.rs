@@ -1,6 +1,8 @@
 //! The worker process: register with the coordinator, then one loop per device that
 //! long-polls for a run, trains it, and asks again. Survives coordinator outages by
-//! retrying with backoff, and re-registers if the coordinator forgot it.
+//! retrying with backoff, and re-registers if the coordinator forgot it. Registering
+//! answers the worker's key, which every later call carries (the client's
+//! [`WorkerSlot`], shared by all its clones).
 //!
 //! Each device runs `runs_per_device` slots, each its own lease loop (packing small runs
 //! onto one device). Its lifecycle: a stop ([`crate::stop`]) drains it (no new work, running runs handed
@@ -18,6 +20,7 @@ use gptsweep_gpt::DeviceSpec;
 use gptsweep_proto::client::{self, Stamp, Workers};
 use gptsweep_proto::pb;
 use gptsweep_proto::tls::PemCertificates;
+use gptsweep_proto::worker_key::WorkerSlot;
 
 use crate::backoff::{Backoff, retry, transient};
 use crate::dataset_cache::DatasetCache;
@@ -153,6 +156,8 @@ pub enum Ended {
 
 struct Shared {
     client: Workers,
+    /// The id and key every call of `client` carries, set by [`register`].
+    key: WorkerSlot,
     name: String,
     devices: Vec<DeviceSpec>,
     worker_id: AtomicI64,
@@ -201,6 +206,15 @@ async fn register(shared: &Shared) -> Result<pb::RegisterReply> {
         async move { c.register(req).await.map(|r| r.into_inner()) }
     })
     .await?;
+    if reply.worker_key.is_empty() {
+        return Err(WorkerError::Config(
+            "the coordinator answered Register without a worker key; use the same gptsweep release on both ends".into(),
+        ));
+    }
+    shared
+        .key
+        .set(reply.worker_id, &reply.worker_key)
+        .map_err(WorkerError::Config)?;
     shared.worker_id.store(reply.worker_id, Ordering::SeqCst);
     tracing::info!(worker = reply.worker_id, devices = ?shared.devices, "registered");
     Ok(reply)
@@ -256,8 +270,9 @@ async fn device_loop(
         if health.is_disabled() {
             return Ok(DeviceEnd::Disabled(String::new()));
         }
+        let worker_id = shared.worker_id();
         let req = pb::LeaseRequest {
-            worker_id: shared.worker_id(),
+            worker_id,
             device: device.to_string(),
             wait_ms: poll.as_millis() as u64,
             fit_memory: shared.pack_by_memory,
@@ -266,9 +281,24 @@ async fn device_loop(
         // so that the run is handed back rather than left to expire. It ends within `poll`.
         let reply = match shared.client.clone().lease(req).await {
             Ok(reply) => reply.into_inner(),
-            Err(s) if s.code() == tonic::Code::NotFound => {
-                tracing::warn!("the coordinator does not know this worker; registering again");
+            Err(s)
+                if matches!(
+                    s.code(),
+                    tonic::Code::NotFound | tonic::Code::Unauthenticated
+                ) =>
+            {
+                tracing::warn!(
+                    "the coordinator does not know this worker ({}); registering again",
+                    s.message()
+                );
                 register(&shared).await?;
+                continue;
+            }
+            // Another slot registered the worker again between this request's id and its
+            // key (the key is set first): ask again with the new id.
+            Err(s)
+                if s.code() == tonic::Code::PermissionDenied && shared.worker_id() != worker_id =>
+            {
                 continue;
             }
             Err(s) if transient(&s) => {
@@ -344,9 +374,10 @@ async fn idle_for(shared: &Shared, limit: Duration) {
 pub async fn run(config: WorkerConfig, stop: StopHandle) -> Result<Ended> {
     let channel = client::channel(&config.coordinator, config.tls_ca.as_ref())
         .map_err(WorkerError::Config)?;
-    let token = Stamp::new(config.token.as_deref()).map_err(WorkerError::Config)?;
+    let stamp = Stamp::new(config.token.as_deref()).map_err(WorkerError::Config)?;
     let shared = Arc::new(Shared {
-        client: client::workers(channel, token),
+        key: stamp.worker_slot(),
+        client: client::workers(channel, stamp),
         name: config.name.clone(),
         devices: config.devices.clone(),
         worker_id: AtomicI64::new(0),

@@ -36,6 +36,7 @@ use crate::store::{
 };
 use crate::sweep::{CorpusShapes, DatasetRef, Shape, SweepSpec, parse_sweep, plan_runs};
 use crate::tls::TlsIdentity;
+use crate::worker_keys::WorkerKeys;
 use gptsweep_api::{Submitted, SweepId};
 
 /// Chunk size of blob downloads (datasets, checkpoints).
@@ -77,6 +78,8 @@ pub struct Coordinator {
     pub(crate) datasets: DatasetStore,
     pub(crate) checkpoints: CheckpointStore,
     pub(crate) access: Arc<Access>,
+    /// Every registered worker's key (its sha256), by which worker calls are told apart.
+    pub(crate) worker_keys: Arc<WorkerKeys>,
     pub(crate) config: CoordinatorConfig,
     /// Woken when runs become leasable (submit, retry, expiry).
     pub(crate) work: Arc<Notify>,
@@ -103,6 +106,7 @@ impl Coordinator {
         let datasets = DatasetStore::open(&config.state_dir.join("datasets"))?;
         let checkpoints = crate::checkpoints::open(&config.state_dir.join("checkpoints"))?;
         let access = Arc::new(Access::load_or_create(&config.state_dir)?);
+        let worker_keys = Arc::new(WorkerKeys::load(&store.pool).await?);
         let tiny = gptsweep_gpt::corpus::BUILTIN_TINYSHAKESPEARE;
         let bytes = gptsweep_gpt::corpus::TINYSHAKESPEARE.len() as u64;
         store
@@ -126,6 +130,7 @@ impl Coordinator {
             datasets,
             checkpoints,
             access,
+            worker_keys,
             config,
             work: Arc::new(Notify::new()),
             stopping: Arc::new(watch::channel(false).0),

@@ -1,4 +1,7 @@
 //! The Workers service: register, long-poll leases, reports, heartbeats, finish, datasets.
+//! Every call but Register is a registered worker's ([`WorkersService::caller`]), and may
+//! touch only what is that worker's: its own id and devices, and leases it holds (checked
+//! by the store with the lease).
 
 use std::pin::Pin;
 use std::time::Duration;
@@ -8,7 +11,8 @@ use tonic::{Request, Response, Status};
 
 use gptsweep_proto::pb;
 
-use gptsweep_api::{LeaseId, Outcome, RunId, WorkerId, from_proto, to_proto};
+use gptsweep_api::report_rules::check_evaluations;
+use gptsweep_api::{Evaluation, LeaseId, Outcome, RunId, WorkerId, from_proto, to_proto};
 
 use super::{CHUNK, Coordinator};
 use crate::CoordinatorError;
@@ -17,6 +21,7 @@ use crate::store::{
     Deregister, DisableDevice, Finish, Heartbeat, Lease, RegisterWorker, Report, SetCheckpoint,
     reads,
 };
+use crate::worker_keys::MintedKey;
 
 /// Longest a lease poll is held open.
 const MAX_WAIT: Duration = Duration::from_secs(30);
@@ -28,6 +33,23 @@ impl WorkersService {
         self.0.config.lease_timeout.as_millis() as i64
     }
 
+    /// The registered worker making `req`, by the id and key in its `gptsweep-worker`
+    /// header; UNAUTHENTICATED, saying what to do, without them.
+    fn caller<T>(&self, req: &Request<T>) -> Result<WorkerId, Status> {
+        Ok(self.0.worker_keys.authenticate(req.metadata())?)
+    }
+
+    /// Refuses a call by `caller` about another worker's `id` (`what` the worker would do).
+    fn own_id(caller: WorkerId, id: i64, what: &str) -> Result<(), Status> {
+        if caller.get() == id {
+            return Ok(());
+        }
+        Err(CoordinatorError::Forbidden(format!(
+            "worker {caller} cannot {what} for worker {id}: a worker calls only for its own id"
+        ))
+        .into())
+    }
+
     /// Answers a storage fault met while serving the holder of `lease`: the worker is
     /// alive and keeps its run, so its lease is renewed as by a heartbeat, and it is told
     /// to try again (UNAVAILABLE). A lease already lost is said instead.
@@ -36,6 +58,7 @@ impl WorkersService {
         what: &str,
         run: RunId,
         lease: LeaseId,
+        worker: WorkerId,
         e: CoordinatorError,
     ) -> Status {
         tracing::error!(run = %run, "{what}: {e}");
@@ -46,6 +69,7 @@ impl WorkersService {
             .write(Heartbeat {
                 run,
                 lease,
+                worker,
                 lease_ms,
             })
             .await
@@ -68,6 +92,7 @@ impl pb::workers_server::Workers for WorkersService {
                 "a worker needs a name under 200 characters and 1 to 64 devices",
             ));
         }
+        let key = MintedKey::new();
         let devices = r.devices.iter().map(|d| d.spec.clone()).collect();
         let memory = r
             .devices
@@ -82,13 +107,16 @@ impl pb::workers_server::Workers for WorkersService {
                 name: r.name,
                 devices,
                 memory,
+                key_sha256: key.sha256.clone(),
             })
             .await?;
+        self.0.worker_keys.insert(id, &key.sha256)?;
         let lease = self.0.config.lease_timeout;
         Ok(Response::new(pb::RegisterReply {
             worker_id: id.get(),
             lease_timeout_ms: lease.as_millis() as u64,
             heartbeat_interval_ms: (lease / 4).as_millis() as u64,
+            worker_key: key.secret,
         }))
     }
 
@@ -96,7 +124,9 @@ impl pb::workers_server::Workers for WorkersService {
         &self,
         req: Request<pb::LeaseRequest>,
     ) -> Result<Response<pb::LeaseReply>, Status> {
+        let caller = self.caller(&req)?;
         let r = req.into_inner();
+        Self::own_id(caller, r.worker_id, "lease")?;
         let deadline = tokio::time::Instant::now() + Duration::from_millis(r.wait_ms).min(MAX_WAIT);
         let mut stopping = self.0.stopping.subscribe();
         loop {
@@ -108,7 +138,7 @@ impl pb::workers_server::Workers for WorkersService {
                 .0
                 .store
                 .write(Lease {
-                    worker: WorkerId(r.worker_id),
+                    worker: caller,
                     device: r.device.clone(),
                     lease_ms,
                     fit_memory: r.fit_memory,
@@ -133,13 +163,15 @@ impl pb::workers_server::Workers for WorkersService {
         &self,
         req: Request<pb::ReportRequest>,
     ) -> Result<Response<pb::ReportReply>, Status> {
+        let caller = self.caller(&req)?;
         let r = req.into_inner();
         if r.evals.len() > 10_000 {
             return Err(Status::invalid_argument(
                 "at most 10000 evaluations per report",
             ));
         }
-        let evals = r.evals.iter().map(Into::into).collect();
+        let evals: Vec<Evaluation> = r.evals.iter().map(Into::into).collect();
+        check_evaluations(&evals).map_err(CoordinatorError::from)?;
         let lease_ms = self.lease_ms();
         let d = self
             .0
@@ -147,6 +179,7 @@ impl pb::workers_server::Workers for WorkersService {
             .write(Report {
                 run: RunId(r.run_id),
                 lease: LeaseId(r.lease_id),
+                worker: caller,
                 evals,
                 lease_ms,
             })
@@ -159,6 +192,7 @@ impl pb::workers_server::Workers for WorkersService {
         &self,
         req: Request<pb::HeartbeatRequest>,
     ) -> Result<Response<pb::HeartbeatReply>, Status> {
+        let caller = self.caller(&req)?;
         let r = req.into_inner();
         let lease_ms = self.lease_ms();
         let d = self
@@ -167,6 +201,7 @@ impl pb::workers_server::Workers for WorkersService {
             .write(Heartbeat {
                 run: RunId(r.run_id),
                 lease: LeaseId(r.lease_id),
+                worker: caller,
                 lease_ms,
             })
             .await?;
@@ -178,6 +213,7 @@ impl pb::workers_server::Workers for WorkersService {
         &self,
         req: Request<pb::FinishRequest>,
     ) -> Result<Response<pb::FinishReply>, Status> {
+        let caller = self.caller(&req)?;
         let r = req.into_inner();
         let outcome = from_proto::outcome(r.outcome)
             .map_err(|e| Status::invalid_argument(format!("finish needs an outcome: {e}")))?;
@@ -192,6 +228,7 @@ impl pb::workers_server::Workers for WorkersService {
             .write(Finish {
                 run: RunId(r.run_id),
                 lease: LeaseId(r.lease_id),
+                worker: caller,
                 outcome,
                 error: r.error,
                 samples,
@@ -212,7 +249,9 @@ impl pb::workers_server::Workers for WorkersService {
         &self,
         req: Request<pb::DisableDeviceRequest>,
     ) -> Result<Response<pb::DisableDeviceReply>, Status> {
+        let caller = self.caller(&req)?;
         let r = req.into_inner();
+        Self::own_id(caller, r.worker_id, "disable a device")?;
         if r.device.len() > 200 || r.reason.len() > 64 << 10 {
             return Err(Status::invalid_argument(
                 "a device name under 200 characters and a reason under 64 KiB",
@@ -222,7 +261,7 @@ impl pb::workers_server::Workers for WorkersService {
         self.0
             .store
             .write(DisableDevice {
-                worker: WorkerId(r.worker_id),
+                worker: caller,
                 device: r.device,
                 reason: r.reason,
             })
@@ -234,7 +273,9 @@ impl pb::workers_server::Workers for WorkersService {
         &self,
         req: Request<pb::DeregisterRequest>,
     ) -> Result<Response<pb::DeregisterReply>, Status> {
+        let caller = self.caller(&req)?;
         let r = req.into_inner();
+        Self::own_id(caller, r.worker_id, "deregister")?;
         if r.reason.len() > 64 << 10 {
             return Err(Status::invalid_argument("a reason under 64 KiB"));
         }
@@ -242,7 +283,7 @@ impl pb::workers_server::Workers for WorkersService {
         self.0
             .store
             .write(Deregister {
-                worker: WorkerId(r.worker_id),
+                worker: caller,
                 reason: r.reason,
             })
             .await?;
@@ -253,12 +294,16 @@ impl pb::workers_server::Workers for WorkersService {
         &self,
         req: Request<tonic::Streaming<pb::CheckpointUpload>>,
     ) -> Result<Response<pb::PutCheckpointReply>, Status> {
+        let caller = self.caller(&req)?;
         let mut stream = req.into_inner();
         let first = stream
             .message()
             .await?
             .ok_or_else(|| Status::invalid_argument("empty checkpoint upload"))?;
         let (run, lease, step) = (RunId(first.run_id), LeaseId(first.lease_id), first.step);
+        // Refused before its bytes are read unless the lease is the caller's (SetCheckpoint
+        // checks again, with the step, as it stores the checkpoint).
+        reads::checkpoint_for_lease(&self.0.store.pool, run, lease, caller).await?;
         let mut bytes = first.data;
         while let Some(chunk) = stream.message().await? {
             if bytes.len() + chunk.data.len() > MAX_CHECKPOINT_BYTES {
@@ -281,7 +326,7 @@ impl pb::workers_server::Workers for WorkersService {
             Ok(sha) => sha,
             Err(e) if e.is_storage_fault() => {
                 return Err(self
-                    .storage_fault("checkpoint not stored", run, lease, e)
+                    .storage_fault("checkpoint not stored", run, lease, caller, e)
                     .await);
             }
             Err(e) => return Err(e.into()),
@@ -292,6 +337,7 @@ impl pb::workers_server::Workers for WorkersService {
             .write(SetCheckpoint {
                 run,
                 lease,
+                worker: caller,
                 sha256: sha.clone(),
                 step,
                 lease_ms,
@@ -320,16 +366,17 @@ impl pb::workers_server::Workers for WorkersService {
         &self,
         req: Request<pb::GetCheckpointRequest>,
     ) -> Result<Response<Self::GetCheckpointStream>, Status> {
+        let caller = self.caller(&req)?;
         let r = req.into_inner();
         let (run, lease) = (RunId(r.run_id), LeaseId(r.lease_id));
-        let (sha, _) = reads::checkpoint_for_lease(&self.0.store.pool, run, lease)
+        let (sha, _) = reads::checkpoint_for_lease(&self.0.store.pool, run, lease, caller)
             .await?
             .ok_or_else(|| Status::not_found(format!("run {run} has no checkpoint")))?;
         let bytes = match self.0.checkpoints.get(&sha) {
             Ok(bytes) => bytes,
             Err(e) if e.is_storage_fault() => {
                 return Err(self
-                    .storage_fault("checkpoint not read", run, lease, e)
+                    .storage_fault("checkpoint not read", run, lease, caller, e)
                     .await);
             }
             Err(e) => return Err(e.into()),
@@ -347,6 +394,7 @@ impl pb::workers_server::Workers for WorkersService {
         &self,
         req: Request<pb::FetchDatasetRequest>,
     ) -> Result<Response<Self::FetchDatasetStream>, Status> {
+        self.caller(&req)?;
         let bytes = self.0.datasets.get(&req.into_inner().sha256)?;
         let chunks: Vec<Result<pb::Chunk, Status>> = bytes
             .chunks(CHUNK)

@@ -379,26 +379,45 @@ pub async fn workers(pool: &AnyPool, alive_since_ms: i64) -> Result<Vec<WorkerIn
     Ok(out)
 }
 
-/// The latest checkpoint of `run` (sha256, step), if `lease` holds the run.
+/// The latest checkpoint of `run` (sha256, step), if `lease` holds the run and is
+/// `worker`'s: PERMISSION_DENIED when the lease is another worker's.
 pub async fn checkpoint_for_lease(
     pool: &AnyPool,
     run: RunId,
     lease: LeaseId,
+    worker: WorkerId,
 ) -> Result<Option<(String, u64)>> {
-    let row: Option<(Option<i64>, Option<String>, i64)> = sqlx::query_as(
-        "SELECT lease_id, checkpoint_sha256, checkpoint_step FROM runs WHERE id = $1",
+    let row: Option<(Option<i64>, Option<String>, i64, Option<i64>)> = sqlx::query_as(
+        "SELECT r.lease_id, r.checkpoint_sha256, r.checkpoint_step, a.worker_id FROM runs r LEFT JOIN attempts a ON a.id = r.lease_id WHERE r.id = $1",
     )
     .bind(run.get())
     .fetch_optional(pool)
     .await?;
     match row {
-        Some((Some(holder), sha, step)) if holder == lease.get() => {
+        Some((Some(holder), _, _, holder_worker))
+            if holder == lease.get() && holder_worker != Some(worker.get()) =>
+        {
+            Err(CoordinatorError::Forbidden(format!(
+                "lease {lease} of run {run} is not held by worker {worker}"
+            )))
+        }
+        Some((Some(holder), sha, step, _)) if holder == lease.get() => {
             Ok(sha.map(|s| (s, step as u64)))
         }
         _ => Err(CoordinatorError::LeaseLost(format!(
             "lease {lease} does not hold run {run}"
         ))),
     }
+}
+
+/// Every worker's key, as stored (the sha256 of its secret, hex); workers registered
+/// before keys existed have none and are left out.
+pub async fn worker_keys(pool: &AnyPool) -> Result<Vec<(WorkerId, String)>> {
+    let rows: Vec<(i64, String)> =
+        sqlx::query_as("SELECT id, key_sha256 FROM workers WHERE key_sha256 IS NOT NULL")
+            .fetch_all(pool)
+            .await?;
+    Ok(rows.into_iter().map(|(id, k)| (WorkerId(id), k)).collect())
 }
 
 /// The latest checkpoint of `run` (blob and step), for a client; NotFound, saying why,

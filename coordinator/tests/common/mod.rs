@@ -11,6 +11,7 @@ use std::path::Path;
 
 use gptsweep_api::{LeasedRun, SweepId, WorkerId};
 use gptsweep_coordinator::store::{Database, Lease, RegisterWorker, Store, open_pool};
+use gptsweep_coordinator::worker_keys::MintedKey;
 use gptsweep_coordinator::{Coordinator, CoordinatorConfig};
 
 use postgres::Postgres;
@@ -45,15 +46,21 @@ pub async fn submitted(
 /// The store over `db` with one registered CPU worker.
 pub async fn store_with_worker(db: &Database) -> (Store, WorkerId) {
     let store = Store::start(open_pool(db).await.unwrap());
-    let worker = store
+    let worker = register(&store, "w").await;
+    (store, worker)
+}
+
+/// Registers a CPU worker called `name` through `store`; answers its id.
+pub async fn register(store: &Store, name: &str) -> WorkerId {
+    store
         .write(RegisterWorker {
-            name: "w".into(),
+            name: name.into(),
             devices: vec!["cpu".into()],
             memory: Default::default(),
+            key_sha256: MintedKey::new().sha256,
         })
         .await
-        .unwrap();
-    (store, worker)
+        .unwrap()
 }
 
 /// The worker's next run on its CPU, leased for `lease_ms`.

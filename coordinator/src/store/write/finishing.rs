@@ -7,20 +7,23 @@ use std::collections::HashMap;
 
 use sqlx::AnyConnection;
 
-use gptsweep_api::{LeaseId, Named, Outcome, RunId, Sample};
+use gptsweep_api::{LeaseId, Named, Outcome, RunId, Sample, WorkerId};
 
 use super::Write;
 use super::group::{Params, alone, distinct, each_chunk};
 use crate::clock::now_ms;
 use crate::error::{CoordinatorError, Result};
 
-/// Ends an attempt with the worker's outcome; only the lease holder may.
+/// Ends an attempt with the worker's outcome; only the lease holder may (the lease still
+/// holding the run, and its worker calling).
 #[derive(Debug, Clone)]
 pub struct Finish {
     /// The run.
     pub run: RunId,
     /// The lease that claims it.
     pub lease: LeaseId,
+    /// The worker calling: the lease must be its own.
+    pub worker: WorkerId,
     /// How it ended.
     pub outcome: Outcome,
     /// Why it failed (or stopped, if the worker says).
@@ -61,7 +64,7 @@ struct HeldRun {
 }
 
 /// Ends the attempts of `finishes` (distinct runs); a finish whose lease no longer holds
-/// its run is refused alone.
+/// its run, or is another worker's, is refused alone.
 async fn finish_group(finishes: Vec<Finish>, c: &mut AnyConnection) -> Result<Vec<Result<()>>> {
     let held = holders(c, &finishes).await?;
     let live: Vec<(&Finish, &HeldRun)> = finishes
@@ -115,27 +118,40 @@ async fn finish_group(finishes: Vec<Finish>, c: &mut AnyConnection) -> Result<Ve
     Ok(held.into_iter().map(|h| h.map(|_| ())).collect())
 }
 
+/// A running run's row as [`holders`] reads it: its lease, that lease's worker, its
+/// sweep and the reason it was asked to stop.
+type HolderRow = (Option<i64>, Option<i64>, i64, String);
+
 /// Checks each finish's lease against its run (distinct runs), in one query: the run's
-/// [`HeldRun`] where the lease holds it, else the refusal.
+/// [`HeldRun`] where the lease holds it and is the finish's worker's, else the refusal.
 async fn holders(c: &mut AnyConnection, finishes: &[Finish]) -> Result<Vec<Result<HeldRun>>> {
     let sql = format!(
-        "SELECT id, lease_id, sweep_id, stop_reason FROM runs WHERE state = 'running' AND id IN ({})",
+        "SELECT r.id, r.lease_id, a.worker_id, r.sweep_id, r.stop_reason FROM runs r LEFT JOIN attempts a ON a.id = r.lease_id WHERE r.state = 'running' AND r.id IN ({})",
         Params::of(c).list(1, finishes.len())
     );
-    let mut query = sqlx::query_as::<_, (i64, Option<i64>, i64, String)>(sqlx::AssertSqlSafe(sql));
+    let mut query =
+        sqlx::query_as::<_, (i64, Option<i64>, Option<i64>, i64, String)>(sqlx::AssertSqlSafe(sql));
     for f in finishes {
         query = query.bind(f.run.get());
     }
-    let rows: HashMap<i64, (Option<i64>, i64, String)> = query
+    let rows: HashMap<i64, HolderRow> = query
         .fetch_all(&mut *c)
         .await?
         .into_iter()
-        .map(|(id, lease, sweep, stop)| (id, (lease, sweep, stop)))
+        .map(|(id, lease, worker, sweep, stop)| (id, (lease, worker, sweep, stop)))
         .collect();
     Ok(finishes
         .iter()
         .map(|f| match rows.get(&f.run.get()) {
-            Some((Some(lease), sweep, stop)) if *lease == f.lease.get() => Ok(HeldRun {
+            Some((Some(lease), worker, _, _))
+                if *lease == f.lease.get() && *worker != Some(f.worker.get()) =>
+            {
+                Err(CoordinatorError::Forbidden(format!(
+                    "lease {} of run {} is not held by worker {}",
+                    f.lease, f.run, f.worker
+                )))
+            }
+            Some((Some(lease), _, sweep, stop)) if *lease == f.lease.get() => Ok(HeldRun {
                 sweep: *sweep,
                 stop_reason: stop.clone(),
             }),

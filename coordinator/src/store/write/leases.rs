@@ -1,12 +1,15 @@
 //! Leases once handed out ([`super::handout`]): checked and renewed by every report and
 //! heartbeat of their holder, and expired (the run requeued) when the holder goes quiet.
+//! A lease is its worker's alone: the check refuses a call about it from any other worker
+//! (PERMISSION_DENIED), and reads the run's `max_iters`, which bounds the steps reported.
 
 use std::collections::HashMap;
 
+use serde::Deserialize;
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
-use gptsweep_api::{Directive, LeaseId, RunId, RunState, WorkerId};
+use gptsweep_api::{Directive, Evaluation, LeaseId, RunId, RunState, WorkerId};
 
 use super::Write;
 use super::finishing::requeue_or_fail;
@@ -17,12 +20,21 @@ use crate::error::{CoordinatorError, Result};
 use crate::store::column;
 
 /// What checking a lease found: the directive for the holder, whether the run's sweep
-/// uses early termination, and the holder's worker with when it was last seen (all read
-/// with the run, so that a report costs no further query for them).
+/// uses early termination, the holder's worker with when it was last seen, and the run's
+/// `max_iters` (all read with the run, so that a report costs no further query for them).
 pub(super) struct Held {
     pub directive: Directive,
     pub early: bool,
     worker: Option<(WorkerId, i64)>,
+    max_iters: u64,
+}
+
+/// The one field of a run's stored hyperparameters that a lease check reads: serde skips
+/// the others without building them (a fleet's reports pass this check tens of thousands
+/// of times a second).
+#[derive(Deserialize)]
+struct StepBound {
+    max_iters: u64,
 }
 
 /// How stale a worker's `last_seen` may get before a report or heartbeat rewrites it: one
@@ -57,6 +69,33 @@ impl Held {
         }
     }
 
+    /// Checks that every step of `evals` is within the run's `max_iters` (the steps' other
+    /// rules are the API layer's, checked before the write).
+    pub(super) fn check_steps(&self, evals: &[Evaluation]) -> Result<()> {
+        match evals
+            .iter()
+            .enumerate()
+            .find(|(_, e)| e.step > self.max_iters)
+        {
+            Some((i, e)) => Err(CoordinatorError::Invalid(format!(
+                "evals[{i}].step = {}: must be <= {}, the run's max_iters",
+                e.step, self.max_iters
+            ))),
+            None => Ok(()),
+        }
+    }
+
+    /// Checks that a checkpoint's `step` is within the run's `max_iters`.
+    pub(super) fn check_checkpoint_step(&self, step: u64) -> Result<()> {
+        if step > self.max_iters {
+            return Err(CoordinatorError::Invalid(format!(
+                "checkpoint step = {step}: must be <= {}, the run's max_iters",
+                self.max_iters
+            )));
+        }
+        Ok(())
+    }
+
     /// The holder's worker, if its `last_seen` is stale at `now` (for [`touch_all`]).
     pub(super) fn stale_worker(&self, now: i64) -> Option<WorkerId> {
         self.worker
@@ -85,31 +124,41 @@ pub(super) async fn touch_all(c: &mut AnyConnection, workers: &[WorkerId], now: 
 }
 
 /// What a lease check reads of a run: its holder and state, the stop asked of it, the
-/// holder's worker with when it was last seen, and whether its sweep terminates early;
-/// completed by a condition on `r.id`.
-const HELD_SELECT: &str = "SELECT r.id, r.lease_id, r.state, r.stop_requested, r.stop_reason, a.worker_id, w.last_seen, CASE WHEN s.early_min_iter IS NULL THEN 0 ELSE 1 END AS early FROM runs r JOIN sweeps s ON s.id = r.sweep_id LEFT JOIN attempts a ON a.id = r.lease_id LEFT JOIN workers w ON w.id = a.worker_id WHERE ";
+/// holder's worker with when it was last seen, whether its sweep terminates early, and its
+/// hyperparameters (for `max_iters`); completed by a condition on `r.id`.
+const HELD_SELECT: &str = "SELECT r.id, r.lease_id, r.state, r.stop_requested, r.stop_reason, a.worker_id, w.last_seen, CASE WHEN s.early_min_iter IS NULL THEN 0 ELSE 1 END AS early, r.hyperparams_json FROM runs r JOIN sweeps s ON s.id = r.sweep_id LEFT JOIN attempts a ON a.id = r.lease_id LEFT JOIN workers w ON w.id = a.worker_id WHERE ";
 
-/// Checks that `lease` still holds `run`; the caller extends the lease
-/// ([`extend_lease`], or in its own update of the run) and touches the worker.
-pub(super) async fn check_lease(c: &mut AnyConnection, run: RunId, lease: LeaseId) -> Result<Held> {
+/// A worker's claim on a run: the run, the lease it names, and the worker calling.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Claim {
+    pub run: RunId,
+    pub lease: LeaseId,
+    pub worker: WorkerId,
+}
+
+/// Checks that `claim`'s lease still holds its run and is its worker's; the caller
+/// extends the lease ([`extend_lease`], or in its own update of the run) and touches the
+/// worker.
+pub(super) async fn check_lease(c: &mut AnyConnection, claim: Claim) -> Result<Held> {
     let row = sqlx::query(sqlx::AssertSqlSafe(format!("{HELD_SELECT}r.id = $1")))
-        .bind(run.get())
+        .bind(claim.run.get())
         .fetch_optional(&mut *c)
         .await?;
-    held(row.as_ref(), run, lease)
+    held(row.as_ref(), claim)
 }
 
 /// [`check_lease`] for many claims in one query (each run at most once): one answer a
-/// claim, in order; the outer error is the database's.
+/// claim, in order, so that a claim refused (a lost lease, another worker's) is refused
+/// alone; the outer error is the database's.
 pub(super) async fn check_leases(
     c: &mut AnyConnection,
-    claims: &[(RunId, LeaseId)],
+    claims: &[Claim],
 ) -> Result<Vec<Result<Held>>> {
     let ids = Params::of(c).list(1, claims.len());
     let sql = format!("{HELD_SELECT}r.id IN ({ids})");
     let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-    for (run, _) in claims {
-        query = query.bind(run.get());
+    for claim in claims {
+        query = query.bind(claim.run.get());
     }
     let rows: HashMap<i64, AnyRow> = query
         .fetch_all(&mut *c)
@@ -119,24 +168,38 @@ pub(super) async fn check_leases(
         .collect();
     Ok(claims
         .iter()
-        .map(|&(run, lease)| held(rows.get(&run.get()), run, lease))
+        .map(|&claim| held(rows.get(&claim.run.get()), claim))
         .collect())
 }
 
-/// Judges a claim on `run` by `lease` from the run's [`HELD_SELECT`] row.
-fn held(row: Option<&AnyRow>, run: RunId, lease: LeaseId) -> Result<Held> {
+/// Judges `claim` from its run's [`HELD_SELECT`] row: another worker's lease is
+/// forbidden, a lease that no longer holds the run is lost.
+fn held(row: Option<&AnyRow>, claim: Claim) -> Result<Held> {
+    let Claim { run, lease, worker } = claim;
     let row = row.ok_or_else(|| CoordinatorError::NotFound(format!("run {run} does not exist")))?;
     let holder: Option<i64> = row.get("lease_id");
+    let holder_worker: Option<i64> = row.get("worker_id");
+    if holder == Some(lease.get()) && holder_worker != Some(worker.get()) {
+        return Err(CoordinatorError::Forbidden(format!(
+            "lease {lease} of run {run} is not held by worker {worker}"
+        )));
+    }
     let state: RunState = column::named(row, "state")?;
     if holder != Some(lease.get()) || state != RunState::Running {
         return Err(CoordinatorError::LeaseLost(format!(
             "lease {lease} no longer holds run {run} (the run is {state}); drop it"
         )));
     }
-    let worker = row.get::<Option<i64>, _>("worker_id").map(|w| {
+    let worker = holder_worker.map(|w| {
         let seen = row.get::<Option<i64>, _>("last_seen").unwrap_or(0);
         (WorkerId(w), seen)
     });
+    let hyperparams: &str = row.try_get("hyperparams_json")?;
+    let bound: StepBound = serde_json::from_str(hyperparams).map_err(|e| {
+        CoordinatorError::Store(sqlx::Error::Decode(
+            format!("column hyperparams_json of run {run}: no max_iters: {e}").into(),
+        ))
+    })?;
     let directive = if row.get::<i64, _>("stop_requested") != 0 {
         Directive::Stop(row.get("stop_reason"))
     } else {
@@ -146,6 +209,7 @@ fn held(row: Option<&AnyRow>, run: RunId, lease: LeaseId) -> Result<Held> {
         directive,
         early: row.get::<i64, _>("early") != 0,
         worker,
+        max_iters: bound.max_iters,
     })
 }
 
@@ -159,27 +223,24 @@ pub(super) async fn extend_lease(c: &mut AnyConnection, run: RunId, lease_ms: i6
     Ok(())
 }
 
-/// Checks that `lease` still holds `run`, renews it for `lease_ms` and notes the worker
-/// alive.
-pub(super) async fn renew(
-    c: &mut AnyConnection,
-    run: RunId,
-    lease: LeaseId,
-    lease_ms: i64,
-) -> Result<Held> {
-    let held = check_lease(c, run, lease).await?;
-    extend_lease(c, run, lease_ms).await?;
+/// Checks that `claim`'s lease still holds its run and is its worker's, renews it for
+/// `lease_ms` and notes the worker alive.
+pub(super) async fn renew(c: &mut AnyConnection, claim: Claim, lease_ms: i64) -> Result<Held> {
+    let held = check_lease(c, claim).await?;
+    extend_lease(c, claim.run, lease_ms).await?;
     held.touch_worker(c, now_ms()).await?;
     Ok(held)
 }
 
-/// Renews a lease between evaluations; answers the directive.
+/// Renews a lease between evaluations; answers the directive. Only the lease's worker may.
 #[derive(Debug, Clone, Copy)]
 pub struct Heartbeat {
     /// The run.
     pub run: RunId,
     /// The lease that claims it.
     pub lease: LeaseId,
+    /// The worker calling: the lease must be its own.
+    pub worker: WorkerId,
     /// How long the lease lasts from now, ms.
     pub lease_ms: i64,
 }
@@ -188,9 +249,12 @@ impl Write for Heartbeat {
     type Output = Directive;
 
     async fn apply(self, c: &mut AnyConnection) -> Result<Directive> {
-        Ok(renew(c, self.run, self.lease, self.lease_ms)
-            .await?
-            .directive)
+        let claim = Claim {
+            run: self.run,
+            lease: self.lease,
+            worker: self.worker,
+        };
+        Ok(renew(c, claim, self.lease_ms).await?.directive)
     }
 }
 

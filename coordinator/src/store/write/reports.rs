@@ -1,5 +1,6 @@
 //! What a lease holder sends while it trains: evaluations (which may meet a rung of early
-//! termination) and the latest checkpoint.
+//! termination) and the latest checkpoint. Only the lease's worker may send them, at steps
+//! within the run's `max_iters`.
 
 use sqlx::AnyConnection;
 
@@ -7,19 +8,24 @@ use gptsweep_api::{Directive, Evaluation, LeaseId, RunId, WorkerId};
 
 use super::Write;
 use super::group::{alone, distinct, each_chunk};
-use super::leases::{Held, check_leases, extend_lease, renew, touch_all};
+use super::leases::{Claim, Held, check_lease, check_leases, extend_lease, touch_all};
 use crate::clock::now_ms;
 use crate::error::Result;
 use crate::store::rungs;
 
 /// Stores evaluations (idempotent per step), renews the lease, and answers the directive:
-/// stop when the run was cancelled or falls outside a rung's best.
+/// stop when the run was cancelled or falls outside a rung's best. Refused, storing
+/// nothing, unless the lease is the worker's and every step is within the run's
+/// `max_iters` (the evaluations' own values are checked before, by
+/// `gptsweep_api::report_rules`).
 #[derive(Debug, Clone)]
 pub struct Report {
     /// The run.
     pub run: RunId,
     /// The lease that claims it.
     pub lease: LeaseId,
+    /// The worker calling: the lease must be its own.
+    pub worker: WorkerId,
     /// New evaluations.
     pub evals: Vec<Evaluation>,
     /// How long the lease lasts from now, ms.
@@ -50,14 +56,27 @@ impl Write for Report {
     }
 }
 
-/// Applies reports of distinct runs as one: a report whose lease no longer holds is
-/// answered with that error and changes nothing; the others are stored together.
+/// Applies reports of distinct runs as one: a report whose lease no longer holds, is
+/// another worker's, or names a step past the run's `max_iters` is answered with that
+/// error and changes nothing; the others are stored together.
 async fn apply_group(
     reports: Vec<Report>,
     c: &mut AnyConnection,
 ) -> Result<Vec<Result<Directive>>> {
-    let claims: Vec<(RunId, LeaseId)> = reports.iter().map(|r| (r.run, r.lease)).collect();
-    let held = check_leases(c, &claims).await?;
+    let claims: Vec<Claim> = reports
+        .iter()
+        .map(|r| Claim {
+            run: r.run,
+            lease: r.lease,
+            worker: r.worker,
+        })
+        .collect();
+    let held: Vec<Result<Held>> = check_leases(c, &claims)
+        .await?
+        .into_iter()
+        .zip(&reports)
+        .map(|(h, r)| h.and_then(|h| h.check_steps(&r.evals).map(|()| h)))
+        .collect();
     let now = now_ms();
     let live: Vec<(&Report, &Held)> = reports
         .iter()
@@ -174,13 +193,16 @@ async fn update_runs(c: &mut AnyConnection, live: &[(&Report, &Held)], now: i64)
 }
 
 /// Records a checkpoint blob as the run's latest if it is newer than the stored one;
-/// answers the blob no longer referenced (the old one, or this one if stale).
+/// answers the blob no longer referenced (the old one, or this one if stale). Refused
+/// unless the lease is the worker's and the step within the run's `max_iters`.
 #[derive(Debug, Clone)]
 pub struct SetCheckpoint {
     /// The run.
     pub run: RunId,
     /// The lease that claims it.
     pub lease: LeaseId,
+    /// The worker calling: the lease must be its own.
+    pub worker: WorkerId,
     /// The blob.
     pub sha256: String,
     /// Completed steps it holds.
@@ -193,7 +215,15 @@ impl Write for SetCheckpoint {
     type Output = Option<String>;
 
     async fn apply(self, c: &mut AnyConnection) -> Result<Option<String>> {
-        renew(c, self.run, self.lease, self.lease_ms).await?;
+        let claim = Claim {
+            run: self.run,
+            lease: self.lease,
+            worker: self.worker,
+        };
+        let held = check_lease(c, claim).await?;
+        held.check_checkpoint_step(self.step)?;
+        extend_lease(c, self.run, self.lease_ms).await?;
+        held.touch_worker(c, now_ms()).await?;
         let (old_sha, old_step): (Option<String>, i64) =
             sqlx::query_as("SELECT checkpoint_sha256, checkpoint_step FROM runs WHERE id = $1")
                 .bind(self.run.get())

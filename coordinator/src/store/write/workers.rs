@@ -1,4 +1,5 @@
-//! Registering a worker and noting that it is alive.
+//! Registering a worker (with its key), its leaving and its devices' disabling, and noting
+//! that it is alive.
 
 use std::collections::BTreeMap;
 
@@ -10,7 +11,7 @@ use super::Write;
 use crate::clock::now_ms;
 use crate::error::Result;
 
-/// Registers a worker; answers its id.
+/// Registers a worker with its key; answers its id.
 #[derive(Debug, Clone)]
 pub struct RegisterWorker {
     /// Its name.
@@ -19,6 +20,9 @@ pub struct RegisterWorker {
     pub devices: Vec<String>,
     /// Each device's memory for runs, bytes (devices of unknown memory absent).
     pub memory: BTreeMap<String, u64>,
+    /// The sha256 (hex) of the key the worker is given (`crate::worker_keys`); the key
+    /// itself is never stored.
+    pub key_sha256: String,
 }
 
 impl Write for RegisterWorker {
@@ -26,12 +30,13 @@ impl Write for RegisterWorker {
 
     async fn apply(self, c: &mut AnyConnection) -> Result<WorkerId> {
         let now = now_ms();
-        let id = sqlx::query_scalar("INSERT INTO workers (name, devices_json, registered_at, last_seen, device_memory_json) VALUES ($1, $2, $3, $4, $5) RETURNING id")
+        let id = sqlx::query_scalar("INSERT INTO workers (name, devices_json, registered_at, last_seen, device_memory_json, key_sha256) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id")
             .bind(&self.name)
             .bind(serde_json::to_string(&self.devices).expect("strings serialise"))
             .bind(now)
             .bind(now)
             .bind(serde_json::to_string(&self.memory).expect("numbers serialise"))
+            .bind(&self.key_sha256)
             .fetch_one(&mut *c)
             .await?;
         Ok(WorkerId(id))
