@@ -1,8 +1,9 @@
 //! gptsweep's coordinator: reads sweep files, plans runs, hands them to workers over gRPC
-//! and keeps everything in SQLite.
+//! and keeps everything in SQLite or PostgreSQL.
 //!
 //! - [`sweep`]: sweep files, checks with line and column, planning;
-//! - [`store`]: SQLite through one batching writer;
+//! - [`store`]: SQLite or PostgreSQL through one batching writer;
+//! - [`metrics`]: what Prometheus scrapes;
 //! - [`server`]: the gRPC services for workers and clients;
 //! - [`access`]: the tokens of the two roles; [`worker_keys`]: which worker is calling;
 //! - [`listen`]: the port and the open-file limit sized for a thousand workers;
@@ -20,6 +21,7 @@ pub mod dashboard;
 pub mod datasets;
 pub mod error;
 pub mod listen;
+pub mod metrics;
 pub mod server;
 pub mod state_lock;
 pub mod store;

@@ -56,6 +56,9 @@ pub struct Args {
     /// [127.0.0.1:50052, skipped with a warning when that port is taken].
     #[arg(long, env = "GPTSWEEP_DASHBOARD")]
     pub dashboard: Option<String>,
+    /// How log lines on stderr look: text, or one JSON object a line.
+    #[arg(long, value_enum, default_value = "text", env = "GPTSWEEP_LOG_FORMAT")]
+    pub log_format: super::logging::LogFormat,
 }
 
 /// Runs `gptsweep coordinator` until SIGTERM or SIGINT.

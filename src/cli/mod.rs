@@ -12,6 +12,7 @@ mod export;
 mod extend;
 mod importance;
 mod local;
+mod logging;
 mod output;
 mod paths;
 mod progress;
@@ -97,16 +98,6 @@ pub enum Command {
     Extend(extend::Args),
 }
 
-fn init_logging(default: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("GPTSWEEP_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .try_init();
-}
-
 /// The coordinator's gRPC threads: one fewer than the machine's cores, at least one
 /// (`TOKIO_WORKER_THREADS` overrides). Its store's writer and database connection run on
 /// threads of their own, one batch after another; on a core of their own they are not
@@ -154,11 +145,11 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Train(args) => train::run(*args, cli.output),
         Command::Sample(args) if args.run.is_none() => sample::run(args, cli.output),
         Command::Coordinator(args) => {
-            init_logging("info");
+            logging::init("info", args.log_format);
             runtime(Some(coordinator_threads()))?.block_on(coordinator::run(args))
         }
         Command::Worker(args) => {
-            init_logging("info");
+            logging::init("info", args.log_format);
             let token = token::resolve(
                 cli.token_file.as_deref(),
                 gptsweep_coordinator::access::Role::Worker,
@@ -166,11 +157,11 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             rt()?.block_on(worker::run(args, &url, token, tls_ca))
         }
         Command::Local(args) => {
-            init_logging("warn");
+            logging::init("warn", logging::LogFormat::Text);
             rt()?.block_on(local::run(args, cli.output))
         }
         command => {
-            init_logging("warn");
+            logging::init("warn", logging::LogFormat::Text);
             let rt = rt()?;
             let _guard = rt.enter();
             let token = token::resolve(

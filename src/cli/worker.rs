@@ -19,6 +19,9 @@ pub struct Args {
     /// like cuda:0,cuda:1 or wgpu:0,wgpu:1.
     #[arg(long, default_value = "auto")]
     pub devices: String,
+    /// How log lines on stderr look: text, or one JSON object a line.
+    #[arg(long, value_enum, default_value = "text", env = "GPTSWEEP_LOG_FORMAT")]
+    pub log_format: super::logging::LogFormat,
     /// Name shown in `gptsweep workers` [host name].
     #[arg(long)]
     pub name: Option<String>,

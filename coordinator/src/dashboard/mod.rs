@@ -9,11 +9,13 @@
 //! the binary ([`assets`]): it works offline, no CDN. The pages read JSON from [`api`],
 //! the same reads the CLI's verbs make. Everything but the static files is behind the
 //! client token ([`auth`]): the bearer header, or a cookie set by the sign-in form or by
-//! opening the URL `gptsweep local` prints (`/?token=...`).
+//! opening the URL `gptsweep local` prints (`/?token=...`). Prometheus scrapes
+//! `/metrics` there too ([`metrics`]).
 
 mod api;
 mod assets;
 mod auth;
+mod metrics;
 mod tls;
 
 use axum::Router;
@@ -42,6 +44,7 @@ fn router(state: Dashboard) -> Router {
         .route("/api/sweeps/{sweep}", get(api::sweep))
         .route("/api/sweeps/{sweep}/curves", get(api::curves))
         .route("/api/runs/{run}", get(api::run))
+        .route("/metrics", get(metrics::metrics))
         .route("/static/{*file}", get(assets::file))
         .fallback(api::not_found)
         .with_state(state)

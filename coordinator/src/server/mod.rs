@@ -29,6 +29,7 @@ use crate::clock::now_ms;
 use crate::collect::collect_orphans;
 use crate::datasets::{DatasetStore, builtin_sha};
 use crate::error::{CoordinatorError, Result};
+use crate::metrics::Metrics;
 use crate::state_lock::StateLock;
 use crate::store::{
     CreateSweep, Database, DatabaseLock, ForgetUnusedDatasets, GraceLeases, InsertDataset,
@@ -87,6 +88,8 @@ pub struct Coordinator {
     pub(crate) stopping: Arc<watch::Sender<bool>>,
     /// The state directory's lock, held while any handle lives.
     lock: Arc<StateLock>,
+    /// What Prometheus scrapes.
+    pub(crate) metrics: Metrics,
     /// The database's lock (PostgreSQL's advisory lock), held while any handle lives.
     db_lock: Arc<DatabaseLock>,
 }
@@ -126,6 +129,7 @@ impl Coordinator {
             );
         }
         let c = Self {
+            metrics: Metrics::new(store.metrics()),
             store,
             datasets,
             checkpoints,

@@ -92,6 +92,7 @@ impl Coordinator {
                     .await
                 {
                     Ok(expired) if !expired.is_empty() => {
+                        c.metrics.leases_expired.inc_by(expired.len() as u64);
                         tracing::warn!("leases expired, runs requeued: {expired:?}");
                         c.work.notify_waiters();
                     }

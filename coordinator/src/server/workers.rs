@@ -145,6 +145,7 @@ impl pb::workers_server::Workers for WorkersService {
                 })
                 .await?;
             if let Some(run) = leased {
+                self.0.metrics.leases.inc();
                 return Ok(Response::new(pb::LeaseReply {
                     run: Some(run.into()),
                 }));
@@ -173,6 +174,7 @@ impl pb::workers_server::Workers for WorkersService {
         let evals: Vec<Evaluation> = r.evals.iter().map(Into::into).collect();
         check_evaluations(&evals).map_err(CoordinatorError::from)?;
         let lease_ms = self.lease_ms();
+        let n = evals.len() as u64;
         let d = self
             .0
             .store
@@ -184,6 +186,8 @@ impl pb::workers_server::Workers for WorkersService {
                 lease_ms,
             })
             .await?;
+        self.0.metrics.reports.inc();
+        self.0.metrics.reported_evaluations.inc_by(n);
         let (directive, reason) = to_proto::directive(d);
         Ok(Response::new(pb::ReportReply { directive, reason }))
     }
@@ -236,6 +240,13 @@ impl pb::workers_server::Workers for WorkersService {
                 max_attempts: self.0.config.max_attempts,
             })
             .await?;
+        self.0
+            .metrics
+            .attempts_ended
+            .get_or_create(&crate::metrics::State {
+                state: outcome.to_string(),
+            })
+            .inc();
         // A run handed back or failed may be queued again: wake the pollers. A finished or
         // stopped run frees nothing they could lease, and waking every idle worker's poll
         // on each one costs as many empty leases as there are idle workers.

@@ -6,6 +6,7 @@
 //! serialised by construction (a run cannot be handed to two workers). Records are the shared API layer's (`gptsweep_api`); states are
 //! strings only in SQL, read back through [`column`].
 
+pub mod census;
 mod column;
 mod health;
 pub mod identity;
@@ -16,8 +17,10 @@ mod rungs;
 mod stored_sweep;
 pub mod write;
 mod writer;
+mod writer_metrics;
 
 pub use health::Writable;
 pub use open::{Database, DatabaseLock, SQLITE_FILE, open_pool};
 pub use write::*;
 pub use writer::Store;
+pub use writer_metrics::WriterMetrics;

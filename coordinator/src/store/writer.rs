@@ -32,6 +32,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 use super::health::{Health, Writable};
 use super::link::Link;
+use super::writer_metrics::WriterMetrics;
 use super::write::Write;
 use crate::error::{CoordinatorError, Result};
 
@@ -170,6 +171,8 @@ pub struct Store {
     tx: mpsc::Sender<Queue>,
     /// Whether the writer's latest batch committed.
     writable: watch::Receiver<Writable>,
+    /// The writer's counters.
+    metrics: WriterMetrics,
 }
 
 impl std::fmt::Debug for Queue {
@@ -181,8 +184,9 @@ impl std::fmt::Debug for Queue {
     }
 }
 
-async fn writer_loop(mut link: Link, mut rx: mpsc::Receiver<Queue>) {
+async fn writer_loop(mut link: Link, mut rx: mpsc::Receiver<Queue>, metrics: WriterMetrics) {
     while let Some(first) = rx.recv().await {
+        let started = std::time::Instant::now();
         let (mut batch, mut closing) = (Vec::new(), None);
         match first {
             Queue::Write(op) => batch.push(op),
@@ -195,17 +199,27 @@ async fn writer_loop(mut link: Link, mut rx: mpsc::Receiver<Queue>) {
                 Err(_) => break,
             }
         }
+        metrics.queued.set(rx.len() as i64);
         if !batch.is_empty() {
-            match link.conn().await {
+            let n = batch.len();
+            let committed = match link.conn().await {
                 Err(why) => {
                     link.refused(&why);
                     refuse_all(batch, &why);
+                    false
                 }
                 Ok(conn) => match commit_batch(conn, batch).await {
-                    Ok(()) => link.committed(),
-                    Err(e) => link.failed(e.to_string()).await,
+                    Ok(()) => {
+                        link.committed();
+                        true
+                    }
+                    Err(e) => {
+                        link.failed(e.to_string()).await;
+                        false
+                    }
                 },
-            }
+            };
+            metrics.batch(committed, n, started.elapsed().as_secs_f64());
         }
         if let Some(done) = closing {
             rx.close();
@@ -333,8 +347,23 @@ impl Store {
         let (tx, rx) = mpsc::channel(4096);
         let health = Health::new();
         let writable = health.watch();
-        spawn_writer(writer_loop(Link::new(pool.clone(), health), rx));
-        Self { pool, tx, writable }
+        let metrics = WriterMetrics::new();
+        spawn_writer(writer_loop(
+            Link::new(pool.clone(), health),
+            rx,
+            metrics.clone(),
+        ));
+        Self {
+            pool,
+            tx,
+            writable,
+            metrics,
+        }
+    }
+
+    /// The writer's counters, for Prometheus.
+    pub fn metrics(&self) -> &WriterMetrics {
+        &self.metrics
     }
 
     /// Whether the store takes writes, as its writer last found by writing; watch it to

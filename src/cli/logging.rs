@@ -1,0 +1,35 @@
+//! Where log lines go and how they look: human text on stderr by default, or one JSON
+//! object a line (`--log-format json`) for a cluster's log pipeline (Loki, Elastic, Cloud
+//! Logging). JSON lines have stable keys: `timestamp` (RFC 3339, UTC), `level`, `target`
+//! (the module), `message`, and each of the event's fields at the top level (`run`,
+//! `sweep`, `worker`, `lease`, `device` where the event names them). `GPTSWEEP_LOG` filters
+//! either (`GPTSWEEP_LOG=debug`, `GPTSWEEP_LOG=gptsweep_worker=debug`).
+
+/// How log lines look.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Human text, coloured on a terminal.
+    Text,
+    /// One JSON object a line.
+    Json,
+}
+
+/// Starts logging to stderr at `default` level (unless `GPTSWEEP_LOG` says otherwise).
+pub fn init(default: &str, format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("GPTSWEEP_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Text => builder
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .try_init(),
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .with_span_list(false)
+            .try_init(),
+    };
+}
