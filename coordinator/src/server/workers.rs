@@ -3,7 +3,7 @@
 use std::pin::Pin;
 use std::time::Duration;
 
-use tokio_stream::Stream;
+use tokio_stream::{Stream, StreamExt};
 use tonic::{Request, Response, Status};
 
 use gptsweep_proto::pb;
@@ -12,7 +12,6 @@ use gptsweep_api::{LeaseId, Outcome, RunId, WorkerId, from_proto, to_proto};
 
 use super::{CHUNK, Coordinator};
 use crate::CoordinatorError;
-use crate::checkpoints::MAX_CHECKPOINT_BYTES;
 use crate::store::{
     Deregister, DisableDevice, Finish, Heartbeat, Lease, RegisterWorker, Report, SetCheckpoint,
     reads,
@@ -259,27 +258,12 @@ impl pb::workers_server::Workers for WorkersService {
             .await?
             .ok_or_else(|| Status::invalid_argument("empty checkpoint upload"))?;
         let (run, lease, step) = (RunId(first.run_id), LeaseId(first.lease_id), first.step);
-        let mut bytes = first.data;
-        while let Some(chunk) = stream.message().await? {
-            if bytes.len() + chunk.data.len() > MAX_CHECKPOINT_BYTES {
-                return Err(Status::invalid_argument(format!(
-                    "checkpoint over the limit of {MAX_CHECKPOINT_BYTES} bytes"
-                )));
-            }
-            bytes.extend_from_slice(&chunk.data);
-        }
-        let c = self.0.clone();
         let lease_ms = self.lease_ms();
-        let stored = tokio::task::spawn_blocking(move || {
-            gptsweep_gpt::Checkpoint::from_bytes(&bytes, "upload")
-                .map_err(|e| crate::CoordinatorError::Invalid(e.to_string()))?;
-            c.checkpoints.put(&bytes)
-        })
-        .await
-        .map_err(|e| Status::internal(e.to_string()))?;
-        let sha = match stored {
+        let rest = stream.map(|m| m.map(|m| m.data));
+        let sha = match self.0.receive_checkpoint(run, first.data, rest).await {
             Ok(sha) => sha,
-            Err(e) if e.is_storage_fault() => {
+            // A full disk or busy slots are the coordinator's: the worker keeps its run.
+            Err(e) if e.is_coordinators() => {
                 return Err(self
                     .storage_fault("checkpoint not stored", run, lease, e)
                     .await);
@@ -325,8 +309,8 @@ impl pb::workers_server::Workers for WorkersService {
         let (sha, _) = reads::checkpoint_for_lease(&self.0.store.pool, run, lease)
             .await?
             .ok_or_else(|| Status::not_found(format!("run {run} has no checkpoint")))?;
-        let bytes = match self.0.checkpoints.get(&sha) {
-            Ok(bytes) => bytes,
+        let chunks = match self.0.checkpoints.chunks(&sha, CHUNK) {
+            Ok(chunks) => chunks,
             Err(e) if e.is_storage_fault() => {
                 return Err(self
                     .storage_fault("checkpoint not read", run, lease, e)
@@ -334,11 +318,9 @@ impl pb::workers_server::Workers for WorkersService {
             }
             Err(e) => return Err(e.into()),
         };
-        let chunks: Vec<Result<pb::Chunk, Status>> = bytes
-            .chunks(CHUNK)
-            .map(|c| Ok(pb::Chunk { data: c.to_vec() }))
-            .collect();
-        Ok(Response::new(Box::pin(tokio_stream::iter(chunks))))
+        Ok(Response::new(Box::pin(chunks.map(|c| {
+            c.map(|data| pb::Chunk { data }).map_err(Status::from)
+        }))))
     }
 
     type FetchDatasetStream = Pin<Box<dyn Stream<Item = Result<pb::Chunk, Status>> + Send>>;
@@ -347,11 +329,9 @@ impl pb::workers_server::Workers for WorkersService {
         &self,
         req: Request<pb::FetchDatasetRequest>,
     ) -> Result<Response<Self::FetchDatasetStream>, Status> {
-        let bytes = self.0.datasets.get(&req.into_inner().sha256)?;
-        let chunks: Vec<Result<pb::Chunk, Status>> = bytes
-            .chunks(CHUNK)
-            .map(|c| Ok(pb::Chunk { data: c.to_vec() }))
-            .collect();
-        Ok(Response::new(Box::pin(tokio_stream::iter(chunks))))
+        let chunks = self.0.datasets.chunks(&req.into_inner().sha256, CHUNK)?;
+        Ok(Response::new(Box::pin(chunks.map(|c| {
+            c.map(|data| pb::Chunk { data }).map_err(Status::from)
+        }))))
     }
 }
