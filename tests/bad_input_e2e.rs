@@ -145,6 +145,27 @@ fn coordinator_flags_and_bad_access_files_are_bad_input_and_create_nothing() {
     ]
     .concat());
     refused(&out, &["--max-attempts 0"]);
+    let out = run(&[
+        &[
+            "coordinator",
+            "--unused-dataset-grace",
+            "1e10",
+            "--state-dir",
+            s,
+        ],
+        &listen[..],
+    ]
+    .concat());
+    refused(&out, &["--unused-dataset-grace 10000000000"]);
+    let out = run(&[
+        &["coordinator", "--disk-reserve", "1.5GiB", "--state-dir", s],
+        &listen[..],
+    ]
+    .concat());
+    refused(
+        &out,
+        &["--disk-reserve", "1.5GiB", "the unit must be one of"],
+    );
     assert!(!state.exists(), "no state dir for refused flags");
     std::fs::create_dir(&state).unwrap();
     write(

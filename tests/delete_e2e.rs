@@ -1,6 +1,7 @@
 //! `gptsweep delete` end to end, on SQLite and PostgreSQL: a finished sweep goes with its
 //! runs, evaluations and checkpoint files, and its uploaded dataset is forgotten (its file
-//! goes at the coordinator's next start; a dataset another sweep uses stays); its name is
+//! goes at the coordinator's next collection, within a minute, or its next start; a dataset
+//! another sweep uses stays); its name is
 //! free again; a running sweep is refused (exit 2, nothing removed) unless --force.
 
 mod common;
@@ -69,7 +70,8 @@ fn delete_removes_a_sweep_and_what_only_it_used(mut c: Cluster) {
         assert!(!out.status.success());
         assert!(String::from_utf8_lossy(&out.stderr).contains(&format!("no run {run}")));
     }
-    // The forgotten corpus's file goes when the coordinator next starts.
+    // The forgotten corpus's file goes at the next collection (a minute apart while the
+    // coordinator serves), or when the coordinator next starts.
     c.restart_coordinator();
     assert_eq!(files_in(&state.join("datasets")), datasets_before - 1);
     // The other sweep is whole, and the name is free again.

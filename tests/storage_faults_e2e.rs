@@ -120,7 +120,9 @@ fn fill(dir: &Path) -> std::path::PathBuf {
 
 #[test]
 fn a_full_disk_refuses_writes_loudly_and_the_sweep_finishes_by_itself_with_every_evaluation_once() {
-    let Some(mut c) = Cluster::start_on_tmpfs(2, 3.0, 48 << 20) else {
+    // A reserve of 1 MiB (the default, 256 MiB, is more than this tmpfs): checkpoints are
+    // stored until the disk is filled past it, as a full disk at any size would be.
+    let Some(mut c) = Cluster::start_on_tmpfs(2, 3.0, 48 << 20, &["--disk-reserve", "1MiB"]) else {
         return;
     };
     c.submit(&sweep("full", 2));

@@ -1,14 +1,15 @@
 //! Corpora by sha256 under `<state>/datasets/`, so that workers on any machine can fetch
 //! the exact text a sweep was planned on. Built-in corpora are served from the binary.
+//! An upload is written as it arrives ([`DatasetStore::stage`]), and checked on the way
+//! as `Corpus::from_bytes` would check it whole ([`gptsweep_gpt::text_check`]).
 
 use std::path::Path;
 
-use gptsweep_gpt::Corpus;
 use gptsweep_gpt::corpus::{BUILTIN_TINYSHAKESPEARE, TINYSHAKESPEARE};
 
-use crate::blobs::BlobDir;
 pub use crate::blobs::sha256_hex;
-use crate::error::{CoordinatorError, Result};
+use crate::blobs::{BlobDir, Chunks, StagedBlob, static_chunks};
+use crate::error::Result;
 
 /// Largest dataset accepted, bytes: the limit clients read datasets under (one number).
 pub const MAX_DATASET_BYTES: usize = gptsweep_gpt::input_file::MAX_DATASET_BYTES as usize;
@@ -27,17 +28,9 @@ impl DatasetStore {
         })
     }
 
-    /// Checks `bytes` are a usable corpus and stores them; answers the sha256.
-    pub fn put(&self, name: &str, bytes: &[u8]) -> Result<String> {
-        if bytes.len() > MAX_DATASET_BYTES {
-            return Err(CoordinatorError::Invalid(format!(
-                "dataset {name}: {} bytes is over the limit of {MAX_DATASET_BYTES}",
-                bytes.len()
-            )));
-        }
-        Corpus::from_bytes(name, bytes, gptsweep_gpt::TokenizerKind::Char, None)
-            .map_err(|e| CoordinatorError::Invalid(e.to_string()))?;
-        self.blobs.put(bytes)
+    /// Starts storing an uploaded corpus: a staged file, named by its sha256 on commit.
+    pub fn stage(&self) -> Result<StagedBlob> {
+        self.blobs.stage()
     }
 
     /// Deletes a stored corpus nothing refers to any more.
@@ -51,11 +44,25 @@ impl DatasetStore {
         self.blobs.collect(keep)
     }
 
+    /// Removes stored corpora not in `keep`, leaving uploads under way alone; see
+    /// [`BlobDir::collect_blobs`].
+    pub fn collect_blobs(&self, keep: &std::collections::HashSet<String>) -> Result<usize> {
+        self.blobs.collect_blobs(keep)
+    }
+
     /// The bytes of a stored or built-in corpus.
     pub fn get(&self, sha256: &str) -> Result<Vec<u8>> {
         match builtin_by_sha(sha256) {
             Some(text) => Ok(text.as_bytes().to_vec()),
             None => self.blobs.get(sha256),
+        }
+    }
+
+    /// The bytes of a stored or built-in corpus in chunks of `chunk` bytes (a fetch).
+    pub fn chunks(&self, sha256: &str, chunk: usize) -> Result<Chunks> {
+        match builtin_by_sha(sha256) {
+            Some(text) => Ok(static_chunks(text.as_bytes(), chunk)),
+            None => self.blobs.chunks(sha256, chunk),
         }
     }
 }

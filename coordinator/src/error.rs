@@ -32,6 +32,14 @@ pub enum CoordinatorError {
     /// A worker's call about what is not its own: another worker's lease, id or device.
     #[error("{0}")]
     Forbidden(String),
+    /// No room for an upload now: the free-space reserve, the quota of unused datasets, or
+    /// every upload slot taken. Answered `RESOURCE_EXHAUSTED`; the caller may retry later.
+    #[error("{0}")]
+    NoRoom(String),
+    /// An upload's stream ended in an error (the client went away, or sent a message over
+    /// the size limit): answered with the status it ended with.
+    #[error("upload interrupted: {}", .0.message())]
+    Interrupted(tonic::Status),
     /// The database failed. Faults of the storage under it (I/O, a full disk, a lost
     /// file) are the coordinator's and answered as `UNAVAILABLE`, see [`storage_fault`].
     #[error("store: {0}")]
@@ -89,6 +97,13 @@ impl CoordinatorError {
             CoordinatorError::Store(e) => storage_fault(e),
             _ => false,
         }
+    }
+
+    /// Whether the caller should keep what it was doing and try again later: the
+    /// coordinator's storage failed ([`CoordinatorError::is_storage_fault`]) or it has no
+    /// room now ([`CoordinatorError::NoRoom`]). Neither is the caller's fault.
+    pub fn is_coordinators(&self) -> bool {
+        self.is_storage_fault() || matches!(self, CoordinatorError::NoRoom(_))
     }
 }
 
@@ -170,6 +185,8 @@ impl From<CoordinatorError> for tonic::Status {
             CoordinatorError::LeaseLost(_) => tonic::Status::failed_precondition(msg),
             CoordinatorError::Unauthenticated(_) => tonic::Status::unauthenticated(msg),
             CoordinatorError::Forbidden(_) => tonic::Status::permission_denied(msg),
+            CoordinatorError::NoRoom(_) => tonic::Status::resource_exhausted(msg),
+            CoordinatorError::Interrupted(status) => status,
             CoordinatorError::WriterGone => tonic::Status::unavailable(msg),
             _ => tonic::Status::internal(msg),
         }

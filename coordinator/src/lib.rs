@@ -10,15 +10,19 @@
 //! - [`datasets`]: corpora stored by sha256 under the state directory;
 //! - [`tls`]: the certificate and key the port serves, checked up front;
 //! - [`state_lock`]: one coordinator per state directory;
-//! - [`collect`]: removing blobs nothing refers to.
+//! - [`collect`]: removing blobs nothing refers to, at start and while serving;
+//! - [`uploads`]: what uploads may take of memory and disk (slots, quota, reserve:
+//!   [`disk_space`]).
 
 pub mod access;
 pub mod blobs;
+pub mod byte_size;
 pub mod checkpoints;
 pub mod clock;
 pub mod collect;
 pub mod dashboard;
 pub mod datasets;
+pub mod disk_space;
 pub mod error;
 pub mod listen;
 pub mod metrics;
@@ -28,6 +32,7 @@ pub mod store;
 pub mod sweep;
 pub mod tls;
 pub mod worker_keys;
+pub mod uploads;
 
 pub use error::{CoordinatorError, Result};
 pub use server::{Coordinator, CoordinatorConfig};

@@ -13,6 +13,7 @@
 //! - [`checkpoint`]: weights + optimiser + progress, in memory or on disk;
 //! - [`sample`]: text generation;
 //! - [`input_file`]: every file a user names is read bounded (kind and size first);
+//! - [`text_check`]: a corpus's checks made on a stream of chunks (an upload);
 //! - [`backend`]: CPU (burn-flex), CUDA (burn-cuda) or wgpu (burn-wgpu: Vulkan, Metal, DX12), chosen at run time.
 //!
 //! Every random draw is keyed by (seed, step) ([`rng`]), so a run is reproducible and a
@@ -33,6 +34,7 @@ pub mod input_file;
 pub mod model;
 pub mod rng;
 pub mod sample;
+pub mod text_check;
 pub mod token_cache;
 pub mod tokenizer;
 pub mod trainer;

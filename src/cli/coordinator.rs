@@ -7,10 +7,10 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use gptsweep_coordinator::listen;
 use gptsweep_coordinator::store::{Database, Writable};
 use gptsweep_coordinator::tls::TlsIdentity;
-use gptsweep_coordinator::{Coordinator, CoordinatorConfig};
+use gptsweep_coordinator::uploads::UploadLimits;
+use gptsweep_coordinator::{Coordinator, CoordinatorConfig, byte_size, listen};
 
 use super::bad_input::{BadInput, ensure};
 use super::paths::default_state_dir;
@@ -59,6 +59,24 @@ pub struct Args {
     /// How log lines on stderr look: text, or one JSON object a line.
     #[arg(long, value_enum, default_value = "text", env = "GPTSWEEP_LOG_FORMAT")]
     pub log_format: super::logging::LogFormat,
+    /// Bytes of uploaded datasets that no sweep uses yet (uploads under way included) held
+    /// at once; an upload past it is refused [4GiB].
+    #[arg(long, env = "GPTSWEEP_DATASET_QUOTA", value_name = "SIZE")]
+    pub dataset_quota: Option<String>,
+    /// Free space that uploads (datasets, checkpoints) must leave on the state dir's
+    /// filesystem, for the database: one that would cross it is refused, a worker's
+    /// checkpoint retried later [256MiB or 1% of the filesystem, whichever is larger].
+    #[arg(long, env = "GPTSWEEP_DISK_RESERVE", value_name = "SIZE")]
+    pub disk_reserve: Option<String>,
+    /// Seconds an uploaded dataset that no sweep uses is kept (a client between its upload
+    /// and its submit); unused ones are collected every half of it, at most a minute apart.
+    #[arg(
+        long,
+        env = "GPTSWEEP_UNUSED_DATASET_GRACE",
+        value_name = "SECS",
+        default_value_t = 600.0
+    )]
+    pub unused_dataset_grace: f64,
 }
 
 /// Runs `gptsweep coordinator` until SIGTERM or SIGINT.
@@ -75,6 +93,22 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     ensure(args.max_attempts >= 1, || {
         format!("--max-attempts {}: must be at least 1", args.max_attempts)
     })?;
+    ensure(
+        args.unused_dataset_grace.is_finite() && (0.0..=1e9).contains(&args.unused_dataset_grace),
+        || {
+            format!(
+                "--unused-dataset-grace {}: must be a number of seconds from 0 to 1e9",
+                args.unused_dataset_grace
+            )
+        },
+    )?;
+    let size = |flag: &str, text: &Option<String>| {
+        text.as_deref()
+            .map(|t| byte_size::parse(t).map_err(|e| BadInput(format!("{flag} {e}"))))
+            .transpose()
+    };
+    let dataset_quota = size("--dataset-quota", &args.dataset_quota)?;
+    let disk_reserve = size("--disk-reserve", &args.disk_reserve)?;
     // From here on a signal stops the coordinator in order, never half-way through opening.
     let mut signals = Signals::new()?;
     // Checked before anything is created or bound, so a bad file leaves nothing behind.
@@ -115,6 +149,12 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     config.lease_timeout = Duration::from_secs_f64(args.lease_timeout);
     config.max_attempts = args.max_attempts;
     config.database = database.clone();
+    let defaults = UploadLimits::default();
+    config.uploads = UploadLimits {
+        dataset_quota: dataset_quota.unwrap_or(defaults.dataset_quota),
+        disk_reserve,
+        unused_dataset_grace: Duration::from_secs_f64(args.unused_dataset_grace),
+    };
     if tls.is_none() && !addr.ip().is_loopback() {
         tracing::warn!(
             "listening on {addr} without TLS: tokens, datasets and checkpoints cross the \

@@ -32,7 +32,7 @@ struct Deleted {
 impl Document for Deleted {
     fn text(&self) -> String {
         let later = if self.datasets > 0 {
-            " (their files go at the coordinator's next start)"
+            " (their files go at the coordinator's next collection, within a minute)"
         } else {
             ""
         };

@@ -93,12 +93,14 @@ impl SweepInput {
 pub async fn submit_input(ctx: &mut Ctx, input: SweepInput) -> anyhow::Result<Submitted> {
     let mut sha = String::new();
     if let Some((name, bytes)) = input.dataset {
+        let size = bytes.len() as u64;
         let chunks: Vec<pb::DatasetUpload> = bytes
             .chunks(1 << 20)
             .enumerate()
             .map(|(i, c)| pb::DatasetUpload {
                 name: if i == 0 { name.clone() } else { String::new() },
                 data: c.to_vec(),
+                bytes: if i == 0 { size } else { 0 },
             })
             .collect();
         let reply = ctx

@@ -63,6 +63,8 @@ pub struct Cluster {
     /// The tmpfs mounted on the state directory ([`Cluster::start_on_tmpfs`]), unmounted
     /// once the processes have ended.
     tmpfs: Option<PathBuf>,
+    /// More flags of every coordinator (`--disk-reserve ...`), kept for restarts.
+    coordinator_args: Vec<String>,
     /// The PostgreSQL server behind `database`, stopped after the processes (the last
     /// field, so dropped last).
     postgres: Option<Postgres>,
@@ -71,7 +73,12 @@ pub struct Cluster {
 impl Cluster {
     /// Starts a coordinator with `lease_timeout` seconds and `workers` CPU workers.
     pub fn start(workers: usize, lease_timeout: f64) -> Self {
-        Self::start_with(workers, lease_timeout, false, None)
+        Self::start_with(workers, lease_timeout, false, None, &[])
+    }
+
+    /// As [`Cluster::start`], the coordinator (and every restart of it) given `args` too.
+    pub fn start_with_coordinator_args(workers: usize, lease_timeout: f64, args: &[&str]) -> Self {
+        Self::start_with(workers, lease_timeout, false, None, args)
     }
 
     /// As [`Cluster::start`], the coordinator keeping its rows in a throwaway PostgreSQL
@@ -79,19 +86,30 @@ impl Cluster {
     /// [`Postgres::start`]).
     pub fn start_postgres(workers: usize, lease_timeout: f64) -> Option<Self> {
         let pg = Postgres::start()?;
-        Some(Self::start_with(workers, lease_timeout, false, Some(pg)))
+        Some(Self::start_with(
+            workers,
+            lease_timeout,
+            false,
+            Some(pg),
+            &[],
+        ))
     }
 
     /// As [`Cluster::start`], the coordinator serving TLS with a certificate of a fresh
     /// private CA that the workers and the CLI are given with `--tls-ca`.
     pub fn start_tls(workers: usize, lease_timeout: f64) -> Self {
-        Self::start_with(workers, lease_timeout, true, None)
+        Self::start_with(workers, lease_timeout, true, None, &[])
     }
 
     /// As [`Cluster::start`], the state directory on a tmpfs of `bytes` (which a test can
     /// fill to the last byte); `None` where this machine cannot mount one (not root), after
-    /// saying so, except under CI, which runs as root.
-    pub fn start_on_tmpfs(workers: usize, lease_timeout: f64, bytes: u64) -> Option<Self> {
+    /// saying so, except under CI, which runs as root. The coordinator is given `args` too.
+    pub fn start_on_tmpfs(
+        workers: usize,
+        lease_timeout: f64,
+        bytes: u64,
+        args: &[&str],
+    ) -> Option<Self> {
         let dir = tempfile::tempdir().unwrap();
         let state = dir.path().join("state");
         std::fs::create_dir(&state).unwrap();
@@ -109,7 +127,7 @@ impl Cluster {
             eprintln!("SKIPPED: cannot mount a tmpfs here (root needed): {why}");
             return None;
         }
-        let mut c = Self::start_in(dir, workers, lease_timeout, false, None);
+        let mut c = Self::start_in(dir, workers, lease_timeout, false, None, args);
         c.tmpfs = Some(state);
         Some(c)
     }
@@ -124,6 +142,7 @@ impl Cluster {
         lease_timeout: f64,
         tls: bool,
         postgres: Option<Postgres>,
+        coordinator_args: &[&str],
     ) -> Self {
         Self::start_in(
             tempfile::tempdir().unwrap(),
@@ -131,6 +150,7 @@ impl Cluster {
             lease_timeout,
             tls,
             postgres,
+            coordinator_args,
         )
     }
 
@@ -140,15 +160,19 @@ impl Cluster {
         lease_timeout: f64,
         tls: bool,
         postgres: Option<Postgres>,
+        coordinator_args: &[&str],
     ) -> Self {
         let tls = tls.then(|| certs::generate(&dir.path().join("tls")));
         let database = postgres.as_ref().map(Postgres::database);
+        let coordinator_args: Vec<String> =
+            coordinator_args.iter().map(|a| a.to_string()).collect();
         let (coordinator, addr, dashboard) = spawn_coordinator(
             dir.path(),
             "127.0.0.1:0",
             lease_timeout,
             tls.as_ref(),
             database.as_deref(),
+            &coordinator_args,
             0,
         );
         let scheme = if tls.is_some() { "https" } else { "http" };
@@ -164,6 +188,7 @@ impl Cluster {
             workers: Vec::new(),
             database,
             tmpfs: None,
+            coordinator_args,
             postgres,
         };
         for _ in 0..workers {
@@ -213,6 +238,7 @@ impl Cluster {
             self.lease_timeout,
             self.tls.as_ref(),
             database,
+            &self.coordinator_args,
         )
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -247,6 +273,7 @@ impl Cluster {
             self.lease_timeout,
             self.tls.as_ref(),
             self.database.as_deref(),
+            &self.coordinator_args,
             generation,
         );
         self.dashboard = dashboard;
@@ -461,10 +488,11 @@ fn spawn_coordinator(
     lease_timeout: f64,
     tls: Option<&Certs>,
     database: Option<&str>,
+    extra: &[String],
     generation: usize,
 ) -> (Process, SocketAddr, String) {
     let log = dir.join(format!("coordinator{generation}.log"));
-    let mut child = coordinator_command(dir, listen, lease_timeout, tls, database)
+    let mut child = coordinator_command(dir, listen, lease_timeout, tls, database, extra)
         .stdout(Stdio::piped())
         .stderr(std::fs::File::create(&log).unwrap())
         .spawn()
@@ -487,13 +515,14 @@ fn spawn_coordinator(
     }
 }
 
-/// `gptsweep coordinator` on `listen` with its state under `dir`.
+/// `gptsweep coordinator` on `listen` with its state under `dir`, given `extra` flags too.
 fn coordinator_command(
     dir: &Path,
     listen: &str,
     lease_timeout: f64,
     tls: Option<&Certs>,
     database: Option<&str>,
+    extra: &[String],
 ) -> Command {
     let mut command = Command::new(bin());
     command
@@ -518,6 +547,7 @@ fn coordinator_command(
             .arg("--tls-key")
             .arg(&tls.key);
     }
+    command.args(extra);
     command
 }
 

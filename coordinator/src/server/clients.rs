@@ -2,7 +2,7 @@
 
 use std::pin::Pin;
 
-use tokio_stream::Stream;
+use tokio_stream::{Stream, StreamExt};
 use tonic::{Request, Response, Status, Streaming};
 
 use gptsweep_proto::pb;
@@ -12,8 +12,7 @@ use gptsweep_api::RunId;
 use super::{CHUNK, Coordinator};
 use crate::CoordinatorError;
 use crate::clock::now_ms;
-use crate::datasets::MAX_DATASET_BYTES;
-use crate::store::{Cancel, Delete, Extend, InsertDataset, Retry, reads};
+use crate::store::{Cancel, Delete, Extend, Retry, reads};
 
 pub struct ClientsService(pub Coordinator);
 
@@ -24,47 +23,16 @@ impl pb::clients_server::Clients for ClientsService {
         req: Request<Streaming<pb::DatasetUpload>>,
     ) -> Result<Response<pb::UploadDatasetReply>, Status> {
         let mut stream = req.into_inner();
-        let mut name = String::new();
-        let mut bytes = Vec::new();
-        while let Some(chunk) = stream.message().await? {
-            if name.is_empty() {
-                name = chunk.name;
-            }
-            if bytes.len() + chunk.data.len() > MAX_DATASET_BYTES {
-                return Err(Status::invalid_argument(format!(
-                    "dataset {name}: over the limit of {MAX_DATASET_BYTES} bytes"
-                )));
-            }
-            bytes.extend_from_slice(&chunk.data);
-        }
-        let c = self.0.clone();
-        let n = bytes.len() as u64;
-        let (sha, name) = tokio::task::spawn_blocking(move || {
-            c.datasets.put(&name, &bytes).map(|sha| (sha, name))
-        })
-        .await
-        .map_err(|e| Status::internal(e.to_string()))??;
-        let recorded = self
+        let first = stream
+            .message()
+            .await?
+            .ok_or_else(|| Status::invalid_argument("empty dataset upload"))?;
+        let rest = stream.map(|m| m.map(|m| m.data));
+        let (sha256, bytes) = self
             .0
-            .store
-            .write(InsertDataset {
-                sha256: sha.clone(),
-                name,
-                bytes: n,
-                builtin: false,
-            })
-            .await;
-        if let Err(e) = recorded {
-            // No row, no blob: unless an earlier upload of the same corpus has its row.
-            if matches!(reads::dataset(&self.0.store.pool, &sha).await, Ok(None)) {
-                self.0.datasets.remove(&sha);
-            }
-            return Err(e.into());
-        }
-        Ok(Response::new(pb::UploadDatasetReply {
-            sha256: sha,
-            bytes: n,
-        }))
+            .receive_dataset(&first.name, first.bytes, first.data, rest)
+            .await?;
+        Ok(Response::new(pb::UploadDatasetReply { sha256, bytes }))
     }
 
     async fn submit(
@@ -211,7 +179,7 @@ impl pb::clients_server::Clients for ClientsService {
             })
             .await?;
         // Committed: the checkpoint files can go, but one another run refers to stays. A
-        // forgotten dataset's file waits for the next start's collection (see Delete).
+        // forgotten dataset's file goes at the next collection (see `crate::collect`).
         let mut checkpoints = 0;
         for sha in &deleted.checkpoints {
             if !reads::checkpoint_in_use(&self.0.store.pool, sha).await? {
@@ -239,42 +207,41 @@ impl pb::clients_server::Clients for ClientsService {
         let r = req.into_inner();
         let run = RunId(r.run_id);
         // A running run replaces its checkpoint (and the old blob goes) as it trains: one
-        // read that finds its blob gone just now is made again.
+        // read that finds its blob gone just now is made again. Once open, it is sent whole.
         let (mut sha256, mut step) = reads::run_checkpoint(&self.0.store.pool, run).await?;
-        let mut bytes = None;
+        let mut chunks = None;
         for last in [false, true] {
             if r.cached_sha256 == sha256 {
                 break;
             }
-            let store = self.0.checkpoints.clone();
-            let sha = sha256.clone();
-            match tokio::task::spawn_blocking(move || store.get(&sha)).await {
-                Ok(Ok(b)) => {
-                    bytes = Some(b);
+            match self.0.checkpoints.chunks(&sha256, CHUNK) {
+                Ok(c) => {
+                    chunks = Some(c);
                     break;
                 }
-                Ok(Err(CoordinatorError::NotFound(_))) if !last => {
+                Err(CoordinatorError::NotFound(_)) if !last => {
                     (sha256, step) = reads::run_checkpoint(&self.0.store.pool, run).await?;
                 }
-                Ok(Err(e)) => return Err(e.into()),
-                Err(e) => return Err(Status::internal(format!("reading the checkpoint: {e}"))),
+                Err(e) => return Err(e.into()),
             }
         }
         let head = pb::RunCheckpointChunk {
-            sha256: sha256.clone(),
-            step,
             cached: r.cached_sha256 == sha256,
+            sha256,
+            step,
             data: Vec::new(),
         };
-        let mut messages = vec![Ok(head.clone())];
-        if let Some(bytes) = bytes.filter(|_| !head.cached) {
-            messages.extend(bytes.chunks(CHUNK).map(|c| {
-                Ok(pb::RunCheckpointChunk {
-                    data: c.to_vec(),
+        let head = tokio_stream::once(Ok::<_, Status>(head));
+        let stream: Self::FetchRunCheckpointStream = match chunks {
+            Some(chunks) => Box::pin(head.chain(chunks.map(|c| {
+                c.map(|data| pb::RunCheckpointChunk {
+                    data,
                     ..Default::default()
                 })
-            }));
-        }
-        Ok(Response::new(Box::pin(tokio_stream::iter(messages))))
+                .map_err(Status::from)
+            }))),
+            None => Box::pin(head),
+        };
+        Ok(Response::new(stream))
     }
 }

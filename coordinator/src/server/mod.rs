@@ -3,13 +3,15 @@
 //!
 //! Its life: [`Coordinator::open`] takes the state directory's lock and collects orphan
 //! blobs; [`Coordinator::serve`] judges every running lease from then (a grace of one
-//! lease timeout after a restart), starts the lease reaper and serves until its shutdown
-//! future resolves, ending long polls at once; [`Coordinator::close`] then drains the
-//! writer and closes the database.
+//! lease timeout after a restart), starts the lease reaper and the collection of unused
+//! datasets, and serves until its shutdown future resolves, ending long polls at once;
+//! [`Coordinator::close`] then drains the writer and closes the database. Uploads are
+//! received within the limits of [`crate::uploads`] ([`receive`]).
 
 mod clients;
 mod health;
 mod reaper;
+mod receive;
 mod workers;
 
 use std::path::PathBuf;
@@ -38,10 +40,16 @@ use crate::store::{
 use crate::sweep::{CorpusShapes, DatasetRef, Shape, SweepSpec, parse_sweep, plan_runs};
 use crate::tls::TlsIdentity;
 use crate::worker_keys::WorkerKeys;
+use crate::uploads::{MAX_CHUNK, UploadLimits, Uploads};
 use gptsweep_api::{Submitted, SweepId};
 
 /// Chunk size of blob downloads (datasets, checkpoints).
 const CHUNK: usize = 1 << 20;
+
+/// The largest message the Clients service decodes: an upload's chunk ([`MAX_CHUNK`]) or
+/// a sweep file (1 MiB), with room for the fields beside them. The Workers service keeps
+/// 64 MiB: a `Finish` carries up to 16 samples of 100,000 characters.
+const MAX_CLIENT_MESSAGE: usize = MAX_CHUNK + (1 << 20);
 
 /// Settings of a coordinator.
 #[derive(Debug, Clone)]
@@ -57,6 +65,9 @@ pub struct CoordinatorConfig {
     /// Where the store lives: the state directory's SQLite file unless told otherwise.
     /// Datasets and checkpoints stay under the state directory either way.
     pub database: Database,
+    /// The quota of unused datasets, the free-space reserve, and how long an unused
+    /// dataset is kept.
+    pub uploads: UploadLimits,
 }
 
 impl CoordinatorConfig {
@@ -67,6 +78,7 @@ impl CoordinatorConfig {
             max_attempts: 3,
             tls: None,
             database: Database::in_state_dir(&state_dir),
+            uploads: UploadLimits::default(),
             state_dir,
         }
     }
@@ -81,6 +93,8 @@ pub struct Coordinator {
     pub(crate) access: Arc<Access>,
     /// Every registered worker's key (its sha256), by which worker calls are told apart.
     pub(crate) worker_keys: Arc<WorkerKeys>,
+    /// Slots, quota and reserve of uploads.
+    pub(crate) uploads: Arc<Uploads>,
     pub(crate) config: CoordinatorConfig,
     /// Woken when runs become leasable (submit, retry, expiry).
     pub(crate) work: Arc<Notify>,
@@ -120,7 +134,8 @@ impl Coordinator {
                 builtin: true,
             })
             .await?;
-        let collected = collect_orphans(&store, &datasets, &checkpoints).await?;
+        let grace = config.uploads.unused_dataset_grace;
+        let collected = collect_orphans(&store, &datasets, &checkpoints, grace).await?;
         if collected != Default::default() {
             tracing::info!(
                 "collected {} unused datasets and {} orphan files",
@@ -135,6 +150,7 @@ impl Coordinator {
             checkpoints,
             access,
             worker_keys,
+            uploads: Arc::new(Uploads::new(&config.state_dir, config.uploads.clone())),
             config,
             work: Arc::new(Notify::new()),
             stopping: Arc::new(watch::channel(false).0),
@@ -158,6 +174,7 @@ impl Coordinator {
             );
         }
         self.spawn_reaper();
+        self.spawn_collector();
         Ok(())
     }
 
@@ -203,6 +220,8 @@ impl Coordinator {
     /// Forgets the dataset `sha256` if no sweep uses it and it was not uploaded again
     /// after `started` (a submit of the same corpus may be under way).
     async fn forget_upload(&self, sha256: &str, started: i64) {
+        // As the collection does: no upload of the same corpus is between blob and row.
+        let _commit = self.uploads.commit_lock.lock().await;
         let forgotten = self
             .store
             .write(ForgetUnusedDatasets {
@@ -338,7 +357,7 @@ impl Coordinator {
             .max_decoding_message_size(64 << 20)
             .max_encoding_message_size(64 << 20);
         let clients = pb::clients_server::ClientsServer::new(clients::ClientsService(self.clone()))
-            .max_decoding_message_size(64 << 20)
+            .max_decoding_message_size(MAX_CLIENT_MESSAGE)
             .max_encoding_message_size(64 << 20);
         // A ping a minute on every connection: a worker whose host vanished without closing
         // its connection (power, network) frees its descriptor after at most 80 s.

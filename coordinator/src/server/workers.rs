@@ -6,7 +6,7 @@
 use std::pin::Pin;
 use std::time::Duration;
 
-use tokio_stream::Stream;
+use tokio_stream::{Stream, StreamExt};
 use tonic::{Request, Response, Status};
 
 use gptsweep_proto::pb;
@@ -16,7 +16,6 @@ use gptsweep_api::{Evaluation, LeaseId, Outcome, RunId, WorkerId, from_proto, to
 
 use super::{CHUNK, Coordinator};
 use crate::CoordinatorError;
-use crate::checkpoints::MAX_CHECKPOINT_BYTES;
 use crate::store::{
     Deregister, DisableDevice, Finish, Heartbeat, Lease, RegisterWorker, Report, SetCheckpoint,
     reads,
@@ -315,27 +314,12 @@ impl pb::workers_server::Workers for WorkersService {
         // Refused before its bytes are read unless the lease is the caller's (SetCheckpoint
         // checks again, with the step, as it stores the checkpoint).
         reads::checkpoint_for_lease(&self.0.store.pool, run, lease, caller).await?;
-        let mut bytes = first.data;
-        while let Some(chunk) = stream.message().await? {
-            if bytes.len() + chunk.data.len() > MAX_CHECKPOINT_BYTES {
-                return Err(Status::invalid_argument(format!(
-                    "checkpoint over the limit of {MAX_CHECKPOINT_BYTES} bytes"
-                )));
-            }
-            bytes.extend_from_slice(&chunk.data);
-        }
-        let c = self.0.clone();
         let lease_ms = self.lease_ms();
-        let stored = tokio::task::spawn_blocking(move || {
-            gptsweep_gpt::Checkpoint::from_bytes(&bytes, "upload")
-                .map_err(|e| crate::CoordinatorError::Invalid(e.to_string()))?;
-            c.checkpoints.put(&bytes)
-        })
-        .await
-        .map_err(|e| Status::internal(e.to_string()))?;
-        let sha = match stored {
+        let rest = stream.map(|m| m.map(|m| m.data));
+        let sha = match self.0.receive_checkpoint(run, first.data, rest).await {
             Ok(sha) => sha,
-            Err(e) if e.is_storage_fault() => {
+            // A full disk or busy slots are the coordinator's: the worker keeps its run.
+            Err(e) if e.is_coordinators() => {
                 return Err(self
                     .storage_fault("checkpoint not stored", run, lease, caller, e)
                     .await);
@@ -383,8 +367,8 @@ impl pb::workers_server::Workers for WorkersService {
         let (sha, _) = reads::checkpoint_for_lease(&self.0.store.pool, run, lease, caller)
             .await?
             .ok_or_else(|| Status::not_found(format!("run {run} has no checkpoint")))?;
-        let bytes = match self.0.checkpoints.get(&sha) {
-            Ok(bytes) => bytes,
+        let chunks = match self.0.checkpoints.chunks(&sha, CHUNK) {
+            Ok(chunks) => chunks,
             Err(e) if e.is_storage_fault() => {
                 return Err(self
                     .storage_fault("checkpoint not read", run, lease, caller, e)
@@ -392,11 +376,9 @@ impl pb::workers_server::Workers for WorkersService {
             }
             Err(e) => return Err(e.into()),
         };
-        let chunks: Vec<Result<pb::Chunk, Status>> = bytes
-            .chunks(CHUNK)
-            .map(|c| Ok(pb::Chunk { data: c.to_vec() }))
-            .collect();
-        Ok(Response::new(Box::pin(tokio_stream::iter(chunks))))
+        Ok(Response::new(Box::pin(chunks.map(|c| {
+            c.map(|data| pb::Chunk { data }).map_err(Status::from)
+        }))))
     }
 
     type FetchDatasetStream = Pin<Box<dyn Stream<Item = Result<pb::Chunk, Status>> + Send>>;
@@ -406,11 +388,9 @@ impl pb::workers_server::Workers for WorkersService {
         req: Request<pb::FetchDatasetRequest>,
     ) -> Result<Response<Self::FetchDatasetStream>, Status> {
         self.caller(&req)?;
-        let bytes = self.0.datasets.get(&req.into_inner().sha256)?;
-        let chunks: Vec<Result<pb::Chunk, Status>> = bytes
-            .chunks(CHUNK)
-            .map(|c| Ok(pb::Chunk { data: c.to_vec() }))
-            .collect();
-        Ok(Response::new(Box::pin(tokio_stream::iter(chunks))))
+        let chunks = self.0.datasets.chunks(&req.into_inner().sha256, CHUNK)?;
+        Ok(Response::new(Box::pin(chunks.map(|c| {
+            c.map(|data| pb::Chunk { data }).map_err(Status::from)
+        }))))
     }
 }

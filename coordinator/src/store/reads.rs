@@ -451,6 +451,31 @@ pub async fn dataset(pool: &AnyPool, sha256: &str) -> Result<Option<(String, boo
     Ok(row.map(|(name, builtin)| (name, builtin != 0)))
 }
 
+/// Bytes of the uploaded datasets that no sweep uses, but `except` (a sha256; "" for
+/// none): what counts against the upload quota.
+pub async fn unused_dataset_bytes(pool: &AnyPool, except: &str) -> Result<u64> {
+    let bytes: i64 = sqlx::query_scalar(
+        "SELECT CAST(COALESCE(SUM(bytes), 0) AS BIGINT) FROM datasets
+          WHERE builtin = 0 AND sha256 <> $1
+            AND NOT EXISTS (SELECT 1 FROM sweeps WHERE sweeps.dataset_sha256 = datasets.sha256)",
+    )
+    .bind(except)
+    .fetch_one(pool)
+    .await?;
+    Ok(bytes.max(0) as u64)
+}
+
+/// Whether some sweep uses the dataset `sha256`.
+pub async fn dataset_in_use(pool: &AnyPool, sha256: &str) -> Result<bool> {
+    Ok(
+        sqlx::query_scalar::<_, i64>("SELECT 1 FROM sweeps WHERE dataset_sha256 = $1 LIMIT 1")
+            .bind(sha256)
+            .fetch_optional(pool)
+            .await?
+            .is_some(),
+    )
+}
+
 /// The blobs the database refers to: uploaded datasets' and runs' checkpoints' sha256s.
 pub async fn blob_refs(pool: &AnyPool) -> Result<(HashSet<String>, HashSet<String>)> {
     let datasets = sqlx::query_scalar("SELECT sha256 FROM datasets WHERE builtin = 0")

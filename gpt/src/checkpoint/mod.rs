@@ -4,9 +4,13 @@
 //! (weights) and `optim.mpk` (AdamW moments). It lives in memory as bytes, so a worker can
 //! ship it over the network, and on disk as a directory written atomically (staged, then
 //! renamed), so a crash never leaves a half-written checkpoint behind. Whatever is read
-//! is checked ([`validate`]) before it is used.
+//! is checked ([`validate`]) before it is used; a blob arriving in chunks is checked as it
+//! comes ([`BlobCheck`]).
 
+mod blob_check;
 mod validate;
+
+pub use blob_check::BlobCheck;
 
 use std::path::{Path, PathBuf};
 
