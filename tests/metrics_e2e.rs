@@ -98,7 +98,11 @@ fn metrics_parse_with_prometheus_client_and_match_a_sweep_exactly() {
         1.0
     );
     assert_eq!(
-        value(&samples, "gptsweep_upload_bytes_total", &[("kind", "dataset")]),
+        value(
+            &samples,
+            "gptsweep_upload_bytes_total",
+            &[("kind", "dataset")]
+        ),
         corpus.len() as f64
     );
     assert_eq!(

@@ -31,8 +31,8 @@ pub mod state_lock;
 pub mod store;
 pub mod sweep;
 pub mod tls;
-pub mod worker_keys;
 pub mod uploads;
+pub mod worker_keys;
 
 pub use error::{CoordinatorError, Result};
 pub use server::{Coordinator, CoordinatorConfig};

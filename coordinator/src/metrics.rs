@@ -102,22 +102,14 @@ impl Metrics {
             "Attempts their worker ended, by outcome",
             m.attempts_ended.clone(),
         );
-        r.register(
-            "uploads",
-            "Uploads stored, by kind",
-            m.uploads.clone(),
-        );
+        r.register("uploads", "Uploads stored, by kind", m.uploads.clone());
         r.register(
             "upload_bytes",
             "Bytes of uploads stored, by kind",
             m.upload_bytes.clone(),
         );
         r.register("runs", "Runs by state", m.runs.clone());
-        r.register(
-            "evaluations",
-            "Evaluations stored",
-            m.evaluations.clone(),
-        );
+        r.register("evaluations", "Evaluations stored", m.evaluations.clone());
         r.register(
             "workers_alive",
             "Workers that have not left and were heard from within a lease timeout",

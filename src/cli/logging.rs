@@ -33,3 +33,13 @@ pub fn init(default: &str, format: LogFormat) {
             .try_init(),
     };
 }
+
+/// Says `line` to the person watching: a plain line on stderr, or an `info` event when
+/// the log is JSON (so every line of it stays one object).
+pub fn say(json: bool, line: &str) {
+    if json {
+        tracing::info!("{line}");
+    } else {
+        eprintln!("{line}");
+    }
+}

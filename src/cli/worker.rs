@@ -199,24 +199,32 @@ pub async fn run(
     let mut config = config(&args, url, token, tls_ca)?;
     config.cuda_memory = cuda_memory;
     gptsweep_worker::startup::check(&config.devices, &config.cache_dir)?;
-    eprintln!(
-        "gptsweep worker {} on {:?}, coordinator {url}",
-        config.name,
-        config
-            .devices
-            .iter()
-            .map(|d| d.to_string())
-            .collect::<Vec<_>>()
+    let json = args.log_format == super::logging::LogFormat::Json;
+    super::logging::say(
+        json,
+        &format!(
+            "gptsweep worker {} on {}, coordinator {url}",
+            config.name,
+            config
+                .devices
+                .iter()
+                .map(|d| d.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
     );
     let (stop, _) = gptsweep_worker::stop::channel();
     forward_signals(stop.clone())?;
     let ended = gptsweep_worker::run(config, stop).await?;
-    eprintln!(
-        "gptsweep worker: {}",
-        match ended {
-            Ended::Drained => "drained: every run handed back; bye",
-            Ended::Idle => "no work for --idle-exit; bye",
-        }
+    super::logging::say(
+        json,
+        &format!(
+            "gptsweep worker: {}",
+            match ended {
+                Ended::Drained => "drained: every run handed back; bye",
+                Ended::Idle => "no work for --idle-exit; bye",
+            }
+        ),
     );
     Ok(())
 }

@@ -39,8 +39,8 @@ use crate::store::{
 };
 use crate::sweep::{CorpusShapes, DatasetRef, Shape, SweepSpec, parse_sweep, plan_runs};
 use crate::tls::TlsIdentity;
-use crate::worker_keys::WorkerKeys;
 use crate::uploads::{MAX_CHUNK, UploadLimits, Uploads};
+use crate::worker_keys::WorkerKeys;
 use gptsweep_api::{Submitted, SweepId};
 
 /// Chunk size of blob downloads (datasets, checkpoints).
@@ -117,12 +117,14 @@ impl Coordinator {
     /// blobs that nothing refers to removed. Leases are judged, and expired, once [`Coordinator::serve`] starts.
     pub async fn open(config: CoordinatorConfig) -> Result<Self> {
         let lock = Arc::new(StateLock::acquire(&config.state_dir)?);
+        // The access file first: one that breaks a rule is refused before the database is
+        // made or opened.
+        let access = Arc::new(Access::load_or_create(&config.state_dir)?);
         let db_lock = Arc::new(DatabaseLock::acquire(&config.database).await?);
         let pool = identity::open_checked(&config.database, &config.state_dir).await?;
         let store = Store::start(pool);
         let datasets = DatasetStore::open(&config.state_dir.join("datasets"))?;
         let checkpoints = crate::checkpoints::open(&config.state_dir.join("checkpoints"))?;
-        let access = Arc::new(Access::load_or_create(&config.state_dir)?);
         let worker_keys = Arc::new(WorkerKeys::load(&store.pool).await?);
         let tiny = gptsweep_gpt::corpus::BUILTIN_TINYSHAKESPEARE;
         let bytes = gptsweep_gpt::corpus::TINYSHAKESPEARE.len() as u64;

@@ -32,8 +32,8 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 use super::health::{Health, Writable};
 use super::link::Link;
-use super::writer_metrics::WriterMetrics;
 use super::write::Write;
+use super::writer_metrics::WriterMetrics;
 use crate::error::{CoordinatorError, Result};
 
 /// Most writes committed in one transaction.
