@@ -379,6 +379,10 @@ pub async fn workers(pool: &AnyPool, alive_since_ms: i64) -> Result<Vec<WorkerIn
     Ok(out)
 }
 
+/// What [`checkpoint_for_lease`] reads of a run: its lease, latest checkpoint (sha256,
+/// step) and the lease's worker.
+type LeaseCheckpoint = (Option<i64>, Option<String>, i64, Option<i64>);
+
 /// The latest checkpoint of `run` (sha256, step), if `lease` holds the run and is
 /// `worker`'s: PERMISSION_DENIED when the lease is another worker's.
 pub async fn checkpoint_for_lease(
@@ -387,7 +391,7 @@ pub async fn checkpoint_for_lease(
     lease: LeaseId,
     worker: WorkerId,
 ) -> Result<Option<(String, u64)>> {
-    let row: Option<(Option<i64>, Option<String>, i64, Option<i64>)> = sqlx::query_as(
+    let row: Option<LeaseCheckpoint> = sqlx::query_as(
         "SELECT r.lease_id, r.checkpoint_sha256, r.checkpoint_step, a.worker_id FROM runs r LEFT JOIN attempts a ON a.id = r.lease_id WHERE r.id = $1",
     )
     .bind(run.get())
