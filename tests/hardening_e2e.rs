@@ -1,0 +1,163 @@
+//! What a hostile operator found (issue 29, point 7), each pinned against the real binary.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use common::{bin, shakespeare};
+use serde_json::Value;
+
+/// Runs the binary with `args`, client verbs pointed at a port nothing listens on.
+fn run(args: &[&str]) -> Output {
+    Command::new(bin())
+        .args(args)
+        .args(["--coordinator", "http://127.0.0.1:9"])
+        .env("GPTSWEEP_TOKEN", "t")
+        .env_remove("GPTSWEEP_OUTPUT")
+        .output()
+        .unwrap()
+}
+
+/// Asserts exit code 2 and a one-line error containing every one of `words`; answers it.
+fn refused(out: &Output, words: &[&str]) -> String {
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(2), "stderr: {err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "one line: {err}");
+    assert!(!err.contains("panicked"), "{err}");
+    for w in words {
+        assert!(err.contains(w), "want {w:?} in {err}");
+    }
+    err
+}
+
+/// The flags of a model small enough to train in a second.
+const TINY: [&str; 18] = [
+    "--max-iters",
+    "2",
+    "--n-embd",
+    "8",
+    "--n-head",
+    "2",
+    "--n-layer",
+    "2",
+    "--block-size",
+    "8",
+    "--batch-size",
+    "2",
+    "--eval-interval",
+    "2",
+    "--eval-iters",
+    "1",
+    "--sample-length",
+    "0",
+];
+
+/// Trains the tiny model into `dir/ck` on a slice of tiny shakespeare; answers the
+/// checkpoint directory and the dataset file.
+fn tiny_checkpoint(dir: &Path) -> (PathBuf, String) {
+    let data = dir.join("d.txt");
+    std::fs::write(&data, shakespeare(3000)).unwrap();
+    let data = data.display().to_string();
+    let ck = dir.join("ck");
+    let out = run(&[
+        &["train", "--dataset", &data, "--out", ck.to_str().unwrap()],
+        &TINY[..],
+    ]
+    .concat());
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (ck, data)
+}
+
+/// Sets every JSON pointer of `edits` in `ck`'s meta.json (the weights stay as trained).
+fn edit_meta(ck: &Path, edits: &[(&str, Value)]) {
+    let path = ck.join("meta.json");
+    let mut meta: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    for (pointer, value) in edits {
+        *meta.pointer_mut(pointer).unwrap() = value.clone();
+    }
+    std::fs::write(&path, meta.to_string()).unwrap();
+}
+
+#[test]
+fn sizes_of_a_trillion_are_refused_by_name_before_anything_is_allocated() {
+    let dir = tempfile::tempdir().unwrap();
+    // A flag.
+    refused(
+        &run(&[
+            "train",
+            "--block-size",
+            "1000000000000",
+            "--n-embd",
+            "16",
+            "--n-head",
+            "2",
+        ]),
+        &[
+            "block_size = 1000000000000",
+            "must be an integer from 1 to 1048576",
+        ],
+    );
+    refused(
+        &run(&["train", "--n-layer", "1000000000000"]),
+        &["n_layer = 1000000000000"],
+    );
+    // A sweep file, checked before any connection.
+    let sweep = dir.path().join("huge.yaml");
+    std::fs::write(
+        &sweep,
+        "method: grid\ntrain: {block_size: 1000000000000, n_embd: 16, n_head: 2}\n",
+    )
+    .unwrap();
+    refused(
+        &run(&["submit", sweep.to_str().unwrap()]),
+        &["huge.yaml", "block_size", "1000000000000"],
+    );
+    // Within every bound, but more than this machine's memory: refused with the estimate.
+    refused(
+        &run(&[
+            "train",
+            "--n-embd",
+            "65536",
+            "--n-head",
+            "64",
+            "--n-layer",
+            "4096",
+        ]),
+        &["n_embd = 65536", "n_layer = 4096", "of RAM"],
+    );
+    // A checkpoint whose meta.json claims a trillion-token context (or a model its weights
+    // are far too small for) consistently in model and hyperparams.
+    let (ck, _) = tiny_checkpoint(dir.path());
+    let c = ck.to_str().unwrap();
+    let original = std::fs::read_to_string(ck.join("meta.json")).unwrap();
+    edit_meta(
+        &ck,
+        &[
+            ("/model/block_size", 1_000_000_000_000u64.into()),
+            ("/hyperparams/block_size", 1_000_000_000_000u64.into()),
+        ],
+    );
+    refused(
+        &run(&["sample", "--checkpoint", c, "--length", "5"]),
+        &[c, "block_size = 1000000000000"],
+    );
+    std::fs::write(ck.join("meta.json"), &original).unwrap();
+    edit_meta(
+        &ck,
+        &[
+            ("/model/block_size", 1_048_576.into()),
+            ("/hyperparams/block_size", 1_048_576.into()),
+            ("/model/n_embd", 65_536.into()),
+            ("/hyperparams/n_embd", 65_536.into()),
+        ],
+    );
+    refused(
+        &run(&["sample", "--checkpoint", c, "--length", "5"]),
+        &[c, "model.mpk", "too small"],
+    );
+}
