@@ -84,6 +84,55 @@ fn edit_meta(ck: &Path, edits: &[(&str, Value)]) {
 }
 
 #[test]
+fn a_checkpoint_whose_layers_were_edited_consistently_is_refused_not_a_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ck, data) = tiny_checkpoint(dir.path());
+    let c = ck.to_str().unwrap();
+    let original = std::fs::read_to_string(ck.join("meta.json")).unwrap();
+    for layers in [1, 3] {
+        std::fs::write(ck.join("meta.json"), &original).unwrap();
+        edit_meta(
+            &ck,
+            &[
+                ("/model/n_layer", layers.into()),
+                ("/hyperparams/n_layer", layers.into()),
+            ],
+        );
+        refused(
+            &run(&["sample", "--checkpoint", c, "--length", "5"]),
+            &[c, "model.mpk", "n_layer"],
+        );
+        refused(
+            &run(&[
+                "train",
+                "--resume",
+                c,
+                "--dataset",
+                &data,
+                "--max-iters",
+                "4",
+            ]),
+            &[c, "model.mpk", "n_layer"],
+        );
+    }
+}
+
+#[test]
+fn a_checkpoints_messages_name_fields_not_debug_dumps() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ck, _) = tiny_checkpoint(dir.path());
+    let c = ck.to_str().unwrap();
+    edit_meta(&ck, &[("/model/n_embd", 16.into())]);
+    let err = refused(
+        &run(&["sample", "--checkpoint", c, "--length", "5"]),
+        &[c, "model: n_embd = 16, but hyperparams.n_embd = 8"],
+    );
+    for dump in ["ModelConfig", "{ ", "Eval {"] {
+        assert!(!err.contains(dump), "{err}");
+    }
+}
+
+#[test]
 fn sizes_of_a_trillion_are_refused_by_name_before_anything_is_allocated() {
     let dir = tempfile::tempdir().unwrap();
     // A flag.
