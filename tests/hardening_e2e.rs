@@ -3,7 +3,8 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
 
 use common::{bin, shakespeare};
 use serde_json::Value;
@@ -17,6 +18,31 @@ fn run(args: &[&str]) -> Output {
         .env_remove("GPTSWEEP_OUTPUT")
         .output()
         .unwrap()
+}
+
+/// As [`run`], for a command that might not end (a coordinator that takes what it should
+/// refuse): killed, and the test failed, if it still runs after `deadline`.
+fn run_within(args: &[&str], deadline: Duration) -> Output {
+    let mut child = Command::new(bin())
+        .args(args)
+        .env_remove("GPTSWEEP_OUTPUT")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if start.elapsed() > deadline {
+            let _ = child.kill();
+            let out = child.wait_with_output().unwrap();
+            panic!(
+                "gptsweep {args:?} still ran after {deadline:?}: {}",
+                String::from_utf8_lossy(&out.stdout)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child.wait_with_output().unwrap()
 }
 
 /// Asserts exit code 2 and a one-line error containing every one of `words`; answers it.
@@ -209,4 +235,63 @@ fn sizes_of_a_trillion_are_refused_by_name_before_anything_is_allocated() {
         &run(&["sample", "--checkpoint", c, "--length", "5"]),
         &[c, "model.mpk", "too small"],
     );
+}
+
+/// The names in `dir`, sorted.
+fn names_in(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn a_refused_access_file_creates_nothing_and_short_tokens_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    std::fs::create_dir(&state).unwrap();
+    let s = state.to_str().unwrap();
+    let listen = ["--listen", "127.0.0.1:0", "--dashboard", "off"];
+    for (access, want) in [
+        (
+            r#"{"worker_token": "w", "client_token": "c"}"#,
+            "worker_token: a token of 1 character is too short",
+        ),
+        (
+            r#"{"worker_token": "0123456789abcdef", "client_token": "0123456789abcdef"}"#,
+            "are equal",
+        ),
+    ] {
+        std::fs::write(state.join("access.json"), access).unwrap();
+        let out = run_within(
+            &[&["coordinator", "--state-dir", s], &listen[..]].concat(),
+            Duration::from_secs(30),
+        );
+        refused(&out, &["access.json", want]);
+        assert_eq!(
+            names_in(&state),
+            ["access.json"],
+            "a refused access file leaves the state dir as it was"
+        );
+    }
+    // A client given such a file is refused the same way, before any connection.
+    std::fs::write(
+        state.join("access.json"),
+        r#"{"worker_token": "w", "client_token": "cccccccccccccccccccc"}"#,
+    )
+    .unwrap();
+    let out = Command::new(bin())
+        .args([
+            "sweeps",
+            "--coordinator",
+            "http://127.0.0.1:9",
+            "--token-file",
+        ])
+        .arg(state.join("access.json"))
+        .env_remove("GPTSWEEP_TOKEN")
+        .output()
+        .unwrap();
+    refused(&out, &["--token-file", "worker_token", "too short"]);
 }

@@ -89,9 +89,12 @@ pub struct Coordinator {
 impl Coordinator {
     /// Opens the state directory (database, migrations, datasets) and starts the writer.
     /// Refused with [`CoordinatorError::StateLocked`] when another coordinator holds the
-    /// directory, before anything in it is touched. Blobs that nothing refers to are
+    /// directory, and with [`CoordinatorError::Invalid`] for an access file that breaks a
+    /// rule, before anything in it is touched. Blobs that nothing refers to are
     /// removed. Leases are judged, and expired, once [`Coordinator::serve`] starts.
     pub async fn open(config: CoordinatorConfig) -> Result<Self> {
+        // A refused access file leaves the state directory as it was: checked first.
+        Access::load(&config.state_dir)?;
         let lock = Arc::new(StateLock::acquire(&config.state_dir)?);
         let db_lock = Arc::new(DatabaseLock::acquire(&config.database).await?);
         let pool = open_pool(&config.database).await?;
