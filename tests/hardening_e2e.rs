@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
-use common::{bin, shakespeare};
+use common::{Cluster, bin, shakespeare};
 use serde_json::Value;
 
 /// Runs the binary with `args`, client verbs pointed at a port nothing listens on.
@@ -294,4 +294,25 @@ fn a_refused_access_file_creates_nothing_and_short_tokens_are_refused() {
         .output()
         .unwrap();
     refused(&out, &["--token-file", "worker_token", "too short"]);
+}
+
+#[test]
+fn removing_the_lock_file_does_not_let_a_second_coordinator_in() {
+    let c = Cluster::start(0, 2.0);
+    std::fs::remove_file(c.state().join("lock")).unwrap();
+    let out = c.second_coordinator(Duration::from_secs(30));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!("state dir {} is in use", c.state().display()))
+            && stderr.contains("lock file lock was removed"),
+        "{stderr}"
+    );
+    assert!(out.stdout.is_empty(), "it never said it listens");
+    assert!(
+        !c.state().join("lock").exists(),
+        "the refused one made no lock file of its own"
+    );
+    // The holder serves on.
+    assert_eq!(c.json(&["sweeps"]).as_array().unwrap().len(), 0);
 }
