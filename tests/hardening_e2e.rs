@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
-use common::{Cluster, bin, shakespeare};
+use common::{Cluster, TinySweep, bin, shakespeare, wait_until};
 use serde_json::Value;
 
 /// Runs the binary with `args`, client verbs pointed at a port nothing listens on.
@@ -315,4 +315,41 @@ fn removing_the_lock_file_does_not_let_a_second_coordinator_in() {
     );
     // The holder serves on.
     assert_eq!(c.json(&["sweeps"]).as_array().unwrap().len(), 0);
+}
+
+#[test]
+fn a_run_that_could_not_fetch_its_checkpoint_shows_it_resumed_from_scratch() {
+    let mut c = Cluster::start(1, 1.0);
+    c.submit(
+        &TinySweep::new("lost")
+            .max_iters(2000)
+            .eval_interval(100)
+            .no_samples(),
+    );
+    wait_until("a checkpoint", Duration::from_secs(60), || {
+        (c.json(&["status", "lost"])["evals_stored"]
+            .as_u64()
+            .unwrap()
+            >= 2)
+            .then_some(())
+    });
+    c.kill_worker(0);
+    std::fs::remove_dir_all(c.state().join("checkpoints")).unwrap();
+    c.add_worker();
+    let status = c.json(&["status", "lost", "--watch"]);
+    assert_eq!(status["runs"]["finished"], 1, "{}", c.logs());
+    let show = c.json(&["show", "1"]);
+    let attempts = show["attempts"].as_array().unwrap();
+    assert_eq!(attempts.len(), 2, "{show}");
+    assert_eq!(
+        attempts[1]["resumed_from"],
+        0,
+        "the checkpoint could not be handed over, so the run started over: {show}\n{}",
+        c.logs()
+    );
+    assert!(
+        c.worker_log(1).contains("training from scratch"),
+        "{}",
+        c.worker_log(1)
+    );
 }

@@ -14,8 +14,8 @@ use super::{CHUNK, Coordinator};
 use crate::CoordinatorError;
 use crate::checkpoints::MAX_CHECKPOINT_BYTES;
 use crate::store::{
-    Deregister, DisableDevice, Finish, Heartbeat, Lease, RegisterWorker, Report, SetCheckpoint,
-    reads,
+    Deregister, DisableDevice, Finish, Heartbeat, Lease, RegisterWorker, Report, ResumedFrom,
+    SetCheckpoint, reads,
 };
 
 /// Longest a lease poll is held open.
@@ -322,7 +322,7 @@ impl pb::workers_server::Workers for WorkersService {
     ) -> Result<Response<Self::GetCheckpointStream>, Status> {
         let r = req.into_inner();
         let (run, lease) = (RunId(r.run_id), LeaseId(r.lease_id));
-        let (sha, _) = reads::checkpoint_for_lease(&self.0.store.pool, run, lease)
+        let (sha, step) = reads::checkpoint_for_lease(&self.0.store.pool, run, lease)
             .await?
             .ok_or_else(|| Status::not_found(format!("run {run} has no checkpoint")))?;
         let bytes = match self.0.checkpoints.get(&sha) {
@@ -334,6 +334,8 @@ impl pb::workers_server::Workers for WorkersService {
             }
             Err(e) => return Err(e.into()),
         };
+        // The attempt resumes from what it is handed, not from what its lease offered.
+        self.0.store.write(ResumedFrom { run, lease, step }).await?;
         let chunks: Vec<Result<pb::Chunk, Status>> = bytes
             .chunks(CHUNK)
             .map(|c| Ok(pb::Chunk { data: c.to_vec() }))

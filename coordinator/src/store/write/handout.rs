@@ -240,7 +240,8 @@ async fn next_queued(c: &mut AnyConnection, room: i64, n: usize) -> Result<Vec<A
 
 /// Starts an attempt for each of `leased` (a request's index in `leases`, the queued run
 /// it takes): one insert of the attempts, one update of the runs. Answers each request's
-/// leased run.
+/// leased run. An attempt's `resumed_from` stays 0 until its worker is handed the
+/// checkpoint offered here ([`super::ResumedFrom`]).
 async fn start_attempts(
     c: &mut AnyConnection,
     leases: &[Lease],
@@ -252,9 +253,9 @@ async fn start_attempts(
     }
     let params = Params::of(c);
     let sql = format!(
-        "INSERT INTO attempts (run_id, worker_id, device, started_at, resumed_from, state)
+        "INSERT INTO attempts (run_id, worker_id, device, started_at, state)
          SELECT v.*, 'running' FROM (VALUES {}) AS v RETURNING id, run_id",
-        params.rows(leased.len(), 5)
+        params.rows(leased.len(), 4)
     );
     let mut query = sqlx::query_as::<_, (i64, i64)>(sqlx::AssertSqlSafe(sql));
     for &(i, row) in leased {
@@ -262,8 +263,7 @@ async fn start_attempts(
             .bind(row.get::<i64, _>("id"))
             .bind(leases[i].worker.get())
             .bind(&leases[i].device)
-            .bind(now)
-            .bind(row.get::<i64, _>("checkpoint_step"));
+            .bind(now);
     }
     let attempts: HashMap<i64, i64> = query
         .fetch_all(&mut *c)

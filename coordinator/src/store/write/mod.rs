@@ -9,7 +9,8 @@
 //! - [`workers`][]: registration;
 //! - [`handout`][]: handing out runs (and, for a tpe sweep, proposing the next one first:
 //!   [`propose`][]); [`leases`][]: renewing and expiring leases, the grace after a restart;
-//! - [`reports`][]: evaluations and checkpoints of a held run;
+//! - [`reports`][]: evaluations and checkpoints of a held run; [`resumed`][]: the
+//!   checkpoint step an attempt was handed;
 //! - [`finishing`][]: the end of an attempt, and what follows for its run and sweep;
 //! - [`group`][]: what a group of writes applied together needs (runs apart, placeholders).
 //!
@@ -26,6 +27,7 @@ mod handout;
 mod leases;
 mod propose;
 mod reports;
+mod resumed;
 mod sweeps;
 mod workers;
 
@@ -42,6 +44,7 @@ pub use finishing::Finish;
 pub use handout::Lease;
 pub use leases::{ExpireLeases, GraceLeases, Heartbeat};
 pub use reports::{Report, SetCheckpoint};
+pub use resumed::ResumedFrom;
 pub use sweeps::{Cancel, CreateSweep, NewSweep, Retry};
 pub use workers::{Deregister, DisableDevice, RegisterWorker};
 
