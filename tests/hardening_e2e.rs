@@ -353,3 +353,90 @@ fn a_run_that_could_not_fetch_its_checkpoint_shows_it_resumed_from_scratch() {
         c.worker_log(1)
     );
 }
+
+#[test]
+fn control_characters_are_escaped_in_text_and_exact_in_json() {
+    let c = Cluster::start(0, 5.0);
+    // A worker whose name rings the bell and turns the terminal red.
+    let log = c.dir.path().join("named.log");
+    let _worker = KillOnDrop(
+        Command::new(bin())
+            .args([
+                "worker",
+                "--devices",
+                "cpu",
+                "--poll",
+                "2",
+                "--name",
+                "evil\u{1b}[31m\u{7}",
+            ])
+            .args(["--coordinator", &c.url, "--cache-dir"])
+            .arg(c.cache_dir(9))
+            .arg("--token-file")
+            .arg(c.token_file())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap(),
+    );
+    // A dataset where every other character is an ESC or a BEL, so every sample has some.
+    // (A sweep file's name, tags and description with control characters are refused.)
+    let text: String = shakespeare(4000)
+        .chars()
+        .enumerate()
+        .map(|(i, ch)| match i % 4 {
+            1 => '\u{1b}',
+            3 => '\u{7}',
+            _ => ch,
+        })
+        .collect();
+    c.write("controls.txt", &text);
+    c.submit(
+        &TinySweep::new("ctl")
+            .dataset("controls.txt")
+            .samples(1, 200),
+    );
+    c.json(&["status", "ctl", "--watch"]);
+    for verb in [&["samples", "ctl"][..], &["show", "1"], &["workers"]] {
+        let out = c.cli(verb);
+        assert!(
+            out.status.success(),
+            "{verb:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let shown = String::from_utf8(out.stdout).unwrap();
+        assert!(
+            !shown.contains(['\u{1b}', '\u{7}']),
+            "{verb:?} sent a raw control character: {shown:?}"
+        );
+        assert!(
+            shown.contains("\\x1b"),
+            "{verb:?} shows it escaped: {shown}"
+        );
+    }
+    let samples = c.json(&["samples", "ctl"]);
+    let sample = samples[0]["samples"][0].as_str().unwrap();
+    assert!(
+        sample.contains('\u{1b}'),
+        "JSON keeps the text exact: {sample:?}"
+    );
+    let workers = c.json(&["workers"]);
+    assert!(
+        workers
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|w| w["name"] == "evil\u{1b}[31m\u{7}"),
+        "{workers}"
+    );
+}
+
+/// A process the test started outside the cluster, killed when the test ends.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}

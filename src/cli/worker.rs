@@ -197,13 +197,14 @@ pub async fn run(
     config.cuda_memory = cuda_memory;
     gptsweep_worker::startup::check(&config.devices, &config.cache_dir)?;
     eprintln!(
-        "gptsweep worker {} on {:?}, coordinator {url}",
-        config.name,
+        "gptsweep worker {} on {}, coordinator {url}",
+        super::terminal::escape_line(&config.name),
         config
             .devices
             .iter()
             .map(|d| d.to_string())
             .collect::<Vec<_>>()
+            .join(", ")
     );
     let (stop, _) = gptsweep_worker::stop::channel();
     forward_signals(stop.clone())?;
