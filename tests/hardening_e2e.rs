@@ -355,6 +355,42 @@ fn a_run_that_could_not_fetch_its_checkpoint_shows_it_resumed_from_scratch() {
 }
 
 #[test]
+fn a_run_larger_than_every_device_is_not_leased_and_status_says_so() {
+    let mut c = Cluster::start(0, 5.0);
+    c.add_worker_with(&["--device-memory", "2GiB"]);
+    // Run 1 is tiny; run 2 (block 512, width 1024, batch 64) needs about 3.8 GiB.
+    let sweep = TinySweep::new("big")
+        .train("n_head", 8u32)
+        .train("batch_size", 64u32)
+        .train("max_iters", 4u32)
+        .train("eval_interval", 2u32)
+        .grid("n_embd", &[16u32, 1024])
+        .grid("block_size", &[16u32, 512])
+        .no_samples();
+    c.submit(&sweep);
+    let status = wait_until("the small runs to end", Duration::from_secs(120), || {
+        let s = c.json(&["status", "big"]);
+        (s["runs"]["queued"] == 1 && s["runs"]["running"] == 0).then_some(s)
+    });
+    assert_eq!(status["runs"]["finished"], 3, "{status}\n{}", c.logs());
+    std::thread::sleep(Duration::from_secs(3));
+    let status = c.json(&["status", "big"]);
+    assert_eq!(status["runs"]["queued"], 1, "never leased: {status}");
+    assert_eq!(status["runs"]["failed"], 0, "{status}");
+    let too_large = &status["too_large"];
+    assert_eq!(too_large["runs"], 1, "{status}");
+    assert_eq!(too_large["largest_device_bytes"], 2u64 << 30, "{status}");
+    assert!(too_large["needs_bytes"].as_u64().unwrap() > 2u64 << 30);
+    let text = c.cli(&["status", "big"]);
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(
+        text.contains("1 queued run needs more memory than any live worker's device has")
+            && text.contains("the largest device offers 2.0GiB"),
+        "{text}"
+    );
+}
+
+#[test]
 fn control_characters_are_escaped_in_text_and_exact_in_json() {
     let c = Cluster::start(0, 5.0);
     // A worker whose name rings the bell and turns the terminal red.
@@ -439,4 +475,54 @@ impl Drop for KillOnDrop {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
+}
+
+#[test]
+fn status_watch_rides_out_a_coordinator_restart() {
+    let mut c = Cluster::start(0, 5.0);
+    c.submit(&TinySweep::new("ride").no_samples());
+    let log = c.dir.path().join("watch.log");
+    let mut watch = Command::new(bin())
+        .args(["status", "ride", "--watch", "--output", "json"])
+        .args(["--coordinator", &c.url, "--token-file"])
+        .arg(c.token_file())
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(2));
+    c.kill_coordinator();
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(
+        watch.try_wait().unwrap().is_none(),
+        "status --watch ended with the coordinator: {}",
+        std::fs::read_to_string(&log).unwrap()
+    );
+    c.start_coordinator();
+    c.add_worker();
+    let out = watch_output(watch, Duration::from_secs(120));
+    let said = std::fs::read_to_string(&log).unwrap();
+    assert!(out.status.success(), "{said}");
+    let status: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(status["runs"]["finished"], 1, "{status}");
+    assert_eq!(
+        said.matches("retrying").count(),
+        1,
+        "the outage is said once: {said}"
+    );
+    assert!(said.contains("answers again"), "{said}");
+}
+
+/// Waits up to `within` for `child` to end; answers its output (killing it, and failing,
+/// if it does not end).
+fn watch_output(mut child: std::process::Child, within: Duration) -> Output {
+    let start = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if start.elapsed() > within {
+            let _ = child.kill();
+            panic!("still running after {within:?}");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    child.wait_with_output().unwrap()
 }

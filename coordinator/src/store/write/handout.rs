@@ -201,17 +201,20 @@ async fn memory_used(
         .collect())
 }
 
-/// The most `lease`'s device may still take, bytes, when leases must fit its memory: its
+/// The most `lease`'s device may still take, bytes: when leases must fit its memory, its
 /// memory (from the worker's `memory_json`) less the estimates `used` of the `running`
-/// runs on it; `None` when anything goes, negative when nothing does.
+/// runs on it; otherwise its memory, when known, since a run larger than the whole device
+/// could only fail there (out of memory, or an abort of the worker). `None` when anything
+/// goes, negative when nothing does.
 fn room(lease: &Lease, memory_json: &str, used: i64, running: i64) -> Option<i64> {
-    if !lease.fit_memory {
-        return None;
-    }
     let memory = serde_json::from_str::<BTreeMap<String, u64>>(memory_json)
         .ok()
         .and_then(|m| m.get(&lease.device).copied())
+        .filter(|&m| m > 0)
         .map(|m| i64::try_from(m).unwrap_or(i64::MAX));
+    if !lease.fit_memory {
+        return memory;
+    }
     Some(match memory {
         Some(m) => m - used,
         // Unknown memory: one run at a time.
