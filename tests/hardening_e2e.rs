@@ -1,4 +1,9 @@
-//! What a hostile operator found (issue 29, point 7), each pinned against the real binary.
+//! What a hostile operator found (issue 29, point 7), each pinned against the real binary:
+//! a checkpoint whose architecture was edited consistently, sizes of a trillion, debug
+//! dumps in messages, an access file refused after the state was made, a lock file
+//! removed under a running coordinator, `resumed_from` of a run that started over, a run
+//! leased to a device too small for it, control characters on the terminal, `status
+//! --watch` across a restart, and connection errors that blamed TLS.
 
 mod common;
 
@@ -525,4 +530,54 @@ fn watch_output(mut child: std::process::Child, within: Duration) -> Output {
         std::thread::sleep(Duration::from_millis(100));
     }
     child.wait_with_output().unwrap()
+}
+
+/// Runs `sweeps` against `url` with `token`; answers its exit code and stderr.
+fn sweeps_at(url: &str, token: &str) -> (Option<i32>, String) {
+    let out = Command::new(bin())
+        .args(["sweeps", "--coordinator", url])
+        .env("GPTSWEEP_TOKEN", token)
+        .env_remove("GPTSWEEP_TOKEN_FILE")
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn connection_errors_name_their_real_cause_not_tls() {
+    let token = "0123456789abcdef0123";
+    // A coordinator that was killed: nothing listens on its port any more.
+    let mut c = Cluster::start(0, 5.0);
+    c.kill_coordinator();
+    let (code, err) = sweeps_at(&c.url, token);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("connection refused"), "{err}");
+    // Something that accepts and closes (a port-forward whose coordinator is gone).
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            drop(stream);
+        }
+    });
+    let (code, err) = sweeps_at(&url, token);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("closed the connection"), "{err}");
+    for (code, err) in [sweeps_at(&c.url, token), sweeps_at(&url, token)] {
+        assert_eq!(code, Some(1), "{err}");
+        assert!(
+            !err.contains("TLS") && !err.contains("https"),
+            "not a TLS problem: {err}"
+        );
+    }
+    // A 100 KB token: refused by name before any connection, not a protocol error.
+    let (code, err) = sweeps_at(&url, &"a".repeat(100_000));
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("GPTSWEEP_TOKEN: a token of 100000 characters is too long"),
+        "{err}"
+    );
 }

@@ -28,6 +28,7 @@ mod terminal;
 mod token;
 mod top;
 mod train;
+mod transport_error;
 mod worker;
 mod workers;
 
