@@ -114,9 +114,9 @@ const PLAIN_QUIET: Duration = Duration::from_secs(60);
 
 /// Shows the sweep's progress until it is no longer running: a live bar over its
 /// evaluations on a terminal, else (nohup, Slurm, CI) plain lines on stderr. A coordinator
-/// that stops answering (restarting, or down) is tried again with backoff for up to
-/// [`OUTAGE_LIMIT`], said once on stderr when it goes and once when it is back; any other
-/// error ends the watch.
+/// that answered and then stops (restarting, or down) is tried again with backoff for up
+/// to [`OUTAGE_LIMIT`], said once on stderr when it goes and once when it is back; any
+/// other error, or a coordinator never reached, ends the watch.
 pub async fn watch(ctx: &mut Ctx, sweep: &str) -> anyhow::Result<SweepStatus> {
     let plain = !std::io::stderr().is_terminal();
     let bar = if plain {
@@ -133,12 +133,15 @@ pub async fn watch(ctx: &mut Ctx, sweep: &str) -> anyhow::Result<SweepStatus> {
     );
     let started = Instant::now();
     let mut last: Option<(Instant, String)> = None;
+    let mut answered = false;
     let mut outage: Option<(Instant, Backoff)> = None;
     let mut told_too_large = false;
     loop {
         let status = match fetch(ctx, sweep).await {
             Ok(status) => status,
-            Err(e) if unreachable(&e) => {
+            // A coordinator never reached is an address to fix, said at once; one that
+            // answered before and stops is restarting or briefly down.
+            Err(e) if answered && unreachable(&e) => {
                 let (since, backoff) = outage.get_or_insert_with(|| {
                     bar.suspend(|| {
                         eprintln!(
@@ -157,6 +160,7 @@ pub async fn watch(ctx: &mut Ctx, sweep: &str) -> anyhow::Result<SweepStatus> {
             }
             Err(e) => return Err(e),
         };
+        answered = true;
         if let Some((since, _)) = outage.take() {
             bar.suspend(|| {
                 eprintln!(
