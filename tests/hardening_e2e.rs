@@ -111,7 +111,7 @@ fn edit_meta(ck: &Path, edits: &[(&str, Value)]) {
     for (pointer, value) in edits {
         *meta.pointer_mut(pointer).unwrap() = value.clone();
     }
-    std::fs::write(&path, meta.to_string()).unwrap();
+    std::fs::write(path, meta.to_string()).unwrap();
 }
 
 #[test]
@@ -416,7 +416,7 @@ fn control_characters_are_escaped_in_text_and_exact_in_json() {
             .arg("--token-file")
             .arg(c.token_file())
             .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap())
+            .stderr(std::fs::File::create(log).unwrap())
             .spawn()
             .unwrap(),
     );
@@ -506,7 +506,7 @@ fn status_watch_rides_out_a_coordinator_restart() {
     c.start_coordinator();
     c.add_worker();
     let out = watch_output(watch, Duration::from_secs(120));
-    let said = std::fs::read_to_string(&log).unwrap();
+    let said = std::fs::read_to_string(log).unwrap();
     assert!(out.status.success(), "{said}");
     let status: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(status["runs"]["finished"], 1, "{status}");
@@ -555,6 +555,18 @@ fn connection_errors_name_their_real_cause_not_tls() {
     let (code, err) = sweeps_at(&c.url, token);
     assert_eq!(code, Some(1), "{err}");
     assert!(err.contains("connection refused"), "{err}");
+    // `status --watch` rides out a coordinator it has reached, not an address never reached.
+    let start = std::time::Instant::now();
+    let out = Command::new(bin())
+        .args(["status", "s", "--watch", "--coordinator", &c.url])
+        .env("GPTSWEEP_TOKEN", token)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        start.elapsed() < Duration::from_secs(20),
+        "it failed at once"
+    );
     // Something that accepts and closes (a port-forward whose coordinator is gone).
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
