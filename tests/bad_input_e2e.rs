@@ -171,7 +171,7 @@ fn coordinator_flags_and_bad_access_files_are_bad_input_and_create_nothing() {
     write(
         &state,
         "access.json",
-        br#"{"worker_token": "x", "client_token": "x"}"#,
+        br#"{"worker_token": "xxxxxxxxxxxxxxxx", "client_token": "xxxxxxxxxxxxxxxx"}"#,
     );
     let out = run(&[&["coordinator", "--state-dir", s], &listen[..]].concat());
     refused(&out, &["access.json", "are equal"]);

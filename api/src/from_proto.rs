@@ -8,8 +8,8 @@ use crate::error::ApiError;
 use crate::ids::{LeaseId, RunId, SweepId, WorkerId};
 use crate::records::{
     Attempt, DeviceLoad, DisabledDevice, Evaluation, HyperparamImportance, ImportanceReport,
-    Leaderboard, LeaderboardRow, LeasedRun, RunCounts, RunDetail, Sample, Submitted, SweepSummary,
-    WorkerInfo,
+    Leaderboard, LeaderboardRow, LeasedRun, MemoryShortfall, RunCounts, RunDetail, Sample,
+    Submitted, SweepStatus, SweepSummary, WorkerInfo,
 };
 use crate::state::{Directive, Named, Outcome};
 
@@ -187,6 +187,26 @@ impl TryFrom<&pb::SweepStatusReply> for SweepSummary {
     type Error = ApiError;
     fn try_from(r: &pb::SweepStatusReply) -> Result<Self, ApiError> {
         required("SweepStatusReply", "sweep", r.sweep.as_ref())?.try_into()
+    }
+}
+
+impl From<&pb::MemoryShortfall> for MemoryShortfall {
+    fn from(m: &pb::MemoryShortfall) -> Self {
+        Self {
+            runs: m.runs,
+            needs_bytes: m.needs_bytes,
+            largest_device_bytes: m.largest_device_bytes,
+        }
+    }
+}
+
+impl TryFrom<&pb::SweepStatusReply> for SweepStatus {
+    type Error = ApiError;
+    fn try_from(r: &pb::SweepStatusReply) -> Result<Self, ApiError> {
+        Ok(Self {
+            summary: r.try_into()?,
+            too_large: r.too_large.as_ref().map(Into::into),
+        })
     }
 }
 
@@ -391,7 +411,11 @@ mod tests {
 
     #[test]
     fn a_missing_message_is_named_not_defaulted() {
-        let err = SweepSummary::try_from(&pb::SweepStatusReply { sweep: None }).unwrap_err();
+        let err = SweepSummary::try_from(&pb::SweepStatusReply {
+            sweep: None,
+            too_large: None,
+        })
+        .unwrap_err();
         assert_eq!(err.to_string(), "SweepStatusReply: sweep is missing");
         let mut wire = pb::SweepSummary::from(&summary());
         wire.runs = None;

@@ -27,7 +27,7 @@ pub use ids::{LeaseId, RunId, SweepId, WorkerId};
 pub use metric::{Goal, Method, MetricName};
 pub use records::{
     Attempt, DeviceLoad, DisabledDevice, Evaluation, HyperparamImportance, ImportanceReport,
-    Leaderboard, LeaderboardRow, LeasedRun, RunCounts, RunCurves, RunDetail, Sample, Submitted,
-    SweepSummary, WorkerInfo,
+    Leaderboard, LeaderboardRow, LeasedRun, MemoryShortfall, RunCounts, RunCurves, RunDetail,
+    Sample, Submitted, SweepStatus, SweepSummary, WorkerInfo,
 };
 pub use state::{AttemptState, Directive, Named, Outcome, RunState, SweepState};

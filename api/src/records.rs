@@ -130,6 +130,28 @@ pub struct SweepSummary {
     pub tags: Vec<String>,
 }
 
+/// Queued runs of a sweep that no live worker's device has the memory for: they are not
+/// leased (they could only fail there) and wait for a device large enough.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemoryShortfall {
+    /// How many queued runs fit no live device.
+    pub runs: u32,
+    /// The smallest training-memory estimate among them, bytes.
+    pub needs_bytes: u64,
+    /// The most memory a live worker's device offers, bytes.
+    pub largest_device_bytes: u64,
+}
+
+/// A sweep's status: its summary, and the queued runs too large for every live device.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SweepStatus {
+    /// Counts, best run, progress.
+    #[serde(flatten)]
+    pub summary: SweepSummary,
+    /// Queued runs no live worker's device can take, when there are any.
+    pub too_large: Option<MemoryShortfall>,
+}
+
 /// One run in a leaderboard.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LeaderboardRow {

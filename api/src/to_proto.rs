@@ -4,8 +4,8 @@ use gptsweep_proto::pb;
 
 use crate::ids::RunId;
 use crate::records::{
-    Attempt, Evaluation, ImportanceReport, Leaderboard, LeaderboardRow, LeasedRun, RunCounts,
-    RunDetail, Sample, Submitted, SweepSummary, WorkerInfo,
+    Attempt, Evaluation, ImportanceReport, Leaderboard, LeaderboardRow, LeasedRun, MemoryShortfall,
+    RunCounts, RunDetail, Sample, Submitted, SweepStatus, SweepSummary, WorkerInfo,
 };
 use crate::state::{Directive, Named, Outcome};
 
@@ -42,6 +42,25 @@ impl From<&RunCounts> for pb::RunCounts {
             failed: c.failed,
             stopped: c.stopped,
             cancelled: c.cancelled,
+        }
+    }
+}
+
+impl From<&MemoryShortfall> for pb::MemoryShortfall {
+    fn from(m: &MemoryShortfall) -> Self {
+        Self {
+            runs: m.runs,
+            needs_bytes: m.needs_bytes,
+            largest_device_bytes: m.largest_device_bytes,
+        }
+    }
+}
+
+impl From<&SweepStatus> for pb::SweepStatusReply {
+    fn from(s: &SweepStatus) -> Self {
+        Self {
+            sweep: Some((&s.summary).into()),
+            too_large: s.too_large.as_ref().map(Into::into),
         }
     }
 }

@@ -55,24 +55,42 @@ fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
     std::fs::rename(&tmp, path).map_err(io)
 }
 
+/// The fewest characters a token may have: a short token can be guessed, and one
+/// coordinator's tokens open every sweep and every worker's lease. A generated token has 64.
+pub const MIN_TOKEN_CHARS: usize = 16;
+
+/// The most characters a token may have: it travels in a header of every call, and an
+/// HTTP/2 server refuses headers past a few KiB (the coordinator's limit is 16 KiB for all
+/// of a call's headers) with a protocol error that names no token.
+pub const MAX_TOKEN_CHARS: usize = 4096;
+
 impl Access {
+    /// Reads and checks `<dir>/access.json` if there is one; `None` when there is none
+    /// yet. Changes nothing, so a coordinator can refuse a bad access file before it
+    /// creates anything in the state directory (its database, lock or folders).
+    pub fn load(dir: &Path) -> Result<Option<Self>> {
+        let path = dir.join("access.json");
+        if !path.exists() {
+            return Ok(None);
+        }
+        let text = gptsweep_gpt::input_file::read_bounded_text(
+            "access file",
+            &path,
+            gptsweep_gpt::input_file::MAX_TOKEN_FILE_BYTES,
+        )
+        .map_err(|e| match e {
+            gptsweep_gpt::GptError::Io { path, source } => CoordinatorError::Io { path, source },
+            other => CoordinatorError::Invalid(other.to_string()),
+        })?;
+        Self::parse(&text)
+            .map(Some)
+            .map_err(|e| CoordinatorError::Invalid(format!("{}: {e}", path.display())))
+    }
+
     /// Reads `<dir>/access.json`, creating it (and the token files) on first start.
     pub fn load_or_create(dir: &Path) -> Result<Self> {
-        let path = dir.join("access.json");
-        if path.exists() {
-            let text = gptsweep_gpt::input_file::read_bounded_text(
-                "access file",
-                &path,
-                gptsweep_gpt::input_file::MAX_TOKEN_FILE_BYTES,
-            )
-            .map_err(|e| match e {
-                gptsweep_gpt::GptError::Io { path, source } => {
-                    CoordinatorError::Io { path, source }
-                }
-                other => CoordinatorError::Invalid(other.to_string()),
-            })?;
-            return Self::parse(&text)
-                .map_err(|e| CoordinatorError::Invalid(format!("{}: {e}", path.display())));
+        if let Some(access) = Self::load(dir)? {
+            return Ok(access);
         }
         let access = Self {
             worker_token: new_token(),
@@ -81,7 +99,7 @@ impl Access {
         write_private(&dir.join("worker.token"), access.worker_token.as_bytes())?;
         write_private(&dir.join("client.token"), access.client_token.as_bytes())?;
         write_private(
-            &path,
+            &dir.join("access.json"),
             serde_json::to_string_pretty(&access)
                 .expect("serialises")
                 .as_bytes(),
@@ -92,8 +110,8 @@ impl Access {
 
 impl Access {
     /// The tokens of an `access.json` text: both present, non-empty, printable ASCII
-    /// without spaces, and different from each other (else one token would open both
-    /// services). The error says which rule broke.
+    /// without spaces, [`MIN_TOKEN_CHARS`] to [`MAX_TOKEN_CHARS`] long, and different from each other
+    /// (else one token would open both services). The error says which rule broke.
     pub fn parse(text: &str) -> std::result::Result<Self, String> {
         let access: Self = serde_json::from_str(text).map_err(|e| {
             format!("not an access file ({{\"worker_token\": ..., \"client_token\": ...}}): {e}")
@@ -105,6 +123,20 @@ impl Access {
             if token.is_empty() || !token.chars().all(|c| c.is_ascii_graphic()) {
                 return Err(format!(
                     "{key}: {token:?} must be a non-empty token of printable ASCII without spaces"
+                ));
+            }
+            if token.len() > MAX_TOKEN_CHARS {
+                return Err(format!(
+                    "{key}: a token of {} characters is too long: at most {MAX_TOKEN_CHARS}",
+                    token.len()
+                ));
+            }
+            if token.len() < MIN_TOKEN_CHARS {
+                return Err(format!(
+                    "{key}: a token of {} character{} is too short: tokens need at least \
+                     {MIN_TOKEN_CHARS} (make one with `openssl rand -hex 32`)",
+                    token.len(),
+                    if token.len() == 1 { "" } else { "s" }
                 ));
             }
         }
@@ -197,19 +229,28 @@ mod tests {
             e.starts_with("worker_token: \"\" must be a non-empty token"),
             "{e}"
         );
-        let e = Access::parse(r#"{"worker_token": "w", "client_token": "a b"}"#).unwrap_err();
+        let e = Access::parse(r#"{"worker_token": "wwwwwwwwwwwwwwww", "client_token": "a b"}"#)
+            .unwrap_err();
         assert!(e.starts_with("client_token:"), "{e}");
-        let e = Access::parse(r#"{"worker_token": "t", "client_token": "t"}"#).unwrap_err();
+        let e = Access::parse(r#"{"worker_token": "w", "client_token": "cccccccccccccccc"}"#)
+            .unwrap_err();
+        assert!(
+            e.starts_with("worker_token: a token of 1 character is too short"),
+            "{e}"
+        );
+        let same = r#"{"worker_token": "tttttttttttttttt", "client_token": "tttttttttttttttt"}"#;
+        let e = Access::parse(same).unwrap_err();
         assert!(e.contains("are equal"), "{e}");
         let dir = tempfile::tempdir().unwrap();
-        std::fs::write(
-            dir.path().join("access.json"),
-            r#"{"worker_token": "t", "client_token": "t"}"#,
-        )
-        .unwrap();
+        std::fs::write(dir.path().join("access.json"), same).unwrap();
         let e = Access::load_or_create(dir.path()).unwrap_err().to_string();
         assert!(e.contains("access.json") && e.contains("are equal"), "{e}");
-        assert!(Access::parse(r#"{"worker_token": "w", "client_token": "c"}"#).is_ok());
+        assert!(
+            Access::parse(
+                r#"{"worker_token": "wwwwwwwwwwwwwwww", "client_token": "cccccccccccccccc"}"#
+            )
+            .is_ok()
+        );
     }
 
     #[test]

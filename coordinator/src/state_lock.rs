@@ -1,8 +1,18 @@
 //! The state directory's lock: one coordinator per state directory. An exclusive advisory
-//! lock (`flock` through std's `File::try_lock`) on `<state>/lock`, held for the process's
-//! life and released by the kernel however it ends (a `kill -9` included). The holder
-//! writes its pid and address into the file, so a refused second coordinator can say who
-//! holds it; the refused one changes nothing in the directory.
+//! lock (`flock` through std's `File::try_lock`) held for the process's life and released
+//! by the kernel however it ends (a `kill -9` included), on two things:
+//!
+//! - the state directory itself, so that removing its lock file frees nothing: an
+//!   operator who takes `<state>/lock` for a stale pid file and deletes it (as one does
+//!   with pid files) would otherwise let a second coordinator lock a new file of the same
+//!   name and open the same database beside the first. Where the file system cannot lock
+//!   a directory (NFS emulates `flock` with byte-range locks, which need a file open for
+//!   writing) the lock file alone guards it, as before;
+//! - `<state>/lock`, where the holder writes its pid and address, so that a refused second
+//!   coordinator can say who holds the directory (or that the file naming it was removed).
+//!
+//! The refused one changes nothing in the directory: it creates the lock file only once
+//! it holds the directory.
 
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{Read, Seek, Write};
@@ -17,7 +27,9 @@ pub const LOCK_FILE: &str = "lock";
 /// The held lock of a state directory; released when dropped (or when the process ends).
 #[derive(Debug)]
 pub struct StateLock {
-    /// The open, locked file.
+    /// The state directory, open and locked, where its file system can lock a directory.
+    _dir: Option<File>,
+    /// The open, locked lock file.
     file: Mutex<File>,
     /// Its path, for errors.
     path: PathBuf,
@@ -25,9 +37,9 @@ pub struct StateLock {
 
 impl StateLock {
     /// Takes the lock of `state_dir` (created if missing) and records this process's pid
-    /// in it; [`CoordinatorError::StateLocked`] naming the holder when another process has
-    /// it. Only the lock file is created; an existing one is read, never truncated, until
-    /// the lock is ours.
+    /// in its lock file; [`CoordinatorError::StateLocked`] naming the holder when another
+    /// process has it. Only the lock file is created; an existing one is read, never
+    /// truncated, until the lock is ours.
     pub fn acquire(state_dir: &Path) -> Result<Self> {
         let io = |path: &Path| {
             let path = path.to_path_buf();
@@ -35,6 +47,7 @@ impl StateLock {
         };
         std::fs::create_dir_all(state_dir).map_err(io(state_dir))?;
         let path = state_dir.join(LOCK_FILE);
+        let dir = lock_dir(state_dir)?;
         let mut file = OpenOptions::new()
             .read(true)
             .write(true)
@@ -47,18 +60,12 @@ impl StateLock {
             Err(TryLockError::WouldBlock) => {
                 let mut said = String::new();
                 let _ = file.read_to_string(&mut said);
-                let holder = match said.trim() {
-                    "" => "another process (its lock file names none)".to_string(),
-                    text => text.lines().next().unwrap_or(text).to_string(),
-                };
-                return Err(CoordinatorError::StateLocked {
-                    dir: state_dir.to_path_buf(),
-                    holder,
-                });
+                return Err(locked(state_dir, &said));
             }
             Err(TryLockError::Error(source)) => return Err(CoordinatorError::Io { path, source }),
         }
         let lock = Self {
+            _dir: dir,
             file: Mutex::new(file),
             path,
         };
@@ -88,6 +95,47 @@ impl StateLock {
     }
 }
 
+/// Locks the directory `state_dir` itself: the open directory when this process now holds
+/// it, `None` where its file system cannot lock a directory, and
+/// [`CoordinatorError::StateLocked`] when another process holds it (naming the holder as
+/// its lock file says, if that file is still there).
+fn lock_dir(state_dir: &Path) -> Result<Option<File>> {
+    let Ok(dir) = File::open(state_dir) else {
+        return Ok(None);
+    };
+    match dir.try_lock() {
+        Ok(()) => Ok(Some(dir)),
+        Err(TryLockError::WouldBlock) => {
+            let said = std::fs::read_to_string(state_dir.join(LOCK_FILE));
+            Err(match said {
+                Ok(said) => locked(state_dir, &said),
+                Err(_) => CoordinatorError::StateLocked {
+                    dir: state_dir.to_path_buf(),
+                    holder: format!(
+                        "a running process whose lock file {LOCK_FILE} was removed (the lock \
+                         is on the directory itself: removing the file does not free it; \
+                         `fuser -v {}` names the process)",
+                        state_dir.display()
+                    ),
+                },
+            })
+        }
+        Err(TryLockError::Error(_)) => Ok(None),
+    }
+}
+
+/// The refusal of `state_dir`, whose lock file says `said`.
+fn locked(state_dir: &Path, said: &str) -> CoordinatorError {
+    let holder = match said.trim() {
+        "" => "another process (its lock file names none)".to_string(),
+        text => text.lines().next().unwrap_or(text).to_string(),
+    };
+    CoordinatorError::StateLocked {
+        dir: state_dir.to_path_buf(),
+        holder,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -109,5 +157,23 @@ mod tests {
         );
         drop(first);
         StateLock::acquire(dir.path()).expect("the lock is free once its holder drops it");
+    }
+
+    #[test]
+    fn removing_the_lock_file_does_not_free_the_dir() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = StateLock::acquire(dir.path()).unwrap();
+        std::fs::remove_file(dir.path().join(LOCK_FILE)).unwrap();
+        let refused = StateLock::acquire(dir.path()).unwrap_err().to_string();
+        assert!(
+            refused.contains("is in use") && refused.contains("lock file lock was removed"),
+            "{refused}"
+        );
+        assert!(
+            !dir.path().join(LOCK_FILE).exists(),
+            "the refused one creates no lock file"
+        );
+        drop(first);
+        StateLock::acquire(dir.path()).expect("free once its holder drops it");
     }
 }

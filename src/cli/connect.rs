@@ -1,8 +1,11 @@
 //! The CLI's connection to a coordinator: address from `--coordinator`, then
-//! GPTSWEEP_COORDINATOR, then the local default; errors turned into one-line messages.
+//! GPTSWEEP_COORDINATOR, then the local default; errors turned into one-line messages
+//! (a call never answered: by its cause, `transport_error`).
 
 use gptsweep_proto::client::{self, Clients, Stamp};
 use gptsweep_proto::tls::PemCertificates;
+
+use super::transport_error;
 
 /// Where a coordinator listens when nothing else is said.
 pub const DEFAULT_COORDINATOR: &str = "http://127.0.0.1:50051";
@@ -51,34 +54,22 @@ impl Remote {
     }
 }
 
-/// A failed call as a one-line error that names the coordinator when it is unreachable,
-/// with a hint when the likely cause is TLS on one side only.
+/// A failed call as a one-line error: an answer of the coordinator as it said it; a call
+/// it never answered with its real cause ([`transport_error::cause`]: down, closed, timed
+/// out, TLS on one side only, a refused certificate, headers too large).
 pub fn status_error(url: &str, s: tonic::Status) -> anyhow::Error {
     let detail = client::error_chain(s.message().to_string(), std::error::Error::source(&s));
-    // A status the transport made (it has a source) rather than one the server sent.
-    let transport = std::error::Error::source(&s).is_some();
-    let message = if url.starts_with("http://") && transport && s.code() != tonic::Code::Unavailable
-    {
-        format!(
-            "the coordinator at {url} did not answer in plain HTTP/2 ({detail}); \
-             if it serves TLS, use https:// (and --tls-ca for a private CA)"
-        )
-    } else if detail.contains("invalid peer certificate") {
-        format!(
-            "the coordinator at {url} presented a certificate this client does not accept \
-             ({detail}); give --tls-ca with the CA that signed it (the certificate itself if \
-             self-signed) and use a host name the certificate lists"
-        )
-    } else if s.code() == tonic::Code::Unavailable {
-        format!(
-            "cannot reach the coordinator at {url} ({detail}); is `gptsweep coordinator` running there?"
-        )
-    } else {
-        s.message().to_string()
+    // A status the transport made (it has a source), or one tonic made of a plain HTTP
+    // answer, rather than one the coordinator sent.
+    let transport = std::error::Error::source(&s).is_some()
+        || s.message().starts_with("grpc-status header missing");
+    let (code, message) = match transport_error::cause(&detail, &s).filter(|_| transport) {
+        Some(cause) => (cause.code(s.code()), cause.message(url, &detail)),
+        None if transport => (
+            s.code(),
+            format!("the call to the coordinator at {url} failed in transport ({detail})"),
+        ),
+        None => (s.code(), s.message().to_string()),
     };
-    Remote {
-        code: s.code(),
-        message,
-    }
-    .into()
+    Remote { code, message }.into()
 }

@@ -25,9 +25,11 @@ mod status;
 mod submit;
 mod sweeps;
 mod table;
+mod terminal;
 mod token;
 mod top;
 mod train;
+mod transport_error;
 mod worker;
 mod workers;
 
@@ -192,10 +194,10 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
-/// Prints a failed verb's error: one line on stderr, and under `--output json` also the
-/// error object on stdout.
+/// Prints a failed verb's error: one line on stderr (its control characters, line feeds
+/// included, escaped), and under `--output json` also the error object on stdout.
 pub fn report_error(err: &anyhow::Error, code: u8, output: OutputMode) {
-    eprintln!("error: {err:#}");
+    eprintln!("error: {}", terminal::escape_line(&format!("{err:#}")));
     if output == OutputMode::Json {
         println!(
             "{}",

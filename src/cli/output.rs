@@ -50,14 +50,17 @@ pub fn csv_field(text: &str) -> String {
     }
 }
 
-/// Prints `doc` in `mode` on stdout.
+/// Prints `doc` in `mode` on stdout; text with its control characters escaped (line
+/// feeds and tabs kept), JSON and CSV exact.
 ///
 /// A reader that stops early (`| head`) closes the pipe: the rest is dropped and the verb
 /// ends quietly, as command-line tools do, never with a panic or an error.
 pub fn print(mode: OutputMode, doc: &impl Document) -> anyhow::Result<()> {
     use std::io::Write;
     let text = match mode {
-        OutputMode::Text => doc.text(),
+        // Names, descriptions and samples come from others' files: no raw control
+        // characters reach the terminal (super::terminal).
+        OutputMode::Text => super::terminal::escape(&doc.text()).into_owned(),
         OutputMode::Json => format!("{}\n", serde_json::to_string_pretty(&doc.json())?),
         OutputMode::Csv => doc.csv().ok_or_else(|| BadInput(CSV_VERBS.into()))?,
     };

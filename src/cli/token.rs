@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use gptsweep_coordinator::access::{Access, Role};
+use gptsweep_coordinator::access::{Access, MAX_TOKEN_CHARS, Role};
 use gptsweep_gpt::input_file::{MAX_TOKEN_FILE_BYTES, read_bounded_text};
 
 use super::bad_input::{BadInput, ensure};
@@ -14,7 +14,9 @@ pub fn resolve(file: Option<&Path>, role: Role) -> anyhow::Result<Option<String>
     if let Ok(t) = std::env::var("GPTSWEEP_TOKEN")
         && !t.trim().is_empty()
     {
-        return Ok(Some(t.trim().to_string()));
+        let token = t.trim();
+        not_too_long("GPTSWEEP_TOKEN", token)?;
+        return Ok(Some(token.to_string()));
     }
     let Some(file) = file else { return Ok(None) };
     let text = read_bounded_text("--token-file", file, MAX_TOKEN_FILE_BYTES)?;
@@ -36,5 +38,19 @@ pub fn resolve(file: Option<&Path>, role: Role) -> anyhow::Result<Option<String>
             )
         },
     )?;
+    not_too_long(&format!("--token-file {}", file.display()), token)?;
     Ok(Some(token.to_string()))
+}
+
+/// Refuses a token too long to travel in a call's headers ([`MAX_TOKEN_CHARS`]): the
+/// coordinator's HTTP/2 layer would refuse the call with a protocol error naming neither
+/// the token nor its length. `source` says where it came from.
+fn not_too_long(source: &str, token: &str) -> Result<(), BadInput> {
+    ensure(token.len() <= MAX_TOKEN_CHARS, || {
+        format!(
+            "{source}: a token of {} characters is too long: at most {MAX_TOKEN_CHARS} \
+             (the coordinator's tokens have 64)",
+            token.len()
+        )
+    })
 }

@@ -4,6 +4,7 @@
 
 mod console;
 mod flags;
+mod memory;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -189,6 +190,7 @@ pub fn run(args: Args, output: OutputMode) -> anyhow::Result<()> {
     }
     .validate()?;
     corpus.tokenizer().encode(&sample.prompt, "prompt")?;
+    memory::check(device, &hp, corpus.tokenizer().vocab_size())?;
     if let Some(out) = &args.out {
         check_out_dir(out, args.resume.as_deref(), args.overwrite)?;
     }

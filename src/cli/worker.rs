@@ -204,7 +204,7 @@ pub async fn run(
         json,
         &format!(
             "gptsweep worker {} on {}, coordinator {url}",
-            config.name,
+            super::terminal::escape_line(&config.name),
             config
                 .devices
                 .iter()

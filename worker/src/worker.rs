@@ -216,7 +216,8 @@ async fn register(shared: &Shared) -> Result<pb::RegisterReply> {
         .set(reply.worker_id, &reply.worker_key)
         .map_err(WorkerError::Config)?;
     shared.worker_id.store(reply.worker_id, Ordering::SeqCst);
-    tracing::info!(worker = reply.worker_id, devices = ?shared.devices, "registered");
+    let devices: Vec<String> = shared.devices.iter().map(|d| d.to_string()).collect();
+    tracing::info!(worker = reply.worker_id, devices = %devices.join(", "), "registered");
     Ok(reply)
 }
 

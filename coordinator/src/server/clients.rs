@@ -63,9 +63,12 @@ impl pb::clients_server::Clients for ClientsService {
     ) -> Result<Response<pb::SweepStatusReply>, Status> {
         let id = reads::sweep_id(&self.0.store.pool, &req.into_inner().sweep).await?;
         let info = reads::sweep_info(&self.0.store.pool, id).await?;
-        Ok(Response::new(pb::SweepStatusReply {
-            sweep: Some((&info).into()),
-        }))
+        let horizon = now_ms() - self.0.config.lease_timeout.as_millis() as i64;
+        let status = gptsweep_api::SweepStatus {
+            summary: info,
+            too_large: reads::memory_shortfall(&self.0.store.pool, id, horizon).await?,
+        };
+        Ok(Response::new((&status).into()))
     }
 
     async fn top(&self, req: Request<pb::TopRequest>) -> Result<Response<pb::TopReply>, Status> {

@@ -111,14 +111,16 @@ pub struct Coordinator {
 impl Coordinator {
     /// Opens the state directory (database, migrations, datasets) and starts the writer.
     /// Refused with [`CoordinatorError::StateLocked`] when another coordinator holds the
-    /// directory, and with [`CoordinatorError::StoreMismatch`] or
+    /// directory, with [`CoordinatorError::Invalid`] for an access file that breaks a
+    /// rule, and with [`CoordinatorError::StoreMismatch`] or
     /// [`CoordinatorError::StoreDamaged`] when the database and the directory are not one
     /// sound store ([`identity`]), before anything in either is touched. Only then are
-    /// blobs that nothing refers to removed. Leases are judged, and expired, once [`Coordinator::serve`] starts.
+    /// blobs that nothing refers to removed. Leases are judged, and expired, once
+    /// [`Coordinator::serve`] starts.
     pub async fn open(config: CoordinatorConfig) -> Result<Self> {
+        // A refused access file leaves the state directory as it was: checked first.
+        Access::load(&config.state_dir)?;
         let lock = Arc::new(StateLock::acquire(&config.state_dir)?);
-        // The access file first: one that breaks a rule is refused before the database is
-        // made or opened.
         let access = Arc::new(Access::load_or_create(&config.state_dir)?);
         let db_lock = Arc::new(DatabaseLock::acquire(&config.database).await?);
         let pool = identity::open_checked(&config.database, &config.state_dir).await?;

@@ -17,8 +17,8 @@ use gptsweep_api::{Evaluation, LeaseId, Outcome, RunId, WorkerId, from_proto, to
 use super::{CHUNK, Coordinator};
 use crate::CoordinatorError;
 use crate::store::{
-    Deregister, DisableDevice, Finish, Heartbeat, Lease, RegisterWorker, Report, SetCheckpoint,
-    reads,
+    Deregister, DisableDevice, Finish, Heartbeat, Lease, RegisterWorker, Report, ResumedFrom,
+    SetCheckpoint, reads,
 };
 use crate::worker_keys::MintedKey;
 
@@ -364,7 +364,7 @@ impl pb::workers_server::Workers for WorkersService {
         let caller = self.caller(&req)?;
         let r = req.into_inner();
         let (run, lease) = (RunId(r.run_id), LeaseId(r.lease_id));
-        let (sha, _) = reads::checkpoint_for_lease(&self.0.store.pool, run, lease, caller)
+        let (sha, step) = reads::checkpoint_for_lease(&self.0.store.pool, run, lease, caller)
             .await?
             .ok_or_else(|| Status::not_found(format!("run {run} has no checkpoint")))?;
         let chunks = match self.0.checkpoints.chunks(&sha, CHUNK) {
@@ -376,6 +376,8 @@ impl pb::workers_server::Workers for WorkersService {
             }
             Err(e) => return Err(e.into()),
         };
+        // The attempt resumes from what it is handed, not from what its lease offered.
+        self.0.store.write(ResumedFrom { run, lease, step }).await?;
         Ok(Response::new(Box::pin(chunks.map(|c| {
             c.map(|data| pb::Chunk { data }).map_err(Status::from)
         }))))

@@ -9,8 +9,8 @@ use sqlx::{AnyPool, Row};
 
 use gptsweep_api::{
     Attempt, DeviceLoad, DisabledDevice, Evaluation, Goal, HyperparamImportance, ImportanceReport,
-    LeaderboardRow, LeaseId, MetricName, RunCounts, RunCurves, RunDetail, RunId, RunState, Sample,
-    SweepId, SweepSummary, WorkerId, WorkerInfo,
+    LeaderboardRow, LeaseId, MemoryShortfall, MetricName, RunCounts, RunCurves, RunDetail, RunId,
+    RunState, Sample, SweepId, SweepSummary, WorkerId, WorkerInfo,
 };
 
 use super::column;
@@ -377,6 +377,55 @@ pub async fn workers(pool: &AnyPool, alive_since_ms: i64) -> Result<Vec<WorkerIn
         });
     }
     Ok(out)
+}
+
+/// The queued runs of `sweep` that no live worker's device (one that called at or after
+/// `alive_since_ms`, not disabled) has the memory for: a lease never hands them to such a
+/// device. `None` when there are none, when no worker is live (the sweep then waits for
+/// workers, whatever their size), or when a live device's memory is unknown (it takes any
+/// run).
+pub async fn memory_shortfall(
+    pool: &AnyPool,
+    sweep: SweepId,
+    alive_since_ms: i64,
+) -> Result<Option<MemoryShortfall>> {
+    let workers: Vec<(String, String, String)> = sqlx::query_as(
+        "SELECT devices_json, disabled_json, device_memory_json FROM workers
+         WHERE left_reason IS NULL AND last_seen >= $1",
+    )
+    .bind(alive_since_ms)
+    .fetch_all(pool)
+    .await?;
+    let mut largest: Option<u64> = None;
+    for (devices, disabled, memory) in workers {
+        let devices: Vec<String> = serde_json::from_str(&devices).unwrap_or_default();
+        let disabled: std::collections::BTreeMap<String, String> =
+            serde_json::from_str(&disabled).unwrap_or_default();
+        let memory: std::collections::BTreeMap<String, u64> =
+            serde_json::from_str(&memory).unwrap_or_default();
+        for device in devices.iter().filter(|d| !disabled.contains_key(*d)) {
+            match memory.get(device) {
+                Some(&m) if m > 0 => largest = Some(largest.unwrap_or(0).max(m)),
+                _ => return Ok(None),
+            }
+        }
+    }
+    let Some(largest) = largest else {
+        return Ok(None);
+    };
+    let (runs, needs): (i64, Option<i64>) = sqlx::query_as(
+        "SELECT COUNT(*), MIN(memory_bytes) FROM runs
+         WHERE sweep_id = $1 AND state = 'queued' AND memory_bytes > $2",
+    )
+    .bind(sweep.get())
+    .bind(i64::try_from(largest).unwrap_or(i64::MAX))
+    .fetch_one(pool)
+    .await?;
+    Ok((runs > 0).then(|| MemoryShortfall {
+        runs: u32::try_from(runs).unwrap_or(u32::MAX),
+        needs_bytes: needs.unwrap_or(0).max(0) as u64,
+        largest_device_bytes: largest,
+    }))
 }
 
 /// What [`checkpoint_for_lease`] reads of a run: its lease, latest checkpoint (sha256,

@@ -8,6 +8,7 @@
 //! comes ([`BlobCheck`]).
 
 mod blob_check;
+mod shapes;
 mod validate;
 
 pub use blob_check::BlobCheck;
@@ -27,7 +28,7 @@ use crate::config::{Hyperparams, ModelConfig};
 use crate::corpus::Corpus;
 use crate::error::{GptError, Result};
 use crate::eval::Eval;
-use crate::model::Gpt;
+use crate::model::{Gpt, GptRecord};
 use crate::tokenizer::Tokenizer;
 
 /// Version of the on-disk layout; bumped on incompatible changes.
@@ -161,22 +162,26 @@ impl Checkpoint {
         }
     }
 
-    /// The model with the checkpoint's weights, on any backend.
+    /// The model with the checkpoint's weights, on any backend. Weights that do not fit
+    /// the architecture of `meta.json` (another number of blocks, a tensor of another
+    /// shape) are refused naming the difference, before burn would panic on them.
     pub fn load_model<B: Backend>(&self, device: &B::Device) -> Result<Gpt<B>> {
-        let record = Recorder::<B>::load(&Rec::default(), self.model_bytes.clone(), device)
-            .map_err(|e| {
-                self.corrupt(format!("{MODEL} does not hold this model's weights: {e}"))
-            })?;
-        let model = self
-            .meta
-            .model
-            .init_for_loading::<B>(device)
-            .load_record(record);
-        let (held, expected) = (model.num_params(), self.meta.model.num_params());
-        if held != expected {
-            return Err(self.corrupt(format!(
-                "{MODEL} holds {held} parameters, but the architecture of {META} has {expected}"
-            )));
+        let config = &self.meta.model;
+        if let Some(why) = shapes::size_mismatch(config, self.model_bytes.len(), MODEL) {
+            return Err(self.corrupt(why));
+        }
+        let record: GptRecord<B> =
+            Recorder::<B>::load(&Rec::default(), self.model_bytes.clone(), device).map_err(
+                |e| self.corrupt(format!("{MODEL} does not hold this model's weights: {e}")),
+            )?;
+        if let Some(why) = shapes::block_mismatch(config, &record, MODEL) {
+            return Err(self.corrupt(why));
+        }
+        let model = config.init_for_loading::<B>(device);
+        let needed = shapes::shapes(&model);
+        let model = model.load_record(record);
+        if let Some(why) = shapes::shape_mismatch(&shapes::shapes(&model), &needed, config, MODEL) {
+            return Err(self.corrupt(why));
         }
         Ok(model)
     }

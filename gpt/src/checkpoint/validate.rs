@@ -28,13 +28,18 @@ impl CheckpointMeta {
         }
         let expected = self.hyperparams.model_config(self.tokenizer.vocab_size());
         if self.model != expected {
-            return Some(format!(
-                "model: {:?} does not match the hyperparameters and the {}-token \
-                 vocabulary (expected {:?})",
-                self.model,
-                self.tokenizer.vocab_size(),
-                expected
-            ));
+            let differences: Vec<String> = self
+                .model
+                .differences(&expected)
+                .into_iter()
+                .map(|(field, held, needed)| match field {
+                    "vocab_size" => {
+                        format!("vocab_size = {held}, but the tokenizer has {needed} tokens")
+                    }
+                    _ => format!("{field} = {held}, but hyperparams.{field} = {needed}"),
+                })
+                .collect();
+            return Some(format!("model: {}", differences.join("; ")));
         }
         let max_iters = self.hyperparams.max_iters;
         if self.step > max_iters {
@@ -67,7 +72,8 @@ impl CheckpointMeta {
             {
                 return Some(format!(
                     "evals[{i}]: losses, tokens_per_sec and train_secs must be finite numbers \
-                     >= 0 (got {e:?})"
+                     >= 0 (got train_loss {}, val_loss {}, tokens_per_sec {}, train_secs {})",
+                    e.train_loss, e.val_loss, e.tokens_per_sec, e.train_secs
                 ));
             }
         }

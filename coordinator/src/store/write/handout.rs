@@ -201,17 +201,20 @@ async fn memory_used(
         .collect())
 }
 
-/// The most `lease`'s device may still take, bytes, when leases must fit its memory: its
+/// The most `lease`'s device may still take, bytes: when leases must fit its memory, its
 /// memory (from the worker's `memory_json`) less the estimates `used` of the `running`
-/// runs on it; `None` when anything goes, negative when nothing does.
+/// runs on it; otherwise its memory, when known, since a run larger than the whole device
+/// could only fail there (out of memory, or an abort of the worker). `None` when anything
+/// goes, negative when nothing does.
 fn room(lease: &Lease, memory_json: &str, used: i64, running: i64) -> Option<i64> {
-    if !lease.fit_memory {
-        return None;
-    }
     let memory = serde_json::from_str::<BTreeMap<String, u64>>(memory_json)
         .ok()
         .and_then(|m| m.get(&lease.device).copied())
+        .filter(|&m| m > 0)
         .map(|m| i64::try_from(m).unwrap_or(i64::MAX));
+    if !lease.fit_memory {
+        return memory;
+    }
     Some(match memory {
         Some(m) => m - used,
         // Unknown memory: one run at a time.
@@ -240,7 +243,8 @@ async fn next_queued(c: &mut AnyConnection, room: i64, n: usize) -> Result<Vec<A
 
 /// Starts an attempt for each of `leased` (a request's index in `leases`, the queued run
 /// it takes): one insert of the attempts, one update of the runs. Answers each request's
-/// leased run.
+/// leased run. An attempt's `resumed_from` stays 0 until its worker is handed the
+/// checkpoint offered here ([`super::ResumedFrom`]).
 async fn start_attempts(
     c: &mut AnyConnection,
     leases: &[Lease],
@@ -252,9 +256,9 @@ async fn start_attempts(
     }
     let params = Params::of(c);
     let sql = format!(
-        "INSERT INTO attempts (run_id, worker_id, device, started_at, resumed_from, state)
+        "INSERT INTO attempts (run_id, worker_id, device, started_at, state)
          SELECT v.*, 'running' FROM (VALUES {}) AS v RETURNING id, run_id",
-        params.rows(leased.len(), 5)
+        params.rows(leased.len(), 4)
     );
     let mut query = sqlx::query_as::<_, (i64, i64)>(sqlx::AssertSqlSafe(sql));
     for &(i, row) in leased {
@@ -262,8 +266,7 @@ async fn start_attempts(
             .bind(row.get::<i64, _>("id"))
             .bind(leases[i].worker.get())
             .bind(&leases[i].device)
-            .bind(now)
-            .bind(row.get::<i64, _>("checkpoint_step"));
+            .bind(now);
     }
     let attempts: HashMap<i64, i64> = query
         .fetch_all(&mut *c)

@@ -9,7 +9,8 @@
 //! - [`workers`][]: registration;
 //! - [`handout`][]: handing out runs (and, for a tpe sweep, proposing the next one first:
 //!   [`propose`][]); [`leases`][]: renewing and expiring leases, the grace after a restart;
-//! - [`reports`][]: evaluations and checkpoints of a held run;
+//! - [`reports`][]: evaluations and checkpoints of a held run; [`resumed`][]: the
+//!   checkpoint step an attempt was handed;
 //! - [`finishing`][]: the end of an attempt, and what follows for its run and sweep;
 //! - [`probe`][]: the health probe's write;
 //! - [`group`][]: what a group of writes applied together needs (runs apart, placeholders).
@@ -28,6 +29,7 @@ mod leases;
 mod probe;
 mod propose;
 mod reports;
+mod resumed;
 mod sweeps;
 mod workers;
 
@@ -45,6 +47,7 @@ pub use handout::Lease;
 pub use leases::{ExpireLeases, GraceLeases, Heartbeat};
 pub use probe::Probe;
 pub use reports::{Report, SetCheckpoint};
+pub use resumed::ResumedFrom;
 pub use sweeps::{Cancel, CreateSweep, NewSweep, Retry};
 pub use workers::{Deregister, DisableDevice, RegisterWorker};
 

@@ -1,6 +1,6 @@
 //! `train:`: the fixed hyperparameters of every run, merged onto the defaults through the
-//! hyperparameter table ([`Hyperparams::with_overrides`]), so names and types are the
-//! table's.
+//! hyperparameter table ([`Hyperparams::with_overrides`]), so names, types and each value's
+//! own rule are the table's.
 
 use std::collections::BTreeMap;
 
@@ -18,11 +18,24 @@ pub(super) fn check(c: &mut Checker, f: &SweepFile) -> Hyperparams {
     let mut overrides = BTreeMap::new();
     let mut locs = BTreeMap::new();
     for (k, v) in &train.value {
-        if let Err(e) = HyperparamDef::named(k) {
-            c.err(v.referenced, format!("train.{e}"));
+        let def = match HyperparamDef::named(k) {
+            Ok(def) => def,
+            Err(e) => {
+                c.err(v.referenced, format!("train.{e}"));
+                continue;
+            }
+        };
+        let value = v.value.to_json();
+        // Each value's own rule, here with its line: a size past its bound
+        // (`block_size: 1000000000000`) is named before anything is sized from it.
+        if let Some(rule) = def.broken_rule(&value) {
+            c.err(
+                v.referenced,
+                format!("train.{k}: {value} breaks {k}'s rule ({rule})"),
+            );
             continue;
         }
-        overrides.insert(k.clone(), v.value.to_json());
+        overrides.insert(k.clone(), value);
         locs.insert(k.clone(), v.referenced);
     }
     match defaults.with_overrides(&overrides) {
