@@ -3,7 +3,9 @@
 //! time than its drain, the coordinator's state dir is its volume, workers reach the
 //! Service, every Secret is created in the README); the Slurm script parses under bash
 //! and is signalled before its drain would end; and every `gptsweep <verb> --flag` they use
-//! is in `gptsweep <verb> --help`. Nothing here needs a cluster.
+//! is in `gptsweep <verb> --help`; every manifest validates, strictly (no unknown field),
+//! against Kubernetes' own OpenAPI schema (`kubernetes-validate`, Python). Nothing here
+//! needs a cluster.
 
 mod common;
 
@@ -297,6 +299,41 @@ fn services(docs: &[Doc]) -> BTreeMap<String, Vec<(String, u64)>> {
             (d.name().to_string(), ports)
         })
         .collect()
+}
+
+#[test]
+fn every_manifest_validates_strictly_against_the_kubernetes_schema() {
+    let Some(python) = common::python::python() else {
+        return;
+    };
+    let dir = deploy_dir().join("kubernetes");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        // kustomization.yaml is kustomize's, not an API object.
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+        .filter(|p| !p.ends_with("kustomization.yaml"))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 5, "{files:?}");
+    let out = Command::new(python)
+        .args([
+            "-m",
+            "kubernetes_validate",
+            "--strict",
+            "--kubernetes-version",
+            "1.30.0",
+        ])
+        .args(&files)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "kubernetes-validate: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
-use common::{Cluster, TinySweep, bin, shakespeare, wait_until};
+use common::{Cluster, TinySweep, bin, output_within, shakespeare, wait_until};
 use serde_json::Value;
 
 /// Runs the binary with `args`, client verbs pointed at a port nothing listens on.
@@ -28,26 +28,11 @@ fn run(args: &[&str]) -> Output {
 /// As [`run`], for a command that might not end (a coordinator that takes what it should
 /// refuse): killed, and the test failed, if it still runs after `deadline`.
 fn run_within(args: &[&str], deadline: Duration) -> Output {
-    let mut child = Command::new(bin())
-        .args(args)
-        .env_remove("GPTSWEEP_OUTPUT")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let start = std::time::Instant::now();
-    while child.try_wait().unwrap().is_none() {
-        if start.elapsed() > deadline {
-            let _ = child.kill();
-            let out = child.wait_with_output().unwrap();
-            panic!(
-                "gptsweep {args:?} still ran after {deadline:?}: {}",
-                String::from_utf8_lossy(&out.stdout)
-            );
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    child.wait_with_output().unwrap()
+    output_within(
+        Command::new(bin()).args(args).env_remove("GPTSWEEP_OUTPUT"),
+        deadline,
+    )
+    .unwrap_or_else(|ran| panic!("gptsweep {args:?} still ran after {ran:?}"))
 }
 
 /// Asserts exit code 2 and a one-line error containing every one of `words`; answers it.

@@ -232,31 +232,20 @@ impl Cluster {
     /// As [`Cluster::second_coordinator`], with `--database database` (the state
     /// directory's SQLite file when `None`).
     pub fn coordinator_on(&self, database: Option<&str>, within: Duration) -> Output {
-        let mut child = coordinator_command(
-            self.dir.path(),
-            "127.0.0.1:0",
-            self.lease_timeout,
-            self.tls.as_ref(),
-            database,
-            &self.coordinator_args,
+        output_within(
+            &mut coordinator_command(
+                self.dir.path(),
+                "127.0.0.1:0",
+                self.lease_timeout,
+                self.tls.as_ref(),
+                database,
+                &self.coordinator_args,
+            ),
+            within,
         )
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-        let start = std::time::Instant::now();
-        while child.try_wait().unwrap().is_none() {
-            if start.elapsed() > within {
-                let _ = child.kill();
-                let out = child.wait_with_output().unwrap();
-                panic!(
-                    "a second coordinator on the same state was still running after {within:?}: {}",
-                    String::from_utf8_lossy(&out.stdout)
-                );
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        child.wait_with_output().unwrap()
+        .unwrap_or_else(|ran| {
+            panic!("a second coordinator on the same state was still running after {ran:?}")
+        })
     }
 
     /// Starts a coordinator again on the address and state of the one before, which must

@@ -21,7 +21,7 @@ use serde_json::Value;
 
 // As with `dead_code` above: a test binary that uses neither would call these unused.
 #[allow(unused_imports)]
-pub use {cluster::Cluster, tiny_sweep::TinySweep};
+pub use {cluster::Cluster, process::output_within, tiny_sweep::TinySweep};
 
 /// The binary under test.
 pub fn bin() -> &'static str {
