@@ -7,6 +7,7 @@
 //! - [`metric`]: the ranking metric, its goal and the search method;
 //! - [`records`]: sweeps, runs, evaluations, attempts, workers, leaderboard rows;
 //! - [`report_rules`]: what a reported evaluation may hold, checked before it is stored;
+//! - [`kernel_entries`]: the records of the fleet's kernel cache, as both ends check them;
 //! - [`from_proto`] / [`to_proto`]: the only place the two shapes meet; a wire message
 //!   missing a field the domain needs is an [`ApiError`] naming it, never a default.
 //!
@@ -16,6 +17,7 @@
 pub mod error;
 pub mod from_proto;
 pub mod ids;
+pub mod kernel_entries;
 pub mod metric;
 pub mod records;
 pub mod report_rules;

@@ -24,6 +24,7 @@ pub mod dashboard;
 pub mod datasets;
 pub mod disk_space;
 pub mod error;
+pub mod kernels;
 pub mod listen;
 pub mod metrics;
 pub mod server;

@@ -66,6 +66,8 @@ pub struct UploadLimits {
     pub disk_reserve: Option<u64>,
     /// How long an uploaded dataset no sweep uses is kept.
     pub unused_dataset_grace: Duration,
+    /// Bytes the fleet's kernel cache keeps ([`crate::kernels`]; `--kernel-cache-size`).
+    pub kernel_cache: u64,
 }
 
 impl Default for UploadLimits {
@@ -74,6 +76,7 @@ impl Default for UploadLimits {
             dataset_quota: DEFAULT_DATASET_QUOTA,
             disk_reserve: None,
             unused_dataset_grace: DEFAULT_UNUSED_DATASET_GRACE,
+            kernel_cache: crate::kernels::DEFAULT_KERNEL_CACHE,
         }
     }
 }

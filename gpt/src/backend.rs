@@ -18,7 +18,8 @@ mod cuda;
 mod kernel_cache;
 mod wgpu;
 
-pub use kernel_cache::use_kernel_cache;
+pub use kernel_cache::{kernel_build, use_kernel_cache};
+pub use wgpu::identity as wgpu_identity;
 
 #[cfg(feature = "wgpu")]
 pub use wgpu::{AdapterKind, WgpuAdapter, wgpu_adapters};

@@ -40,7 +40,8 @@ pub mod tokenizer;
 pub mod trainer;
 
 pub use backend::{
-    AutodiffBackend, Backend, DeviceSpec, OnBackend, detect_devices, use_kernel_cache, with_backend,
+    AutodiffBackend, Backend, DeviceSpec, OnBackend, detect_devices, kernel_build,
+    use_kernel_cache, with_backend,
 };
 pub use checkpoint::Checkpoint;
 pub use config::{

@@ -68,6 +68,10 @@ pub struct Args {
     /// checkpoint retried later [256MiB or 1% of the filesystem, whichever is larger].
     #[arg(long, env = "GPTSWEEP_DISK_RESERVE", value_name = "SIZE")]
     pub disk_reserve: Option<String>,
+    /// Bytes of compiled GPU kernels and autotune results the fleet's kernel cache keeps
+    /// (in the database; the oldest go first past it) [2GiB].
+    #[arg(long, env = "GPTSWEEP_KERNEL_CACHE_SIZE", value_name = "SIZE")]
+    pub kernel_cache_size: Option<String>,
     /// Seconds an uploaded dataset that no sweep uses is kept (a client between its upload
     /// and its submit); unused ones are collected every half of it, at most a minute apart.
     #[arg(
@@ -109,6 +113,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     };
     let dataset_quota = size("--dataset-quota", &args.dataset_quota)?;
     let disk_reserve = size("--disk-reserve", &args.disk_reserve)?;
+    let kernel_cache = size("--kernel-cache-size", &args.kernel_cache_size)?;
     // From here on a signal stops the coordinator in order, never half-way through opening.
     let mut signals = Signals::new()?;
     // Checked before anything is created or bound, so a bad file leaves nothing behind.
@@ -154,6 +159,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         dataset_quota: dataset_quota.unwrap_or(defaults.dataset_quota),
         disk_reserve,
         unused_dataset_grace: Duration::from_secs_f64(args.unused_dataset_grace),
+        kernel_cache: kernel_cache.unwrap_or(defaults.kernel_cache),
     };
     if tls.is_none() && !addr.ip().is_loopback() {
         tracing::warn!(

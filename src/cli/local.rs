@@ -111,6 +111,9 @@ pub async fn run(args: Args, output: OutputMode) -> anyhow::Result<()> {
         pack_by_memory: false,
         device_memory: None,
         cuda_memory: Default::default(),
+        // The coordinator is this process's own: the machine's kernel folder already is all
+        // it could share.
+        kernel_dir: None,
     };
     let worker = tokio::spawn(gptsweep_worker::run(worker_config, wstop.clone()));
     if let Some(d) = dashboard {

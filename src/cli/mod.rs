@@ -11,6 +11,7 @@ mod delete;
 mod export;
 mod extend;
 mod importance;
+mod kernels;
 mod local;
 mod logging;
 mod output;
@@ -88,6 +89,9 @@ pub enum Command {
     Show(show::Args),
     /// Registered workers.
     Workers,
+    /// What the fleet's kernel cache holds: compiled GPU kernels and autotune results, by
+    /// device and build.
+    Kernels,
     /// Cancel a sweep.
     Cancel(cancel::Args),
     /// Queue a sweep's failed or stopped runs again.
@@ -180,6 +184,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                     Command::Samples(a) => samples::run(a, ctx).await,
                     Command::Show(a) => show::run(a, ctx).await,
                     Command::Workers => workers::run(ctx).await,
+                    Command::Kernels => kernels::run(ctx).await,
                     Command::Cancel(a) => cancel::run(a, ctx).await,
                     Command::Retry(a) => retry::run(a, ctx).await,
                     Command::Delete(a) => delete::run(a, ctx).await,

@@ -10,7 +10,7 @@ use gptsweep_worker::{Ended, StopHandle, StopLevel, WorkerConfig};
 
 use super::bad_input::{BadInput, ensure};
 
-use super::paths::{default_cache_dir, hostname};
+use super::paths::{default_cache_dir, hostname, kernel_cache_dir};
 
 /// Flags of `gptsweep worker`.
 #[derive(Debug, clap::Args)]
@@ -53,6 +53,10 @@ pub struct Args {
     /// unknown: one run at a time].
     #[arg(long)]
     pub device_memory: Option<String>,
+    /// Keep compiled GPU kernels and autotune results to this machine: neither fetch the
+    /// fleet's (the coordinator's kernel cache) before a run nor upload this node's after.
+    #[arg(long)]
+    pub no_fleet_kernels: bool,
 }
 
 /// `--runs-per-device`: a count (1 to 64), or `None` for auto.
@@ -152,6 +156,7 @@ pub fn config(
             .map(|m| bytes("--device-memory", m))
             .transpose()?,
         cuda_memory: CudaMemory::default(),
+        kernel_dir: (!args.no_fleet_kernels).then(kernel_cache_dir),
     })
 }
 

@@ -85,13 +85,22 @@ impl Cluster {
     /// server (`--database postgres://...`); `None` where the test is skipped (see
     /// [`Postgres::start`]).
     pub fn start_postgres(workers: usize, lease_timeout: f64) -> Option<Self> {
+        Self::start_postgres_with_coordinator_args(workers, lease_timeout, &[])
+    }
+
+    /// As [`Cluster::start_postgres`], the coordinator given `args` too.
+    pub fn start_postgres_with_coordinator_args(
+        workers: usize,
+        lease_timeout: f64,
+        args: &[&str],
+    ) -> Option<Self> {
         let pg = Postgres::start()?;
         Some(Self::start_with(
             workers,
             lease_timeout,
             false,
             Some(pg),
-            &[],
+            args,
         ))
     }
 
@@ -308,13 +317,19 @@ impl Cluster {
 
     /// Starts one more CPU worker with `extra` flags; answers its index.
     pub fn add_worker_with(&mut self, extra: &[&str]) -> usize {
+        self.add_worker_on("cpu", &[], extra)
+    }
+
+    /// Starts one more worker on `devices` with `extra` flags and environment variables
+    /// `env` (`XDG_CACHE_HOME` for a kernel folder of its own); answers its index.
+    pub fn add_worker_on(&mut self, devices: &str, env: &[(&str, &Path)], extra: &[&str]) -> usize {
         let i = self.workers.len();
         let log = self.dir.path().join(format!("worker{i}.log"));
         let child = Command::new(bin())
             .args([
                 "worker",
                 "--devices",
-                "cpu",
+                devices,
                 "--poll",
                 "2",
                 "--coordinator",
@@ -328,6 +343,7 @@ impl Cluster {
             .arg(self.token_file())
             .args(self.tls_args())
             .args(extra)
+            .envs(env.iter().map(|(k, v)| (*k, *v)))
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).unwrap())
             .spawn()

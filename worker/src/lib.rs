@@ -12,6 +12,8 @@
 //! - [`execute`]: one run from lease to finish;
 //! - [`train_task`]: the compute side on a blocking thread;
 //! - [`dataset_cache`]: corpora by sha256;
+//! - [`kernel_sync`], [`kernel_scope`]: the fleet's kernel cache, fetched before a run and
+//!   fed after it, for the devices' scope;
 //! - [`backoff`]: retrying through coordinator outages.
 
 pub mod backoff;
@@ -20,6 +22,8 @@ pub mod error;
 pub mod execute;
 pub mod faults;
 pub mod health;
+pub mod kernel_scope;
+pub mod kernel_sync;
 pub mod memory;
 pub mod startup;
 pub mod stop;

@@ -27,6 +27,7 @@ use crate::dataset_cache::DatasetCache;
 use crate::error::{Result, WorkerError};
 use crate::execute::{RunContext, execute, release};
 use crate::health::DeviceHealth;
+use crate::kernel_sync::KernelSync;
 use crate::memory::CudaMemory;
 use crate::stop::{StopHandle, StopLevel, StopSignal, reached};
 
@@ -67,6 +68,9 @@ pub struct WorkerConfig {
     /// What nvidia-smi said each CUDA device offers, measured before the worker touched a
     /// GPU ([`CudaMemory::measure`]); `CudaMemory::default()` when not measured.
     pub cuda_memory: CudaMemory,
+    /// The folder GPU kernels are cached in ([`gptsweep_gpt::use_kernel_cache`]), shared
+    /// with the fleet through the coordinator ([`crate::kernel_sync`]); `None`: not shared.
+    pub kernel_dir: Option<PathBuf>,
 }
 
 /// Run slots per GPU when packing by memory (memory may allow fewer). Measured on an H100
@@ -170,6 +174,8 @@ struct Shared {
     busy: AtomicUsize,
     /// When the last run ended (or the worker started).
     idle_since: Mutex<Instant>,
+    /// The fleet's kernel cache, for GPU devices whose scope is known.
+    kernels: Option<KernelSync>,
 }
 
 impl Shared {
@@ -328,7 +334,9 @@ async fn device_loop(
         }
         let run_id = run.run;
         shared.busy.fetch_add(1, Ordering::SeqCst);
+        pull_kernels(&shared).await;
         let ended = execute(&ctx, run, device, stop.clone()).await;
+        push_kernels(&shared, run_id).await;
         shared.busy.fetch_sub(1, Ordering::SeqCst);
         *shared.idle_since.lock().expect("not poisoned") = Instant::now();
         match ended {
@@ -349,6 +357,41 @@ async fn device_loop(
             Err(e @ WorkerError::Refused { .. }) => return Err(e),
             Err(e) => tracing::error!(run = %run_id, "{e}"),
         }
+    }
+}
+
+/// Merges what the fleet compiled since the last look into the kernel folder, so the run
+/// about to start finds it. Never fails the run: a coordinator that cannot answer is a
+/// warning, and the run compiles what it lacks.
+async fn pull_kernels(shared: &Shared) {
+    let Some(k) = &shared.kernels else { return };
+    match k.pull(&shared.client).await {
+        Ok(p) if p.fetched > 0 => tracing::info!(
+            fetched = p.fetched,
+            merged = p.merged,
+            skipped = p.skipped,
+            "kernel cache: {} records from the fleet, {} new here",
+            p.fetched,
+            p.merged
+        ),
+        Ok(_) => {}
+        Err(e) => tracing::warn!("kernel cache: could not fetch the fleet's records: {e}"),
+    }
+}
+
+/// Uploads what this worker compiled and tuned that the fleet lacks, once a run ended.
+async fn push_kernels(shared: &Shared, run: gptsweep_api::RunId) {
+    let Some(k) = &shared.kernels else { return };
+    match k.push(&shared.client).await {
+        Ok(p) => tracing::info!(
+            run = %run,
+            compiled = p.sent,
+            stored = p.stored,
+            "kernel cache: {} records compiled or tuned here for run {run}, {} new to the fleet",
+            p.sent,
+            p.stored
+        ),
+        Err(e) => tracing::warn!("kernel cache: could not upload records: {e}"),
     }
 }
 
@@ -376,6 +419,20 @@ pub async fn run(config: WorkerConfig, stop: StopHandle) -> Result<Ended> {
     let channel = client::channel(&config.coordinator, config.tls_ca.as_ref())
         .map_err(WorkerError::Config)?;
     let stamp = Stamp::new(config.token.as_deref()).map_err(WorkerError::Config)?;
+    let kernels = match &config.kernel_dir {
+        None => None,
+        Some(dir) => match crate::kernel_scope::scope(&config.devices).await {
+            Ok(Some(scope)) => {
+                tracing::info!(%scope, "kernel cache: shared with the fleet");
+                Some(KernelSync::new(dir.clone(), scope))
+            }
+            Ok(None) => None,
+            Err(e) => {
+                tracing::warn!("kernel cache: not shared with the fleet ({e})");
+                None
+            }
+        },
+    };
     let shared = Arc::new(Shared {
         key: stamp.worker_slot(),
         client: client::workers(channel, stamp),
@@ -386,6 +443,7 @@ pub async fn run(config: WorkerConfig, stop: StopHandle) -> Result<Ended> {
         pack_by_memory: config.pack_by_memory,
         busy: AtomicUsize::new(0),
         idle_since: Mutex::new(Instant::now()),
+        kernels,
     });
     let signal = stop.subscribe();
     // The device loops live in a JoinSet so that leaving `run` ends them too (dropping the
@@ -393,6 +451,8 @@ pub async fn run(config: WorkerConfig, stop: StopHandle) -> Result<Ended> {
     let mut loops = tokio::task::JoinSet::new();
     let work = async {
         let reply = register(&shared).await?;
+        // A new node is warm from its first run.
+        pull_kernels(&shared).await;
         let ctx = RunContext {
             client: shared.client.clone(),
             cache: DatasetCache::new(config.cache_dir.clone()),

@@ -86,6 +86,26 @@ impl pb::clients_server::Clients for ClientsService {
         Ok(Response::new((&d).into()))
     }
 
+    async fn list_kernels(
+        &self,
+        _: Request<pb::ListKernelsRequest>,
+    ) -> Result<Response<pb::ListKernelsReply>, Status> {
+        let scopes = crate::store::kernels::scopes(&self.0.store.pool).await?;
+        Ok(Response::new(pb::ListKernelsReply {
+            scopes: scopes
+                .into_iter()
+                .map(|s| pb::KernelScope {
+                    scope: s.scope,
+                    records: s.records as u64,
+                    bytes: s.bytes as u64,
+                    last_stored_ms: s.last_stored_ms,
+                    workers: s.workers as u64,
+                })
+                .collect(),
+            limit_bytes: self.0.config.uploads.kernel_cache,
+        }))
+    }
+
     async fn list_workers(
         &self,
         _: Request<pb::ListWorkersRequest>,

@@ -17,8 +17,8 @@ use gptsweep_api::{Evaluation, LeaseId, Outcome, RunId, WorkerId, from_proto, to
 use super::{CHUNK, Coordinator};
 use crate::CoordinatorError;
 use crate::store::{
-    Deregister, DisableDevice, Finish, Heartbeat, Lease, RegisterWorker, Report, ResumedFrom,
-    SetCheckpoint, reads,
+    Deregister, DisableDevice, Finish, Heartbeat, Lease, PutKernelRecords, RegisterWorker, Report,
+    ResumedFrom, SetCheckpoint, reads,
 };
 use crate::worker_keys::MintedKey;
 
@@ -394,5 +394,49 @@ impl pb::workers_server::Workers for WorkersService {
         Ok(Response::new(Box::pin(chunks.map(|c| {
             c.map(|data| pb::Chunk { data }).map_err(Status::from)
         }))))
+    }
+
+    type FetchKernelsStream = Pin<Box<dyn Stream<Item = Result<pb::KernelRecord, Status>> + Send>>;
+
+    async fn fetch_kernels(
+        &self,
+        req: Request<pb::FetchKernelsRequest>,
+    ) -> Result<Response<Self::FetchKernelsStream>, Status> {
+        self.caller(&req)?;
+        let r = req.into_inner();
+        crate::kernels::check_scope(&r.scope)?;
+        Ok(Response::new(crate::kernels::records_stream(
+            self.0.store.pool.clone(),
+            r.scope,
+            r.after_seq,
+        )))
+    }
+
+    async fn put_kernels(
+        &self,
+        req: Request<tonic::Streaming<pb::KernelUpload>>,
+    ) -> Result<Response<pb::PutKernelsReply>, Status> {
+        let caller = self.caller(&req)?;
+        // Bounded like checkpoints: a few uploads at once, each at most MAX_PUT_BYTES.
+        let _slot = self.0.uploads.checkpoint_slot()?;
+        let received = crate::kernels::receive(req.into_inner()).await?;
+        let bytes: u64 = received.records.iter().map(|r| r.data.len() as u64).sum();
+        self.0.uploads.reserve.check("kernel records", bytes)?;
+        let outcome = self
+            .0
+            .store
+            .write(PutKernelRecords {
+                scope: received.scope,
+                worker: caller.get(),
+                records: received.records,
+                limit_bytes: self.0.config.uploads.kernel_cache,
+            })
+            .await?;
+        Ok(Response::new(pb::PutKernelsReply {
+            stored: outcome.stored,
+            known: outcome.known,
+            refused: received.refused,
+            refusal: received.refusal,
+        }))
     }
 }

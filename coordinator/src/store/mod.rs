@@ -10,6 +10,7 @@ pub mod census;
 mod column;
 mod health;
 pub mod identity;
+pub mod kernels;
 mod link;
 pub mod open;
 pub mod reads;

@@ -23,6 +23,21 @@ pub fn use_kernel_cache(dir: &Path) {
     let _ = dir;
 }
 
+/// What, besides the device and its driver, decides whether a cached kernel or autotune
+/// result is valid: this build (gptsweep's version, which fixes burn's and cubecl's) and the
+/// autotune level (a `minimal` result is not the `full` one). Part of the fleet kernel
+/// cache's scope; call it after [`use_kernel_cache`].
+pub fn kernel_build() -> String {
+    #[cfg(any(feature = "cuda", feature = "wgpu"))]
+    let level = gpu::autotune_level();
+    #[cfg(not(any(feature = "cuda", feature = "wgpu")))]
+    let level = "none";
+    format!(
+        "gptsweep {} (burn 0.21, cubecl 0.10), autotune {level}",
+        env!("CARGO_PKG_VERSION")
+    )
+}
+
 #[cfg(any(feature = "cuda", feature = "wgpu"))]
 mod gpu {
     use std::path::Path;
@@ -50,5 +65,10 @@ mod gpu {
             config.autotune.level = AutotuneLevel::Minimal;
         }
         *slot = Some(std::sync::Arc::new(config));
+    }
+
+    /// The autotune level in force, lowercase.
+    pub fn autotune_level() -> String {
+        format!("{:?}", CubeClRuntimeConfig::get().autotune.level).to_lowercase()
     }
 }

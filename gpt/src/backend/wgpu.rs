@@ -15,6 +15,14 @@ pub fn hardware(_cuda_found: bool) -> impl Iterator<Item = usize> {
     std::iter::empty()
 }
 
+/// The adapter and driver behind `wgpu:index`, for the fleet kernel cache's scope: its
+/// kernels and autotune results are valid for this adapter on this driver only. `None`
+/// without the wgpu feature or such an adapter.
+#[cfg(not(feature = "wgpu"))]
+pub fn identity(_index: usize) -> Option<String> {
+    None
+}
+
 #[cfg(not(feature = "wgpu"))]
 pub fn run<T: OnBackend>(index: usize, _task: T) -> Result<T::Output> {
     Err(GptError::Device {
@@ -61,6 +69,11 @@ mod with_wgpu {
         pub kind: AdapterKind,
         /// PCI vendor id (0x10de NVIDIA, 0x1002 AMD, 0x8086 Intel; 0x10005 Mesa).
         pub vendor: u32,
+        /// PCI device id (0 where the driver says none).
+        pub device_id: u32,
+        /// The graphics API and driver behind it, e.g. "Vulkan llvmpipe Mesa 22.3.6 (LLVM
+        /// 15.0.6)": what compiled kernels and autotune results are valid for, with the name.
+        pub driver: String,
         /// How burn names it.
         pub device: WgpuDevice,
     }
@@ -114,9 +127,13 @@ mod with_wgpu {
                 };
                 Some(WgpuAdapter {
                     index: 0,
+                    driver: format!("{:?} {} {}", info.backend, info.driver, info.driver_info)
+                        .trim()
+                        .to_string(),
                     name: info.name,
                     kind,
                     vendor: info.vendor,
+                    device_id: info.device,
                     device,
                 })
             })
@@ -126,6 +143,15 @@ mod with_wgpu {
             a.index = i;
         }
         found
+    }
+
+    /// The adapter and driver behind `wgpu:index` (see the stub without the feature).
+    pub fn identity(index: usize) -> Option<String> {
+        let a = wgpu_adapters().into_iter().find(|a| a.index == index)?;
+        Some(format!(
+            "{} [{:#06x}:{:#06x}] {}",
+            a.name, a.vendor, a.device_id, a.driver
+        ))
     }
 
     /// The adapter of `wgpu:index`, checked with a test computation.

@@ -13,6 +13,7 @@
 //!   checkpoint step an attempt was handed;
 //! - [`finishing`][]: the end of an attempt, and what follows for its run and sweep;
 //! - [`probe`][]: the health probe's write;
+//! - [`kernels`][]: records of the fleet's kernel cache, within its bound;
 //! - [`group`][]: what a group of writes applied together needs (runs apart, placeholders).
 //!
 //! The writes speak only SQL that SQLite and PostgreSQL share except where noted, and take
@@ -25,6 +26,7 @@ mod extend;
 mod finishing;
 mod group;
 mod handout;
+mod kernels;
 mod leases;
 mod probe;
 mod propose;
@@ -44,6 +46,7 @@ pub use delete::{Delete, Deleted};
 pub use extend::{Extend, Extended};
 pub use finishing::Finish;
 pub use handout::Lease;
+pub use kernels::{NewRecord, PutKernelRecords, PutKernelsOutcome};
 pub use leases::{ExpireLeases, GraceLeases, Heartbeat};
 pub use probe::Probe;
 pub use reports::{Report, SetCheckpoint};
