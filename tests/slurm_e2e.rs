@@ -98,10 +98,10 @@ impl Job {
 }
 
 impl Drop for Job {
+    /// Never panics (it may run while a failed assert unwinds): an ended job's scancel
+    /// error is expected, and dropped with the rest of its output.
     fn drop(&mut self) {
-        if !slurm::queued_tasks(&self.0).is_empty() {
-            let _ = std::process::Command::new("scancel").arg(&self.0).status();
-        }
+        let _ = std::process::Command::new("scancel").arg(&self.0).output();
     }
 }
 

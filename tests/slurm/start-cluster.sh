@@ -89,9 +89,9 @@ if cmp -s "$conf.new" "$conf"; then
 	rm "$conf.new"
 else
 	mv "$conf.new" "$conf"
-	# A daemon running on another configuration is restarted below.
+	# Daemons running on another configuration are stopped, and started again below.
 	scontrol shutdown >/dev/null 2>&1 || true
-	wait_for 10 bash -c '! scontrol ping | grep -q UP' || true
+	wait_for 10 bash -c '! scontrol ping | grep -q "is UP"' || true
 fi
 
 # --- slurmctld, then slurmd (named localhost, whatever the host name).
@@ -100,7 +100,15 @@ if ! scontrol ping 2>/dev/null | grep -q "is UP"; then
 	wait_for 20 bash -c 'scontrol ping | grep -q "is UP"' ||
 		die "slurmctld does not answer: $(tail -20 "$dir/slurmctld.log" 2>/dev/null)"
 fi
-if ! pgrep -x slurmd >/dev/null; then
+# The slurmd of the pid file, if it runs (a zombie, left by a parent that never reaps, does
+# not: hence no pgrep).
+slurmd_runs() {
+	local pid state
+	pid=$(cat "$dir/slurmd.pid" 2>/dev/null) && [[ -n $pid ]] || return 1
+	state=$(ps -o stat= -p "$pid") || return 1
+	[[ $state != Z* ]]
+}
+if ! slurmd_runs; then
 	slurmd -N localhost
 fi
 node_idle() { [[ $(sinfo -h -n localhost -o %T) == idle ]]; }
