@@ -8,12 +8,14 @@ use std::path::Path;
 use std::process::{Command, Output};
 use std::time::Duration;
 
-use super::{output_within, wait_until};
+use super::output_within;
 
 /// How long one Slurm command may take; the controller answers in milliseconds.
 const COMMAND_DEADLINE: Duration = Duration::from_secs(30);
 
-/// Whether a Slurm cluster answers here with an idle or busy node; says why not when not.
+/// Whether a Slurm cluster answers here with a node up: idle, or busy with other jobs
+/// (a test's tasks then wait in the queue, and it fails if they do not start in time);
+/// says why not when not.
 pub fn available() -> bool {
     let why = match Command::new("sinfo").args(["-h", "-o", "%T"]).output() {
         Err(e) => format!("sinfo cannot run ({e}): install slurmctld, slurmd and munge"),
@@ -23,10 +25,13 @@ pub fn available() -> bool {
         ),
         Ok(out) => {
             let states = String::from_utf8_lossy(&out.stdout).to_string();
-            if states.lines().any(|s| s == "idle" || s == "mixed") {
+            if states
+                .lines()
+                .any(|s| ["idle", "mixed", "allocated"].contains(&s))
+            {
                 return true;
             }
-            format!("no node of the Slurm cluster is idle: sinfo says {states:?}")
+            format!("no node of the Slurm cluster is up: sinfo says {states:?}")
         }
     };
     assert!(
@@ -102,16 +107,24 @@ pub fn wait_until_gone(job: &str, within: Duration, logs: impl Fn() -> String) {
     }
 }
 
-/// Waits up to `within` until every task of `job` runs (its array expanded to `tasks`).
+/// Waits up to `within` until every task of `job` runs (its array expanded to `tasks`);
+/// the failure shows the whole queue and the node (a job left by an earlier test may hold
+/// the CPUs).
 pub fn wait_until_running(job: &str, tasks: usize, within: Duration) {
-    wait_until(
-        &format!("{tasks} tasks of job {job} to run"),
-        within,
-        || {
-            let q = queued_tasks(job);
-            (q.len() == tasks && q.iter().all(|t| t.ends_with(" RUNNING"))).then_some(())
-        },
-    );
+    let start = std::time::Instant::now();
+    loop {
+        let q = queued_tasks(job);
+        if q.len() == tasks && q.iter().all(|t| t.ends_with(" RUNNING")) {
+            return;
+        }
+        assert!(
+            start.elapsed() < within,
+            "{tasks} tasks of job {job} not all running after {within:?}: {q:?}\nsqueue:\n{}\nsinfo:\n{}",
+            run(Command::new("squeue").args(["-o", "%i %j %u %T %R"])),
+            run(Command::new("sinfo").args(["-N", "-l"])),
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
 }
 
 /// `scancel --batch --signal=TERM JOB`: SIGTERM to each task's batch shell, nothing after.
