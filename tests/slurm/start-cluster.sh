@@ -3,7 +3,7 @@
 # slurmd (Debian's munge, slurmctld and slurmd packages) started by hand, no systemd. Run as
 # root; it writes /etc/slurm/slurm.conf (so sbatch, squeue and sinfo find it with no
 # environment) and refuses to replace one it did not write. Idempotent: daemons already
-# answering are left running. It returns once `sinfo` shows the node idle.
+# answering are left running. It returns once `sinfo` shows the node up (idle at first).
 #
 #   tests/slurm/start-cluster.sh && cargo test --workspace --test slurm_e2e
 #
@@ -104,18 +104,21 @@ fi
 # not: hence no pgrep).
 slurmd_runs() {
 	local pid state
-	pid=$(cat "$dir/slurmd.pid" 2>/dev/null) && [[ -n $pid ]] || return 1
-	state=$(ps -o stat= -p "$pid") || return 1
-	[[ $state != Z* ]]
+	pid=$(cat "$dir/slurmd.pid" 2>/dev/null) || return 1
+	[[ -n $pid ]] || return 1
+	# /proc/PID/stat: "PID (COMM) STATE ..."; no procps on a minimal Debian.
+	state=$(sed -n 's/^.*) \(.\).*/\1/p' "/proc/$pid/stat" 2>/dev/null) || return 1
+	[[ -n $state && $state != Z ]]
 }
 if ! slurmd_runs; then
 	slurmd -N localhost
 fi
-node_idle() { [[ $(sinfo -h -n localhost -o %T) == idle ]]; }
-if ! wait_for 30 node_idle; then
+# Up: idle, or running jobs already (a second call while a test runs).
+node_up() { [[ $(sinfo -h -n localhost -o %T) =~ ^(idle|mixed|allocated)$ ]]; }
+if ! wait_for 30 node_up; then
 	# A node left down or drained by an earlier run comes back.
 	scontrol update NodeName=localhost State=RESUME >/dev/null 2>&1 || true
-	wait_for 10 node_idle ||
-		die "node localhost is not idle: $(sinfo -N -l 2>&1); slurmd log: $(tail -20 "$dir/slurmd.log" 2>/dev/null)"
+	wait_for 10 node_up ||
+		die "node localhost is not up: $(sinfo -N -l 2>&1); slurmd log: $(tail -20 "$dir/slurmd.log" 2>/dev/null)"
 fi
 sinfo
