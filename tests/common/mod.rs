@@ -1,6 +1,6 @@
 //! Helpers for end-to-end tests of the real `gptsweep` binary: a [`Cluster`] of
 //! coordinator, workers and CLI, the [`TinySweep`] file they train, throwaway TLS
-//! certificates, and small readers of the CLI's JSON.
+//! certificates, a Slurm cluster's commands, and small readers of the CLI's JSON.
 //!
 //! Each test binary uses a part of this module, hence `dead_code` is allowed here.
 
@@ -12,6 +12,7 @@ pub mod http;
 pub mod postgres;
 mod process;
 pub mod python;
+pub mod slurm;
 mod tiny_sweep;
 
 use std::path::Path;
@@ -21,7 +22,11 @@ use serde_json::Value;
 
 // As with `dead_code` above: a test binary that uses neither would call these unused.
 #[allow(unused_imports)]
-pub use {cluster::Cluster, process::output_within, tiny_sweep::TinySweep};
+pub use {
+    cluster::Cluster,
+    process::{output_within, panic_lines},
+    tiny_sweep::TinySweep,
+};
 
 /// The binary under test.
 pub fn bin() -> &'static str {
