@@ -111,6 +111,8 @@ pub async fn run(args: Args, output: OutputMode) -> anyhow::Result<()> {
         pack_by_memory: false,
         device_memory: None,
         cuda_memory: Default::default(),
+        slot_processes: gptsweep_worker::slot_process::SlotMode::Auto,
+        log_json: false,
     };
     let worker = tokio::spawn(gptsweep_worker::run(worker_config, wstop.clone()));
     if let Some(d) = dashboard {

@@ -11,6 +11,7 @@
 //! - [`faults`]: whose fault a failed run is (the run's, or the worker's environment);
 //! - [`execute`]: one run from lease to finish;
 //! - [`train_task`]: the compute side on a blocking thread;
+//! - [`slot_process`]: the same, in a child process (slots as processes);
 //! - [`dataset_cache`]: corpora by sha256;
 //! - [`backoff`]: retrying through coordinator outages.
 
@@ -21,6 +22,7 @@ pub mod execute;
 pub mod faults;
 pub mod health;
 pub mod memory;
+pub mod slot_process;
 pub mod startup;
 pub mod stop;
 pub mod train_task;

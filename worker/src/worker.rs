@@ -5,7 +5,8 @@
 //! [`WorkerSlot`], shared by all its clones).
 //!
 //! Each device runs `runs_per_device` slots, each its own lease loop (packing small runs
-//! onto one device). Its lifecycle: a stop ([`crate::stop`]) drains it (no new work, running runs handed
+//! onto one device), training on a thread of the worker or in a child process of its own
+//! ([`crate::slot_process`], by [`WorkerConfig::slot_processes`]). Its lifecycle: a stop ([`crate::stop`]) drains it (no new work, running runs handed
 //! back at their next step, then it deregisters) within `drain_timeout`; `idle_exit` drains
 //! it after that long without work; a device whose runs fail `max_consecutive_failures`
 //! times in a row stops taking work, and a worker with no device left leaves.
@@ -28,6 +29,7 @@ use crate::error::{Result, WorkerError};
 use crate::execute::{RunContext, execute, release};
 use crate::health::DeviceHealth;
 use crate::memory::CudaMemory;
+use crate::slot_process::{SlotMode, SlotProcess};
 use crate::stop::{StopHandle, StopLevel, StopSignal, reached};
 
 /// Settings of a worker.
@@ -67,6 +69,10 @@ pub struct WorkerConfig {
     /// What nvidia-smi said each CUDA device offers, measured before the worker touched a
     /// GPU ([`CudaMemory::measure`]); `CudaMemory::default()` when not measured.
     pub cuda_memory: CudaMemory,
+    /// Whether slots train in child processes ([`SlotMode`]).
+    pub slot_processes: SlotMode,
+    /// Whether slot processes log JSON lines (as the worker does, `--log-format json`).
+    pub log_json: bool,
 }
 
 /// Run slots per GPU when packing by memory (memory may allow fewer). Measured on an H100
@@ -397,6 +403,7 @@ pub async fn run(config: WorkerConfig, stop: StopHandle) -> Result<Ended> {
             client: shared.client.clone(),
             cache: DatasetCache::new(config.cache_dir.clone()),
             heartbeat: Duration::from_millis(reply.heartbeat_interval_ms.max(100)),
+            slot: None,
         };
         for d in &config.devices {
             let health = Arc::new(DeviceHealth::new(config.max_consecutive_failures));
@@ -405,6 +412,17 @@ pub async fn run(config: WorkerConfig, stop: StopHandle) -> Result<Ended> {
             } else {
                 config.runs_per_device.max(1)
             };
+            let mut ctx = ctx.clone();
+            if config.slot_processes.processes(*d, slots) {
+                let exe = std::env::current_exe().map_err(|e| {
+                    WorkerError::Config(format!("cannot find this binary for slot processes: {e}"))
+                })?;
+                tracing::info!(device = %d, slots, "slots train in processes of their own");
+                ctx.slot = Some(SlotProcess {
+                    exe,
+                    log_json: config.log_json,
+                });
+            }
             for _ in 0..slots {
                 loops.spawn(device_loop(
                     shared.clone(),
