@@ -3,7 +3,8 @@
 //! worker. A sweep trains to completion with exact evaluations while the children are
 //! visible; a SIGTERM drains every child and a second worker resumes their runs with no
 //! step trained twice; a child killed fails its run only (the other slot's run finishes,
-//! the worker keeps taking work), and a worker killed leaves no child behind.
+//! the worker keeps taking work), and a worker killed (or aborted by a second signal)
+//! leaves no child behind.
 
 mod common;
 
@@ -27,9 +28,7 @@ fn slot_process(pid: u32) -> Option<(u32, bool)> {
         return None;
     }
     let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
-    let child = cmdline
-        .split(|b| *b == 0)
-        .any(|arg| arg == b"slot-child");
+    let child = cmdline.split(|b| *b == 0).any(|arg| arg == b"slot-child");
     Some((ppid, child))
 }
 
@@ -67,7 +66,8 @@ fn wait_for_children(c: &Cluster, w: usize, n: usize) -> Vec<u32> {
 
 /// The runs of `sweep`, by id.
 fn runs(c: &Cluster, sweep: &str) -> Vec<String> {
-    let mut ids: Vec<String> = c.json(&["top", sweep, "-n", "0"])
+    let mut ids: Vec<String> = c
+        .json(&["top", sweep, "-n", "0"])
         .as_array()
         .unwrap()
         .iter()
@@ -135,7 +135,11 @@ fn process_slots_train_a_sweep_to_completion_in_child_processes() {
         || still_running(&children).is_empty().then_some(()),
     );
     let workers = c.json(&["workers"]);
-    assert_eq!(workers.as_array().unwrap().len(), 1, "one worker: {workers}");
+    assert_eq!(
+        workers.as_array().unwrap().len(),
+        1,
+        "one worker: {workers}"
+    );
 }
 
 /// The step a preempted attempt's reason says it stopped at.
@@ -263,6 +267,19 @@ fn a_killed_child_fails_its_run_only_and_a_killed_worker_leaves_no_child_behind(
     c.kill_worker(w);
     wait_until(
         "the killed worker's slot processes to exit",
+        Duration::from_secs(5),
+        || still_running(&children).is_empty().then_some(()),
+    );
+
+    // A second signal exits at once (no drain): the children are ended, not left training.
+    let w = c.add_worker_with(&PROCESS_SLOTS);
+    let children = wait_for_children(&c, w, 2);
+    c.signal_worker(w, "TERM");
+    c.signal_worker(w, "TERM");
+    let status = c.wait_worker(w, Duration::from_secs(30));
+    assert!(!status.success(), "a second signal is an abort: {status}");
+    wait_until(
+        "the aborted worker's slot processes to exit",
         Duration::from_secs(5),
         || still_running(&children).is_empty().then_some(()),
     );

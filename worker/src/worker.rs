@@ -80,7 +80,9 @@ pub struct WorkerConfig {
 /// launch path (burn's fusion and cubecl's runtime take a device's operations one at a
 /// time), so a small run leaves the GPU ~80% idle and still more runs do not fill it:
 /// aggregate tokens/s +8% at 2 slots in one lease and +0% in the next, flat to 8, half at
-/// 16. Separate worker processes do fill it (2.5x with 4, "Packing with processes").
+/// 16. Separate worker processes do fill it (2.5x with 4, "Packing with processes"); the
+/// slots of a GPU are processes by default ([`crate::slot_process`]), but more of them have
+/// not been measured yet, so auto stays at 2.
 pub const GPU_AUTO_SLOTS: usize = 2;
 
 /// Most slots the CPU gets when packing by memory.

@@ -173,7 +173,9 @@ fn train(
         });
         let result = std::panic::catch_unwind(AssertUnwindSafe(|| train_blocking(device, task)));
         // The task (and with it the sender) is gone: the writer ends once it has sent all.
-        let written = writer.join().unwrap_or_else(|_| Err("the writer panicked".into()));
+        let written = writer
+            .join()
+            .unwrap_or_else(|_| Err("the writer panicked".into()));
         (result, written)
     });
     match result {

@@ -54,7 +54,8 @@ pub enum FrameError {
 
 /// Writes one frame of `tag` and `payload` to `w` and flushes it.
 pub fn write_frame(w: &mut impl Write, tag: u8, payload: &[u8]) -> Result<(), FrameError> {
-    let len = u32::try_from(payload.len()).map_err(|_| FrameError::TooLarge(payload.len() as u64))?;
+    let len =
+        u32::try_from(payload.len()).map_err(|_| FrameError::TooLarge(payload.len() as u64))?;
     let mut header = [0u8; HEADER_BYTES];
     header[0] = tag;
     header[1..].copy_from_slice(&len.to_be_bytes());
@@ -130,7 +131,10 @@ mod tests {
         assert_eq!((f.tag, f.payload), (2, binary));
         let f = read_frame(&mut r).unwrap().unwrap();
         assert_eq!((f.tag, f.payload.len()), (3, 0));
-        assert!(read_frame(&mut r).unwrap().is_none(), "ended between frames");
+        assert!(
+            read_frame(&mut r).unwrap().is_none(),
+            "ended between frames"
+        );
     }
 
     #[test]

@@ -180,7 +180,10 @@ impl ToChild {
             PREEMPT => Ok(Self::Preempt),
             ANSWERED => match step("answered", &frame.payload)? {
                 (s, []) => Ok(Self::Answered(s)),
-                _ => Err(format!("an answered frame of {} bytes", frame.payload.len())),
+                _ => Err(format!(
+                    "an answered frame of {} bytes",
+                    frame.payload.len()
+                )),
             },
             tag => Err(format!("an unknown frame to a slot process (tag {tag})")),
         }
@@ -260,7 +263,10 @@ mod tests {
             payload: b"{not json".to_vec(),
         };
         assert!(ToParent::decode(garbled).unwrap_err().contains("garbled"));
-        assert!(ToParent::decode(ToChild::Stop.encode()).is_err(), "wrong way");
+        assert!(
+            ToParent::decode(ToChild::Stop.encode()).is_err(),
+            "wrong way"
+        );
         assert!(ToChild::decode(failed_frame()).is_err(), "wrong way");
     }
 

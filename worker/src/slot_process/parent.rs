@@ -249,7 +249,10 @@ mod tests {
         .encode();
         write_frame(&mut bytes, f.tag, &f.payload).unwrap();
         let (last, garbled) = relay(bytes.as_slice(), &tx);
-        assert!(last.is_none() && garbled.is_none(), "ended, without an outcome");
+        assert!(
+            last.is_none() && garbled.is_none(),
+            "ended, without an outcome"
+        );
         assert!(matches!(
             rx.try_recv(),
             Ok(Progress::Checkpoint { step: 5, .. })
