@@ -32,6 +32,12 @@ fn slot_process(pid: u32) -> Option<(u32, bool)> {
     Some((ppid, child))
 }
 
+/// The process group of `pid`, from /proc.
+fn process_group(pid: u32) -> Option<u32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat.rsplit_once(')')?.1.split_whitespace().nth(2)?.parse().ok()
+}
+
 /// The live slot processes whose parent is `parent`.
 fn slot_children(parent: u32) -> Vec<u32> {
     let mut pids: Vec<u32> = std::fs::read_dir("/proc")
@@ -110,17 +116,26 @@ fn process_slots_train_a_sweep_to_completion_in_child_processes() {
     c.submit(
         &TinySweep::new("procs")
             .grid("seed", &[1, 2])
-            .max_iters(1500)
+            .max_iters(3000)
             .eval_interval(100)
             .samples(1, 10),
     );
     let w = c.add_worker_with(&PROCESS_SLOTS);
     let children = wait_for_children(&c, w, 2);
+    let exe = |pid: u32| std::fs::read_link(format!("/proc/{pid}/exe")).ok();
+    for child in &children {
+        assert_eq!(exe(*child), exe(c.worker_pid(w)), "the worker's own binary");
+        assert_eq!(
+            process_group(*child),
+            Some(*child),
+            "a process group of its own: a signal to the worker's group does not reach it"
+        );
+    }
     let status = c.json(&["status", "procs", "--watch"]);
     assert_eq!(status["runs"]["finished"], 2, "{}", c.logs());
     for run in runs(&c, "procs") {
         let show = c.json(&["show", &run]);
-        assert_eq!(eval_steps(&show), every(100, 1500), "{show}");
+        assert_eq!(eval_steps(&show), every(100, 3000), "{show}");
         assert_eq!(states(&show), ["finished"], "{show}");
         assert_eq!(show["samples"].as_array().unwrap().len(), 1, "{show}");
     }
