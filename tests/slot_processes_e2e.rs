@@ -35,7 +35,12 @@ fn slot_process(pid: u32) -> Option<(u32, bool)> {
 /// The process group of `pid`, from /proc.
 fn process_group(pid: u32) -> Option<u32> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    stat.rsplit_once(')')?.1.split_whitespace().nth(2)?.parse().ok()
+    stat.rsplit_once(')')?
+        .1
+        .split_whitespace()
+        .nth(2)?
+        .parse()
+        .ok()
 }
 
 /// The live slot processes whose parent is `parent`.

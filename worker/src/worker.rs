@@ -126,6 +126,16 @@ fn device_memories(config: &WorkerConfig) -> Vec<Option<u64>> {
         .map(
             |d| match memory_of(*d, config.device_memory, &config.cuda_memory) {
                 Ok(bytes) => {
+                    // Measured on a GPU whose slots are processes: each holds a context.
+                    let slots = slots_of(config, *d);
+                    let bytes = if config.device_memory.is_none()
+                        && matches!(d, DeviceSpec::Cuda(_))
+                        && config.slot_processes.processes(*d, slots)
+                    {
+                        crate::memory::less_slot_contexts(bytes, slots)
+                    } else {
+                        bytes
+                    };
                     tracing::info!(
                         "{d}: {:.1} GiB for runs{}",
                         bytes as f64 / (1u64 << 30) as f64,
@@ -151,6 +161,15 @@ fn device_memories(config: &WorkerConfig) -> Vec<Option<u64>> {
         );
     }
     memories
+}
+
+/// The slots of `device` under `config`.
+fn slots_of(config: &WorkerConfig, device: DeviceSpec) -> usize {
+    if config.pack_by_memory {
+        auto_slots(device)
+    } else {
+        config.runs_per_device.max(1)
+    }
 }
 
 /// How a worker ended without an error.
@@ -409,11 +428,7 @@ pub async fn run(config: WorkerConfig, stop: StopHandle) -> Result<Ended> {
         };
         for d in &config.devices {
             let health = Arc::new(DeviceHealth::new(config.max_consecutive_failures));
-            let slots = if config.pack_by_memory {
-                auto_slots(*d)
-            } else {
-                config.runs_per_device.max(1)
-            };
+            let slots = slots_of(&config, *d);
             let mut ctx = ctx.clone();
             if config.slot_processes.processes(*d, slots) {
                 let exe = std::env::current_exe().map_err(|e| {

@@ -2,7 +2,9 @@
 //! worker sends the run (its task, then the checkpoint to resume, raw) and, while it
 //! trains, control words (stop, hand back, an evaluation answered); the child sends each
 //! evaluation, each checkpoint (raw bytes after its step) and, last, the run's output or
-//! why it failed. Structured parts are JSON. Decoding never panics: a frame that is not a
+//! why it failed. Structured parts are JSON (which has no NaN or infinity: the trainer never
+//! reports one, a non-finite loss being a divergence, and one would arrive as a garbled
+//! frame, failing the run, not the worker). Decoding never panics: a frame that is not a
 //! message of its direction is an error naming its tag.
 
 use std::path::PathBuf;
