@@ -304,3 +304,41 @@ fn a_killed_child_fails_its_run_only_and_a_killed_worker_leaves_no_child_behind(
         || still_running(&children).is_empty().then_some(()),
     );
 }
+
+#[test]
+fn a_process_slot_trains_a_fetched_corpus_and_stops_at_a_rung_when_told() {
+    // As sweep_e2e's early termination, in a process slot: the child waits for the answer
+    // to each evaluation (forwarded by the worker) and stops right at the rung; its corpus
+    // is the file the worker fetched into its cache.
+    let mut c = Cluster::start(0, 10.0);
+    c.write("corpus.txt", &common::shakespeare(40_000));
+    let asha = TinySweep::new("asha")
+        .dataset("corpus.txt")
+        .grid("lr", &[0.01, 0.0003, 0.0001, 0.00001])
+        .train("n_embd", 32)
+        .train("block_size", 32)
+        .train("batch_size", 16)
+        .max_iters(40)
+        .eval_interval(10)
+        .hyperband(1, 3)
+        .no_samples();
+    assert_eq!(c.submit(&asha)["runs"], 4);
+    let w = c.add_worker_with(&["--runs-per-device", "1", "--slot-processes", "always"]);
+    let status = c.json(&["status", "asha", "--watch"]);
+    assert_eq!(status["state"], "finished", "{}", c.logs());
+    let top = c.json(&["top", "asha", "-n", "0"]);
+    let rows = top.as_array().unwrap();
+    assert_eq!(rows[0]["state"], "finished", "{top}");
+    let best = rows[0]["run"].as_i64().unwrap().to_string();
+    assert_eq!(eval_steps(&c.json(&["show", &best])), every(10, 40));
+    for row in &rows[1..] {
+        assert_eq!(row["state"], "stopped", "{top}");
+        let show = c.json(&["show", &row["run"].as_i64().unwrap().to_string()]);
+        assert_eq!(eval_steps(&show), [10], "trained on past the rung: {show}");
+    }
+    assert!(
+        c.worker_log(w).contains("slots train in processes"),
+        "{}",
+        c.worker_log(w)
+    );
+}
