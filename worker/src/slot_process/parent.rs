@@ -53,6 +53,8 @@ pub fn train_in_child(
         // Its own process group: a Ctrl-C or a SIGTERM to the worker's group reaches the
         // worker, which drains its children; it does not kill them mid-step.
         .process_group(0);
+    // Spawned from this blocking thread, which lives until the child is reaped: the child's
+    // PR_SET_PDEATHSIG fires when the thread that started it ends, i.e. only with the worker.
     let mut child = command.spawn().map_err(|e| {
         (
             Fault::Worker,
