@@ -114,6 +114,8 @@ pub async fn run(args: Args, output: OutputMode) -> anyhow::Result<()> {
         // The coordinator is this process's own: the machine's kernel folder already is all
         // it could share.
         kernel_dir: None,
+        slot_processes: gptsweep_worker::slot_process::SlotMode::Auto,
+        log_json: false,
     };
     let worker = tokio::spawn(gptsweep_worker::run(worker_config, wstop.clone()));
     if let Some(d) = dashboard {

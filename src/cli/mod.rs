@@ -22,6 +22,7 @@ mod run_checkpoint;
 mod sample;
 mod samples;
 mod show;
+mod slot_child;
 mod status;
 mod submit;
 mod sweeps;
@@ -102,6 +103,9 @@ pub enum Command {
     Importance(importance::Args),
     /// More runs for a random or tpe sweep, from every result so far.
     Extend(extend::Args),
+    /// One run of a worker's slot, in a process of its own (started by `gptsweep worker`).
+    #[command(hide = true)]
+    SlotChild(slot_child::Args),
 }
 
 /// The coordinator's gRPC threads: one fewer than the machine's cores, at least one
@@ -149,6 +153,10 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     }
     match cli.command {
         Command::Train(args) => train::run(*args, cli.output),
+        Command::SlotChild(args) => {
+            logging::init("info", args.log_format);
+            slot_child::run(args)
+        }
         Command::Sample(args) if args.run.is_none() => sample::run(args, cli.output),
         Command::Coordinator(args) => {
             logging::init("info", args.log_format);

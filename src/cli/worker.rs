@@ -6,6 +6,7 @@ use std::time::Duration;
 use gptsweep_gpt::{DeviceSpec, detect_devices};
 use gptsweep_proto::tls::PemCertificates;
 use gptsweep_worker::memory::CudaMemory;
+use gptsweep_worker::slot_process::SlotMode;
 use gptsweep_worker::{Ended, StopHandle, StopLevel, WorkerConfig};
 
 use super::bad_input::{BadInput, ensure};
@@ -44,10 +45,17 @@ pub struct Args {
     /// Runs trained at once on each device: a number, or auto (as many as fit the device's
     /// memory by each run's training-memory estimate, at most 2 on a GPU and one per core on
     /// the CPU; NVIDIA GPUs are measured with nvidia-smi at start: their free memory). On a
-    /// GPU, runs of one worker share its launch path: more than 2 gained nothing measured;
-    /// start 2-4 workers per GPU instead (measured 2-2.5x the tokens/s of one).
+    /// GPU, several slots train in processes of their own (--slot-processes): threads of one
+    /// process share its launch path and leave the GPU mostly idle.
     #[arg(long, default_value = "1")]
     pub runs_per_device: String,
+    /// Where each slot's run trains: auto (in a child process of its own, with its own
+    /// device context, when a GPU has two or more slots; on a thread of the worker on the
+    /// CPU and for one slot), always (processes, the CPU too), or never (threads). Either
+    /// way the worker is one worker: its drain, faults and leases cover every slot; a child
+    /// that crashes fails its run only.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub slot_processes: SlotProcesses,
     /// Memory runs may use on each device when packing (e.g. 20GiB, 512MB) [the machine's
     /// RAM for the CPU; for NVIDIA GPUs what nvidia-smi says is free at start; else
     /// unknown: one run at a time].
@@ -57,6 +65,27 @@ pub struct Args {
     /// fleet's (the coordinator's kernel cache) before a run nor upload this node's after.
     #[arg(long)]
     pub no_fleet_kernels: bool,
+}
+
+/// `--slot-processes`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SlotProcesses {
+    /// Processes for two or more slots on a GPU; threads otherwise.
+    Auto,
+    /// Always processes.
+    Always,
+    /// Always threads.
+    Never,
+}
+
+impl From<SlotProcesses> for SlotMode {
+    fn from(p: SlotProcesses) -> Self {
+        match p {
+            SlotProcesses::Auto => Self::Auto,
+            SlotProcesses::Always => Self::Always,
+            SlotProcesses::Never => Self::Never,
+        }
+    }
 }
 
 /// `--runs-per-device`: a count (1 to 64), or `None` for auto.
@@ -157,6 +186,8 @@ pub fn config(
             .transpose()?,
         cuda_memory: CudaMemory::default(),
         kernel_dir: (!args.no_fleet_kernels).then(kernel_cache_dir),
+        slot_processes: args.slot_processes.into(),
+        log_json: args.log_format == super::logging::LogFormat::Json,
     })
 }
 

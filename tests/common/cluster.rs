@@ -305,6 +305,11 @@ impl Cluster {
         self.workers[i].wait_for_exit(timeout)
     }
 
+    /// Worker `i`'s process id.
+    pub fn worker_pid(&self, i: usize) -> u32 {
+        self.workers[i].id()
+    }
+
     /// Worker `i`'s cache directory.
     pub fn cache_dir(&self, i: usize) -> PathBuf {
         self.dir.path().join(format!("cache{i}"))

@@ -29,6 +29,17 @@ impl DatasetCache {
         Self { dir }
     }
 
+    /// Where the text of the corpus with `sha256` is cached (once [`Self::corpus`] fetched
+    /// it; built-in corpora are not).
+    pub fn text_path(&self, sha256: &str) -> PathBuf {
+        self.dir.join(format!("{sha256}.txt"))
+    }
+
+    /// Where tokens of slow tokenizers are cached.
+    pub fn tokens_dir(&self) -> PathBuf {
+        self.dir.join("tokens")
+    }
+
     /// The corpus `name` with `sha256`, from the binary, the cache, or the coordinator,
     /// tokenised with `kind`.
     pub async fn corpus(
@@ -46,7 +57,7 @@ impl DatasetCache {
         let bytes = if builtin {
             None
         } else {
-            let path = self.dir.join(format!("{sha256}.txt"));
+            let path = self.text_path(sha256);
             let bytes = match std::fs::read(&path) {
                 Ok(b) if hex::encode(Sha256::digest(&b)) == sha256 => b,
                 _ => {
@@ -86,7 +97,7 @@ impl DatasetCache {
         };
         // Tokenising is CPU work (up to seconds for BPE on a large corpus): off the
         // runtime's threads.
-        let (tokens, name_owned) = (self.dir.join("tokens"), name.to_string());
+        let (tokens, name_owned) = (self.tokens_dir(), name.to_string());
         let corpus = tokio::task::spawn_blocking(move || match bytes {
             None => Corpus::load(&name_owned, kind, Some(&tokens)),
             Some(bytes) => Corpus::from_bytes(&name_owned, &bytes, kind, Some(&tokens)),

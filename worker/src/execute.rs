@@ -1,5 +1,6 @@
 //! One leased run, from lease to finish: fetch the corpus (and the checkpoint to resume,
-//! if the lease names one), start training on a blocking thread, stream each evaluation to
+//! if the lease names one), start training on a blocking thread (there, or in a slot
+//! process that thread drives: [`crate::slot_process`]), stream each evaluation to
 //! the coordinator as it happens and upload the checkpoint taken after it, keep the lease
 //! alive with heartbeats, obey a stop, and report the outcome. Reports and checkpoints that
 //! cannot be delivered (coordinator down) are held and sent again; a lost lease abandons
@@ -22,6 +23,9 @@ use crate::backoff::{Backoff, retry_within, transient};
 use crate::dataset_cache::DatasetCache;
 use crate::error::{Result, WorkerError};
 use crate::faults::{self, Fault};
+use crate::slot_process::SlotProcess;
+use crate::slot_process::message::CorpusSource;
+use crate::slot_process::parent::train_in_child;
 use crate::stop::{StopLevel, StopSignal, reached};
 use crate::train_task::{Answered, Progress, RunOutput, RunTask, train_blocking};
 
@@ -48,6 +52,8 @@ pub struct RunContext {
     pub cache: DatasetCache,
     /// Interval between heartbeats.
     pub heartbeat: Duration,
+    /// Train in a child process started so; on a thread of the worker when `None`.
+    pub slot: Option<SlotProcess>,
 }
 
 enum Heard {
@@ -201,6 +207,16 @@ pub async fn execute(
     };
     let from = resume.as_ref().map(|c| c.meta.step).unwrap_or(0);
     tracing::info!(run = %run.run, sweep = %run.sweep, %device, attempt = run.attempt, from_step = from, "training");
+    let child = ctx.slot.clone().map(|slot| {
+        let source = CorpusSource {
+            name: run.dataset_name.clone(),
+            sha256: run.dataset_sha256.clone(),
+            text: (!run.dataset_builtin).then(|| ctx.cache.text_path(&run.dataset_sha256)),
+            tokenizer: hp.tokenizer,
+            tokens: ctx.cache.tokens_dir(),
+        };
+        (slot, source)
+    });
     let (tx, mut rx) = mpsc::unbounded_channel();
     let stop = Arc::new(AtomicBool::new(false));
     let preempt = Arc::new(AtomicBool::new(false));
@@ -216,7 +232,10 @@ pub async fn execute(
         answered: answered.clone(),
         answer_within: ctx.heartbeat.min(ANSWER_WITHIN),
     };
-    let handle = tokio::task::spawn_blocking(move || train_blocking(device, task));
+    let handle = tokio::task::spawn_blocking(move || match child {
+        Some((slot, corpus)) => train_in_child(&slot, device, task, corpus),
+        None => train_blocking(device, task).map_err(|e| (faults::of_gpt(&e), e.to_string())),
+    });
 
     let mut pending: Vec<Evaluation> = Vec::new();
     let mut pending_ckpt: Option<(u64, Vec<u8>)> = None;
@@ -280,7 +299,7 @@ pub async fn execute(
         }
     }
     let result = match handle.await {
-        Ok(r) => r.map_err(|e| (faults::of_gpt(&e), e.to_string())),
+        Ok(r) => r,
         Err(join) => {
             let message = panic_message(join);
             Err((
@@ -371,13 +390,18 @@ pub async fn execute(
 /// The text of a panic on the training thread.
 fn panic_message(join: tokio::task::JoinError) -> String {
     match join.try_into_panic() {
-        Ok(panic) => panic
-            .downcast_ref::<String>()
-            .cloned()
-            .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
-            .unwrap_or_else(|| "unknown panic".into()),
+        Ok(panic) => panic_text(panic.as_ref()),
         Err(e) => e.to_string(),
     }
+}
+
+/// The text of a panic's payload.
+pub fn panic_text(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_else(|| "unknown panic".into())
 }
 
 /// Ends the attempt as failed: the run's fault (`failed`, counted) or the worker's

@@ -11,6 +11,7 @@
 //! - [`faults`]: whose fault a failed run is (the run's, or the worker's environment);
 //! - [`execute`]: one run from lease to finish;
 //! - [`train_task`]: the compute side on a blocking thread;
+//! - [`slot_process`]: the same, in a child process (slots as processes);
 //! - [`dataset_cache`]: corpora by sha256;
 //! - [`kernel_sync`], [`kernel_scope`]: the fleet's kernel cache, fetched before a run and
 //!   fed after it, for the devices' scope;
@@ -25,6 +26,7 @@ pub mod health;
 pub mod kernel_scope;
 pub mod kernel_sync;
 pub mod memory;
+pub mod slot_process;
 pub mod startup;
 pub mod stop;
 pub mod train_task;

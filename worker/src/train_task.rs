@@ -75,6 +75,11 @@ impl Answered {
         self.changed.notify_all();
     }
 
+    /// The step of the last evaluation answered (0 before any).
+    pub fn latest(&self) -> u64 {
+        *self.step.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     /// Waits up to `within` for the evaluation at `step` to be answered; whether it was.
     pub fn wait_for(&self, step: u64, within: Duration) -> bool {
         let last = self.step.lock().unwrap_or_else(|e| e.into_inner());

@@ -5,7 +5,8 @@
 //! [`WorkerSlot`], shared by all its clones).
 //!
 //! Each device runs `runs_per_device` slots, each its own lease loop (packing small runs
-//! onto one device). Its lifecycle: a stop ([`crate::stop`]) drains it (no new work, running runs handed
+//! onto one device), training on a thread of the worker or in a child process of its own
+//! ([`crate::slot_process`], by [`WorkerConfig::slot_processes`]). Its lifecycle: a stop ([`crate::stop`]) drains it (no new work, running runs handed
 //! back at their next step, then it deregisters) within `drain_timeout`; `idle_exit` drains
 //! it after that long without work; a device whose runs fail `max_consecutive_failures`
 //! times in a row stops taking work, and a worker with no device left leaves.
@@ -29,6 +30,7 @@ use crate::execute::{RunContext, execute, release};
 use crate::health::DeviceHealth;
 use crate::kernel_sync::KernelSync;
 use crate::memory::CudaMemory;
+use crate::slot_process::{SlotMode, SlotProcess};
 use crate::stop::{StopHandle, StopLevel, StopSignal, reached};
 
 /// Settings of a worker.
@@ -71,6 +73,10 @@ pub struct WorkerConfig {
     /// The folder GPU kernels are cached in ([`gptsweep_gpt::use_kernel_cache`]), shared
     /// with the fleet through the coordinator ([`crate::kernel_sync`]); `None`: not shared.
     pub kernel_dir: Option<PathBuf>,
+    /// Whether slots train in child processes ([`SlotMode`]).
+    pub slot_processes: SlotMode,
+    /// Whether slot processes log JSON lines (as the worker does, `--log-format json`).
+    pub log_json: bool,
 }
 
 /// Run slots per GPU when packing by memory (memory may allow fewer). Measured on an H100
@@ -78,7 +84,9 @@ pub struct WorkerConfig {
 /// launch path (burn's fusion and cubecl's runtime take a device's operations one at a
 /// time), so a small run leaves the GPU ~80% idle and still more runs do not fill it:
 /// aggregate tokens/s +8% at 2 slots in one lease and +0% in the next, flat to 8, half at
-/// 16. Separate worker processes do fill it (2.5x with 4, "Packing with processes").
+/// 16. Separate worker processes do fill it (2.5x with 4, "Packing with processes"); the
+/// slots of a GPU are processes by default ([`crate::slot_process`]), but more of them have
+/// not been measured yet, so auto stays at 2.
 pub const GPU_AUTO_SLOTS: usize = 2;
 
 /// Most slots the CPU gets when packing by memory.
@@ -122,6 +130,16 @@ fn device_memories(config: &WorkerConfig) -> Vec<Option<u64>> {
         .map(
             |d| match memory_of(*d, config.device_memory, &config.cuda_memory) {
                 Ok(bytes) => {
+                    // Measured on a GPU whose slots are processes: each holds a context.
+                    let slots = slots_of(config, *d);
+                    let bytes = if config.device_memory.is_none()
+                        && matches!(d, DeviceSpec::Cuda(_))
+                        && config.slot_processes.processes(*d, slots)
+                    {
+                        crate::memory::less_slot_contexts(bytes, slots)
+                    } else {
+                        bytes
+                    };
                     tracing::info!(
                         "{d}: {:.1} GiB for runs{}",
                         bytes as f64 / (1u64 << 30) as f64,
@@ -147,6 +165,15 @@ fn device_memories(config: &WorkerConfig) -> Vec<Option<u64>> {
         );
     }
     memories
+}
+
+/// The slots of `device` under `config`.
+fn slots_of(config: &WorkerConfig, device: DeviceSpec) -> usize {
+    if config.pack_by_memory {
+        auto_slots(device)
+    } else {
+        config.runs_per_device.max(1)
+    }
 }
 
 /// How a worker ended without an error.
@@ -457,14 +484,22 @@ pub async fn run(config: WorkerConfig, stop: StopHandle) -> Result<Ended> {
             client: shared.client.clone(),
             cache: DatasetCache::new(config.cache_dir.clone()),
             heartbeat: Duration::from_millis(reply.heartbeat_interval_ms.max(100)),
+            slot: None,
         };
         for d in &config.devices {
             let health = Arc::new(DeviceHealth::new(config.max_consecutive_failures));
-            let slots = if config.pack_by_memory {
-                auto_slots(*d)
-            } else {
-                config.runs_per_device.max(1)
-            };
+            let slots = slots_of(&config, *d);
+            let mut ctx = ctx.clone();
+            if config.slot_processes.processes(*d, slots) {
+                let exe = std::env::current_exe().map_err(|e| {
+                    WorkerError::Config(format!("cannot find this binary for slot processes: {e}"))
+                })?;
+                tracing::info!(device = %d, slots, "slots train in processes of their own");
+                ctx.slot = Some(SlotProcess {
+                    exe,
+                    log_json: config.log_json,
+                });
+            }
             for _ in 0..slots {
                 loops.spawn(device_loop(
                     shared.clone(),

@@ -6,7 +6,8 @@
 //!   driver ([`CudaMemory::measure`]), once, when the worker starts and before it touches a
 //!   GPU. A GPU offers its free memory then: its total less what other processes already
 //!   hold on it (and what the driver reserves), less [`CUDA_CONTEXT_RESERVE`] for the
-//!   worker's own CUDA context. Free rather than total memory because GPU nodes are shared:
+//!   worker's own CUDA context, and as much again for each slot that trains in a process of
+//!   its own ([`less_slot_contexts`]): each holds a context too. Free rather than total memory because GPU nodes are shared:
 //!   a Slurm job or pod beside this worker keeps its memory, and runs packed as if the GPU
 //!   were empty would run out of memory (a worker fault each time: the run is requeued,
 //!   but the device counts towards `--max-consecutive-failures`).
@@ -24,6 +25,13 @@ mod nvidia_smi;
 
 pub use nvidia_smi::*;
 
+/// What a measured CUDA device that offered `offered` bytes offers runs when its `slots`
+/// slots train in processes of their own ([`crate::slot_process`]): each such process
+/// holds a CUDA context, [`CUDA_CONTEXT_RESERVE`] apiece.
+pub fn less_slot_contexts(offered: u64, slots: usize) -> u64 {
+    offered.saturating_sub((slots as u64).saturating_mul(CUDA_CONTEXT_RESERVE))
+}
+
 /// The machine's total RAM in bytes, where /proc/meminfo says.
 pub fn total_ram() -> Option<u64> {
     let text = std::fs::read_to_string("/proc/meminfo").ok()?;
@@ -40,6 +48,14 @@ fn parse_mem_total(meminfo: &str) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn each_slot_process_takes_a_context_from_what_a_gpu_offers() {
+        let gib = 1u64 << 30;
+        assert_eq!(less_slot_contexts(10 * gib, 2), 9 * gib);
+        assert_eq!(less_slot_contexts(gib, 4), 0, "never below nothing");
+        assert_eq!(less_slot_contexts(gib, usize::MAX), 0);
+    }
 
     #[test]
     fn mem_total_is_read_in_bytes() {
