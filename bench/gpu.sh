@@ -20,6 +20,9 @@
 #   sweep    `gptsweep local sweeps/quickstart.yaml --devices cuda:0`
 #   packing  bench/packing.sh on cuda:0: one worker with 1, 2, 4, 8, 16 and auto runs per
 #            device, then 2, 4 and 8 worker processes (PACK_WORKERS) of one run each
+#   fleet    bench/fleet_kernels.sh: 4 shapes on a cold node, then on a second node that
+#            fetches the fleet's kernel cache, beside PyTorch eager and torch.compile + bf16,
+#            and 1, 2, 4 process slots of the small shape
 #   lecture  the lecture's config for 5000 steps (evaluation every 500, 200 batches), then
 #            bench/torch_gpt.py's same run with torch.compile + bf16
 #   precision  the lecture's config for 1000 steps in burn-cuda's bf16 (no mixed precision in
@@ -157,6 +160,11 @@ if has sweep; then
   timeout 300 $BIN local sweeps/quickstart.yaml --devices cuda:0 > "$OUTDIR/sweep.txt" 2> "$OUTDIR/sweep.log"
   echo "exit $?, $((SECONDS - start)) s"
   tail -30 "$OUTDIR/sweep.txt"
+fi
+
+if has fleet; then
+  echo; echo "== fleet: the fleet's kernel cache, a cold node and a warm one, beside PyTorch =="
+  BIN=$BIN PY=$PY DATA=$DATA OUTDIR="$OUTDIR/fleet" bash bench/fleet_kernels.sh
 fi
 
 if has packing; then

@@ -7,6 +7,7 @@
 #   DEVICES=cuda:0 NS="1 2 4 8 16 auto" RUNS=32 DEVICE_MEMORY=70GiB bash bench/packing.sh   # a GPU (build --features cuda)
 #   DEVICES=cuda:0 WORKERS=4 NS=1 RUNS=32 bash bench/packing.sh           # 4 worker processes on one GPU
 #   BIN=target/debug/gptsweep bash bench/packing.sh                       # an existing binary
+#   SLOT_FLAGS="--slot-processes always" DEVICES=cuda:0 NS=4 bash bench/packing.sh   # slots as processes
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DEVICES=${DEVICES:-cpu}
@@ -51,7 +52,7 @@ for n in $NS; do
   workers=()
   for w in $(seq 1 "$WORKERS"); do
     "$BIN" worker --coordinator "$url" --token-file "$state/access.json" --devices "$DEVICES" \
-      --runs-per-device "$n" --poll 1 --cache-dir "$WORK/cache" --name "bench-$w" \
+      --runs-per-device "$n" ${SLOT_FLAGS:-} --poll 1 --cache-dir "$WORK/cache" --name "bench-$w" \
       ${DEVICE_MEMORY:+--device-memory "$DEVICE_MEMORY"} 2> "$WORK/worker-$n-$w.log" &
     workers+=($!)
   done
