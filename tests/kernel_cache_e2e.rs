@@ -263,7 +263,7 @@ mod on_lavapipe {
     }
 
     fn finished(c: &Cluster, sweep: &str) -> bool {
-        c.json(&["status", sweep])["counts"]["finished"] == 1
+        c.json(&["status", sweep])["runs"]["finished"] == 1
     }
 
     #[test]
