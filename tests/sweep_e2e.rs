@@ -309,7 +309,9 @@ fn early_termination_at_a_rung(c: Cluster) {
         // Stopped at the rung: the worker awaits the answer to the step-10 evaluation
         // before step 11.
         assert_eq!(steps, vec![10], "trained on past the rung: {show}");
-        let error = show["error"].as_str().unwrap();
+        // An outcome, not an error.
+        assert_eq!(show["error"], "", "{show}");
+        let error = show["stop_reason"].as_str().unwrap();
         assert!(
             error.starts_with("early-terminated at evaluation 1 (step 10): val_loss ")
                 && error.contains("outside the best 1/3"),

@@ -15,6 +15,7 @@ mod kernels;
 mod local;
 mod logging;
 mod output;
+mod params_table;
 mod paths;
 mod progress;
 mod retry;
