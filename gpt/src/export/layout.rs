@@ -48,6 +48,12 @@ pub fn tensors(
     weights: &HashMap<String, Weight>,
     layout: Layout,
 ) -> Result<Vec<NamedTensor>, String> {
+    if config.n_head == 0 || !config.n_embd.is_multiple_of(config.n_head) {
+        return Err(format!(
+            "n_head = {} does not divide n_embd = {}",
+            config.n_head, config.n_embd
+        ));
+    }
     let mut out = Vec::new();
     let get = |path: &str, shape: &[usize]| -> Result<&Weight, String> {
         let w = weights

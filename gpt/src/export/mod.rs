@@ -139,6 +139,30 @@ mod tests {
     }
 
     #[test]
+    fn weights_that_do_not_fit_are_refused_not_panicked_on() {
+        let cfg = tiny();
+        let model = cfg.init::<CpuInfer>(3, &Default::default());
+        let weights = params::weights(&model);
+        let no_heads = ModelConfig { n_head: 0, ..cfg };
+        let err = layout::tensors(&no_heads, &weights, Layout::Lecture).unwrap_err();
+        assert!(err.contains("n_head = 0"), "{err}");
+        let wider = ModelConfig {
+            n_embd: 24,
+            n_head: 3,
+            ..cfg
+        };
+        let err = layout::tensors(&wider, &weights, Layout::Fused).unwrap_err();
+        assert!(
+            err.contains("tok_emb.weight is [7, 12], expected [7, 24]"),
+            "{err}"
+        );
+        let mut missing = weights.clone();
+        missing.remove("blocks.1.ln2.beta");
+        let err = layout::tensors(&cfg, &missing, Layout::Fused).unwrap_err();
+        assert_eq!(err, "the weights hold no blocks.1.ln2.beta");
+    }
+
+    #[test]
     fn the_heads_of_the_lecture_layout_are_the_rows_of_the_fused_qkv() {
         let (fused, lecture) = (exported(Layout::Fused), exported(Layout::Lecture));
         let qkv = &find(&fused, "blocks.1.attn.qkv.weight").data;

@@ -53,7 +53,7 @@ impl SafeTensors {
             offset = end;
         }
         let mut json = serde_json::to_vec(&header).expect("a header serialises");
-        while json.len() % 8 != 0 {
+        while !json.len().is_multiple_of(8) {
             json.push(b' ');
         }
         let mut out = Vec::with_capacity(8 + json.len() + offset);
