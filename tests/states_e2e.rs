@@ -2,7 +2,8 @@
 //! cancels a queued one, and `retry --cancelled` queues both again (it used to leave the
 //! stopped one); `show` reads the stop as an outcome (`stopped: the sweep was cancelled`,
 //! JSON `stop_reason`) rather than an `error`, and prints the hyperparameters as an
-//! aligned table with the swept ones marked, not as one line of JSON.
+//! aligned table with the swept ones marked, not as one line of JSON; `sweeps` counts
+//! the stopped and cancelled runs as done.
 
 mod common;
 
@@ -70,6 +71,17 @@ fn retry_cancelled_requeues_what_cancel_stopped_and_show_reads_it_as_an_outcome(
     let json = c.json(&["show", &run]);
     assert_eq!(json["error"], "", "{json}");
     assert_eq!(json["stop_reason"], "the sweep was cancelled", "{json}");
+
+    // Both runs have ended: `sweeps` says so (it counted only finished runs as done).
+    let sweeps = c.cli(&["sweeps"]);
+    let sweeps = String::from_utf8_lossy(&sweeps.stdout);
+    let row: Vec<&str> = sweeps
+        .lines()
+        .find(|l| l.split_whitespace().nth(1) == Some("halt"))
+        .unwrap_or_else(|| panic!("{sweeps}"))
+        .split_whitespace()
+        .collect();
+    assert_eq!(row[5], "2/2", "DONE: every run ended: {sweeps}");
 
     let retry = c.json(&["retry", "halt", "--cancelled"]);
     assert_eq!(
