@@ -4,8 +4,8 @@
 //! metadata, and both layouts hold the same values. Where a Python with PyTorch is set up
 //! (`GPTSWEEP_PYTHON`; CI's venv has no torch), `tests/py/torch_logits.py` loads the file
 //! into the lecture's gpt.py and into bench/torch_gpt.py, strictly, and their logits on a
-//! fixed input match gptsweep's own (max abs diff < 1e-4). Bad input is refused in one
-//! line with exit code 2.
+//! fixed input match gptsweep's own (max abs diff < 1e-5, under the 1e-4 asked). Bad
+//! input is refused in one line with exit code 2.
 
 mod common;
 
@@ -216,7 +216,10 @@ fn a_checkpoint_exports_to_safetensors_that_pytorch_runs_alike() {
             .zip(theirs.iter().flatten())
             .map(|(a, b)| (a - b).abs())
             .fold(0f32, f32::max);
-        assert!(diff < 1e-4, "{}: max abs diff {diff}", file.display());
+        // The bar is 1e-4; the check is tighter, as a model this small and young attends
+        // almost uniformly: swapping each head's query and key moves its logits by only
+        // 1.5e-4 (measured), where a right export differs by float rounding (4e-8).
+        assert!(diff < 1e-5, "{}: max abs diff {diff}", file.display());
         eprintln!(
             "{}: PyTorch's logits within {diff:e} of gptsweep's",
             file.display()
