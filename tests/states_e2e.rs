@@ -3,7 +3,8 @@
 //! stopped one); `show` reads the stop as an outcome (`stopped: the sweep was cancelled`,
 //! JSON `stop_reason`) rather than an `error`, and prints the hyperparameters as an
 //! aligned table with the swept ones marked, not as one line of JSON; `sweeps` counts
-//! the stopped and cancelled runs as done.
+//! the stopped and cancelled runs as done; a running run's `show` says its step, tok/s
+//! and ETA.
 
 mod common;
 
@@ -31,6 +32,22 @@ fn retry_cancelled_requeues_what_cancel_stopped_and_show_reads_it_as_an_outcome(
             .and_then(|r| r["run"].as_i64())
     })
     .to_string();
+    // A running run says where it is, once it has reported an evaluation.
+    wait_until("an evaluation", Duration::from_secs(120), || {
+        let show = c.json(&["show", &run]);
+        (!show["evals"].as_array()?.is_empty()).then_some(())
+    });
+    let running = c.cli(&["show", &run]);
+    let running = String::from_utf8_lossy(&running.stdout);
+    let progress = running
+        .lines()
+        .find(|l| l.starts_with("progress: step "))
+        .unwrap_or_else(|| panic!("no progress line: {running}"));
+    assert!(
+        progress.contains(" of 1000000 (") && progress.contains(" tok/s, ETA "),
+        "{progress}"
+    );
+
     let cancel = c.json(&["cancel", "halt"]);
     assert_eq!(
         (&cancel["cancelled_queued"], &cancel["stopping_running"]),

@@ -20,6 +20,7 @@ mod paths;
 mod progress;
 mod retry;
 mod run_checkpoint;
+mod run_progress;
 mod sample;
 mod samples;
 mod show;

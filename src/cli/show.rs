@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use super::ctx::Ctx;
 use super::output::{Document, to_json};
-use super::{params_table, table};
+use super::{params_table, run_progress, table};
 
 /// Flags of `gptsweep show`.
 #[derive(Debug, clap::Args)]
@@ -81,6 +81,9 @@ impl Document for ShowDoc {
         }
         if !stop_reason.is_empty() {
             out += &format!("stopped: {stop_reason}\n");
+        }
+        if d.state == RunState::Running {
+            out += &format!("{}\n", run_progress::line(&d.hyperparams, &d.evals));
         }
         out += &format!("\n{}", params_table::render(&d.hyperparams, &d.swept));
         let rows: Vec<Vec<String>> = d
