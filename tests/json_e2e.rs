@@ -187,6 +187,7 @@ fn every_client_verb_prints_its_pinned_json_document() {
             ("samples", "array"),
             ("attempts", "array"),
             ("error", "string"),
+            ("stop_reason", "string"),
         ],
     );
     assert_items(

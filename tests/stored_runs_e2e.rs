@@ -1,9 +1,10 @@
 //! A stored run can be used: `gptsweep sample RUN` generates from its latest checkpoint,
 //! fetched from the coordinator and cached (the second time nothing is downloaded), and
 //! `gptsweep export RUN --out DIR` writes the directory that `sample --checkpoint` and
-//! `train --resume` take, with the same text for the same seed either way. An unknown run
-//! and a non-empty --out are refused with a clear error (a run without a checkpoint:
-//! tests/delete_e2e.rs). Output into a closed pipe ends quietly.
+//! `train --resume` take, with the same text for the same seed either way (and
+//! `--format safetensors` the model for PyTorch). An unknown run and a non-empty --out
+//! are refused with a clear error (a run without a checkpoint: tests/delete_e2e.rs).
+//! Output into a closed pipe ends quietly.
 
 mod common;
 
@@ -62,6 +63,28 @@ fn sample_and_export_work_from_a_stored_run() {
     );
     assert_eq!(local["text"], stored["text"]);
     assert_eq!(local["step"], 20);
+
+    // The stored run's model as safetensors for PyTorch (the file itself:
+    // tests/safetensors_e2e.rs).
+    let st = c.dir.path().join("model.safetensors");
+    let model = c.json(&[
+        "export",
+        &run,
+        "--format",
+        "safetensors",
+        "--out",
+        st.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        (&model["step"], &model["format"], &model["layout"]),
+        (&20.into(), &"safetensors".into(), &"lecture".into()),
+        "{model}"
+    );
+    let header = std::fs::read(&st).unwrap();
+    assert!(
+        header.len() > 8 && header[8] == b'{',
+        "a safetensors header"
+    );
 
     // A fresh cache downloads it again, into the same bytes.
     let again = c.dir.path().join("again");

@@ -295,6 +295,15 @@ fn early_termination_at_a_rung(c: Cluster) {
     let status = c.json(&["status", "asha", "--watch"]);
     assert_eq!(status["state"], "finished", "{}", c.logs());
     assert_eq!(counts(&status), (0, 0, 1, 0, 3, 0), "{}", c.logs());
+    // The stopped runs will evaluate no more: the progress ends full (7/7, not 7/16).
+    assert_eq!(
+        (
+            status["evals_stored"].as_u64(),
+            status["evals_expected"].as_u64()
+        ),
+        (Some(7), Some(7)),
+        "{status}"
+    );
 
     let top = c.json(&["top", "asha", "-n", "0"]);
     let rows = top.as_array().unwrap();
@@ -309,7 +318,9 @@ fn early_termination_at_a_rung(c: Cluster) {
         // Stopped at the rung: the worker awaits the answer to the step-10 evaluation
         // before step 11.
         assert_eq!(steps, vec![10], "trained on past the rung: {show}");
-        let error = show["error"].as_str().unwrap();
+        // An outcome, not an error.
+        assert_eq!(show["error"], "", "{show}");
+        let error = show["stop_reason"].as_str().unwrap();
         assert!(
             error.starts_with("early-terminated at evaluation 1 (step 10): val_loss ")
                 && error.contains("outside the best 1/3"),

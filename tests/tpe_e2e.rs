@@ -1,7 +1,8 @@
 //! `method: tpe` end to end with real processes: a coordinator and two workers train a tpe
 //! sweep of the tiny model to its cap. The first runs are queued at submit; each later one
 //! is proposed when a worker asks for work, from the results so far, with the runs still
-//! training counted as the worst (so the two workers get different points).
+//! training counted as the worst (so the two workers get different points). The
+//! coordinator's log names each proposed run by its id, as the CLI does.
 
 mod common;
 
@@ -76,4 +77,18 @@ fn tpe_to_the_cap(c: Cluster) {
             .any(|l| l.contains("proposed by tpe model fit on whole runs")),
         "{proposed:#?}"
     );
+    // They name the runs by the ids the CLI uses (the last four made), not by their place
+    // in the sweep.
+    let mut ids: Vec<i64> = rows.iter().map(|r| r["run"].as_i64().unwrap()).collect();
+    ids.sort();
+    let logged: BTreeSet<i64> = proposed
+        .iter()
+        .map(|l| {
+            let field = l.split_whitespace().find_map(|w| w.strip_prefix("run="));
+            field
+                .and_then(|n| n.parse().ok())
+                .unwrap_or_else(|| panic!("{l}"))
+        })
+        .collect();
+    assert_eq!(logged, ids[2..].iter().copied().collect(), "{proposed:#?}");
 }

@@ -456,7 +456,10 @@ async function runView(id, gen) {
       ["tok/s", last ? num(Math.round(last.tokens_per_sec)) : "–"],
     ]
       .map(([k, v]) => `<span>${k} <b>${v}</b></span>`)
-      .join("") + (run.error ? `<span class="error">${esc(run.error)}</span>` : "");
+      .join("") + (run.error
+        ? // A failure is an error; a stop (early, or by a cancel) is an outcome.
+          `<span class="${run.state === "failed" ? "error" : "outcome"}">${esc(run.error)}</span>`
+        : "");
     const steps = run.evals.map((e) => e.step);
     c.setOption(
       {

@@ -29,6 +29,7 @@ mod cpu_pool;
 pub mod driver;
 pub mod error;
 pub mod eval;
+pub mod export;
 pub mod fused;
 pub mod input_file;
 pub mod model;

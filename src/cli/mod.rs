@@ -15,10 +15,12 @@ mod kernels;
 mod local;
 mod logging;
 mod output;
+mod params_table;
 mod paths;
 mod progress;
 mod retry;
 mod run_checkpoint;
+mod run_progress;
 mod sample;
 mod samples;
 mod show;
@@ -68,7 +70,8 @@ pub enum Command {
     Train(Box<train::Args>),
     /// Continue a prompt with a trained checkpoint: a directory, or a stored run's latest.
     Sample(sample::Args),
-    /// Write a stored run's latest checkpoint to a directory (for sample and train --resume).
+    /// Write a checkpoint out: a directory (for sample and train --resume), or the model as
+    /// safetensors for PyTorch.
     Export(export::Args),
     /// Run a coordinator: sweeps, scheduling and the SQLite store.
     Coordinator(coordinator::Args),
@@ -158,6 +161,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             slot_child::run(args)
         }
         Command::Sample(args) if args.run.is_none() => sample::run(args, cli.output),
+        Command::Export(args) if args.run.is_none() => export::run_local(args, cli.output),
         Command::Coordinator(args) => {
             logging::init("info", args.log_format);
             runtime(Some(coordinator_threads()))?.block_on(coordinator::run(args))

@@ -20,7 +20,8 @@ pub struct Args {
     /// Requeue stopped runs (early-terminated, or stopped by a worker).
     #[arg(long)]
     pub stopped: bool,
-    /// Requeue cancelled runs.
+    /// Requeue what a cancel ended: runs cancelled before they ran, and those it stopped
+    /// while they ran.
     #[arg(long)]
     pub cancelled: bool,
 }

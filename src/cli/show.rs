@@ -1,13 +1,16 @@
 //! `gptsweep show RUN`: a run's parameters, every evaluation, its samples and attempts.
+//! A run stopped early (ASHA) or by a cancel ended as it was asked to: its reason reads
+//! as an outcome (`stopped: ...`, JSON `stop_reason`), not as an `error`, which only a
+//! failed run has.
 
-use gptsweep_api::{Named, RunDetail};
+use gptsweep_api::{Named, RunDetail, RunState};
 use gptsweep_proto::pb;
 use serde::Serialize;
 use serde_json::Value;
 
 use super::ctx::Ctx;
 use super::output::{Document, to_json};
-use super::table;
+use super::{params_table, run_progress, table};
 
 /// Flags of `gptsweep show`.
 #[derive(Debug, clap::Args)]
@@ -48,7 +51,18 @@ struct ShowJson<'a> {
     evals: Vec<EvalJson>,
     samples: Vec<&'a str>,
     attempts: Vec<AttemptJson<'a>>,
+    /// Why a failed run failed (empty otherwise).
     error: &'a str,
+    /// Why a stopped or cancelled run was stopped (empty otherwise).
+    stop_reason: &'a str,
+}
+
+/// The run's reason split by what it is: (error, stop reason).
+fn reasons(d: &RunDetail) -> (&str, &str) {
+    match d.state {
+        RunState::Stopped | RunState::Cancelled => ("", &d.error),
+        _ => (&d.error, ""),
+    }
 }
 
 /// One run in full.
@@ -61,14 +75,17 @@ impl Document for ShowDoc {
             "run {} of sweep {}: {} ({} parameters)\n",
             d.run, d.sweep, d.state, d.num_params
         );
-        if !d.error.is_empty() {
-            out += &format!("error: {}\n", d.error);
+        let (error, stop_reason) = reasons(d);
+        if !error.is_empty() {
+            out += &format!("error: {error}\n");
         }
-        out += &format!("swept: {}\n", Value::Object(d.swept.clone()));
-        out += &format!(
-            "hyperparameters: {}\n",
-            Value::Object(d.hyperparams.clone())
-        );
+        if !stop_reason.is_empty() {
+            out += &format!("stopped: {stop_reason}\n");
+        }
+        if d.state == RunState::Running {
+            out += &format!("{}\n", run_progress::line(&d.hyperparams, &d.evals));
+        }
+        out += &format!("\n{}", params_table::render(&d.hyperparams, &d.swept));
         let rows: Vec<Vec<String>> = d
             .evals
             .iter()
@@ -157,7 +174,8 @@ impl Document for ShowDoc {
                     resumed_from: a.resumed_from,
                 })
                 .collect(),
-            error: &d.error,
+            error: reasons(d).0,
+            stop_reason: reasons(d).1,
         })
     }
 }

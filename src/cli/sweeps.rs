@@ -1,5 +1,6 @@
 //! `gptsweep sweeps`: every sweep with its progress (runs stopped early by ASHA apart from
-//! failed ones).
+//! failed ones). DONE counts every run that has ended, however (finished, stopped early or
+//! by a cancel, failed): a sweep whose runs ASHA stopped reads done, not half done.
 
 use gptsweep_api::SweepSummary;
 use gptsweep_proto::pb;
@@ -24,7 +25,11 @@ impl Document for SweepsDoc {
                     s.state.to_string(),
                     s.method.to_string(),
                     s.dataset.clone(),
-                    format!("{}/{}", s.runs.finished, s.runs.total()),
+                    format!(
+                        "{}/{}",
+                        s.runs.total() - s.runs.queued - s.runs.running,
+                        s.runs.total()
+                    ),
                     s.runs.running.to_string(),
                     s.runs.stopped.to_string(),
                     s.runs.failed.to_string(),

@@ -110,8 +110,10 @@ pub async fn sweep_info(pool: &AnyPool, id: SweepId) -> Result<SweepSummary> {
     .bind(id.get())
     .fetch_one(pool)
     .await?;
-    let hps: Vec<String> = sqlx::query_scalar(
-        "SELECT hyperparams_json FROM runs WHERE sweep_id = $1 AND state != 'cancelled'",
+    // A run that ended early (stopped, failed) will evaluate no more: it counts with the
+    // evaluations it made, so that a sweep's progress ends full.
+    let hps: Vec<(String, String, i64)> = sqlx::query_as(
+        "SELECT r.hyperparams_json, r.state, (SELECT COUNT(*) FROM evals e WHERE e.run_id = r.id) FROM runs r WHERE r.sweep_id = $1 AND r.state != 'cancelled'",
     )
     .bind(id.get())
     .fetch_all(pool)
@@ -122,8 +124,12 @@ pub async fn sweep_info(pool: &AnyPool, id: SweepId) -> Result<SweepSummary> {
     // Runs a tpe sweep has yet to make are counted at the base hyperparameters' length.
     let evals_expected: u64 = hps
         .iter()
-        .filter_map(|h| serde_json::from_str::<gptsweep_gpt::Hyperparams>(h).ok())
-        .map(|h| h.expected_evals() as u64)
+        .filter_map(|(h, state, made)| match state.as_str() {
+            "stopped" | "failed" => Some(*made as u64),
+            _ => serde_json::from_str::<gptsweep_gpt::Hyperparams>(h)
+                .ok()
+                .map(|h| h.expected_evals() as u64),
+        })
         .sum::<u64>()
         + u64::from(run_cap - proposed) * spec.base.expected_evals() as u64;
     Ok(SweepSummary {

@@ -24,8 +24,10 @@ pub(super) async fn propose(c: &mut AnyConnection, sweep: i64) -> Result<()> {
     let (index, trials) = trials(c, sweep, metric).await?;
     match plan_next(&spec, index, &trials, &shapes) {
         Ok((run, how)) => {
-            queue_planned(c, sweep, &run, &shapes).await?;
-            tracing::info!(sweep = %spec.name, run = index, "proposed by {how}");
+            let id = queue_planned(c, sweep, &run, &shapes).await?;
+            // `run` is the id every other log line, the CLI and the workers use; `index`
+            // is its place in the sweep.
+            tracing::info!(sweep = %spec.name, run = id, index, "proposed by {how}");
         }
         Err(why) => {
             tracing::warn!(sweep = %spec.name, "no more runs: {why}");

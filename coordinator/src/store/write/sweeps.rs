@@ -165,6 +165,10 @@ impl Write for CreateSweep {
     }
 }
 
+/// The stop reason of a run that a cancel stopped while it ran: such a run ends `stopped`,
+/// and `retry --cancelled` queues it again with the runs that were cancelled before they ran.
+pub const CANCELLED_REASON: &str = "the sweep was cancelled";
+
 /// Cancels a sweep: queued runs are cancelled, running ones asked to stop (an earlier
 /// stop reason is kept). Answers (cancelled, told to stop).
 #[derive(Debug, Clone, Copy)]
@@ -183,7 +187,8 @@ impl Write for Cancel {
             .bind(self.sweep.get())
             .execute(&mut *c)
             .await?;
-        let running = sqlx::query("UPDATE runs SET stop_reason = CASE WHEN stop_requested = 1 THEN stop_reason ELSE 'the sweep was cancelled' END, stop_requested = 1 WHERE sweep_id = $1 AND state = 'running'")
+        let running = sqlx::query("UPDATE runs SET stop_reason = CASE WHEN stop_requested = 1 THEN stop_reason ELSE $1 END, stop_requested = 1 WHERE sweep_id = $2 AND state = 'running'")
+            .bind(CANCELLED_REASON)
             .bind(self.sweep.get())
             .execute(&mut *c)
             .await?;
@@ -202,7 +207,9 @@ impl Write for Cancel {
 }
 
 /// Queues a sweep's failed, stopped and/or cancelled runs again, with fresh attempt
-/// counts; the sweep runs again if any were. Answers how many.
+/// counts; the sweep runs again if any were. Answers how many. "Cancelled" is what a
+/// cancel ended: the runs cancelled before they ran, and those it stopped while they ran
+/// (state `stopped`, stop reason [`CANCELLED_REASON`]).
 #[derive(Debug, Clone, Copy)]
 pub struct Retry {
     /// The sweep.
@@ -211,7 +218,8 @@ pub struct Retry {
     pub failed: bool,
     /// Requeue stopped runs (early-terminated, or stopped by a worker).
     pub stopped: bool,
-    /// Requeue cancelled runs.
+    /// Requeue what a cancel ended: runs cancelled before they ran, and those it stopped
+    /// while they ran.
     pub cancelled: bool,
 }
 
@@ -230,6 +238,16 @@ impl Write for Retry {
             states.push(RunState::Cancelled);
         }
         let mut n = 0;
+        if self.cancelled && !self.stopped {
+            n += sqlx::query(
+                "UPDATE runs SET state = 'queued', stop_requested = 0, stop_reason = '', attempts = 0, error = '', finished_at = NULL WHERE sweep_id = $1 AND state = 'stopped' AND stop_reason = $2",
+            )
+            .bind(self.sweep.get())
+            .bind(CANCELLED_REASON)
+            .execute(&mut *c)
+            .await?
+            .rows_affected() as u32;
+        }
         for state in states {
             n += sqlx::query(
                 "UPDATE runs SET state = 'queued', stop_requested = 0, stop_reason = '', attempts = 0, error = '', finished_at = NULL WHERE sweep_id = $1 AND state = $2",
