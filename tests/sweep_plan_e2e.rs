@@ -61,10 +61,18 @@ fn every_problem_of_a_file_comes_in_one_submit_with_its_line_and_column() {
     assert_eq!(
         lines,
         vec![
-            format!("error: {f}:5:1: paramters: unknown key; did you mean parameters? (known keys: name, description, tags, dataset, tokenizer, method, metric, run_cap, seed, parameters, train, tpe, early_terminate, samples, max_memory_gb, skip_impossible)"),
-            format!("error: {f}:7:12: train.dropout: 1.5 breaks dropout's rule (must be in [0, 1))"),
-            format!("error: {f}:10:11: n_embd = 100: must be divisible by n_head = 6: 6 of 12 grid points (the first: grid point 2 {{lr: 0.001, n_embd: 100, n_layer: 1}})"),
-            format!("error: {f}: 6 of 12 grid points are no valid model: change the values above, or add `skip_impossible: true` to drop them and run the other 6"),
+            format!(
+                "error: {f}:5:1: paramters: unknown key; did you mean parameters? (known keys: name, description, tags, dataset, tokenizer, method, metric, run_cap, seed, parameters, train, tpe, early_terminate, samples, max_memory_gb, skip_impossible)"
+            ),
+            format!(
+                "error: {f}:7:12: train.dropout: 1.5 breaks dropout's rule (must be in [0, 1))"
+            ),
+            format!(
+                "error: {f}:10:11: n_embd = 100: must be divisible by n_head = 6: 6 of 12 grid points (the first: grid point 2 {{lr: 0.001, n_embd: 100, n_layer: 1}})"
+            ),
+            format!(
+                "error: {f}: 6 of 12 grid points are no valid model: change the values above, or add `skip_impossible: true` to drop them and run the other 6"
+            ),
         ]
     );
     // The same problems in JSON, each with its line and column.
@@ -100,10 +108,24 @@ fn a_prompt_problem_and_a_block_size_problem_come_together() {
     assert_eq!(out.status.code(), Some(2), "{err}");
     let lines: Vec<&str> = err.trim_end().lines().collect();
     assert_eq!(lines.len(), 3, "{err}");
-    assert!(lines[0].starts_with(&format!("error: {f}:5:21: block_size = 256 needs splits of at least 257 tokens")), "{err}");
-    assert!(lines[0].ends_with("2 of 2 grid points (the first: grid point 0 {lr: 0.001})"), "{err}");
-    assert!(lines[1].starts_with(&format!("error: {f}:8:19: ")) && lines[1].contains("samples.prompt"), "{err}");
-    assert!(lines[2].contains("no grid point of 2 is a valid model"), "{err}");
+    assert!(
+        lines[0].starts_with(&format!(
+            "error: {f}:5:21: block_size = 256 needs splits of at least 257 tokens"
+        )),
+        "{err}"
+    );
+    assert!(
+        lines[0].ends_with("2 of 2 grid points (the first: grid point 0 {lr: 0.001})"),
+        "{err}"
+    );
+    assert!(
+        lines[1].starts_with(&format!("error: {f}:8:19: ")) && lines[1].contains("samples.prompt"),
+        "{err}"
+    );
+    assert!(
+        lines[2].contains("no grid point of 2 is a valid model"),
+        "{err}"
+    );
     no_sweeps(&c);
 }
 
@@ -115,13 +137,37 @@ fn dry_run_prints_the_size_and_stores_nothing() {
     let out = c.cli(&["submit", f, "--dry-run"]);
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(out.status.success(), "{}", stderr(&out));
-    assert!(text.starts_with("sweep lecture: 10 runs queued now, 10 proposed later as results come in (tpe)\n"), "{text}");
-    assert!(text.contains("  10 runs x n_layer 6 n_head 6 n_embd 384 block 256: 10,788,929 parameters\n"), "{text}");
+    assert!(
+        text.starts_with(
+            "sweep lecture: 10 runs queued now, 10 proposed later as results come in (tpe)\n"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "  10 runs x n_layer 6 n_head 6 n_embd 384 block 256: 10,788,929 parameters\n"
+        ),
+        "{text}"
+    );
     // 20 runs x 5,000 steps x 64 x 256.
-    assert!(text.contains("  tokens to train: 1,638,400,000 (819,200,000 for the queued runs)\n"), "{text}");
-    assert!(text.contains("estimated time, one run at a time on cpu (2-core Xeon, measured): "), "{text}");
-    assert!(text.contains("estimated time, one run at a time on cuda (one H100, measured): "), "{text}");
-    assert!(text.ends_with("dry run: nothing was stored (an estimate from BENCHMARKS.md's measured table)\n"), "{text}");
+    assert!(
+        text.contains("  tokens to train: 1,638,400,000 (819,200,000 for the queued runs)\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("estimated time, one run at a time on cpu (2-core Xeon, measured): "),
+        "{text}"
+    );
+    assert!(
+        text.contains("estimated time, one run at a time on cuda (one H100, measured): "),
+        "{text}"
+    );
+    assert!(
+        text.ends_with(
+            "dry run: nothing was stored (an estimate from BENCHMARKS.md's measured table)\n"
+        ),
+        "{text}"
+    );
     let doc = c.json(&["submit", f, "--dry-run"]);
     assert_eq!(doc["dry_run"], true);
     assert_eq!(doc["estimate"]["queued"], 10);
@@ -164,7 +210,12 @@ fn skip_impossible_drops_the_impossible_grid_points_and_says_how_many() {
     let out = c.cli(&["submit", f]);
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(out.status.success(), "{}", stderr(&out));
-    assert!(text.starts_with("sweep skip: 2 runs queued; 2 impossible grid points dropped (skip_impossible)\n"), "{text}");
+    assert!(
+        text.starts_with(
+            "sweep skip: 2 runs queued; 2 impossible grid points dropped (skip_impossible)\n"
+        ),
+        "{text}"
+    );
     assert!(text.contains("submitted sweep skip (id "), "{text}");
     let sweeps = c.json(&["sweeps"]);
     assert_eq!(sweeps.as_array().unwrap().len(), 1);

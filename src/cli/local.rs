@@ -88,10 +88,7 @@ pub async fn run(args: Args, output: OutputMode) -> anyhow::Result<()> {
     confirm(input.file_name(), &estimate, args.yes)?;
     if output == OutputMode::Text {
         // The size before anything trains (stdout keeps the results).
-        eprint!(
-            "{}",
-            super::terminal::escape(&estimate.text(&input.name))
-        );
+        eprint!("{}", super::terminal::escape(&estimate.text(&input.name)));
     }
     let devices = super::worker::parse_devices(&args.devices)?;
     let state_dir = match args.state_dir {

@@ -36,7 +36,9 @@ impl Document for DryRunDoc<'_> {
 /// The estimate as JSON, saying that it is one.
 pub fn estimate_json(e: &Estimate) -> Value {
     let mut v = serde_json::to_value(e).expect("an estimate serialises");
-    v["note"] = json!("an estimate: runs one at a time on each device kind, from BENCHMARKS.md's measured table");
+    v["note"] = json!(
+        "an estimate: runs one at a time on each device kind, from BENCHMARKS.md's measured table"
+    );
     v
 }
 

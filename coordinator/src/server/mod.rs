@@ -300,8 +300,8 @@ impl Coordinator {
         let bytes = self.datasets.get(sha)?;
         let (spec, sha, file_name) = (spec.clone(), sha.to_string(), file_name.to_string());
         tokio::task::spawn_blocking(move || {
-            let (shapes, problems) = measure_corpus(&spec, &sha, &bytes)
-                .map_err(CoordinatorError::Invalid)?;
+            let (shapes, problems) =
+                measure_corpus(&spec, &sha, &bytes).map_err(CoordinatorError::Invalid)?;
             match problems.first() {
                 Some(p) => Err(CoordinatorError::Invalid(format!("{file_name}: {p}"))),
                 None => Ok(shapes),

@@ -87,7 +87,10 @@ mod tests {
 
     #[test]
     fn reproduces_the_measured_cpu_table_within_five_percent() {
-        for (h, measured) in [(hp(2, 4, 64, 64, 32), 34_248.0), (hp(4, 4, 128, 128, 32), 5_836.0)] {
+        for (h, measured) in [
+            (hp(2, 4, 64, 64, 32), 34_248.0),
+            (hp(4, 4, 128, 128, 32), 5_836.0),
+        ] {
             let predicted = tokens_per_s(&h, &CPU);
             assert!(
                 (predicted / measured - 1.0).abs() < 0.05,

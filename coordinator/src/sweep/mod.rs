@@ -21,12 +21,12 @@ pub mod shape;
 pub mod spec;
 pub mod tpe;
 
+pub use check::check_and_plan;
 pub use check::parse_sweep;
 pub use diagnostic::{Diagnostic, SpecErrors};
 pub use early::{EarlyTerminate, Verdict};
-pub use metric::{Goal, Method, Metric};
-pub use check::check_and_plan;
 pub use estimate::Estimate;
+pub use metric::{Goal, Method, Metric};
 pub use plan::{Plan, PlannedRun, plan_next, plan_runs, plan_sweep, random_run};
 pub use shape::{CorpusShapes, Shape};
 pub use spec::{DatasetRef, SweepSpec};

@@ -300,6 +300,10 @@ pub fn plan_sweep(spec: &SweepSpec, file: &str, shapes: &CorpusShapes) -> Result
 
 /// One reason shared by `n` of `total` grid points, with the first of them.
 fn grouped(why: &str, n: usize, total: usize, example: &str) -> String {
-    let points = if total == 1 { "grid point" } else { "grid points" };
+    let points = if total == 1 {
+        "grid point"
+    } else {
+        "grid points"
+    };
     format!("{why}: {n} of {total} {points} (the first: {example})")
 }

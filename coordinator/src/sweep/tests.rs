@@ -216,13 +216,31 @@ fn grid_points_that_are_not_models_are_named() {
         .to_string();
     assert!(
         e.contains(
-            "grid point 1 {n_embd: 64, n_head: 6}: n_embd = 64: must be divisible by n_head = 6"
+            "n_embd = 64: must be divisible by n_head = 6: 1 of 4 grid points (the first: grid point 1 {n_embd: 64, n_head: 6})"
         ),
         "{e}"
     );
     assert!(
         !e.contains("grid point 2 {n_embd: 96, n_head: 4}"),
         "96 % 4 == 0 is valid: {e}"
+    );
+}
+
+#[test]
+fn skip_impossible_drops_and_counts_the_grid_points_that_are_not_models() {
+    let spec = parse_sweep(
+        "g.yaml",
+        "method: grid\nskip_impossible: true\nparameters:\n  n_embd: {values: [64, 96]}\n  n_head: {values: [4, 6]}\n",
+    )
+    .unwrap();
+    let plan =
+        crate::sweep::plan_sweep(&spec, "g.yaml", &CorpusShapes::chars(65, 100_000)).unwrap();
+    assert_eq!((plan.runs.len(), plan.dropped, plan.later), (3, 1, 0));
+    let indices: Vec<usize> = plan.runs.iter().map(|r| r.index).collect();
+    assert_eq!(
+        indices,
+        vec![0, 1, 2],
+        "kept runs are numbered without gaps"
     );
 }
 

@@ -9,7 +9,6 @@ use gptsweep_gpt::{HyperparamDef, Hyperparams};
 use super::Checker;
 use crate::sweep::file::SweepFile;
 
-
 /// The base hyperparameters of every run; the defaults when `train:` has a bad value.
 pub(super) fn check(c: &mut Checker, f: &SweepFile) -> Hyperparams {
     let defaults = Hyperparams::default();
@@ -57,7 +56,11 @@ fn divisible(
     locs: &BTreeMap<String, serde_saphyr::Location>,
     hp: Hyperparams,
 ) -> Hyperparams {
-    let swept = |k: &str| f.parameters.as_ref().is_some_and(|p| p.value.contains_key(k));
+    let swept = |k: &str| {
+        f.parameters
+            .as_ref()
+            .is_some_and(|p| p.value.contains_key(k))
+    };
     if swept("n_embd") || swept("n_head") || hp.n_head == 0 || hp.n_embd % hp.n_head == 0 {
         return hp;
     }
@@ -67,7 +70,13 @@ fn divisible(
     else {
         return hp;
     };
-    let default = |k: &str| if locs.contains_key(k) { "" } else { " (the default)" };
+    let default = |k: &str| {
+        if locs.contains_key(k) {
+            ""
+        } else {
+            " (the default)"
+        }
+    };
     c.err(
         loc,
         format!(

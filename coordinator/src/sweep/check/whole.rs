@@ -108,7 +108,11 @@ impl Keys {
             keys.insert("dataset".to_string(), pos(d.referenced));
         }
         if let Some(s) = &f.samples {
-            let at = s.value.prompt.as_ref().map_or(s.referenced, |p| p.referenced);
+            let at = s
+                .value
+                .prompt
+                .as_ref()
+                .map_or(s.referenced, |p| p.referenced);
             keys.insert("samples.prompt".to_string(), pos(at));
         }
         if let Some(t) = &f.train {
