@@ -61,7 +61,7 @@ fn divisible(
             .as_ref()
             .is_some_and(|p| p.value.contains_key(k))
     };
-    if swept("n_embd") || swept("n_head") || hp.n_head == 0 || hp.n_embd % hp.n_head == 0 {
+    if swept("n_embd") || swept("n_head") || hp.n_head == 0 || hp.n_embd.is_multiple_of(hp.n_head) {
         return hp;
     }
     let Some((key, loc)) = ["n_embd", "n_head"]
@@ -99,5 +99,8 @@ fn divisible(
 
 /// The largest divisor of `n` that is at most `at_most` (at least 1).
 fn largest_divisor(n: usize, at_most: usize) -> usize {
-    (1..=at_most.min(n)).rev().find(|d| n % d == 0).unwrap_or(1)
+    (1..=at_most.min(n))
+        .rev()
+        .find(|d| n.is_multiple_of(*d))
+        .unwrap_or(1)
 }
