@@ -221,3 +221,65 @@ fn skip_impossible_drops_the_impossible_grid_points_and_says_how_many() {
     assert_eq!(sweeps.as_array().unwrap().len(), 1);
     assert_eq!(sweeps[0]["run_cap"], 2, "{sweeps}");
 }
+
+/// Runs `gptsweep local FILE --state-dir STATE ARGS` with no coordinator around.
+fn local(dir: &std::path::Path, file: &str, state: &std::path::Path, args: &[&str]) -> Output {
+    std::process::Command::new(common::bin())
+        .args(["local", file, "--dashboard", "off", "--state-dir"])
+        .arg(state)
+        .args(args)
+        .env("XDG_CACHE_HOME", dir.join("cache"))
+        .env_remove("GPTSWEEP_OUTPUT")
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn local_says_the_size_first_and_its_dry_run_and_refusal_create_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let lecture = dir.path().join("lecture.yaml");
+    std::fs::write(&lecture, LECTURE_TPE).unwrap();
+    let l = lecture.to_str().unwrap();
+    let state = dir.path().join("state");
+
+    let out = local(dir.path(), l, &state, &["--dry-run", "--output", "json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["dry_run"], true);
+    assert_eq!(
+        (&doc["estimate"]["queued"], &doc["estimate"]["later"]),
+        (&Value::from(10), &Value::from(10))
+    );
+    assert!(!state.exists(), "a dry run creates no state");
+
+    let out = local(dir.path(), l, &state, &[]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    assert!(err.contains("that needs --yes"), "{err}");
+    assert!(!state.exists(), "a refused sweep creates no state");
+
+    // A small sweep runs without --yes, its size on stderr before anything trains.
+    let small = dir.path().join("small.yaml");
+    std::fs::write(
+        &small,
+        "name: small\ndataset: tinyshakespeare\nmethod: grid\nmetric: {name: val_loss, goal: minimize}\n\
+         train: {n_layer: 1, n_head: 2, n_embd: 16, block_size: 16, batch_size: 4, max_iters: 10, eval_interval: 10, eval_iters: 2}\n\
+         parameters:\n  lr: {values: [0.001, 0.002]}\n",
+    )
+    .unwrap();
+    let out = local(dir.path(), small.to_str().unwrap(), &state, &[]);
+    let err = stderr(&out);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.starts_with(
+            "sweep small: 2 runs queued\n  2 runs x n_layer 1 n_head 2 n_embd 16 block 16: "
+        ),
+        "{err}"
+    );
+    assert!(err.contains("  tokens to train: 1,280\n"), "{err}");
+    assert!(
+        err.contains("sweep small (id 1): 2 runs queued on cpu;"),
+        "{err}"
+    );
+}
