@@ -68,7 +68,7 @@ fn every_problem_of_a_file_comes_in_one_submit_with_its_line_and_column() {
                 "error: {f}:7:12: train.dropout: 1.5 breaks dropout's rule (must be in [0, 1))"
             ),
             format!(
-                "error: {f}:10:11: n_embd = 100: must be divisible by n_head = 6: 6 of 12 grid points (the first: grid point 2 {{lr: 0.001, n_embd: 100, n_layer: 1}})"
+                "error: {f}:10:11: n_embd = 100 with n_head = 6: n_embd must be a multiple of n_head (n_embd = 96 or 102, or n_head = 5, would pair): 6 of 12 grid points (the first: grid point 2 {{lr: 0.001, n_embd: 100, n_layer: 1}})"
             ),
             format!(
                 "error: {f}: 6 of 12 grid points are no valid model: change the values above, or add `skip_impossible: true` to drop them and run the other 6"
@@ -183,14 +183,16 @@ fn a_sweep_over_two_cpu_hours_asks_for_yes_and_counts_queued_and_later_runs() {
     let c = Cluster::start(0, 30.0);
     let file = c.write("lecture.yaml", LECTURE_TPE);
     let f = file.to_str().unwrap();
-    let out = c.cli(&["submit", f]);
+    let out = c.cli_asking(&["submit", f], true);
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert_eq!(err.trim_end().lines().count(), 1, "{err}");
     assert!(err.starts_with(&format!("error: {f}: estimated ")), "{err}");
     assert!(err.contains("(10 runs queued now, 10 proposed later as results come in (tpe), 1,638,400,000 tokens to train), over the 2.0 h that needs --yes: rerun with --yes"), "{err}");
     no_sweeps(&c);
-    let doc = c.json(&["submit", f, "--yes"]);
+    let out = c.cli_asking(&["submit", f, "--yes", "--output", "json"], true);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(doc["queued"], 10);
     assert_eq!(doc["later"], 10);
     assert_eq!(doc["estimate"]["queued"], 10);
@@ -230,6 +232,7 @@ fn local(dir: &std::path::Path, file: &str, state: &std::path::Path, args: &[&st
         .args(args)
         .env("XDG_CACHE_HOME", dir.join("cache"))
         .env_remove("GPTSWEEP_OUTPUT")
+        .env_remove("GPTSWEEP_YES")
         .output()
         .unwrap()
 }

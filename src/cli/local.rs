@@ -41,8 +41,8 @@ pub struct Args {
     /// Check, plan and print the estimate; create and train nothing.
     #[arg(long)]
     pub dry_run: bool,
-    /// Run even when the estimate is over 2 hours on the CPU reference.
-    #[arg(long)]
+    /// Run even when the estimate is over 2 hours on the CPU reference (scripts: GPTSWEEP_YES=1).
+    #[arg(long, env = "GPTSWEEP_YES", value_parser = clap::builder::FalseyValueParser::new())]
     pub yes: bool,
 }
 

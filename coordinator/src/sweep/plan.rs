@@ -235,7 +235,8 @@ pub fn plan_sweep(spec: &SweepSpec, file: &str, shapes: &CorpusShapes) -> Result
                     .base
                     .with_overrides(&swept)
                     .expect("values were type-checked");
-                match point_problem(spec, &hp, shapes) {
+                let problem = indivisible(&hp).or_else(|| point_problem(spec, &hp, shapes));
+                match problem {
                     Some(why) => {
                         let first = bad.len();
                         bad.entry(why)
@@ -296,6 +297,26 @@ pub fn plan_sweep(spec: &SweepSpec, file: &str, shapes: &CorpusShapes) -> Result
             })
         }
     }
+}
+
+/// A grid point whose `n_embd` its `n_head` does not divide, in the words grouped points
+/// share ("n_embd = 100 with n_head = 6"), with the nearest values that would pair.
+fn indivisible(hp: &Hyperparams) -> Option<String> {
+    let (e, h) = (hp.n_embd, hp.n_head);
+    if h == 0 || e.is_multiple_of(h) {
+        return None;
+    }
+    let down = e / h * h;
+    let up = down + h;
+    let head = (1..h).rev().find(|d| e.is_multiple_of(*d)).unwrap_or(1);
+    let below = if down > 0 {
+        format!("{down} or {up}")
+    } else {
+        up.to_string()
+    };
+    Some(format!(
+        "n_embd = {e} with n_head = {h}: n_embd must be a multiple of n_head (n_embd = {below}, or n_head = {head}, would pair)"
+    ))
 }
 
 /// One reason shared by `n` of `total` grid points, with the first of them.

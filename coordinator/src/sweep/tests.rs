@@ -216,7 +216,7 @@ fn grid_points_that_are_not_models_are_named() {
         .to_string();
     assert!(
         e.contains(
-            "n_embd = 64: must be divisible by n_head = 6: 1 of 4 grid points (the first: grid point 1 {n_embd: 64, n_head: 6})"
+            "n_embd = 64 with n_head = 6: n_embd must be a multiple of n_head (n_embd = 60 or 66, or n_head = 4, would pair): 1 of 4 grid points (the first: grid point 1 {n_embd: 64, n_head: 6})"
         ),
         "{e}"
     );
