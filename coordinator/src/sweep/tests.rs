@@ -667,3 +667,31 @@ samples: {count: 0, lenght: 5}
         assert!(line.starts_with(want), "expected {want}\n got {line}");
     }
 }
+
+#[test]
+fn a_fixed_n_embd_the_default_n_head_does_not_divide_is_named_at_its_line() {
+    let e = err(
+        "method: random\nrun_cap: 2\ntrain:\n  n_embd: 100\nparameters:\n  lr: {values: [0.001]}\n",
+    );
+    assert_eq!(
+        e,
+        "s.yaml:4:11: train.n_embd: n_embd = 100 must be a multiple of n_head = 6 (the default); e.g. n_embd = 102 or n_head = 5"
+    );
+}
+
+#[test]
+fn check_and_plan_collects_section_corpus_and_grid_problems_in_one_pass() {
+    let yaml = "method: grid\ntypo: 1\ntrain: {block_size: 64, dropout: 1.5}\nparameters:\n  n_embd: {values: [96, 100]}\nsamples: {prompt: \"XYZ\"}\n";
+    let e = crate::sweep::check_and_plan("s.yaml", yaml, |_| {
+        Ok(("sha".into(), b"abcdefgh ".repeat(20)))
+    })
+    .unwrap_err();
+    let lines: Vec<(u32, u32)> = e.diagnostics.iter().map(|d| (d.line, d.column)).collect();
+    // The typo, block_size against the corpus (at the first key it names), dropout's rule,
+    // n_embd 100 with the default n_head, the prompt, then the grid's summary.
+    assert_eq!(
+        lines,
+        vec![(2, 1), (3, 21), (3, 34), (5, 11), (6, 19), (0, 0)],
+        "{e}"
+    );
+}
