@@ -28,7 +28,7 @@ $2
 YAML
   local start end
   start=$(date +%s.%N)
-  "$BIN" local "$WORK/$1.yaml" --state-dir "$WORK/state-$1" --output json > "$WORK/$1.json"
+  "$BIN" local --yes "$WORK/$1.yaml" --state-dir "$WORK/state-$1" --output json > "$WORK/$1.json"
   end=$(date +%s.%N)
   python3 - "$WORK/$1.json" "$1" "$start" "$end" <<'PY'
 import json, sys

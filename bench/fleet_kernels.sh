@@ -56,7 +56,7 @@ if has fleet; then
   cli() { "$BIN" --coordinator "$url" --token-file "$W/state/access.json" "$@"; }
   for node in a b; do
     sweep "$node" "$([ $node = a ] && echo 1 || echo 2)"
-    for s in $SHAPES; do cli submit "$W/$node-${s%%:*}.yaml" > /dev/null; done
+    for s in $SHAPES; do cli submit --yes "$W/$node-${s%%:*}.yaml" > /dev/null; done
     start=$(date +%s.%N)
     XDG_CACHE_HOME="$W/node-$node" timeout 1500 "$BIN" worker --coordinator "$url" \
       --token-file "$W/state/access.json" --devices "$DEVICE" --poll 1 --idle-exit 3 \

@@ -18,7 +18,7 @@ sleep 1
 for i in $(seq 1 "$N"); do
   printf 'name: lat%s\nmethod: grid\ntrain: {n_embd: 16, n_head: 2, n_layer: 1, block_size: 8, batch_size: 4, max_iters: 2, eval_interval: 1, eval_iters: 1}\nsamples: {count: 0}\n' "$i" > "$TMP/lat$i.yaml"
   before=$(date +%s.%N)
-  $BIN submit "$TMP/lat$i.yaml" --coordinator "$URL" > /dev/null
+  $BIN submit --yes "$TMP/lat$i.yaml" --coordinator "$URL" > /dev/null
   after=$(date +%s.%N)
   until grep -q "sweep=lat$i " "$TMP/worker.log"; do sleep 0.01; done
   started=$(grep "sweep=lat$i " "$TMP/worker.log" | head -1 | cut -d' ' -f1)

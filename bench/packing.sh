@@ -62,7 +62,7 @@ for n in $NS; do
     smi=$!
   fi
   start=$(date +%s.%N)
-  "$BIN" submit "$WORK/pack.yaml" --coordinator "$url" --token-file "$state/access.json" > /dev/null
+  "$BIN" submit --yes "$WORK/pack.yaml" --coordinator "$url" --token-file "$state/access.json" > /dev/null
   "$BIN" status pack --watch --coordinator "$url" --token-file "$state/access.json" --output json > "$WORK/status-$n.json"
   end=$(date +%s.%N)
   [ -n "$smi" ] && kill "$smi"

@@ -93,7 +93,7 @@ fn a_fifo_sweep_file_and_a_device_dataset_are_refused_at_once() {
     );
     refused(
         &run(&["submit", &yaml]),
-        &["m.yaml: dataset", "missing.txt", "no such file"],
+        &["m.yaml:2:10: dataset", "missing.txt", "no such file"],
     );
 }
 

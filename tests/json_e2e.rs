@@ -24,6 +24,18 @@ fn kind(v: &Value) -> &'static str {
     }
 }
 
+/// A sweep's size before it runs (`submit`, `local`, `--dry-run`).
+const ESTIMATE: &[(&str, &str)] = &[
+    ("queued", "number"),
+    ("later", "number"),
+    ("dropped", "number"),
+    ("shapes", "array"),
+    ("tokens_queued", "number"),
+    ("tokens_total", "number"),
+    ("time", "array"),
+    ("note", "string"),
+];
+
 /// Asserts that `v` is an object with exactly the keys of `shape`, each of one of the
 /// types `"number|null"` allows.
 fn assert_shape(what: &str, v: &Value, shape: &[(&str, &str)]) {
@@ -148,9 +160,18 @@ fn every_client_verb_prints_its_pinned_json_document() {
     assert_shape(
         "submit",
         &sub,
-        &[("id", "number"), ("name", "string"), ("runs", "number")],
+        &[
+            ("id", "number"),
+            ("name", "string"),
+            ("runs", "number"),
+            ("queued", "number"),
+            ("later", "number"),
+            ("dropped", "number"),
+            ("estimate", "object"),
+        ],
     );
     assert_eq!(sub["runs"], 2);
+    assert_shape("submit.estimate", &sub["estimate"], ESTIMATE);
 
     wait_until("the sweep to finish", Duration::from_secs(120), || {
         (c.json(&["status", "shapes"])["state"] == "finished").then_some(())
@@ -402,8 +423,10 @@ fn train_sample_and_local_print_their_pinned_json_documents() {
             ("top", "array"),
             ("samples", "array"),
             ("state_dir", "string"),
+            ("estimate", "object"),
         ],
     );
+    assert_shape("local.estimate", &local["estimate"], ESTIMATE);
     assert_shape("local.sweep", &local["sweep"], &status_shape());
     assert_items("local.top", &local["top"], TOP_ROW);
     assert_items("local.samples", &local["samples"], SAMPLES_ENTRY);

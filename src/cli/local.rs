@@ -1,6 +1,7 @@
 //! `gptsweep local FILE`: a coordinator and a worker in this process, on loopback gRPC
 //! (the same code paths as a cluster), running one sweep to its end, then its leaderboard
-//! and samples.
+//! and samples. Its size (runs, parameters, tokens, estimated time) is said first;
+//! `--dry-run` stops there and a big sweep asks for `--yes`.
 
 use std::path::PathBuf;
 
@@ -12,6 +13,7 @@ use super::output::{Document, OutputMode, print};
 use super::paths::default_cache_dir;
 use super::samples::SamplesDoc;
 use super::status::StatusDoc;
+use super::sweep_plan::{DryRunDoc, confirm, estimate_json};
 use super::top::TopDoc;
 use super::{status, submit, top};
 
@@ -36,6 +38,12 @@ pub struct Args {
     /// Once the sweep has ended, keep serving the dashboard until Ctrl-C.
     #[arg(long)]
     pub serve: bool,
+    /// Check, plan and print the estimate; create and train nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Run even when the estimate is over 2 hours on the CPU reference (scripts: GPTSWEEP_YES=1).
+    #[arg(long, env = "GPTSWEEP_YES", value_parser = clap::builder::FalseyValueParser::new())]
+    pub yes: bool,
 }
 
 /// The end of a local sweep: its leaderboard and the best runs' samples.
@@ -44,6 +52,7 @@ struct LocalDoc<'a> {
     top: TopDoc<'a>,
     samples: SamplesDoc<'a>,
     state_dir: &'a std::path::Path,
+    estimate: &'a gptsweep_coordinator::sweep::Estimate,
 }
 
 impl Document for LocalDoc<'_> {
@@ -57,6 +66,7 @@ impl Document for LocalDoc<'_> {
             "top": self.top.json(),
             "samples": self.samples.json(),
             "state_dir": self.state_dir,
+            "estimate": estimate_json(self.estimate),
         })
     }
 }
@@ -65,6 +75,21 @@ impl Document for LocalDoc<'_> {
 pub async fn run(args: Args, output: OutputMode) -> anyhow::Result<()> {
     // The file and its dataset are read and checked before anything is created.
     let input = submit::SweepInput::read(&args.file)?;
+    let estimate = input.estimate.clone();
+    if args.dry_run {
+        return print(
+            output,
+            &DryRunDoc {
+                name: &input.name,
+                estimate: &estimate,
+            },
+        );
+    }
+    confirm(input.file_name(), &estimate, args.yes)?;
+    if output == OutputMode::Text {
+        // The size before anything trains (stdout keeps the results).
+        eprint!("{}", super::terminal::escape(&estimate.text(&input.name)));
+    }
     let devices = super::worker::parse_devices(&args.devices)?;
     let state_dir = match args.state_dir {
         Some(d) => d,
@@ -131,10 +156,10 @@ pub async fn run(args: Args, output: OutputMode) -> anyhow::Result<()> {
     let sub = submit::submit_input(&mut ctx, input).await?;
     if output == OutputMode::Text {
         eprintln!(
-            "sweep {} (id {}): {} runs on {}; state in {}",
+            "sweep {} (id {}): {} on {}; state in {}",
             sub.name,
             sub.id,
-            sub.runs,
+            estimate.runs_text(),
             args.devices,
             state_dir.display()
         );
@@ -155,6 +180,7 @@ pub async fn run(args: Args, output: OutputMode) -> anyhow::Result<()> {
                 }
             },
             state_dir: &state_dir,
+            estimate: &estimate,
         },
     )?;
     // The worker goes first, so that it never sees its coordinator disappear.

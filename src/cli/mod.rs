@@ -27,6 +27,7 @@ mod show;
 mod slot_child;
 mod status;
 mod submit;
+mod sweep_plan;
 mod sweeps;
 mod table;
 mod terminal;
@@ -212,9 +213,17 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
 }
 
 /// Prints a failed verb's error: one line on stderr (its control characters, line feeds
-/// included, escaped), and under `--output json` also the error object on stdout.
+/// included, escaped; a sweep file's problems a line each), and under `--output json` also the error object on stdout.
 pub fn report_error(err: &anyhow::Error, code: u8, output: OutputMode) {
-    eprintln!("error: {}", terminal::escape_line(&format!("{err:#}")));
+    match err.downcast_ref::<gptsweep_coordinator::sweep::SpecErrors>() {
+        // A sweep file's problems: one line each, `file:line:column: message`.
+        Some(spec) => {
+            for line in spec.to_string().lines() {
+                eprintln!("error: {}", terminal::escape_line(line));
+            }
+        }
+        None => eprintln!("error: {}", terminal::escape_line(&format!("{err:#}"))),
+    }
     if output == OutputMode::Json {
         println!(
             "{}",

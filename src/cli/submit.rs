@@ -1,39 +1,56 @@
-//! `gptsweep submit FILE`: check the file here (line:column errors before any network),
-//! upload its dataset if it is a local path, and queue the sweep.
+//! `gptsweep submit FILE`: check and plan the file here (every problem at its line and
+//! column before any network), say its size (runs, parameters, tokens, estimated time;
+//! `--dry-run` stops there, a big sweep asks for `--yes`), upload its dataset if it is a
+//! local path, and queue the sweep.
 
 use std::path::{Path, PathBuf};
 
 use gptsweep_api::Submitted;
-use gptsweep_coordinator::datasets::MAX_DATASET_BYTES;
-use gptsweep_coordinator::sweep::{DatasetRef, parse_sweep};
+use gptsweep_coordinator::datasets::{MAX_DATASET_BYTES, builtin_by_sha, builtin_sha};
+use gptsweep_coordinator::sweep::{DatasetRef, Estimate, check_and_plan};
 use gptsweep_gpt::input_file::{MAX_SWEEP_FILE_BYTES, read_bounded, read_bounded_text};
 use gptsweep_proto::pb;
 use serde_json::Value;
 
 use super::ctx::Ctx;
 use super::output::{Document, to_json};
+use super::sweep_plan::{DryRunDoc, confirm, estimate_json};
 
 /// Flags of `gptsweep submit`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The sweep file (YAML).
     pub file: PathBuf,
+    /// Check, plan and print the estimate; store nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Submit even when the estimate is over 2 hours on the CPU reference (scripts: GPTSWEEP_YES=1).
+    #[arg(long, env = "GPTSWEEP_YES", value_parser = clap::builder::FalseyValueParser::new())]
+    pub yes: bool,
 }
 
-/// What a submit queued: a line, or `{id, name, runs}`.
-struct SubmittedDoc(Submitted);
+/// What a submit queued: its estimate and a line, or `{id, name, runs, estimate}`.
+struct SubmittedDoc<'a>(Submitted, &'a Estimate);
 
-impl Document for SubmittedDoc {
+impl Document for SubmittedDoc<'_> {
     fn text(&self) -> String {
         let s = &self.0;
         format!(
-            "submitted sweep {} (id {}): {} runs\n",
-            s.name, s.id, s.runs
+            "{}submitted sweep {} (id {}): {}\n",
+            self.1.text(&s.name),
+            s.name,
+            s.id,
+            self.1.runs_text()
         )
     }
 
     fn json(&self) -> Value {
-        to_json(&self.0)
+        let mut v = to_json(&self.0);
+        v["queued"] = self.1.queued.into();
+        v["later"] = self.1.later.into();
+        v["dropped"] = self.1.dropped.into();
+        v["estimate"] = estimate_json(self.1);
+        v
     }
 }
 
@@ -56,6 +73,10 @@ pub struct SweepInput {
     yaml: String,
     /// The dataset's file name and bytes, when the sweep names a file.
     dataset: Option<(String, Vec<u8>)>,
+    /// The sweep's name.
+    pub name: String,
+    /// Its size, as planned here.
+    pub estimate: Estimate,
 }
 
 impl SweepInput {
@@ -64,28 +85,37 @@ impl SweepInput {
     pub fn read(file: &Path) -> anyhow::Result<Self> {
         let file_name = file.display().to_string();
         let yaml = read_bounded_text("sweep file", file, MAX_SWEEP_FILE_BYTES)?;
-        let spec = parse_sweep(&file_name, &yaml)?;
-        let dataset = match &spec.dataset {
+        let mut dataset = None;
+        let checked = check_and_plan(&file_name, &yaml, |d| match d {
+            DatasetRef::Builtin(name) => {
+                let sha = builtin_sha(name);
+                let text = builtin_by_sha(sha).ok_or_else(|| format!("no built-in {name}"))?;
+                Ok((sha.to_string(), text.as_bytes().to_vec()))
+            }
             DatasetRef::Path(p) => {
                 let path = dataset_path(file, p);
-                let bytes = read_bounded(
-                    &format!("{file_name}: dataset"),
-                    &path,
-                    MAX_DATASET_BYTES as u64,
-                )?;
+                let bytes = read_bounded("dataset", &path, MAX_DATASET_BYTES as u64)
+                    .map_err(|e| format!("{e:#}"))?;
                 let name = path
                     .file_name()
                     .map(|n| n.to_string_lossy().into_owned())
                     .unwrap_or_default();
-                Some((name, bytes))
+                dataset = Some((name, bytes.clone()));
+                Ok((gptsweep_coordinator::datasets::sha256_hex(&bytes), bytes))
             }
-            DatasetRef::Builtin(_) => None,
-        };
+        })?;
         Ok(Self {
             file_name,
             yaml,
             dataset,
+            name: checked.spec.name,
+            estimate: gptsweep_coordinator::sweep::Estimate::of(&checked.plan, &checked.shapes),
         })
+    }
+
+    /// The file's name as the user gave it.
+    pub fn file_name(&self) -> &str {
+        &self.file_name
     }
 }
 
@@ -127,6 +157,14 @@ pub async fn submit_input(ctx: &mut Ctx, input: SweepInput) -> anyhow::Result<Su
 /// Runs `gptsweep submit`.
 pub async fn run(args: Args, mut ctx: Ctx) -> anyhow::Result<()> {
     let input = SweepInput::read(&args.file)?;
+    let estimate = input.estimate.clone();
+    if args.dry_run {
+        return ctx.print(&DryRunDoc {
+            name: &input.name,
+            estimate: &estimate,
+        });
+    }
+    confirm(&input.file_name, &estimate, args.yes)?;
     let s = submit_input(&mut ctx, input).await?;
-    ctx.print(&SubmittedDoc(s))
+    ctx.print(&SubmittedDoc(s, &estimate))
 }

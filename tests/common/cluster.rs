@@ -380,9 +380,20 @@ impl Cluster {
     /// Runs the CLI against this cluster, its caches in the scratch directory; a panic in
     /// it, or a call still running after [`CLI_DEADLINE`], fails the test.
     pub fn cli(&self, args: &[&str]) -> Output {
+        self.cli_asking(args, false)
+    }
+
+    /// [`Cluster::cli`], where `ask` leaves a big sweep's `--yes` to the arguments; else
+    /// `GPTSWEEP_YES` is set, as the tests' long sweeps (stopped by cancel) expect.
+    pub fn cli_asking(&self, args: &[&str], ask: bool) -> Output {
+        let mut cmd = Command::new(bin());
+        if ask {
+            cmd.env_remove("GPTSWEEP_YES");
+        } else {
+            cmd.env("GPTSWEEP_YES", "1");
+        }
         let out = output_within(
-            Command::new(bin())
-                .env("XDG_CACHE_HOME", self.dir.path().join("cli-cache"))
+            cmd.env("XDG_CACHE_HOME", self.dir.path().join("cli-cache"))
                 .args(args)
                 .args(["--coordinator", &self.url])
                 .arg("--token-file")

@@ -21,8 +21,6 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::{Notify, watch};
 
-use gptsweep_gpt::corpus::Split;
-use gptsweep_gpt::{Corpus, TokenizerKind};
 use gptsweep_proto::pb;
 
 use crate::access::{Access, Gate, Role};
@@ -37,7 +35,8 @@ use crate::store::{
     CreateSweep, Database, DatabaseLock, ForgetUnusedDatasets, GraceLeases, InsertDataset,
     NewSweep, Store, Writable, identity,
 };
-use crate::sweep::{CorpusShapes, DatasetRef, Shape, SweepSpec, parse_sweep, plan_runs};
+use crate::sweep::measure::measure_corpus;
+use crate::sweep::{CorpusShapes, DatasetRef, SweepSpec, parse_sweep, plan_runs};
 use crate::tls::TlsIdentity;
 use crate::uploads::{MAX_CHUNK, UploadLimits, Uploads};
 use crate::worker_keys::WorkerKeys;
@@ -299,41 +298,14 @@ impl Coordinator {
         sha: &str,
     ) -> Result<CorpusShapes> {
         let bytes = self.datasets.get(sha)?;
-        // (kind, whether the sweep uses it): characters are always measured.
-        let kinds: Vec<(TokenizerKind, bool)> = TokenizerKind::ALL
-            .into_iter()
-            .map(|k| (k, spec.may_use(k)))
-            .filter(|(k, used)| *used || *k == TokenizerKind::Char)
-            .collect();
-        let (prompt, sha, file_name) = (
-            spec.samples.options.prompt.clone(),
-            sha.to_string(),
-            file_name.to_string(),
-        );
+        let (spec, sha, file_name) = (spec.clone(), sha.to_string(), file_name.to_string());
         tokio::task::spawn_blocking(move || {
-            let mut shapes = CorpusShapes::chars(0, 0);
-            for (kind, used) in kinds {
-                let corpus = Corpus::from_bytes(&sha, &bytes, kind, None)
-                    .map_err(|e| CoordinatorError::Invalid(e.to_string()))?;
-                if used {
-                    corpus
-                        .tokenizer()
-                        .encode(&prompt, "samples.prompt")
-                        .map_err(|e| CoordinatorError::Invalid(format!("{file_name}: {e}")))?;
-                }
-                let shape = Shape {
-                    vocab_size: corpus.tokenizer().vocab_size(),
-                    shortest_split: corpus
-                        .split(Split::Train)
-                        .len()
-                        .min(corpus.split(Split::Val).len()),
-                };
-                match kind {
-                    TokenizerKind::Char => shapes.char = shape,
-                    TokenizerKind::Gpt2 => shapes.gpt2 = Some(shape),
-                }
+            let (shapes, problems) =
+                measure_corpus(&spec, &sha, &bytes).map_err(CoordinatorError::Invalid)?;
+            match problems.first() {
+                Some(p) => Err(CoordinatorError::Invalid(format!("{file_name}: {p}"))),
+                None => Ok(shapes),
             }
-            Ok(shapes)
         })
         .await
         .map_err(|e| CoordinatorError::Storage(format!("measuring the corpus failed: {e}")))?

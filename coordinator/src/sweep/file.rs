@@ -167,6 +167,8 @@ pub struct SweepFile {
     pub samples: Option<Spanned<SamplesFile>>,
     /// Refuse models whose training needs more memory than this many GiB (default 80).
     pub max_memory_gb: Option<Spanned<f64>>,
+    /// Drop the grid points that are no valid model instead of refusing the sweep.
+    pub skip_impossible: Option<Spanned<bool>>,
     /// W&B's agent key: the script each run executes (refused with a reason in
     /// `check/wandb.rs`, rather than as an unknown key, which would stop at the first).
     pub program: Option<Spanned<IgnoredAny>>,

@@ -28,8 +28,6 @@ pub struct PlannedRun {
 
 /// Draws per run before random search gives up on finding a buildable model.
 const MAX_DRAWS: usize = 1000;
-/// Invalid grid points named in the error, at most.
-const MAX_NAMED: usize = 8;
 
 /// Why a point cannot run on this corpus, if it cannot.
 fn point_problem(spec: &SweepSpec, hp: &Hyperparams, shapes: &CorpusShapes) -> Option<String> {
@@ -168,12 +166,33 @@ fn show(swept: &BTreeMap<String, serde_json::Value>) -> String {
     format!("{{{}}}", parts.join(", "))
 }
 
+/// The runs a sweep queues at submit, and what planning left out.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plan {
+    /// Queued now.
+    pub runs: Vec<PlannedRun>,
+    /// Proposed later, one at a time as workers ask (tpe's runs after its startup ones).
+    pub later: usize,
+    /// Grid points dropped as no valid model (`skip_impossible: true`).
+    pub dropped: usize,
+    /// Grid points considered (grid only; 0 for random and tpe).
+    pub grid_points: usize,
+}
+
 /// Plans the runs of `spec` for a corpus of `shapes`.
 pub fn plan_runs(
     spec: &SweepSpec,
     file: &str,
     shapes: &CorpusShapes,
 ) -> Result<Vec<PlannedRun>, SpecErrors> {
+    plan_sweep(spec, file, shapes).map(|p| p.runs)
+}
+
+/// Plans `spec` for a corpus of `shapes`: its runs now, those proposed later, and the
+/// grid points dropped. Invalid grid points are refused grouped by their reason (one
+/// problem per reason, with how many points it takes and a fix), or dropped and counted
+/// with `skip_impossible: true`.
+pub fn plan_sweep(spec: &SweepSpec, file: &str, shapes: &CorpusShapes) -> Result<Plan, SpecErrors> {
     let fail = |messages: Vec<String>| SpecErrors {
         file: file.to_string(),
         diagnostics: messages.into_iter().map(Diagnostic::whole).collect(),
@@ -203,8 +222,8 @@ pub fn plan_runs(
             }
             let take = spec.run_cap.unwrap_or(total).min(total);
             let mut runs = Vec::with_capacity(take);
-            let mut bad = Vec::new();
-            let mut bad_count = 0;
+            // Reason -> (points, the first of them).
+            let mut bad: BTreeMap<String, (usize, usize, String)> = BTreeMap::new();
             for i in 0..take {
                 let mut rest = i;
                 let mut swept = BTreeMap::new();
@@ -216,30 +235,48 @@ pub fn plan_runs(
                     .base
                     .with_overrides(&swept)
                     .expect("values were type-checked");
-                match point_problem(spec, &hp, shapes) {
+                let problem = indivisible(&hp).or_else(|| point_problem(spec, &hp, shapes));
+                match problem {
                     Some(why) => {
-                        bad_count += 1;
-                        if bad.len() < MAX_NAMED {
-                            bad.push(format!("grid point {i} {}: {why}", show(&swept)));
-                        }
+                        let first = bad.len();
+                        bad.entry(why)
+                            .or_insert((0, first, format!("grid point {i} {}", show(&swept))))
+                            .0 += 1;
                     }
                     None => runs.push(PlannedRun {
-                        index: i,
+                        index: runs.len(),
                         hyperparams: hp,
                         swept,
                     }),
                 }
             }
-            if bad_count > 0 {
-                if bad_count > bad.len() {
-                    bad.push(format!(
-                        "... and {} more invalid grid points",
-                        bad_count - bad.len()
+            let dropped: usize = bad.values().map(|b| b.0).sum();
+            if dropped > 0 && (!spec.skip_impossible || runs.is_empty()) {
+                let mut groups: Vec<_> = bad.into_iter().collect();
+                groups.sort_by_key(|(_, (_, first, _))| *first);
+                let mut messages: Vec<String> = groups
+                    .into_iter()
+                    .map(|(why, (n, _, example))| grouped(&why, n, take, &example))
+                    .collect();
+                if runs.is_empty() {
+                    messages.push(format!(
+                        "no grid point of {take} is a valid model: skip_impossible would leave no run"
+                    ));
+                } else {
+                    messages.push(format!(
+                        "{dropped} of {take} grid points are no valid model: change the values \
+                         above, or add `skip_impossible: true` to drop them and run the other {}",
+                        runs.len()
                     ));
                 }
-                return Err(fail(bad));
+                return Err(fail(messages));
             }
-            Ok(runs)
+            Ok(Plan {
+                runs,
+                later: 0,
+                dropped,
+                grid_points: take,
+            })
         }
         Method::Random | Method::Tpe => {
             let cap = spec.run_cap.expect("random search and tpe have a run_cap");
@@ -248,10 +285,46 @@ pub fn plan_runs(
                 Method::Tpe => spec.tpe.unwrap_or_default().n_startup.min(cap),
                 _ => cap,
             };
-            (0..n)
+            let runs = (0..n)
                 .map(|i| random_run(spec, i, shapes))
                 .collect::<Result<Vec<_>, String>>()
-                .map_err(|e| fail(vec![e]))
+                .map_err(|e| fail(vec![e]))?;
+            Ok(Plan {
+                runs,
+                later: cap - n,
+                dropped: 0,
+                grid_points: 0,
+            })
         }
     }
+}
+
+/// A grid point whose `n_embd` its `n_head` does not divide, in the words grouped points
+/// share ("n_embd = 100 with n_head = 6"), with the nearest values that would pair.
+fn indivisible(hp: &Hyperparams) -> Option<String> {
+    let (e, h) = (hp.n_embd, hp.n_head);
+    if h == 0 || e.is_multiple_of(h) {
+        return None;
+    }
+    let down = e / h * h;
+    let up = down + h;
+    let head = (1..h).rev().find(|d| e.is_multiple_of(*d)).unwrap_or(1);
+    let below = if down > 0 {
+        format!("{down} or {up}")
+    } else {
+        up.to_string()
+    };
+    Some(format!(
+        "n_embd = {e} with n_head = {h}: n_embd must be a multiple of n_head (n_embd = {below}, or n_head = {head}, would pair)"
+    ))
+}
+
+/// One reason shared by `n` of `total` grid points, with the first of them.
+fn grouped(why: &str, n: usize, total: usize, example: &str) -> String {
+    let points = if total == 1 {
+        "grid point"
+    } else {
+        "grid points"
+    };
+    format!("{why}: {n} of {total} {points} (the first: {example})")
 }

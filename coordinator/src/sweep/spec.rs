@@ -58,6 +58,9 @@ pub struct SweepSpec {
     /// The options of `method: tpe`; absent for other methods.
     #[serde(default)]
     pub tpe: Option<TpeOptions>,
+    /// Grid points that are no valid model are dropped (and counted) instead of refused.
+    #[serde(default)]
+    pub skip_impossible: bool,
 }
 
 /// Hard limit on planned runs, whatever the file says.

@@ -216,13 +216,31 @@ fn grid_points_that_are_not_models_are_named() {
         .to_string();
     assert!(
         e.contains(
-            "grid point 1 {n_embd: 64, n_head: 6}: n_embd = 64: must be divisible by n_head = 6"
+            "n_embd = 64 with n_head = 6: n_embd must be a multiple of n_head (n_embd = 60 or 66, or n_head = 4, would pair): 1 of 4 grid points (the first: grid point 1 {n_embd: 64, n_head: 6})"
         ),
         "{e}"
     );
     assert!(
         !e.contains("grid point 2 {n_embd: 96, n_head: 4}"),
         "96 % 4 == 0 is valid: {e}"
+    );
+}
+
+#[test]
+fn skip_impossible_drops_and_counts_the_grid_points_that_are_not_models() {
+    let spec = parse_sweep(
+        "g.yaml",
+        "method: grid\nskip_impossible: true\nparameters:\n  n_embd: {values: [64, 96]}\n  n_head: {values: [4, 6]}\n",
+    )
+    .unwrap();
+    let plan =
+        crate::sweep::plan_sweep(&spec, "g.yaml", &CorpusShapes::chars(65, 100_000)).unwrap();
+    assert_eq!((plan.runs.len(), plan.dropped, plan.later), (3, 1, 0));
+    let indices: Vec<usize> = plan.runs.iter().map(|r| r.index).collect();
+    assert_eq!(
+        indices,
+        vec![0, 1, 2],
+        "kept runs are numbered without gaps"
     );
 }
 
@@ -648,4 +666,32 @@ samples: {count: 0, lenght: 5}
     for (line, want) in lines.iter().zip(expect) {
         assert!(line.starts_with(want), "expected {want}\n got {line}");
     }
+}
+
+#[test]
+fn a_fixed_n_embd_the_default_n_head_does_not_divide_is_named_at_its_line() {
+    let e = err(
+        "method: random\nrun_cap: 2\ntrain:\n  n_embd: 100\nparameters:\n  lr: {values: [0.001]}\n",
+    );
+    assert_eq!(
+        e,
+        "s.yaml:4:11: train.n_embd: n_embd = 100 must be a multiple of n_head = 6 (the default); e.g. n_embd = 102 or n_head = 5"
+    );
+}
+
+#[test]
+fn check_and_plan_collects_section_corpus_and_grid_problems_in_one_pass() {
+    let yaml = "method: grid\ntypo: 1\ntrain: {block_size: 64, dropout: 1.5}\nparameters:\n  n_embd: {values: [96, 100]}\nsamples: {prompt: \"XYZ\"}\n";
+    let e = crate::sweep::check_and_plan("s.yaml", yaml, |_| {
+        Ok(("sha".into(), b"abcdefgh ".repeat(20)))
+    })
+    .unwrap_err();
+    let lines: Vec<(u32, u32)> = e.diagnostics.iter().map(|d| (d.line, d.column)).collect();
+    // The typo, block_size against the corpus (at the first key it names), dropout's rule,
+    // n_embd 100 with the default n_head, the prompt, then the grid's summary.
+    assert_eq!(
+        lines,
+        vec![(2, 1), (3, 21), (3, 34), (5, 11), (6, 19), (0, 0)],
+        "{e}"
+    );
 }

@@ -1,6 +1,7 @@
 //! From a sweep file's text to a checked [`SweepSpec`]: every rule of SPEC.md's "rules a
 //! user can rely on", each failure a [`Diagnostic`] at the offending line and column.
-//! One module per section of the file; this one parses the YAML and runs them in order.
+//! One module per section of the file; this one parses the YAML and runs them in order;
+//! `whole.rs` adds the corpus and the plan, for every problem of a file in one pass.
 //! Nothing here touches the store: a file that fails leaves no trace.
 
 mod early;
@@ -14,7 +15,10 @@ mod tpe;
 mod train;
 mod unknown_keys;
 mod wandb;
+mod whole;
 mod yaml_error;
+
+pub use whole::{Checked, check_and_plan};
 
 use serde_saphyr::Location;
 
@@ -119,5 +123,6 @@ fn check(c: &mut Checker, file_name: &str, f: SweepFile) -> Option<SweepSpec> {
         max_memory_bytes,
         early_terminate,
         tpe,
+        skip_impossible: f.skip_impossible.is_some_and(|s| s.value),
     })
 }
