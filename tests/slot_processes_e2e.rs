@@ -10,7 +10,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Cluster, TinySweep, eval_steps, wait_until};
+use common::{Cluster, TinySweep, eval_steps, stopped_at, wait_until};
 use serde_json::Value;
 
 /// The flags of a worker with two process slots on the CPU.
@@ -160,20 +160,6 @@ fn process_slots_train_a_sweep_to_completion_in_child_processes() {
         1,
         "one worker: {workers}"
     );
-}
-
-/// The step a preempted attempt's reason says it stopped at.
-fn stopped_at(reason: &str) -> u64 {
-    let after = reason
-        .split("stopped at step ")
-        .nth(1)
-        .unwrap_or_else(|| panic!("no step in {reason:?}"));
-    after
-        .split(|c: char| !c.is_ascii_digit())
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap()
 }
 
 #[test]

@@ -13,7 +13,7 @@ mod common;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::{Cluster, TinySweep, eval_steps, panic_lines, slurm, wait_until};
+use common::{Cluster, TinySweep, eval_steps, panic_lines, slurm, stopped_at, wait_until};
 use serde_json::Value;
 
 /// Runs in the sweep: one per array task.
@@ -126,16 +126,6 @@ fn attempt_states(show: &Value) -> Vec<String> {
         .iter()
         .map(|a| a["state"].as_str().unwrap().to_string())
         .collect()
-}
-
-/// The step a preempted attempt's reason says it stopped at.
-fn stopped_at(reason: &str) -> u64 {
-    reason
-        .split("stopped at step ")
-        .nth(1)
-        .and_then(|after| after.split(|c: char| !c.is_ascii_digit()).next())
-        .and_then(|digits| digits.parse().ok())
-        .unwrap_or_else(|| panic!("no step in {reason:?}"))
 }
 
 /// `(name, alive, left)` of every worker the coordinator knows, in registration order.

@@ -8,26 +8,12 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Cluster, TinySweep, eval_steps, shakespeare, wait_until};
+use common::{Cluster, TinySweep, eval_steps, shakespeare, stopped_at, wait_until};
 use serde_json::Value;
 
 /// The run's attempts from `show --output json`.
 fn attempts(show: &Value) -> Vec<Value> {
     show["attempts"].as_array().unwrap().clone()
-}
-
-/// The step a preempted attempt's reason says it stopped at.
-fn stopped_at(reason: &str) -> u64 {
-    let after = reason
-        .split("stopped at step ")
-        .nth(1)
-        .unwrap_or_else(|| panic!("no step in {reason:?}"));
-    after
-        .split(|c: char| !c.is_ascii_digit())
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap()
 }
 
 #[test]

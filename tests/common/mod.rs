@@ -48,6 +48,16 @@ pub fn wait_until<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Optio
     }
 }
 
+/// The step a preempted attempt's reason (`show`'s `attempts[].reason`) says it stopped at.
+pub fn stopped_at(reason: &str) -> u64 {
+    reason
+        .split("stopped at step ")
+        .nth(1)
+        .and_then(|after| after.split(|c: char| !c.is_ascii_digit()).next())
+        .and_then(|digits| digits.parse().ok())
+        .unwrap_or_else(|| panic!("no step in {reason:?}"))
+}
+
 /// The steps of the evaluations in a `show --output json` document, in order.
 pub fn eval_steps(show: &Value) -> Vec<u64> {
     show["evals"]

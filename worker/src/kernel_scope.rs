@@ -7,12 +7,10 @@
 //! nvidia-smi) takes no part rather than risk another device's kernels.
 
 use std::collections::BTreeSet;
-use std::time::Duration;
 
 use gptsweep_gpt::DeviceSpec;
 
-/// Longest nvidia-smi may take (a wedged driver can hang it).
-const NVIDIA_SMI_TIMEOUT: Duration = Duration::from_secs(15);
+use crate::memory::NVIDIA_SMI_TIMEOUT;
 
 /// The scope of `devices`, or why they have none (`Ok(None)`: CPU only, nothing to share).
 pub async fn scope(devices: &[DeviceSpec]) -> Result<Option<String>, String> {

@@ -14,7 +14,7 @@ pub const NVIDIA_SMI_ARGS: [&str; 2] = [
 ];
 
 /// Longest nvidia-smi may take (a wedged driver can hang it).
-const NVIDIA_SMI_TIMEOUT: Duration = Duration::from_secs(15);
+pub(crate) const NVIDIA_SMI_TIMEOUT: Duration = Duration::from_secs(15);
 
 const MIB: u64 = 1 << 20;
 
