@@ -202,3 +202,47 @@ fn an_idle_worker_leaves_after_idle_exit() {
         "{workers}"
     );
 }
+
+/// An idle worker polls with the default 20 s wait; SIGTERM or SIGINT must not wait it out.
+/// Under 3 s (it takes well under one) leaves room for a loaded CI machine; the 20 s poll
+/// it used to wait for is far above.
+#[test]
+fn an_idle_worker_stops_at_once_on_sigterm_or_sigint_and_shows_as_left() {
+    let mut c = Cluster::start(0, 10.0);
+    for (i, signal) in ["TERM", "INT"].into_iter().enumerate() {
+        let w = c.add_worker_with(&["--poll", "20"]);
+        assert_eq!(w, i);
+        wait_until("the worker to poll for work", Duration::from_secs(30), || {
+            let workers = c.json(&["workers"]);
+            (workers.as_array().unwrap().len() == i + 1 && workers[i]["alive"] == true)
+                .then_some(())
+        });
+        // Well inside its first 20 s poll.
+        std::thread::sleep(Duration::from_millis(500));
+        let sent = std::time::Instant::now();
+        c.signal_worker(w, signal);
+        let status = c.wait_worker(w, Duration::from_secs(30));
+        let took = sent.elapsed();
+        assert!(status.success(), "SIG{signal}: {status}: {}", c.logs());
+        assert!(
+            took < Duration::from_secs(3),
+            "an idle worker took {took:?} to stop on SIG{signal}\n{}",
+            c.logs()
+        );
+        let workers = c.json(&["workers"]);
+        assert_eq!(workers[i]["alive"], false, "{workers}");
+        assert_eq!(
+            workers[i]["left"], "stopped by a signal; every run handed back",
+            "{workers}"
+        );
+        let text = String::from_utf8(c.cli(&["workers"]).stdout).unwrap();
+        let line = text
+            .lines()
+            .find(|l| l.contains(&format!("w{i}")))
+            .unwrap_or_else(|| panic!("no w{i} in:\n{text}"));
+        assert!(
+            line.contains("left: stopped by a signal") && !line.contains("alive"),
+            "{line}"
+        );
+    }
+}

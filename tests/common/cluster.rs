@@ -325,18 +325,22 @@ impl Cluster {
         self.add_worker_on("cpu", &[], extra)
     }
 
-    /// Starts one more worker on `devices` with `extra` flags and environment variables
-    /// `env` (`XDG_CACHE_HOME` for a kernel folder of its own); answers its index.
+    /// Starts one more worker on `devices` with `extra` flags (its polls last 2 s unless
+    /// they give `--poll`) and environment variables `env` (`XDG_CACHE_HOME` for a kernel
+    /// folder of its own); answers its index.
     pub fn add_worker_on(&mut self, devices: &str, env: &[(&str, &Path)], extra: &[&str]) -> usize {
         let i = self.workers.len();
         let log = self.dir.path().join(format!("worker{i}.log"));
+        // Polls of 2 s, unless `extra` gives its own.
+        let poll: &[&str] = if extra.contains(&"--poll") {
+            &[]
+        } else {
+            &["--poll", "2"]
+        };
         let child = Command::new(bin())
+            .args(["worker", "--devices", devices])
+            .args(poll)
             .args([
-                "worker",
-                "--devices",
-                devices,
-                "--poll",
-                "2",
                 "--coordinator",
                 &self.url,
                 "--name",

@@ -311,9 +311,16 @@ async fn device_loop(
             wait_ms: poll.as_millis() as u64,
             fit_memory: shared.pack_by_memory,
         };
-        // Not cancelled by a drain: a poll the coordinator answers with a run must be seen,
-        // so that the run is handed back rather than left to expire. It ends within `poll`.
-        let reply = match shared.client.clone().lease(req).await {
+        // Cancelled by a drain, so that an idle worker leaves at once rather than after
+        // its poll (up to `poll`). A run the coordinator leased in that instant is not
+        // lost: the worker deregisters as it leaves, and a worker that leaves hands back
+        // whatever it still holds (`Deregister` on the coordinator).
+        let mut draining = stop.clone();
+        let leased = tokio::select! {
+            r = shared.client.clone().lease(req) => r,
+            () = reached(&mut draining, StopLevel::Drain) => return Ok(DeviceEnd::Drained),
+        };
+        let reply = match leased {
             Ok(reply) => reply.into_inner(),
             Err(s)
                 if matches!(

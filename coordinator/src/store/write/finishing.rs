@@ -80,12 +80,7 @@ async fn finish_group(finishes: Vec<Finish>, c: &mut AnyConnection) -> Result<Ve
         if f.outcome.run_state().is_none() {
             // Handed back: the worker is stopping or its environment failed. The attempt is
             // recorded but not counted, and the run is queued again at once.
-            end_attempts(c, &[(f.lease, f.outcome, &f.error)], now).await?;
-            sqlx::query("UPDATE runs SET attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END WHERE id = $1")
-                .bind(f.run.get())
-                .execute(&mut *c)
-                .await?;
-            requeue_or_fail(c, f.run, u32::MAX).await?;
+            hand_back(c, f.run, f.lease, f.outcome, &f.error, now).await?;
         } else if f.outcome == Outcome::Failed {
             end_attempts(c, &[(f.lease, f.outcome, &f.error)], now).await?;
             sqlx::query("UPDATE runs SET error = $1 WHERE id = $2")
@@ -214,6 +209,24 @@ async fn end_runs(c: &mut AnyConnection, ended: &[(&Finish, String)], now: i64) 
         },
     )
     .await
+}
+
+/// Ends the attempt `lease` of `run` as handed back (`outcome`: preempted or a worker
+/// fault, with `reason`), not counted against the run, and queues the run again.
+pub(super) async fn hand_back(
+    c: &mut AnyConnection,
+    run: RunId,
+    lease: LeaseId,
+    outcome: Outcome,
+    reason: &str,
+    now: i64,
+) -> Result<()> {
+    end_attempts(c, &[(lease, outcome, reason)], now).await?;
+    sqlx::query("UPDATE runs SET attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END WHERE id = $1")
+        .bind(run.get())
+        .execute(&mut *c)
+        .await?;
+    requeue_or_fail(c, run, u32::MAX).await
 }
 
 /// Records how each attempt (a lease) ended, and why, at `now`.

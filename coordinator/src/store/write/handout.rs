@@ -150,11 +150,11 @@ async fn lease_part(
     Ok(answers)
 }
 
-/// The known workers among `leases`': each one's device memory (JSON) and when it was
+/// The known workers among `leases`' (those that have not left): each one's device memory (JSON) and when it was
 /// last seen.
 async fn workers(c: &mut AnyConnection, leases: &[Lease]) -> Result<HashMap<i64, (String, i64)>> {
     let sql = format!(
-        "SELECT id, device_memory_json, last_seen FROM workers WHERE id IN ({})",
+        "SELECT id, device_memory_json, last_seen FROM workers WHERE left_reason IS NULL AND id IN ({})",
         Params::of(c).list(1, leases.len())
     );
     let mut query = sqlx::query_as::<_, (i64, String, Option<i64>)>(sqlx::AssertSqlSafe(sql));

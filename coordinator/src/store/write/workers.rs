@@ -5,9 +5,10 @@ use std::collections::BTreeMap;
 
 use sqlx::AnyConnection;
 
-use gptsweep_api::WorkerId;
+use gptsweep_api::{LeaseId, Outcome, RunId, WorkerId};
 
 use super::Write;
+use super::finishing::hand_back;
 use crate::clock::now_ms;
 use crate::error::Result;
 
@@ -44,7 +45,8 @@ impl Write for RegisterWorker {
 }
 
 /// A worker leaves: drained on a signal, idle, or with every device disabled. It no
-/// longer shows as alive; runs it still holds expire as usual.
+/// longer shows as alive, and leases no more. A run it still holds is one it never saw
+/// (leased as it cancelled its poll to leave at once): it is handed back, not counted.
 #[derive(Debug, Clone)]
 pub struct Deregister {
     /// The worker.
@@ -63,6 +65,18 @@ impl Write for Deregister {
             .bind(self.worker.get())
             .execute(&mut *c)
             .await?;
+        let held: Vec<(i64, i64)> = sqlx::query_as(
+            "SELECT r.id, r.lease_id FROM runs r JOIN attempts a ON a.id = r.lease_id
+             WHERE r.state = 'running' AND a.worker_id = $1",
+        )
+        .bind(self.worker.get())
+        .fetch_all(&mut *c)
+        .await?;
+        let now = now_ms();
+        for (run, lease) in held {
+            let reason = "the worker left before it started the run";
+            hand_back(c, RunId(run), LeaseId(lease), Outcome::Preempted, reason, now).await?;
+        }
         Ok(())
     }
 }
