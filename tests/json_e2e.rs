@@ -424,6 +424,7 @@ fn train_sample_and_local_print_their_pinned_json_documents() {
             ("samples", "array"),
             ("state_dir", "string"),
             ("estimate", "object"),
+            ("look_again", "array"),
         ],
     );
     assert_shape("local.estimate", &local["estimate"], ESTIMATE);

@@ -212,11 +212,15 @@ fn an_idle_worker_stops_at_once_on_sigterm_or_sigint_and_shows_as_left() {
     for (i, signal) in ["TERM", "INT"].into_iter().enumerate() {
         let w = c.add_worker_with(&["--poll", "20"]);
         assert_eq!(w, i);
-        wait_until("the worker to poll for work", Duration::from_secs(30), || {
-            let workers = c.json(&["workers"]);
-            (workers.as_array().unwrap().len() == i + 1 && workers[i]["alive"] == true)
-                .then_some(())
-        });
+        wait_until(
+            "the worker to poll for work",
+            Duration::from_secs(30),
+            || {
+                let workers = c.json(&["workers"]);
+                (workers.as_array().unwrap().len() == i + 1 && workers[i]["alive"] == true)
+                    .then_some(())
+            },
+        );
         // Well inside its first 20 s poll.
         std::thread::sleep(Duration::from_millis(500));
         let sent = std::time::Instant::now();

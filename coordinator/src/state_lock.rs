@@ -77,7 +77,17 @@ impl StateLock {
     pub fn listening_on(&self, addr: &str) -> Result<()> {
         self.record(&format!("pid {} (listening on {addr})", std::process::id()))
     }
+}
 
+/// The address a holder serves on, from what its lock file says (a
+/// [`CoordinatorError::StateLocked`]'s `holder`): `None` before it serves.
+pub fn listening_address(holder: &str) -> Option<&str> {
+    holder
+        .split_once("(listening on ")
+        .and_then(|(_, rest)| rest.strip_suffix(')'))
+}
+
+impl StateLock {
     /// Replaces the file's one line with `holder`.
     fn record(&self, holder: &str) -> Result<()> {
         let mut file = self.file.lock().unwrap_or_else(|e| e.into_inner());
@@ -145,7 +155,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let first = StateLock::acquire(dir.path()).unwrap();
         first.listening_on("127.0.0.1:5").unwrap();
-        let refused = StateLock::acquire(dir.path()).unwrap_err().to_string();
+        let refused = StateLock::acquire(dir.path()).unwrap_err();
+        let CoordinatorError::StateLocked { holder, .. } = &refused else {
+            panic!("{refused}")
+        };
+        assert_eq!(listening_address(holder), Some("127.0.0.1:5"));
+        let refused = refused.to_string();
         let me = std::process::id();
         assert_eq!(
             refused,

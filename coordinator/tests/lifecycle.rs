@@ -9,11 +9,11 @@ use std::path::Path;
 use std::time::Duration;
 
 use common::postgres::Postgres;
-use common::{config, lease, submitted};
+use common::{config, lease, register, submitted};
 
 use gptsweep_api::WorkerId;
 use gptsweep_coordinator::store::{
-    Database, ExpireLeases, GraceLeases, Lease, RegisterWorker, Store, open_pool,
+    Database, Deregister, ExpireLeases, GraceLeases, Lease, RegisterWorker, Store, open_pool,
 };
 use gptsweep_coordinator::worker_keys::MintedKey;
 use gptsweep_coordinator::{Coordinator, CoordinatorConfig, CoordinatorError};
@@ -255,4 +255,67 @@ fn storage_faults_are_unavailable_and_say_so() {
     assert_eq!(tonic::Status::from(db).code(), tonic::Code::Unavailable);
     let bug = CoordinatorError::Store(sqlx::Error::RowNotFound);
     assert_eq!(tonic::Status::from(bug).code(), tonic::Code::Internal);
+}
+
+#[tokio::test]
+async fn a_worker_that_leaves_hands_back_a_run_it_never_saw_and_leases_no_more() {
+    leaves_holding(None).await;
+}
+
+#[tokio::test]
+async fn a_worker_that_leaves_hands_back_a_run_it_never_saw_and_leases_no_more_on_postgres() {
+    if let Some(pg) = Postgres::start() {
+        leaves_holding(Some(&pg)).await;
+    }
+}
+
+/// A worker that cancelled its poll to leave at once, as the coordinator leased it a run:
+/// its `Deregister` queues the run again at once, the attempt not counted.
+async fn leaves_holding(pg: Option<&Postgres>) {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, pool, _, worker) = submitted(dir.path(), pg, SWEEP).await;
+    let run = lease(&store, worker, 60_000)
+        .await
+        .expect("the run is leased");
+    store
+        .write(Deregister {
+            worker,
+            reason: "stopped by a signal; every run handed back".into(),
+        })
+        .await
+        .unwrap();
+    let (state, attempts): (String, i64) =
+        sqlx::query_as("SELECT state, attempts FROM runs WHERE id = $1")
+            .bind(run.run.get())
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!((state.as_str(), attempts), ("queued", 0));
+    let (attempt, reason): (String, String) =
+        sqlx::query_as("SELECT state, reason FROM attempts WHERE id = $1")
+            .bind(run.lease.get())
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        (attempt.as_str(), reason.as_str()),
+        ("preempted", "the worker left before it started the run")
+    );
+    // Gone, it is refused work; another worker takes the run.
+    let refused = store
+        .write(Lease {
+            worker,
+            device: "cpu".into(),
+            lease_ms: 60_000,
+            fit_memory: false,
+        })
+        .await
+        .unwrap_err();
+    assert!(
+        refused.to_string().contains("is not registered"),
+        "{refused}"
+    );
+    let other = register(&store, "w2").await;
+    let again = lease(&store, other, 60_000).await.expect("queued again");
+    assert_eq!(again.run, run.run);
 }

@@ -2,6 +2,10 @@
 //! (the same code paths as a cluster), running one sweep to its end, then its leaderboard
 //! and samples. Its size (runs, parameters, tokens, estimated time) is said first;
 //! `--dry-run` stops there and a big sweep asks for `--yes`.
+//!
+//! Its state stays where the next command finds it ([`super::local_state`]): every run adds
+//! its sweep beside the earlier ones (under a fresh name, `NAME-2`, when the file's is
+//! taken), and its last lines say how to look again.
 
 use std::path::PathBuf;
 
@@ -15,14 +19,17 @@ use super::samples::SamplesDoc;
 use super::status::StatusDoc;
 use super::sweep_plan::{DryRunDoc, confirm, estimate_json};
 use super::top::TopDoc;
-use super::{status, submit, top};
+use super::{local_state, status, submit, top};
 
 /// Flags of `gptsweep local`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The sweep file (YAML).
     pub file: PathBuf,
-    /// Keep the state here (database, datasets) [a new temporary directory].
+    /// Keep the state here (database, datasets), beside the sweeps of earlier runs
+    /// [$GPTSWEEP_LOCAL_STATE_DIR, else $XDG_DATA_HOME/gptsweep/local, else
+    /// ~/.local/share/gptsweep/local: where `top`, `show`, `dashboard` ... look when no
+    /// coordinator is given].
     #[arg(long)]
     pub state_dir: Option<PathBuf>,
     /// Devices of the local worker: cpu, cuda, cuda:0,cuda:1, wgpu, wgpu:N ...
@@ -53,11 +60,19 @@ struct LocalDoc<'a> {
     samples: SamplesDoc<'a>,
     state_dir: &'a std::path::Path,
     estimate: &'a gptsweep_coordinator::sweep::Estimate,
+    /// The commands that show the sweep again.
+    look_again: Vec<String>,
 }
 
 impl Document for LocalDoc<'_> {
     fn text(&self) -> String {
-        format!("{}\n{}", self.top.text(), self.samples.text())
+        let commands: String = self.look_again.iter().map(|c| format!("  {c}\n")).collect();
+        format!(
+            "{}\n{}\nthe sweep stays in {}; to look again:\n{commands}",
+            self.top.text(),
+            self.samples.text(),
+            self.state_dir.display()
+        )
     }
 
     fn json(&self) -> serde_json::Value {
@@ -67,14 +82,49 @@ impl Document for LocalDoc<'_> {
             "samples": self.samples.json(),
             "state_dir": self.state_dir,
             "estimate": estimate_json(self.estimate),
+            "look_again": self.look_again,
         })
     }
+}
+
+/// The commands that show sweep `name` of the local state in `state_dir` again (`best`:
+/// its best run, if any).
+fn look_again(state_dir: &std::path::Path, name: &str, best: Option<i64>) -> Vec<String> {
+    let env = local_state::env_prefix(state_dir);
+    let name = local_state::shell_word(name);
+    let mut commands = vec![
+        format!("{env}gptsweep top {name}"),
+        format!("{env}gptsweep samples {name}"),
+    ];
+    commands.extend(best.map(|run| format!("{env}gptsweep show {run}")));
+    commands.push(format!("{env}gptsweep dashboard"));
+    commands
+}
+
+/// The names of the sweeps the coordinator of `ctx` holds.
+async fn sweep_names(ctx: &mut Ctx) -> anyhow::Result<Vec<String>> {
+    let reply = ctx
+        .client
+        .list_sweeps(gptsweep_proto::pb::ListSweepsRequest {})
+        .await
+        .map_err(|s| ctx.err(s))?
+        .into_inner();
+    Ok(reply.sweeps.into_iter().map(|s| s.name).collect())
+}
+
+/// `name`, or when it is taken the first of `name-2`, `name-3` ... that is not.
+fn fresh_name(name: &str, taken: &[String]) -> String {
+    let free = |n: &String| !taken.contains(n);
+    std::iter::once(name.to_string())
+        .chain((2..).map(|i| format!("{name}-{i}")))
+        .find(free)
+        .expect("an unbounded sequence has a free name")
 }
 
 /// Runs `gptsweep local`.
 pub async fn run(args: Args, output: OutputMode) -> anyhow::Result<()> {
     // The file and its dataset are read and checked before anything is created.
-    let input = submit::SweepInput::read(&args.file)?;
+    let mut input = submit::SweepInput::read(&args.file)?;
     let estimate = input.estimate.clone();
     if args.dry_run {
         return print(
@@ -91,13 +141,7 @@ pub async fn run(args: Args, output: OutputMode) -> anyhow::Result<()> {
         eprint!("{}", super::terminal::escape(&estimate.text(&input.name)));
     }
     let devices = super::worker::parse_devices(&args.devices)?;
-    let state_dir = match args.state_dir {
-        Some(d) => d,
-        None => std::env::temp_dir().join(format!(
-            "gptsweep-local-{}",
-            gptsweep_coordinator::clock::now_ms()
-        )),
-    };
+    let state_dir = args.state_dir.unwrap_or_else(local_state::dir);
     super::bad_input::ensure(
         !args.serve || !args.dashboard.eq_ignore_ascii_case("off"),
         || {
@@ -149,10 +193,21 @@ pub async fn run(args: Args, output: OutputMode) -> anyhow::Result<()> {
             "dashboard: {}?token={client_token}",
             super::dashboard::url(d.local_addr()?, false)
         );
+        // For `gptsweep dashboard` while this runs.
+        local_state::note_dashboard(&state_dir, d.local_addr()?);
         tokio::spawn(coordinator.clone().serve_dashboard(d));
     }
 
     let mut ctx = Ctx::new(&url, Some(&client_token), None, output)?;
+    let name = fresh_name(&input.name, &sweep_names(&mut ctx).await?);
+    if name != input.name {
+        eprintln!(
+            "a sweep {} is already in {}: this one is {name}",
+            input.name,
+            state_dir.display()
+        );
+        input.rename(&name)?;
+    }
     let sub = submit::submit_input(&mut ctx, input).await?;
     if output == OutputMode::Text {
         eprintln!(
@@ -181,11 +236,21 @@ pub async fn run(args: Args, output: OutputMode) -> anyhow::Result<()> {
             },
             state_dir: &state_dir,
             estimate: &estimate,
+            look_again: look_again(
+                &state_dir,
+                &sub.name,
+                board
+                    .rows
+                    .first()
+                    .filter(|r| r.best_val_loss.is_some())
+                    .map(|r| r.run.get()),
+            ),
         },
     )?;
-    // The worker goes first, so that it never sees its coordinator disappear.
-    // The sweep has ended: nothing runs, so the worker can leave at once.
-    wstop.raise(gptsweep_worker::StopLevel::Abort);
+    // The worker goes first, so that it never sees its coordinator disappear. The sweep
+    // has ended: an idle worker drains at once, and leaves the workers' list (a run of an
+    // earlier sweep it may hold is handed back at its next step).
+    wstop.raise(gptsweep_worker::StopLevel::Drain);
     let _ = worker.await;
     if args.serve {
         eprintln!("the sweep has ended; serving the dashboard until Ctrl-C");

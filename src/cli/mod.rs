@@ -13,11 +13,14 @@ mod extend;
 mod importance;
 mod kernels;
 mod local;
+mod local_dashboard;
+mod local_state;
 mod logging;
 mod output;
 mod params_table;
 mod paths;
 mod progress;
+mod rename;
 mod retry;
 mod run_checkpoint;
 mod run_progress;
@@ -38,6 +41,7 @@ mod transport_error;
 mod worker;
 mod workers;
 
+use anyhow::Context;
 use clap::{Parser, Subcommand};
 use gptsweep_proto::tls::PemCertificates;
 
@@ -50,9 +54,11 @@ pub struct Cli {
     /// How listings and results are printed.
     #[arg(long, global = true, value_enum, default_value_t = OutputMode::Text, env = "GPTSWEEP_OUTPUT")]
     pub output: OutputMode,
-    /// Coordinator address for client and worker verbs.
-    #[arg(long, global = true, env = "GPTSWEEP_COORDINATOR", default_value = connect::DEFAULT_COORDINATOR)]
-    pub coordinator: String,
+    /// Coordinator address for client and worker verbs [http://127.0.0.1:50051; verbs that
+    /// only look, and delete and cancel, use `gptsweep local`'s state when none is given
+    /// and that state exists].
+    #[arg(long, global = true, env = "GPTSWEEP_COORDINATOR")]
+    pub coordinator: Option<String>,
     /// Bearer token file: worker.token, client.token, or the coordinator's access.json.
     #[arg(long, global = true, env = "GPTSWEEP_TOKEN_FILE")]
     pub token_file: Option<std::path::PathBuf>,
@@ -80,6 +86,8 @@ pub enum Command {
     Worker(worker::Args),
     /// Run one sweep here: coordinator and worker in this process, then top and samples.
     Local(local::Args),
+    /// Serve the dashboard of `gptsweep local`'s sweeps until Ctrl-C.
+    Dashboard(local_dashboard::Args),
     /// Check a sweep file and queue its runs.
     Submit(submit::Args),
     /// List sweeps.
@@ -139,7 +147,10 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         builder.enable_all().build()
     };
     let rt = || runtime(None);
-    let url = cli.coordinator.clone();
+    let url = cli
+        .coordinator
+        .clone()
+        .unwrap_or_else(|| connect::DEFAULT_COORDINATOR.to_string());
     let tls_ca = cli
         .tls_ca
         .as_deref()
@@ -179,6 +190,11 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             logging::init("warn", logging::LogFormat::Text);
             rt()?.block_on(local::run(args, cli.output))
         }
+        Command::Dashboard(args) => {
+            logging::init("warn", logging::LogFormat::Text);
+            let given = cli.coordinator.is_some();
+            rt()?.block_on(local_dashboard::run(args, given, cli.output))
+        }
         command => {
             logging::init("warn", logging::LogFormat::Text);
             let rt = rt()?;
@@ -187,28 +203,76 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                 cli.token_file.as_deref(),
                 gptsweep_coordinator::access::Role::Client,
             )?;
-            let ctx = ctx::Ctx::new(&url, token.as_deref(), tls_ca.as_ref(), cli.output)?;
+            // No coordinator given: the local state, if there is one, for the verbs it serves.
+            let local = Some(local_state::dir()).filter(|d| {
+                cli.coordinator.is_none() && on_local_state(&command) && local_state::exists(d)
+            });
             rt.block_on(async move {
-                match command {
-                    Command::Submit(a) => submit::run(a, ctx).await,
-                    Command::Sweeps => sweeps::run(ctx).await,
-                    Command::Status(a) => status::run(a, ctx).await,
-                    Command::Top(a) => top::run(a, ctx).await,
-                    Command::Samples(a) => samples::run(a, ctx).await,
-                    Command::Show(a) => show::run(a, ctx).await,
-                    Command::Workers => workers::run(ctx).await,
-                    Command::Kernels => kernels::run(ctx).await,
-                    Command::Cancel(a) => cancel::run(a, ctx).await,
-                    Command::Retry(a) => retry::run(a, ctx).await,
-                    Command::Delete(a) => delete::run(a, ctx).await,
-                    Command::Extend(a) => extend::run(a, ctx).await,
-                    Command::Importance(a) => importance::run(a, ctx).await,
-                    Command::Sample(a) => sample::run_stored(a, ctx).await,
-                    Command::Export(a) => export::run(a, ctx).await,
-                    _ => unreachable!("handled above"),
+                let (ctx, own) = match &local {
+                    Some(dir) => local_state::connect(dir, cli.output).await?,
+                    None => (
+                        ctx::Ctx::new(&url, token.as_deref(), tls_ca.as_ref(), cli.output)?,
+                        None,
+                    ),
+                };
+                let done = client_verb(command, ctx).await;
+                if let Some(own) = own {
+                    own.close().await;
+                }
+                match &local {
+                    Some(dir) => done.with_context(|| {
+                        format!(
+                            "in the local state {} (no --coordinator given)",
+                            dir.display()
+                        )
+                    }),
+                    None => done,
                 }
             })
         }
+    }
+}
+
+/// Whether `command`, given no coordinator, uses the local state: the verbs that look, and
+/// those that end or remove a sweep. Those that queue runs (submit, retry, extend) do not:
+/// no worker would train them.
+fn on_local_state(command: &Command) -> bool {
+    matches!(
+        command,
+        Command::Sweeps
+            | Command::Status(_)
+            | Command::Top(_)
+            | Command::Samples(_)
+            | Command::Show(_)
+            | Command::Workers
+            | Command::Kernels
+            | Command::Cancel(_)
+            | Command::Delete(_)
+            | Command::Importance(_)
+            | Command::Sample(_)
+            | Command::Export(_)
+    )
+}
+
+/// Runs a client verb on `ctx`.
+async fn client_verb(command: Command, ctx: ctx::Ctx) -> anyhow::Result<()> {
+    match command {
+        Command::Submit(a) => submit::run(a, ctx).await,
+        Command::Sweeps => sweeps::run(ctx).await,
+        Command::Status(a) => status::run(a, ctx).await,
+        Command::Top(a) => top::run(a, ctx).await,
+        Command::Samples(a) => samples::run(a, ctx).await,
+        Command::Show(a) => show::run(a, ctx).await,
+        Command::Workers => workers::run(ctx).await,
+        Command::Kernels => kernels::run(ctx).await,
+        Command::Cancel(a) => cancel::run(a, ctx).await,
+        Command::Retry(a) => retry::run(a, ctx).await,
+        Command::Delete(a) => delete::run(a, ctx).await,
+        Command::Extend(a) => extend::run(a, ctx).await,
+        Command::Importance(a) => importance::run(a, ctx).await,
+        Command::Sample(a) => sample::run_stored(a, ctx).await,
+        Command::Export(a) => export::run(a, ctx).await,
+        _ => unreachable!("handled above"),
     }
 }
 

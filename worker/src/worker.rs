@@ -315,9 +315,9 @@ async fn device_loop(
         // its poll (up to `poll`). A run the coordinator leased in that instant is not
         // lost: the worker deregisters as it leaves, and a worker that leaves hands back
         // whatever it still holds (`Deregister` on the coordinator).
-        let mut draining = stop.clone();
+        let (mut client, mut draining) = (shared.client.clone(), stop.clone());
         let leased = tokio::select! {
-            r = shared.client.clone().lease(req) => r,
+            r = client.lease(req) => r,
             () = reached(&mut draining, StopLevel::Drain) => return Ok(DeviceEnd::Drained),
         };
         let reply = match leased {

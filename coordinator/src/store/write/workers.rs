@@ -75,7 +75,15 @@ impl Write for Deregister {
         let now = now_ms();
         for (run, lease) in held {
             let reason = "the worker left before it started the run";
-            hand_back(c, RunId(run), LeaseId(lease), Outcome::Preempted, reason, now).await?;
+            hand_back(
+                c,
+                RunId(run),
+                LeaseId(lease),
+                Outcome::Preempted,
+                reason,
+                now,
+            )
+            .await?;
         }
         Ok(())
     }
