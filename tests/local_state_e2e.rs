@@ -159,7 +159,7 @@ fn local_keeps_its_sweeps_where_top_sweeps_and_workers_find_them_and_a_rerun_add
         .iter()
         .map(|s| s["name"].as_str().unwrap())
         .collect();
-    assert_eq!(names, ["tiny", "tiny-2"]);
+    assert_eq!(names, ["tiny-2", "tiny"], "newest first");
     // Each run's worker left when its sweep ended.
     let workers = home.json(&["workers"], &[]);
     let left: Vec<(&str, &str)> = workers

@@ -114,11 +114,13 @@ async fn sweep_names(ctx: &mut Ctx) -> anyhow::Result<Vec<String>> {
 
 /// `name`, or when it is taken the first of `name-2`, `name-3` ... that is not.
 fn fresh_name(name: &str, taken: &[String]) -> String {
-    let free = |n: &String| !taken.contains(n);
-    std::iter::once(name.to_string())
-        .chain((2..).map(|i| format!("{name}-{i}")))
-        .find(free)
-        .expect("an unbounded sequence has a free name")
+    let mut fresh = name.to_string();
+    let mut i = 1;
+    while taken.contains(&fresh) {
+        i += 1;
+        fresh = format!("{name}-{i}");
+    }
+    fresh
 }
 
 /// Runs `gptsweep local`.
