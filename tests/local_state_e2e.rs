@@ -168,7 +168,7 @@ fn local_keeps_its_sweeps_where_top_sweeps_and_workers_find_them_and_a_rerun_add
         .iter()
         .map(|w| (w["name"].as_str().unwrap(), w["left"].as_str().unwrap()))
         .collect();
-    let drained = "stopped by a signal; every run handed back";
+    let drained = "the local sweep ended; every run handed back";
     assert_eq!(left, [("local", drained), ("local", drained)]);
 
     // A sweep it lacks: said with where it looked.

@@ -252,7 +252,7 @@ pub async fn run(args: Args, output: OutputMode) -> anyhow::Result<()> {
     // The worker goes first, so that it never sees its coordinator disappear. The sweep
     // has ended: an idle worker drains at once, and leaves the workers' list (a run of an
     // earlier sweep it may hold is handed back at its next step).
-    wstop.raise(gptsweep_worker::StopLevel::Drain);
+    wstop.drain_because("the local sweep ended");
     let _ = worker.await;
     if args.serve {
         eprintln!("the sweep has ended; serving the dashboard until Ctrl-C");

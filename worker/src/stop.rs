@@ -3,6 +3,8 @@
 //! the worker leaves. A second one aborts: the worker exits at once and its leases expire
 //! on the coordinator as if it had died.
 
+use std::sync::{Arc, Mutex};
+
 use tokio::sync::watch;
 
 /// How far a stop has gone.
@@ -16,9 +18,10 @@ pub enum StopLevel {
     Abort,
 }
 
-/// The sending side: the signal handler (or `local`, or a test) raises the level.
+/// The sending side: the signal handler (or `local`, or a test) raises the level; a
+/// drain that is not a signal's may say why ([`StopHandle::drain_because`]).
 #[derive(Debug, Clone)]
-pub struct StopHandle(watch::Sender<StopLevel>);
+pub struct StopHandle(watch::Sender<StopLevel>, Arc<Mutex<Option<String>>>);
 
 /// The receiving side: the worker's loops watch it.
 pub type StopSignal = watch::Receiver<StopLevel>;
@@ -26,7 +29,7 @@ pub type StopSignal = watch::Receiver<StopLevel>;
 /// A fresh pair at [`StopLevel::Run`].
 pub fn channel() -> (StopHandle, StopSignal) {
     let (tx, rx) = watch::channel(StopLevel::Run);
-    (StopHandle(tx), rx)
+    (StopHandle(tx, Arc::default()), rx)
 }
 
 impl StopHandle {
@@ -39,6 +42,18 @@ impl StopHandle {
             }
             raised
         });
+    }
+
+    /// Drains, saying why (what `gptsweep workers` shows the worker left for) instead of
+    /// a signal.
+    pub fn drain_because(&self, reason: &str) {
+        *self.1.lock().unwrap_or_else(|e| e.into_inner()) = Some(reason.to_string());
+        self.raise(StopLevel::Drain);
+    }
+
+    /// Why the worker was drained, when [`StopHandle::drain_because`] said.
+    pub fn reason(&self) -> Option<String> {
+        self.1.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
     /// A new receiver, at the current level.

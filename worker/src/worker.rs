@@ -582,10 +582,10 @@ pub async fn run(config: WorkerConfig, stop: StopHandle) -> Result<Ended> {
     let (ended, reason) = if went_idle {
         (Ended::Idle, "idle: no work for --idle-exit".to_string())
     } else {
-        (
-            Ended::Drained,
-            "stopped by a signal; every run handed back".to_string(),
-        )
+        let why = stop
+            .reason()
+            .unwrap_or_else(|| "stopped by a signal".to_string());
+        (Ended::Drained, format!("{why}; every run handed back"))
     };
     deregister(&shared, &reason).await;
     Ok(ended)
