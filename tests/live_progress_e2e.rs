@@ -21,6 +21,7 @@ use std::time::Duration;
 use serde_json::Value;
 use tonic::{Code, Status};
 
+use common::http::get;
 use common::{Cluster, TinySweep, eval_steps, wait_until};
 use gptsweep_coordinator::access::Access;
 use gptsweep_proto::client::{self, Stamp};
@@ -191,8 +192,8 @@ async fn show_says_where_a_running_run_is_between_evaluations() {
     assert_eq!(p["step"], 1234, "{show}");
     assert_eq!(p["max_iters"], MAX_ITERS);
     assert_eq!(p["tokens_per_sec"], 20_480.0);
-    let eta = (MAX_ITERS - 1234) as f64 * TOKENS_PER_STEP / 20_480.0;
-    assert_eq!(p["eta_secs"].as_f64().unwrap(), eta);
+    let eta_own = (MAX_ITERS - 1234) as f64 * TOKENS_PER_STEP / 20_480.0;
+    assert_eq!(p["eta_secs"].as_f64().unwrap(), eta_own);
     assert_eq!(p["worker"], format!("forger#{forger_id}"));
     assert!(p["age_ms"].as_u64().unwrap() < 60_000, "{p}");
     let text = c.cli(&["show", &own_run.to_string()]);
@@ -318,6 +319,24 @@ async fn show_says_where_a_running_run_is_between_evaluations() {
         ["running", "1,234/2,000,000", "3h28m"],
         "{top}"
     );
+
+    // The dashboard's leaderboard and run page carry it for their step and ETA cells.
+    let view = get(&c.dashboard, "/api/sweeps/long", Some(&access.client_token)).json();
+    let row = view["leaderboard"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["run"] == own_run)
+        .unwrap_or_else(|| panic!("no run {own_run} in {view}"));
+    assert_eq!(row["progress"]["step"], 1234, "{row}");
+    assert_eq!(row["progress"]["eta_secs"].as_f64(), Some(eta_own));
+    let page = get(
+        &c.dashboard,
+        &format!("/api/runs/{real_run}"),
+        Some(&access.client_token),
+    )
+    .json();
+    assert!(page["progress"]["step"].as_u64().unwrap() > 0, "{page}");
     stop.store(true, Ordering::Relaxed);
     alive.join().unwrap();
 }
