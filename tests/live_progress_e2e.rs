@@ -101,7 +101,18 @@ fn progress_line(text: &str) -> &str {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn show_says_where_a_running_run_is_between_evaluations() {
-    let mut c = Cluster::start(0, LEASE_TIMEOUT);
+    live_progress(Cluster::start(0, LEASE_TIMEOUT)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn show_says_where_a_running_run_is_between_evaluations_on_postgres() {
+    if let Some(c) = Cluster::start_postgres(0, LEASE_TIMEOUT) {
+        live_progress(c).await;
+    }
+}
+
+/// The test on `c`, a coordinator without workers.
+async fn live_progress(mut c: Cluster) {
     let sweep = TinySweep::new("long")
         .grid("seed", &[1, 2])
         .max_iters(MAX_ITERS)
@@ -259,6 +270,7 @@ async fn show_says_where_a_running_run_is_between_evaluations() {
         (now > step).then_some((now, line))
     });
     let (now, line) = later;
+    eprintln!("show {run}: {line} (first seen at step {step}, evaluations {evals:?})");
     assert!(now < EVAL_INTERVAL, "{line}");
     assert!(line.contains(" / 2,000,000 ("), "{line}");
     assert!(line.contains(" tok/s, ETA "), "{line}");
@@ -298,6 +310,7 @@ async fn show_says_where_a_running_run_is_between_evaluations() {
     // `top` shows where each running run is.
     let top = c.cli(&["top", "long"]);
     let top = String::from_utf8_lossy(&top.stdout).to_string();
+    eprintln!("{top}");
     let header: Vec<&str> = top
         .lines()
         .nth(1)
