@@ -238,15 +238,16 @@ impl ToParent {
                     bytes: bytes.to_vec(),
                 })
             }
-            STEP => match step("step", &frame.payload)? {
-                (step, rate) => match <[u8; 8]>::try_from(rate) {
+            STEP => {
+                let (step, rate) = step("step", &frame.payload)?;
+                match <[u8; 8]>::try_from(rate) {
                     Ok(rate) => Ok(Self::Step {
                         step,
                         tokens_per_sec: f64::from_be_bytes(rate),
                     }),
                     Err(_) => Err(format!("a step frame of {} bytes", frame.payload.len())),
-                },
-            },
+                }
+            }
             OUTPUT => parse("output", &frame.payload).map(|o| Self::Output(Box::new(o))),
             FAILED => parse("failure", &frame.payload).map(Self::Failed),
             tag => Err(format!("an unknown frame from a slot process (tag {tag})")),
