@@ -107,6 +107,7 @@ async fn forge(conn: &Conn, call: LeaseCall, held: Held) -> Result<(), Status> {
                 run_id,
                 lease_id,
                 step: 1,
+                tokens_per_sec: None,
             };
             conn.unary::<_, pb::HeartbeatReply>(HEARTBEAT, &req)
                 .await
@@ -351,6 +352,7 @@ async fn a_client_with_the_worker_token_cannot_forge_reports_or_act_for_another_
                 run_id: own.run,
                 lease_id: own.lease,
                 step: 1,
+                tokens_per_sec: None,
             },
         )
         .await

@@ -118,6 +118,7 @@ const TOP_ROW: &[(&str, &str)] = &[
     ("num_params", "number"),
     ("tokens_per_sec", "number"),
     ("train_secs", "number"),
+    ("progress", "object|null"),
 ];
 
 const SAMPLES_ENTRY: &[(&str, &str)] = &[
@@ -209,6 +210,7 @@ fn every_client_verb_prints_its_pinned_json_document() {
             ("attempts", "array"),
             ("error", "string"),
             ("stop_reason", "string"),
+            ("progress", "object|null"),
         ],
     );
     assert_items(

@@ -6,6 +6,7 @@ use gptsweep_proto::pb;
 
 use crate::error::ApiError;
 use crate::ids::{LeaseId, RunId, SweepId, WorkerId};
+use crate::progress::RunProgress;
 use crate::records::{
     Attempt, DeviceLoad, DisabledDevice, Evaluation, HyperparamImportance, ImportanceReport,
     Leaderboard, LeaderboardRow, LeasedRun, MemoryShortfall, RunCounts, RunDetail, Sample,
@@ -131,6 +132,7 @@ impl TryFrom<&pb::RunRow> for LeaderboardRow {
             tokens_per_sec: r.tokens_per_sec,
             train_secs: r.train_secs,
             samples: r.samples.iter().map(Into::into).collect(),
+            progress: r.progress.as_ref().map(Into::into),
         })
     }
 }
@@ -245,7 +247,22 @@ impl TryFrom<&pb::ShowRunReply> for RunDetail {
                 .collect::<Result<_, _>>()?,
             error: d.error.clone(),
             num_params: d.num_params,
+            progress: d.progress.as_ref().map(Into::into),
         })
+    }
+}
+
+impl From<&pb::RunProgress> for RunProgress {
+    fn from(p: &pb::RunProgress) -> Self {
+        Self {
+            step: p.step,
+            max_iters: p.max_iters,
+            tokens_per_sec: p.tokens_per_sec,
+            reported_at_ms: p.reported_at_ms,
+            age_ms: p.age_ms,
+            eta_secs: p.eta_secs,
+            worker: p.worker.clone(),
+        }
     }
 }
 
@@ -402,6 +419,15 @@ mod tests {
                 seed: 1,
                 text: "hi".into(),
             }],
+            progress: Some(RunProgress {
+                step: 12,
+                max_iters: 40,
+                tokens_per_sec: 5000.0,
+                reported_at_ms: 1_700_000_000_000,
+                age_ms: 1500,
+                eta_secs: Some(11.5),
+                worker: "w0#3".into(),
+            }),
         };
         assert_eq!(
             LeaderboardRow::try_from(&pb::RunRow::from(&row)).unwrap(),

@@ -6,6 +6,7 @@
 //! - [`state`]: run, sweep and attempt states, attempt outcomes and stop directives as enums;
 //! - [`metric`]: the ranking metric, its goal and the search method;
 //! - [`records`]: sweeps, runs, evaluations, attempts, workers, leaderboard rows;
+//! - [`progress`]: a running run's latest step between evaluations, its throughput and ETA;
 //! - [`report_rules`]: what a reported evaluation may hold, checked before it is stored;
 //! - [`kernel_entries`]: the records of the fleet's kernel cache, as both ends check them;
 //! - [`from_proto`] / [`to_proto`]: the only place the two shapes meet; a wire message
@@ -19,6 +20,7 @@ pub mod from_proto;
 pub mod ids;
 pub mod kernel_entries;
 pub mod metric;
+pub mod progress;
 pub mod records;
 pub mod report_rules;
 pub mod state;
@@ -27,6 +29,7 @@ pub mod to_proto;
 pub use error::ApiError;
 pub use ids::{LeaseId, RunId, SweepId, WorkerId};
 pub use metric::{Goal, Method, MetricName};
+pub use progress::RunProgress;
 pub use records::{
     Attempt, DeviceLoad, DisabledDevice, Evaluation, HyperparamImportance, ImportanceReport,
     Leaderboard, LeaderboardRow, LeasedRun, MemoryShortfall, RunCounts, RunCurves, RunDetail,

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::ids::{LeaseId, RunId, SweepId, WorkerId};
 use crate::metric::{Goal, Method, MetricName};
+use crate::progress::RunProgress;
 use crate::state::{AttemptState, RunState, SweepState};
 
 /// One evaluation of a run: mean losses over `eval_iters` batches of each split, per token
@@ -181,6 +182,8 @@ pub struct LeaderboardRow {
     pub train_secs: f64,
     /// Samples, when asked for.
     pub samples: Vec<Sample>,
+    /// A running run's latest step, between evaluations.
+    pub progress: Option<RunProgress>,
 }
 
 /// A sweep's leaderboard: the sweep and its runs, best first.
@@ -283,6 +286,8 @@ pub struct RunDetail {
     pub error: String,
     /// Parameter count.
     pub num_params: u64,
+    /// A running run's latest step, between evaluations.
+    pub progress: Option<RunProgress>,
 }
 
 /// A registered worker.

@@ -3,6 +3,7 @@
 use gptsweep_proto::pb;
 
 use crate::ids::RunId;
+use crate::progress::RunProgress;
 use crate::records::{
     Attempt, Evaluation, ImportanceReport, Leaderboard, LeaderboardRow, LeasedRun, MemoryShortfall,
     RunCounts, RunDetail, Sample, Submitted, SweepStatus, SweepSummary, WorkerInfo,
@@ -106,6 +107,7 @@ impl From<&LeaderboardRow> for pb::RunRow {
             train_secs: r.train_secs,
             samples: r.samples.iter().map(Into::into).collect(),
             steps: r.steps,
+            progress: r.progress.as_ref().map(Into::into),
         }
     }
 }
@@ -169,6 +171,21 @@ impl From<&RunDetail> for pb::ShowRunReply {
             attempts: d.attempts.iter().map(Into::into).collect(),
             error: d.error.clone(),
             num_params: d.num_params,
+            progress: d.progress.as_ref().map(Into::into),
+        }
+    }
+}
+
+impl From<&RunProgress> for pb::RunProgress {
+    fn from(p: &RunProgress) -> Self {
+        Self {
+            step: p.step,
+            max_iters: p.max_iters,
+            tokens_per_sec: p.tokens_per_sec,
+            reported_at_ms: p.reported_at_ms,
+            age_ms: p.age_ms,
+            eta_secs: p.eta_secs,
+            worker: p.worker.clone(),
         }
     }
 }

@@ -57,6 +57,14 @@ function duration(secs) {
   return `${(secs / 3600).toFixed(1)} h`;
 }
 
+// A running run's live step out of its budget, with the ETA its worker's throughput gives
+// (`progress`: reported between evaluations); else the steps of its latest evaluation.
+function stepCell(r, steps) {
+  const p = r.progress;
+  if (!p) return num(steps);
+  return `<span class="live">${num(p.step)} / ${num(p.max_iters)}</span> <small>ETA ${duration(p.eta_secs)}</small>`;
+}
+
 async function api(path) {
   const res = await fetch(path, { credentials: "same-origin", headers: { Accept: "application/json" } });
   if (res.status === 401 || res.status === 403) {
@@ -411,7 +419,7 @@ function drawBoard(view, chosen, compare) {
       (r) => `<tr><td><input type="checkbox" data-run="${r.run}" ${chosen.has(r.run) ? "checked" : ""}></td>
       <td class="num">${r.rank}</td><td><a href="#/run/${r.run}">#${r.run}</a></td><td>${state(r.state)}</td>
       ${cols.map((k) => `<td class="num">${param(r.params[k])}</td>`).join("")}
-      <td class="num"><b>${num(metricOf(view, r))}</b></td><td class="num">${num(r.best_step)}</td><td class="num">${num(r.steps)}</td>
+      <td class="num"><b>${num(metricOf(view, r))}</b></td><td class="num">${num(r.best_step)}</td><td class="num">${stepCell(r, r.steps)}</td>
       <td class="num">${num(r.num_params)}</td><td class="num">${r.tokens_per_sec ? num(Math.round(r.tokens_per_sec)) : "–"}</td>
       <td class="num">${duration(r.train_secs)}</td></tr>`,
     )
@@ -451,9 +459,9 @@ async function runView(id, gen) {
     document.getElementById("facts").innerHTML = [
       ["state", state(run.state)],
       ["parameters", num(run.num_params)],
-      ["steps", last ? num(last.step) : "–"],
+      ["steps", run.progress ? stepCell(run) : last ? num(last.step) : "–"],
       ["best val loss", best ? `${num(best.val_loss)} at step ${best.step}` : "–"],
-      ["tok/s", last ? num(Math.round(last.tokens_per_sec)) : "–"],
+      ["tok/s", run.progress ? num(Math.round(run.progress.tokens_per_sec)) : last ? num(Math.round(last.tokens_per_sec)) : "–"],
     ]
       .map(([k, v]) => `<span>${k} <b>${v}</b></span>`)
       .join("") + (run.error

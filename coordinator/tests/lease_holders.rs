@@ -50,16 +50,38 @@ async fn held_by_its_worker(dir: &std::path::Path, pg: Option<&Postgres>) {
         }
         other => panic!("{other:?}"),
     };
-    let heartbeat = |by| Heartbeat {
+    let heartbeat = |by, progress| Heartbeat {
         run: run.run,
         lease: run.lease,
         worker: by,
         lease_ms: 60_000,
+        progress,
     };
-    is_forbidden(store.write(heartbeat(forger)).await.map(drop));
+    is_forbidden(store.write(heartbeat(forger, None)).await.map(drop));
+    is_forbidden(
+        store
+            .write(heartbeat(forger, Some((5, 100.0))))
+            .await
+            .map(drop),
+    );
     assert_eq!(
-        store.write(heartbeat(worker)).await.unwrap(),
+        store.write(heartbeat(worker, None)).await.unwrap(),
         Directive::Continue
+    );
+    assert_eq!(
+        store
+            .write(heartbeat(worker, Some((30, 100.0))))
+            .await
+            .unwrap(),
+        Directive::Continue
+    );
+    let past = store
+        .write(heartbeat(worker, Some((31, 100.0))))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&past, CoordinatorError::Invalid(m) if m == "step = 31: must be <= 30, the run's max_iters"),
+        "{past}"
     );
 
     let checkpoint = |by, sha: &str, step| SetCheckpoint {

@@ -1,14 +1,63 @@
-//! Where a running run is, for `show`: the step of its latest evaluation out of
-//! `max_iters`, its throughput then, and an ETA from its seconds per step so far (every
-//! attempt's training time over the steps it bought), so that a running run reads as more
-//! than an empty table. Workers report at evaluations, so this is as of the latest one.
+//! Where a running run is, for `show` and `top`: the latest step its worker reported (with
+//! its heartbeats, every few seconds) out of `max_iters`, the throughput over the last
+//! seconds, the ETA at that throughput, how old the report is and the worker; so that a
+//! running run reads as more than an empty table between its evaluations. A run whose
+//! worker has not said yet (just leased, or a worker older than live progress) reads as of
+//! its latest evaluation: its step then, its throughput, and an ETA from its seconds per
+//! step so far.
 
-use gptsweep_api::Evaluation;
+use gptsweep_api::{Evaluation, RunProgress};
 use serde_json::{Map, Value};
 
 use super::table;
 
-/// The progress line of a running run with `hyperparams` and `evals` (step order).
+/// `n` with its thousands grouped: `12,345`.
+pub fn grouped(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// `step 1,234 / 5,000 (24.7%)`.
+pub fn step_of(p: &RunProgress) -> String {
+    let mut out = format!("step {} / {}", grouped(p.step), grouped(p.max_iters));
+    if p.max_iters > 0 {
+        out += &format!(" ({:.1}%)", 100.0 * p.step as f64 / p.max_iters as f64);
+    }
+    out
+}
+
+/// The ETA cell: `1m40s`, or `-` without a throughput.
+pub fn eta(p: &RunProgress) -> String {
+    p.eta_secs.map(table::secs).unwrap_or_else(|| "-".into())
+}
+
+/// The progress line of a running run its worker reported between evaluations.
+pub fn live(p: &RunProgress) -> String {
+    let mut out = format!(
+        "progress: {}, {} tok/s",
+        step_of(p),
+        grouped(p.tokens_per_sec.round() as u64)
+    );
+    if let Some(eta) = p.eta_secs {
+        out += &format!(", ETA {}", table::secs(eta));
+    }
+    out += &format!(
+        "; reported {} ago by {}",
+        table::secs(p.age_ms as f64 / 1000.0),
+        super::terminal::escape_line(&p.worker)
+    );
+    out
+}
+
+/// The progress line of a running run with `hyperparams` and `evals` (step order), as of
+/// its latest evaluation.
 pub fn line(hyperparams: &Map<String, Value>, evals: &[Evaluation]) -> String {
     let get = |k: &str| hyperparams.get(k).and_then(Value::as_u64);
     let max_iters = get("max_iters");
@@ -51,6 +100,32 @@ mod tests {
             tokens_per_sec: 12_345.4,
             train_secs,
         }
+    }
+
+    #[test]
+    fn live_progress_reads_its_step_throughput_eta_age_and_worker() {
+        let p = RunProgress {
+            step: 1234,
+            max_iters: 5000,
+            tokens_per_sec: 20_480.4,
+            reported_at_ms: 0,
+            age_ms: 2500,
+            eta_secs: Some(100.0),
+            worker: "w0#1".into(),
+        };
+        assert_eq!(
+            live(&p),
+            "progress: step 1,234 / 5,000 (24.7%), 20,480 tok/s, ETA 1m40s; reported 2.5s ago by w0#1"
+        );
+        assert_eq!(grouped(0), "0");
+        assert_eq!(grouped(999), "999");
+        assert_eq!(grouped(1000), "1,000");
+        assert_eq!(grouped(1_234_567), "1,234,567");
+        let unknown = RunProgress {
+            eta_secs: None,
+            ..p
+        };
+        assert_eq!(eta(&unknown), "-");
     }
 
     #[test]

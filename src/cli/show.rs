@@ -1,9 +1,10 @@
 //! `gptsweep show RUN`: a run's parameters, every evaluation, its samples and attempts.
 //! A run stopped early (ASHA) or by a cancel ended as it was asked to: its reason reads
 //! as an outcome (`stopped: ...`, JSON `stop_reason`), not as an `error`, which only a
-//! failed run has.
+//! failed run has. A running run says where it is between evaluations: its step, tok/s,
+//! ETA, the report's age and its worker ([`run_progress`]).
 
-use gptsweep_api::{Named, RunDetail, RunState};
+use gptsweep_api::{Named, RunDetail, RunProgress, RunState};
 use gptsweep_proto::pb;
 use serde::Serialize;
 use serde_json::Value;
@@ -55,6 +56,8 @@ struct ShowJson<'a> {
     error: &'a str,
     /// Why a stopped or cancelled run was stopped (empty otherwise).
     stop_reason: &'a str,
+    /// A running run's latest step, throughput, ETA, report age and worker (null otherwise).
+    progress: Option<&'a RunProgress>,
 }
 
 /// The run's reason split by what it is: (error, stop reason).
@@ -83,7 +86,11 @@ impl Document for ShowDoc {
             out += &format!("stopped: {stop_reason}\n");
         }
         if d.state == RunState::Running {
-            out += &format!("{}\n", run_progress::line(&d.hyperparams, &d.evals));
+            let line = match &d.progress {
+                Some(p) => run_progress::live(p),
+                None => run_progress::line(&d.hyperparams, &d.evals),
+            };
+            out += &format!("{line}\n");
         }
         out += &format!("\n{}", params_table::render(&d.hyperparams, &d.swept));
         let rows: Vec<Vec<String>> = d
@@ -176,6 +183,7 @@ impl Document for ShowDoc {
                 .collect(),
             error: reasons(d).0,
             stop_reason: reasons(d).1,
+            progress: d.progress.as_ref(),
         })
     }
 }

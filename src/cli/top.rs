@@ -1,13 +1,15 @@
-//! `gptsweep top SWEEP [-n N]`: the leaderboard by the sweep's metric.
+//! `gptsweep top SWEEP [-n N]`: the leaderboard by the sweep's metric. While runs train,
+//! a STEP and an ETA column say where each running run is between its evaluations
+//! ([`run_progress`]).
 
-use gptsweep_api::{Leaderboard, LeaderboardRow, MetricName, Named};
+use gptsweep_api::{Leaderboard, LeaderboardRow, MetricName, Named, RunProgress};
 use gptsweep_proto::pb;
 use serde::Serialize;
 use serde_json::Value;
 
 use super::ctx::Ctx;
 use super::output::{Document, csv_field, to_json};
-use super::table;
+use super::{run_progress, table};
 
 /// Flags of `gptsweep top`.
 #[derive(Debug, clap::Args)]
@@ -34,6 +36,8 @@ struct Row<'a> {
     num_params: u64,
     tokens_per_sec: f64,
     train_secs: f64,
+    /// A running run's latest step, throughput and ETA (null otherwise).
+    progress: Option<&'a RunProgress>,
 }
 
 /// Fetches the leaderboard with up to `samples` samples per run.
@@ -63,6 +67,10 @@ impl Document for TopDoc<'_> {
     fn text(&self) -> String {
         let (info, runs) = (&self.0.sweep, &self.0.rows);
         let mut header: Vec<&str> = vec!["RANK", "RUN", "STATE"];
+        let live = runs.iter().any(|r| r.progress.is_some());
+        if live {
+            header.extend(["STEP", "ETA"]);
+        }
         header.extend(info.swept.iter().map(String::as_str));
         // Bits per character when they rank the runs (losses per token of different
         // tokenizers do not compare).
@@ -79,6 +87,19 @@ impl Document for TopDoc<'_> {
                     r.run.to_string(),
                     r.state.as_str().into(),
                 ];
+                if live {
+                    row.extend(match &r.progress {
+                        Some(p) => [
+                            format!(
+                                "{}/{}",
+                                run_progress::grouped(p.step),
+                                run_progress::grouped(p.max_iters)
+                            ),
+                            run_progress::eta(p),
+                        ],
+                        None => ["-".into(), "-".into()],
+                    });
+                }
                 row.extend(
                     info.swept
                         .iter()
@@ -194,6 +215,7 @@ pub fn json_rows(runs: &[LeaderboardRow]) -> Value {
                 num_params: r.num_params,
                 tokens_per_sec: r.tokens_per_sec,
                 train_secs: r.train_secs,
+                progress: r.progress.as_ref(),
             })
             .collect::<Vec<_>>(),
     )

@@ -109,13 +109,20 @@ async fn report(client: &Workers, run: &LeasedRun, pending: &mut Vec<Evaluation>
     }
 }
 
-async fn heartbeat(client: &Workers, run: &LeasedRun, step: u64) -> Heard {
+/// Renews the lease, saying where training is: `step` with its throughput, when known.
+async fn heartbeat(
+    client: &Workers,
+    run: &LeasedRun,
+    step: u64,
+    tokens_per_sec: Option<f64>,
+) -> Heard {
     match client
         .clone()
         .heartbeat(pb::HeartbeatRequest {
             run_id: run.run.get(),
             lease_id: run.lease.get(),
             step,
+            tokens_per_sec,
         })
         .await
     {
@@ -240,6 +247,8 @@ pub async fn execute(
     let mut pending: Vec<Evaluation> = Vec::new();
     let mut pending_ckpt: Option<(u64, Vec<u8>)> = None;
     let mut last_step = from as u64;
+    // The throughput over the last seconds, sent with `last_step` in each heartbeat.
+    let mut live_rate: Option<f64> = None;
     let mut lost: Option<String> = None;
     let mut told_to_stop = false;
     let mut preempting = false;
@@ -255,6 +264,11 @@ pub async fn execute(
                     evaluated = Some(last_step);
                     pending.push(evaluation(&e));
                     report(&ctx.client, &run, &mut pending).await
+                }
+                Some(Progress::Step { step, tokens_per_sec }) => {
+                    last_step = last_step.max(step);
+                    live_rate = Some(tokens_per_sec);
+                    Heard::Continue
                 }
                 Some(Progress::Checkpoint { step, bytes }) => {
                     last_step = last_step.max(step);
@@ -275,7 +289,7 @@ pub async fn execute(
                 } else if pending_ckpt.is_some() {
                     upload(&ctx.client, &run, &mut pending_ckpt).await
                 } else {
-                    heartbeat(&ctx.client, &run, last_step).await
+                    heartbeat(&ctx.client, &run, last_step, live_rate).await
                 }
             }
         };

@@ -11,6 +11,7 @@
 //! - [`faults`]: whose fault a failed run is (the run's, or the worker's environment);
 //! - [`execute`]: one run from lease to finish;
 //! - [`train_task`]: the compute side on a blocking thread;
+//! - [`step_rate`]: its throughput over the last seconds, for progress between evaluations;
 //! - [`slot_process`]: the same, in a child process (slots as processes);
 //! - [`dataset_cache`]: corpora by sha256;
 //! - [`kernel_sync`], [`kernel_scope`]: the fleet's kernel cache, fetched before a run and
@@ -28,6 +29,7 @@ pub mod kernel_sync;
 pub mod memory;
 pub mod slot_process;
 pub mod startup;
+pub mod step_rate;
 pub mod stop;
 pub mod train_task;
 pub mod worker;

@@ -8,15 +8,21 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc::UnboundedSender;
+
+use crate::step_rate::{self, StepRate};
 
 use gptsweep_gpt::sample::SamplesSpec;
 use gptsweep_gpt::{
     AutodiffBackend, Checkpoint, Corpus, DeviceSpec, Eval, Event, Flow, Hyperparams, Observer,
     OnBackend, Start, Trainer, train_then_sample, with_backend,
 };
+
+/// How often the compute thread says where it is between evaluations (the worker sends
+/// the latest with its next heartbeat).
+pub const STEP_EVERY: Duration = Duration::from_secs(1);
 
 /// What a run produced: losses, samples, and whether it ended early on the coordinator's
 /// word.
@@ -27,6 +33,14 @@ pub use gptsweep_gpt::RunOutput;
 pub enum Progress {
     /// An evaluation, as it happens.
     Eval(Eval),
+    /// Where training is between evaluations, at most every [`STEP_EVERY`]: completed
+    /// steps and the throughput over the last seconds ([`StepRate`]).
+    Step {
+        /// Completed steps.
+        step: u64,
+        /// Tokens a second.
+        tokens_per_sec: f64,
+    },
     /// A checkpoint taken right after that evaluation, as one blob.
     Checkpoint {
         /// Completed steps.
@@ -99,9 +113,28 @@ struct Reporter {
     preempt: Arc<AtomicBool>,
     answered: Arc<Answered>,
     answer_within: Duration,
+    rate: StepRate,
+    /// When the last [`Progress::Step`] went.
+    said: Option<Instant>,
 }
 
 impl Reporter {
+    /// Notes a finished step and, at most every [`STEP_EVERY`], says where training is.
+    fn stepped(&mut self, step: u64) {
+        let now = Instant::now();
+        self.rate.step(now, step);
+        let due = self
+            .said
+            .is_none_or(|t| now.duration_since(t) >= STEP_EVERY);
+        if let (true, Some(tokens_per_sec)) = (due, self.rate.tokens_per_sec()) {
+            self.said = Some(now);
+            let _ = self.progress.send(Progress::Step {
+                step,
+                tokens_per_sec,
+            });
+        }
+    }
+
     /// Sends a checkpoint of `trainer` as it stands (`what` names why, for the log).
     fn checkpoint<B: AutodiffBackend>(&self, trainer: &Trainer<B>, what: &str) {
         match trainer.checkpoint() {
@@ -121,12 +154,16 @@ impl Reporter {
 
 impl<B: AutodiffBackend> Observer<B> for Reporter {
     fn observe(&mut self, trainer: &Trainer<B>, event: Event) -> Flow {
-        if let Event::Eval(e) = event {
-            let step = e.step as u64;
-            let _ = self.progress.send(Progress::Eval(e));
-            // Taken while the report travels; its answer is awaited after.
-            self.checkpoint(trainer, "after an evaluation");
-            self.answered.wait_for(step, self.answer_within);
+        match event {
+            Event::Step { step, .. } => self.stepped(step as u64),
+            Event::Eval(e) => {
+                let step = e.step as u64;
+                let _ = self.progress.send(Progress::Eval(e));
+                // Taken while the report travels; its answer is awaited after.
+                self.checkpoint(trainer, "after an evaluation");
+                self.answered.wait_for(step, self.answer_within);
+                self.rate.pause();
+            }
         }
         if self.preempt.load(Ordering::Relaxed) {
             self.checkpoint(trainer, "to hand the run back");
@@ -143,6 +180,7 @@ impl OnBackend for RunTask {
     type Output = gptsweep_gpt::Result<RunOutput>;
 
     fn run<B: AutodiffBackend>(self, device: B::Device) -> Self::Output {
+        let tokens_per_step = (self.hp.batch_size * self.hp.block_size) as u64;
         let start = match self.resume {
             Some(checkpoint) => Start::Resume {
                 checkpoint: Box::new(checkpoint),
@@ -156,6 +194,8 @@ impl OnBackend for RunTask {
             preempt: self.preempt,
             answered: self.answered,
             answer_within: self.answer_within,
+            rate: StepRate::new(tokens_per_step, step_rate::WINDOW),
+            said: None,
         };
         train_then_sample::<B>(start, self.corpus, &self.samples, device, &mut reporter)
     }

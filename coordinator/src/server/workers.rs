@@ -11,6 +11,7 @@ use tonic::{Request, Response, Status};
 
 use gptsweep_proto::pb;
 
+use gptsweep_api::progress::check_progress;
 use gptsweep_api::report_rules::check_evaluations;
 use gptsweep_api::{Evaluation, LeaseId, Outcome, RunId, WorkerId, from_proto, to_proto};
 
@@ -70,6 +71,7 @@ impl WorkersService {
                 lease,
                 worker,
                 lease_ms,
+                progress: None,
             })
             .await
         {
@@ -197,6 +199,9 @@ impl pb::workers_server::Workers for WorkersService {
     ) -> Result<Response<pb::HeartbeatReply>, Status> {
         let caller = self.caller(&req)?;
         let r = req.into_inner();
+        if let Some(rate) = r.tokens_per_sec {
+            check_progress(rate).map_err(CoordinatorError::from)?;
+        }
         let lease_ms = self.lease_ms();
         let d = self
             .0
@@ -206,6 +211,7 @@ impl pb::workers_server::Workers for WorkersService {
                 lease: LeaseId(r.lease_id),
                 worker: caller,
                 lease_ms,
+                progress: r.tokens_per_sec.map(|rate| (r.step, rate)),
             })
             .await?;
         let (directive, reason) = to_proto::directive(d);

@@ -13,6 +13,7 @@ pub mod identity;
 pub mod kernels;
 mod link;
 pub mod open;
+mod progress;
 pub mod reads;
 mod rungs;
 mod stored_sweep;

@@ -13,8 +13,9 @@ use gptsweep_api::{
     RunState, Sample, SweepId, SweepSummary, WorkerId, WorkerInfo,
 };
 
-use super::column;
 use super::stored_sweep::{StoredPlan, trials};
+use super::{column, progress};
+use crate::clock::now_ms;
 use crate::error::{CoordinatorError, Result};
 use crate::sweep::SweepSpec;
 use crate::sweep::importance::ped_anova;
@@ -199,10 +200,12 @@ pub async fn top(
 ) -> Result<gptsweep_api::Leaderboard> {
     let info = sweep_info(pool, sweep).await?;
     let (col, order) = (metric_column(info.metric), order(info.goal));
+    let (live, joins) = (progress::COLUMNS, progress::JOINS);
     let sql = format!(
-        "SELECT id, state, swept_json, best_val_loss, best_val_bpc, best_step, last_train_loss, last_step, num_params, tokens_per_sec, train_secs
-         FROM runs WHERE sweep_id = $1 ORDER BY {col} IS NULL, {col} {order}, id LIMIT $2"
+        "SELECT r.id, r.state, r.swept_json, r.best_val_loss, r.best_val_bpc, r.best_step, r.last_train_loss, r.last_step, r.num_params, r.tokens_per_sec, r.train_secs, {live}
+         FROM runs r {joins} WHERE r.sweep_id = $1 ORDER BY r.{col} IS NULL, r.{col} {order}, r.id LIMIT $2"
     );
+    let now = now_ms();
     let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(sweep.get())
         .bind(if limit == 0 { i64::MAX } else { limit as i64 })
@@ -229,6 +232,7 @@ pub async fn top(
             } else {
                 Vec::new()
             },
+            progress: progress::of(&r, now)?,
         });
     }
     Ok(gptsweep_api::Leaderboard {
@@ -239,9 +243,10 @@ pub async fn top(
 
 /// Everything about one run.
 pub async fn run_detail(pool: &AnyPool, run: RunId) -> Result<RunDetail> {
-    let r = sqlx::query(
-        "SELECT r.id, s.name, r.state, r.hyperparams_json, r.swept_json, r.error, r.num_params FROM runs r JOIN sweeps s ON s.id = r.sweep_id WHERE r.id = $1",
-    )
+    let (live, joins) = (progress::COLUMNS, progress::JOINS);
+    let r = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT r.id, s.name, r.state, r.hyperparams_json, r.swept_json, r.error, r.num_params, {live} FROM runs r JOIN sweeps s ON s.id = r.sweep_id {joins} WHERE r.id = $1",
+    )))
     .bind(run.get())
     .fetch_optional(pool)
     .await?
@@ -289,6 +294,7 @@ pub async fn run_detail(pool: &AnyPool, run: RunId) -> Result<RunDetail> {
         attempts,
         error: r.get("error"),
         num_params: r.get::<i64, _>("num_params") as u64,
+        progress: progress::of(&r, now_ms())?,
     })
 }
 

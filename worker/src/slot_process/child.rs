@@ -164,6 +164,13 @@ fn train(
             while let Some(p) = rx.blocking_recv() {
                 let message = match p {
                     Progress::Eval(e) => ToParent::Eval(e),
+                    Progress::Step {
+                        step,
+                        tokens_per_sec,
+                    } => ToParent::Step {
+                        step,
+                        tokens_per_sec,
+                    },
                     Progress::Checkpoint { step, bytes } => ToParent::Checkpoint { step, bytes },
                 };
                 let f = message.encode();

@@ -1,8 +1,8 @@
 //! What the worker and a slot process say to each other, over [`super::frame`]s: the
 //! worker sends the run (its task, then the checkpoint to resume, raw) and, while it
 //! trains, control words (stop, hand back, an evaluation answered); the child sends each
-//! evaluation, each checkpoint (raw bytes after its step) and, last, the run's output or
-//! why it failed. Structured parts are JSON (which has no NaN or infinity: the trainer never
+//! evaluation, where training is between them (step and throughput, raw), each checkpoint
+//! (raw bytes after its step) and, last, the run's output or why it failed. Structured parts are JSON (which has no NaN or infinity: the trainer never
 //! reports one, a non-finite loss being a divergence, and one would arrive as a garbled
 //! frame, failing the run, not the worker). Decoding never panics: a frame that is not a
 //! message of its direction is an error naming its tag.
@@ -116,6 +116,13 @@ pub enum ToParent {
         /// [`gptsweep_gpt::Checkpoint::to_bytes`].
         bytes: Vec<u8>,
     },
+    /// Where training is between evaluations.
+    Step {
+        /// Completed steps.
+        step: u64,
+        /// Tokens a second over the last seconds.
+        tokens_per_sec: f64,
+    },
     /// The run's output (last frame).
     Output(Box<Output>),
     /// Why the run failed (last frame).
@@ -131,6 +138,7 @@ const EVAL: u8 = 16;
 const CHECKPOINT: u8 = 17;
 const OUTPUT: u8 = 18;
 const FAILED: u8 = 19;
+const STEP: u8 = 20;
 
 fn json<T: Serialize>(tag: u8, value: &T) -> Frame {
     Frame {
@@ -206,6 +214,14 @@ impl ToParent {
                     payload,
                 }
             }
+            Self::Step {
+                step,
+                tokens_per_sec,
+            } => {
+                let mut payload = step.to_be_bytes().to_vec();
+                payload.extend_from_slice(&tokens_per_sec.to_be_bytes());
+                Frame { tag: STEP, payload }
+            }
             Self::Output(o) => json(OUTPUT, o),
             Self::Failed(f) => json(FAILED, f),
         }
@@ -221,6 +237,16 @@ impl ToParent {
                     step,
                     bytes: bytes.to_vec(),
                 })
+            }
+            STEP => {
+                let (step, rate) = step("step", &frame.payload)?;
+                match <[u8; 8]>::try_from(rate) {
+                    Ok(rate) => Ok(Self::Step {
+                        step,
+                        tokens_per_sec: f64::from_be_bytes(rate),
+                    }),
+                    Err(_) => Err(format!("a step frame of {} bytes", frame.payload.len())),
+                }
             }
             OUTPUT => parse("output", &frame.payload).map(|o| Self::Output(Box::new(o))),
             FAILED => parse("failure", &frame.payload).map(Self::Failed),
@@ -249,6 +275,19 @@ mod tests {
             bytes: vec![9; 33],
         };
         assert_eq!(ToParent::decode(checkpoint.encode()).unwrap(), checkpoint);
+        let step = ToParent::Step {
+            step: 1234,
+            tokens_per_sec: 20_480.5,
+        };
+        assert_eq!(ToParent::decode(step.encode()).unwrap(), step);
+        let short = Frame {
+            tag: STEP,
+            payload: vec![0; 12],
+        };
+        assert_eq!(
+            ToParent::decode(short).unwrap_err(),
+            "a step frame of 12 bytes"
+        );
         let failed = ToParent::Failed(Failure {
             message: "diverged".into(),
             worker_fault: false,

@@ -142,6 +142,15 @@ fn relay(
             Ok(ToParent::Checkpoint { step, bytes }) => {
                 let _ = progress.send(Progress::Checkpoint { step, bytes });
             }
+            Ok(ToParent::Step {
+                step,
+                tokens_per_sec,
+            }) => {
+                let _ = progress.send(Progress::Step {
+                    step,
+                    tokens_per_sec,
+                });
+            }
             Ok(m @ (ToParent::Output(_) | ToParent::Failed(_))) => last = Some(m),
             Err(why) => return (last, Some(why)),
         }

@@ -85,6 +85,17 @@ impl Held {
         }
     }
 
+    /// Checks that a heartbeat's progress `step` is within the run's `max_iters`.
+    pub(super) fn check_progress_step(&self, step: u64) -> Result<()> {
+        if step > self.max_iters {
+            return Err(CoordinatorError::Invalid(format!(
+                "step = {step}: must be <= {}, the run's max_iters",
+                self.max_iters
+            )));
+        }
+        Ok(())
+    }
+
     /// Checks that a checkpoint's `step` is within the run's `max_iters`.
     pub(super) fn check_checkpoint_step(&self, step: u64) -> Result<()> {
         if step > self.max_iters {
@@ -232,7 +243,9 @@ pub(super) async fn renew(c: &mut AnyConnection, claim: Claim, lease_ms: i64) ->
     Ok(held)
 }
 
-/// Renews a lease between evaluations; answers the directive. Only the lease's worker may.
+/// Renews a lease between evaluations, keeping the run's live progress when the heartbeat
+/// carries it (in the statement that renews the lease: no write of its own); answers the
+/// directive. Only the lease's worker may, and its step must be within `max_iters`.
 #[derive(Debug, Clone, Copy)]
 pub struct Heartbeat {
     /// The run.
@@ -243,6 +256,9 @@ pub struct Heartbeat {
     pub worker: WorkerId,
     /// How long the lease lasts from now, ms.
     pub lease_ms: i64,
+    /// The latest step and the throughput over the last seconds (checked finite and
+    /// >= 0 by the caller), when the worker sent them.
+    pub progress: Option<(u64, f64)>,
 }
 
 impl Write for Heartbeat {
@@ -254,7 +270,25 @@ impl Write for Heartbeat {
             lease: self.lease,
             worker: self.worker,
         };
-        Ok(renew(c, claim, self.lease_ms).await?.directive)
+        let Some((step, tokens_per_sec)) = self.progress else {
+            return Ok(renew(c, claim, self.lease_ms).await?.directive);
+        };
+        let held = check_lease(c, claim).await?;
+        held.check_progress_step(step)?;
+        let now = now_ms();
+        sqlx::query(
+            "UPDATE runs SET lease_expires_at = $1, progress_step = $2, progress_tokens_per_sec = $3, progress_at = $4, progress_lease = $5 WHERE id = $6",
+        )
+        .bind(now + self.lease_ms)
+        .bind(step as i64)
+        .bind(tokens_per_sec)
+        .bind(now)
+        .bind(self.lease.get())
+        .bind(self.run.get())
+        .execute(&mut *c)
+        .await?;
+        held.touch_worker(c, now).await?;
+        Ok(held.directive)
     }
 }
 
