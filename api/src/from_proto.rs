@@ -131,6 +131,9 @@ impl TryFrom<&pb::RunRow> for LeaderboardRow {
             tokens_per_sec: r.tokens_per_sec,
             train_secs: r.train_secs,
             samples: r.samples.iter().map(Into::into).collect(),
+            name: r.name.clone(),
+            note: r.note.clone(),
+            finished_at_ms: r.finished_at_ms,
         })
     }
 }
@@ -169,6 +172,7 @@ impl TryFrom<&pb::ImportanceReply> for ImportanceReport {
                     importance: p.importance,
                     divergence: p.divergence,
                     top_values,
+                    spread: p.spread,
                 })
             })
             .collect::<Result<_, ApiError>>()?;
@@ -245,6 +249,8 @@ impl TryFrom<&pb::ShowRunReply> for RunDetail {
                 .collect::<Result<_, _>>()?,
             error: d.error.clone(),
             num_params: d.num_params,
+            name: d.name.clone(),
+            note: d.note.clone(),
         })
     }
 }
@@ -402,6 +408,9 @@ mod tests {
                 seed: 1,
                 text: "hi".into(),
             }],
+            name: "baseline".into(),
+            note: "lr from the paper".into(),
+            finished_at_ms: Some(1_700_000_000_000),
         };
         assert_eq!(
             LeaderboardRow::try_from(&pb::RunRow::from(&row)).unwrap(),

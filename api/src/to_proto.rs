@@ -106,6 +106,9 @@ impl From<&LeaderboardRow> for pb::RunRow {
             train_secs: r.train_secs,
             samples: r.samples.iter().map(Into::into).collect(),
             steps: r.steps,
+            name: r.name.clone(),
+            note: r.note.clone(),
+            finished_at_ms: r.finished_at_ms,
         }
     }
 }
@@ -135,6 +138,7 @@ impl From<&ImportanceReport> for pb::ImportanceReply {
                     importance: p.importance,
                     divergence: p.divergence,
                     top_values_json: serde_json::Value::from(p.top_values.clone()).to_string(),
+                    spread: p.spread,
                 })
                 .collect(),
         }
@@ -169,6 +173,8 @@ impl From<&RunDetail> for pb::ShowRunReply {
             attempts: d.attempts.iter().map(Into::into).collect(),
             error: d.error.clone(),
             num_params: d.num_params,
+            name: d.name.clone(),
+            note: d.note.clone(),
         }
     }
 }

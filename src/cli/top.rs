@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use super::ctx::Ctx;
 use super::output::{Document, csv_field, to_json};
-use super::table;
+use super::{table, terminal};
 
 /// Flags of `gptsweep top`.
 #[derive(Debug, clap::Args)]
@@ -24,6 +24,9 @@ pub struct Args {
 struct Row<'a> {
     rank: u32,
     run: i64,
+    /// Its name and note (`gptsweep annotate`; empty = none).
+    name: &'a str,
+    note: &'a str,
     state: &'static str,
     params: &'a serde_json::Map<String, Value>,
     best_val_loss: Option<f64>,
@@ -62,7 +65,12 @@ pub struct TopDoc<'a>(pub &'a Leaderboard);
 impl Document for TopDoc<'_> {
     fn text(&self) -> String {
         let (info, runs) = (&self.0.sweep, &self.0.rows);
+        // A NAME column only where some run has a name: most sweeps name none.
+        let named = runs.iter().any(|r| !r.name.is_empty());
         let mut header: Vec<&str> = vec!["RANK", "RUN", "STATE"];
+        if named {
+            header.insert(2, "NAME");
+        }
         header.extend(info.swept.iter().map(String::as_str));
         // Bits per character when they rank the runs (losses per token of different
         // tokenizers do not compare).
@@ -79,6 +87,9 @@ impl Document for TopDoc<'_> {
                     r.run.to_string(),
                     r.state.as_str().into(),
                 ];
+                if named {
+                    row.insert(2, terminal::escape_line(&r.name).into_owned());
+                }
                 row.extend(
                     info.swept
                         .iter()
@@ -135,6 +146,8 @@ impl Document for TopDoc<'_> {
             "num_params",
             "tokens_per_sec",
             "train_secs",
+            "name",
+            "note",
         ]);
         let opt = |v: Option<f64>| v.map(|x| x.to_string()).unwrap_or_default();
         let mut out = header
@@ -164,6 +177,8 @@ impl Document for TopDoc<'_> {
                 r.num_params.to_string(),
                 opt(reported.then_some(r.tokens_per_sec)),
                 opt(reported.then_some(r.train_secs)),
+                r.name.clone(),
+                r.note.clone(),
             ]);
             out += &row
                 .iter()
@@ -184,6 +199,8 @@ pub fn json_rows(runs: &[LeaderboardRow]) -> Value {
             .map(|r| Row {
                 rank: r.rank,
                 run: r.run.get(),
+                name: &r.name,
+                note: &r.note,
                 state: r.state.as_str(),
                 params: &r.params,
                 best_val_loss: r.best_val_loss,

@@ -200,7 +200,7 @@ pub async fn top(
     let info = sweep_info(pool, sweep).await?;
     let (col, order) = (metric_column(info.metric), order(info.goal));
     let sql = format!(
-        "SELECT id, state, swept_json, best_val_loss, best_val_bpc, best_step, last_train_loss, last_step, num_params, tokens_per_sec, train_secs
+        "SELECT id, state, swept_json, best_val_loss, best_val_bpc, best_step, last_train_loss, last_step, num_params, tokens_per_sec, train_secs, name, note, finished_at
          FROM runs WHERE sweep_id = $1 ORDER BY {col} IS NULL, {col} {order}, id LIMIT $2"
     );
     let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
@@ -229,6 +229,9 @@ pub async fn top(
             } else {
                 Vec::new()
             },
+            name: r.get("name"),
+            note: r.get("note"),
+            finished_at_ms: r.get("finished_at"),
         });
     }
     Ok(gptsweep_api::Leaderboard {
@@ -240,7 +243,7 @@ pub async fn top(
 /// Everything about one run.
 pub async fn run_detail(pool: &AnyPool, run: RunId) -> Result<RunDetail> {
     let r = sqlx::query(
-        "SELECT r.id, s.name, r.state, r.hyperparams_json, r.swept_json, r.error, r.num_params FROM runs r JOIN sweeps s ON s.id = r.sweep_id WHERE r.id = $1",
+        "SELECT r.id, s.name, r.state, r.hyperparams_json, r.swept_json, r.error, r.num_params, r.name AS run_name, r.note FROM runs r JOIN sweeps s ON s.id = r.sweep_id WHERE r.id = $1",
     )
     .bind(run.get())
     .fetch_optional(pool)
@@ -289,6 +292,8 @@ pub async fn run_detail(pool: &AnyPool, run: RunId) -> Result<RunDetail> {
         attempts,
         error: r.get("error"),
         num_params: r.get::<i64, _>("num_params") as u64,
+        name: r.get("run_name"),
+        note: r.get("note"),
     })
 }
 
@@ -590,6 +595,7 @@ pub async fn importance(pool: &AnyPool, id: SweepId) -> Result<ImportanceReport>
                 importance: p.share,
                 divergence: p.divergence,
                 top_values: p.top_values,
+                spread: Some(p.spread),
             })
             .collect(),
     })
