@@ -140,7 +140,11 @@ fn annotate(c: Cluster) {
     );
     let e = refused(&c, &["annotate", "999999", "--name", "ghost"]);
     assert!(e.contains("no run 999999"), "{e}");
-    refused(&c, &["annotate", first]);
+    let e = refused(&c, &["annotate", first]);
+    assert_eq!(
+        e,
+        format!("error: annotate {first}: give --name, --note or both (an empty value clears one)\n")
+    );
     let show = c.json(&["show", first]);
     assert_eq!((&show["name"], &show["note"]), (&"".into(), &"rerun".into()));
 }

@@ -14,7 +14,6 @@ use super::output::{Document, to_json};
 
 /// Flags of `gptsweep annotate`.
 #[derive(Debug, clap::Args)]
-#[command(group = clap::ArgGroup::new("what").required(true).multiple(true).args(["name", "note"]))]
 pub struct Args {
     /// Run id (from `top`).
     pub run: i64,
@@ -58,6 +57,13 @@ impl Document for Annotated {
 
 /// Runs `gptsweep annotate`.
 pub async fn run(args: Args, mut ctx: Ctx) -> anyhow::Result<()> {
+    if args.name.is_none() && args.note.is_none() {
+        return Err(BadInput(format!(
+            "annotate {}: give --name, --note or both (an empty value clears one)",
+            args.run
+        ))
+        .into());
+    }
     if let Some(name) = &args.name {
         check_name(name).map_err(|why| BadInput(format!("--name: {why}")))?;
     }
