@@ -168,6 +168,6 @@ function drawImportance(view) {
     .join("");
   const few = imp.results < FEW_RESULTS ? ` Few runs: the shares move a lot with each new one.` : "";
   el.innerHTML = `<p class="legend" id="importance-basis">Based on ${imp.results} runs (${esc(imp.budget)}): PED-ANOVA, how differently the best ${imp.top} are spread from all; ± is the spread over 100 bootstrap resamples of those runs.${few}</p>
-    <table class="bars" id="importance-table"><thead><tr><th>parameter</th><th>importance</th><th class="num">share</th><th>best runs' values</th></tr></thead>
-    <tbody>${rows}</tbody></table>`;
+    <div class="scroll"><table class="bars" id="importance-table"><thead><tr><th>parameter</th><th>importance</th><th class="num">share</th><th>best runs' values</th></tr></thead>
+    <tbody>${rows}</tbody></table></div>`;
 }
