@@ -70,10 +70,7 @@ fn annotate(c: Cluster) {
     let show = c.json(&["show", first]);
     assert_eq!(
         (&show["name"], &show["note"]),
-        (
-            &"baseline".into(),
-            &"lr from the paper\nsecond line".into()
-        ),
+        (&"baseline".into(), &"lr from the paper\nsecond line".into()),
         "{show}"
     );
     let shown = text(&c, &["show", first]);
@@ -102,10 +99,7 @@ fn annotate(c: Cluster) {
         .unwrap();
     assert_eq!(
         (&mine["name"], &mine["note"]),
-        (
-            &"baseline".into(),
-            &"lr from the paper\nsecond line".into()
-        )
+        (&"baseline".into(), &"lr from the paper\nsecond line".into())
     );
     let csv = text(&c, &["top", "named", "--output", "csv"]);
     assert!(csv.lines().next().unwrap().ends_with(",name,note"), "{csv}");
@@ -116,7 +110,10 @@ fn annotate(c: Cluster) {
 
     // A note alone keeps the name; an empty name clears it (and the NAME column goes).
     let a = c.json(&["annotate", first, "--note", "rerun"]);
-    assert_eq!((&a["name"], &a["note"]), (&"baseline".into(), &"rerun".into()));
+    assert_eq!(
+        (&a["name"], &a["note"]),
+        (&"baseline".into(), &"rerun".into())
+    );
     let a = c.json(&["annotate", first, "--name", ""]);
     assert_eq!((&a["name"], &a["note"]), (&"".into(), &"rerun".into()));
     assert!(!text(&c, &["top", "named"]).contains("NAME"));
@@ -143,8 +140,13 @@ fn annotate(c: Cluster) {
     let e = refused(&c, &["annotate", first]);
     assert_eq!(
         e,
-        format!("error: annotate {first}: give --name, --note or both (an empty value clears one)\n")
+        format!(
+            "error: annotate {first}: give --name, --note or both (an empty value clears one)\n"
+        )
     );
     let show = c.json(&["show", first]);
-    assert_eq!((&show["name"], &show["note"]), (&"".into(), &"rerun".into()));
+    assert_eq!(
+        (&show["name"], &show["note"]),
+        (&"".into(), &"rerun".into())
+    );
 }

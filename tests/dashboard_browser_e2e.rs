@@ -250,7 +250,11 @@ fn chromium_renders_the_curves_the_parallel_plot_and_the_samples() {
     );
     let ranked_runs: Vec<i64> = rows.iter().map(|r| r["run"].as_i64().unwrap()).collect();
     assert_eq!(table_runs(&dom), ranked_runs, "the run table, by rank");
-    assert_eq!(dom.matches("data-run=\"").count(), 2 * rows.len(), "a tick box a row");
+    assert_eq!(
+        dom.matches("data-run=\"").count(),
+        2 * rows.len(),
+        "a tick box a row"
+    );
     assert_eq!(
         dom.matches("class=\"state stopped\"").count(),
         stopped,
@@ -270,7 +274,10 @@ fn chromium_renders_the_curves_the_parallel_plot_and_the_samples() {
     );
     let drawn_best = numbers(attr_text(&dom, "history", "data-best").unwrap());
     same(&drawn_best, &best_so_far);
-    assert!(drawn_best.windows(2).all(|w| w[1] <= w[0]), "{drawn_best:?}");
+    assert!(
+        drawn_best.windows(2).all(|w| w[1] <= w[0]),
+        "{drawn_best:?}"
+    );
     same(
         &drawn_best[drawn_best.len() - 1..],
         &[rows[0]["best_val_loss"].as_f64().unwrap()],
@@ -288,9 +295,18 @@ fn chromium_renders_the_curves_the_parallel_plot_and_the_samples() {
     assert_eq!(dom.matches("class=\"whisker\"").count(), 2, "{dom}");
     assert_eq!(dom.matches("<span class=\"legend\">± ").count(), 2, "{dom}");
     // Names and notes in the run table.
-    assert!(dom.contains("<span class=\"run-name\">baseline</span>"), "{dom}");
-    assert!(dom.contains("<span class=\"run-name\">tiny lr</span>"), "{dom}");
-    assert!(dom.contains("title=\"lr from the paper\">lr from the paper</div>"), "{dom}");
+    assert!(
+        dom.contains("<span class=\"run-name\">baseline</span>"),
+        "{dom}"
+    );
+    assert!(
+        dom.contains("<span class=\"run-name\">tiny lr</span>"),
+        "{dom}"
+    );
+    assert!(
+        dom.contains("title=\"lr from the paper\">lr from the paper</div>"),
+        "{dom}"
+    );
 
     // Sorting, as a header click leaves it in the address: by run id, descending.
     let sorted = |query: &str| {
@@ -307,7 +323,10 @@ fn chromium_renders_the_curves_the_parallel_plot_and_the_samples() {
     by_id.sort_by(|a, b| b.cmp(a));
     let (runs, dom) = sorted("sort=run&dir=desc");
     assert_eq!(runs, by_id);
-    assert!(dom.contains("data-key=\"run\" aria-sort=\"descending\">run ▼</th>"), "{dom}");
+    assert!(
+        dom.contains("data-key=\"run\" aria-sort=\"descending\">run ▼</th>"),
+        "{dom}"
+    );
     // By the metric, worst first: the ranking reversed (ties keep rank order).
     let mut worst_first: Vec<&Value> = rows.iter().collect();
     worst_first.sort_by(|a, b| {
@@ -317,7 +336,10 @@ fn chromium_renders_the_curves_the_parallel_plot_and_the_samples() {
             .total_cmp(&a["best_val_loss"].as_f64().unwrap())
             .then(a["rank"].as_u64().cmp(&b["rank"].as_u64()))
     });
-    let worst_first: Vec<i64> = worst_first.iter().map(|r| r["run"].as_i64().unwrap()).collect();
+    let worst_first: Vec<i64> = worst_first
+        .iter()
+        .map(|r| r["run"].as_i64().unwrap())
+        .collect();
     assert_eq!(sorted("sort=metric&dir=desc").0, worst_first);
     // By name: the named runs first, alphabetically, then the rest by rank.
     let mut by_name = vec![best, worst];
@@ -332,7 +354,11 @@ fn chromium_renders_the_curves_the_parallel_plot_and_the_samples() {
     let (runs, dom) = sorted("state=stopped");
     assert_eq!(runs, stopped_runs);
     assert!(
-        dom.contains(&format!("{} of 6 runs ({} filtered out)", stopped, 6 - stopped)),
+        dom.contains(&format!(
+            "{} of 6 runs ({} filtered out)",
+            stopped,
+            6 - stopped
+        )),
         "{dom}"
     );
     assert_eq!(sorted("q=baseline").0, vec![best]);

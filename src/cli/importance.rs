@@ -49,7 +49,10 @@ impl Document for ImportanceDoc {
             r.top,
             r.results,
             r.budget,
-            table::render(&["PARAMETER", "IMPORTANCE", "SPREAD", "", "BEST RUNS"], &rows)
+            table::render(
+                &["PARAMETER", "IMPORTANCE", "SPREAD", "", "BEST RUNS"],
+                &rows
+            )
         )
     }
 

@@ -28,7 +28,10 @@ pub(super) fn spreads(dims: &[Dim], observed: &[(Vec<f64>, f64, usize)]) -> Vec<
         // `observed` is sorted best first, so sorted picks are too (ties keep their order).
         picks.sort_unstable();
         let resample: Vec<&[f64]> = picks.iter().map(|&i| observed[i].0.as_slice()).collect();
-        for (d, share) in shares(&divergences(dims, &resample)).into_iter().enumerate() {
+        for (d, share) in shares(&divergences(dims, &resample))
+            .into_iter()
+            .enumerate()
+        {
             sum[d] += share;
             sum_sq[d] += share * share;
         }
