@@ -95,7 +95,7 @@ fn annotate(c: Cluster) {
         .as_array()
         .unwrap()
         .iter()
-        .find(|r| r["run"].to_string() == first)
+        .find(|r| r["run"].as_i64() == first.parse().ok())
         .unwrap();
     assert_eq!(
         (&mine["name"], &mine["note"]),
