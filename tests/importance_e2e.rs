@@ -51,6 +51,9 @@ fn importance_ranks_the_learning_rate_of_a_finished_grid_first() {
             "{imp}"
         );
         assert_eq!(p["top_values"].as_array().unwrap().len(), 2);
+        // How much the share moves over bootstrap resamples of the 8 runs: some, on so few.
+        let spread = p["spread"].as_f64().unwrap();
+        assert!(spread > 0.0 && spread < 0.5, "{imp}");
     }
 
     let text = c.cli(&["importance", "imp"]);
@@ -58,9 +61,18 @@ fn importance_ranks_the_learning_rate_of_a_finished_grid_first() {
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(
         lines[0],
-        "imp: what mattered to val_loss (PED-ANOVA: the best 2 of 8 runs against all, at whole runs)"
+        "imp: what mattered to val_loss (PED-ANOVA: the best 2 of 8 runs against all, at whole runs; \
+         ± over bootstrap resamples of the runs)"
     );
-    assert!(lines[1].starts_with("PARAMETER  IMPORTANCE"), "{text}");
+    assert!(
+        lines[1].starts_with("PARAMETER  IMPORTANCE  SPREAD"),
+        "{text}"
+    );
+    let spread = params[0]["spread"].as_f64().unwrap();
+    assert!(
+        lines[2].contains(&format!("± {:.1}%", 100.0 * spread)),
+        "{text}"
+    );
     assert!(
         lines[2].starts_with("lr ") && lines[2].ends_with("0.03 x2"),
         "{text}"

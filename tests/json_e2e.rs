@@ -108,6 +108,8 @@ const COUNTS: &[(&str, &str)] = &[
 const TOP_ROW: &[(&str, &str)] = &[
     ("rank", "number"),
     ("run", "number"),
+    ("name", "string"),
+    ("note", "string"),
     ("state", "string"),
     ("params", "object"),
     ("best_val_loss", "number|null"),
@@ -202,6 +204,8 @@ fn every_client_verb_prints_its_pinned_json_document() {
             ("run", "number"),
             ("sweep", "string"),
             ("state", "string"),
+            ("name", "string"),
+            ("note", "string"),
             ("params", "object"),
             ("swept", "object"),
             ("num_params", "number"),

@@ -133,6 +133,9 @@ impl TryFrom<&pb::RunRow> for LeaderboardRow {
             train_secs: r.train_secs,
             samples: r.samples.iter().map(Into::into).collect(),
             progress: r.progress.as_ref().map(Into::into),
+            name: r.name.clone(),
+            note: r.note.clone(),
+            finished_at_ms: r.finished_at_ms,
         })
     }
 }
@@ -171,6 +174,7 @@ impl TryFrom<&pb::ImportanceReply> for ImportanceReport {
                     importance: p.importance,
                     divergence: p.divergence,
                     top_values,
+                    spread: p.spread,
                 })
             })
             .collect::<Result<_, ApiError>>()?;
@@ -248,6 +252,8 @@ impl TryFrom<&pb::ShowRunReply> for RunDetail {
             error: d.error.clone(),
             num_params: d.num_params,
             progress: d.progress.as_ref().map(Into::into),
+            name: d.name.clone(),
+            note: d.note.clone(),
         })
     }
 }
@@ -428,6 +434,9 @@ mod tests {
                 eta_secs: Some(11.5),
                 worker: "w0#3".into(),
             }),
+            name: "baseline".into(),
+            note: "lr from the paper".into(),
+            finished_at_ms: Some(1_700_000_000_000),
         };
         assert_eq!(
             LeaderboardRow::try_from(&pb::RunRow::from(&row)).unwrap(),

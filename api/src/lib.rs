@@ -7,6 +7,7 @@
 //! - [`metric`]: the ranking metric, its goal and the search method;
 //! - [`records`]: sweeps, runs, evaluations, attempts, workers, leaderboard rows;
 //! - [`progress`]: a running run's latest step between evaluations, its throughput and ETA;
+//! - [`annotation`]: what a run's name and note may hold, checked at both ends;
 //! - [`report_rules`]: what a reported evaluation may hold, checked before it is stored;
 //! - [`kernel_entries`]: the records of the fleet's kernel cache, as both ends check them;
 //! - [`from_proto`] / [`to_proto`]: the only place the two shapes meet; a wire message
@@ -15,6 +16,7 @@
 //! States, metrics and goals are strings only where they meet SQL and the terminal: their
 //! one mapping is `as_str` / `FromStr` here ([`state::Named`]).
 
+pub mod annotation;
 pub mod error;
 pub mod from_proto;
 pub mod ids;

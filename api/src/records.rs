@@ -184,6 +184,13 @@ pub struct LeaderboardRow {
     pub samples: Vec<Sample>,
     /// A running run's latest step, between evaluations.
     pub progress: Option<RunProgress>,
+    /// Its name (`gptsweep annotate RUN --name`); empty = none.
+    pub name: String,
+    /// Its note (`gptsweep annotate RUN --note`); empty = none.
+    pub note: String,
+    /// When it ended (finished, stopped, failed), ms since the epoch: the order of the
+    /// optimisation history.
+    pub finished_at_ms: Option<i64>,
 }
 
 /// A sweep's leaderboard: the sweep and its runs, best first.
@@ -223,6 +230,10 @@ pub struct HyperparamImportance {
     pub divergence: f64,
     /// The best runs' values of it, best run first.
     pub top_values: Vec<serde_json::Value>,
+    /// The standard deviation of `importance` over bootstrap resamples of the results:
+    /// how much it rests on which runs happened to be there (`None` from a coordinator
+    /// that does not say).
+    pub spread: Option<f64>,
 }
 
 /// Which swept hyperparameters mattered in a sweep, by PED-ANOVA.
@@ -288,6 +299,10 @@ pub struct RunDetail {
     pub num_params: u64,
     /// A running run's latest step, between evaluations.
     pub progress: Option<RunProgress>,
+    /// Its name (`gptsweep annotate RUN --name`); empty = none.
+    pub name: String,
+    /// Its note (`gptsweep annotate RUN --note`); empty = none.
+    pub note: String,
 }
 
 /// A registered worker.

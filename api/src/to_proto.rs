@@ -108,6 +108,9 @@ impl From<&LeaderboardRow> for pb::RunRow {
             samples: r.samples.iter().map(Into::into).collect(),
             steps: r.steps,
             progress: r.progress.as_ref().map(Into::into),
+            name: r.name.clone(),
+            note: r.note.clone(),
+            finished_at_ms: r.finished_at_ms,
         }
     }
 }
@@ -137,6 +140,7 @@ impl From<&ImportanceReport> for pb::ImportanceReply {
                     importance: p.importance,
                     divergence: p.divergence,
                     top_values_json: serde_json::Value::from(p.top_values.clone()).to_string(),
+                    spread: p.spread,
                 })
                 .collect(),
         }
@@ -172,6 +176,8 @@ impl From<&RunDetail> for pb::ShowRunReply {
             error: d.error.clone(),
             num_params: d.num_params,
             progress: d.progress.as_ref().map(Into::into),
+            name: d.name.clone(),
+            note: d.note.clone(),
         }
     }
 }

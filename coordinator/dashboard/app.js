@@ -1,6 +1,7 @@
 // gptsweep dashboard: a hash-routed page over the coordinator's read-only JSON API.
 //   #/                the sweeps
-//   #/sweep/NAME      curves (live), parallel coordinates, importance, leaderboard
+//   #/sweep/NAME      curves (live), optimisation history, importance, parallel coordinates,
+//                     slices (analysis.js), the run table (board.js)
 //   #/run/ID          one run: parameters, curves, attempts, samples
 //   #/compare/1,2,3   the samples of chosen runs side by side
 // Every chart container gets data-series (series drawn) and data-ink (coloured pixels of
@@ -14,6 +15,7 @@ const liveBadge = document.getElementById("live");
 let charts = [];
 let timer = null;
 let generation = 0;
+let viewQuery = new URLSearchParams();
 
 // ---- helpers -------------------------------------------------------------------------
 
@@ -115,8 +117,11 @@ function route() {
   charts = [];
   liveBadge.hidden = true;
   document.body.dataset.ready = "";
-  const h = decodeURIComponent(location.hash.replace(/^#\/?/, ""));
+  // A view's own settings follow a `?` (the run table's sort and filter: a link keeps them).
+  const [path, query] = location.hash.replace(/^#\/?/, "").split("?");
+  const h = decodeURIComponent(path);
   const [view, arg] = [h.split("/")[0], h.split("/").slice(1).join("/")];
+  viewQuery = new URLSearchParams(query || "");
   const views = { "": sweepsView, sweep: sweepView, run: runView, compare: compareView };
   const render = views[view] || sweepsView;
   render(arg, generation).catch((e) => {
@@ -211,19 +216,23 @@ async function sweepView(name, gen) {
       <div class="panel"><h2>Training loss</h2><div class="controls">&nbsp;</div><div id="curves-train" class="chart"></div></div>
     </div>
     <div class="grid2">
-      <div class="panel"><h2>Parallel coordinates</h2><p id="parallel-note" class="legend"></p><div id="parallel" class="chart tall"></div></div>
+      <div class="panel"><h2>Optimisation history</h2><p id="history-note" class="legend"></p><div id="history" class="chart"></div></div>
       <div class="panel"><h2>Parameter importance</h2><div id="importance"></div></div>
     </div>
-    <h2>Leaderboard</h2>
+    <div class="panel wide-panel"><h2>Parallel coordinates</h2><p id="parallel-note" class="legend"></p><div id="parallel" class="chart tall"></div></div>
+    <div class="panel wide-panel"><h2>Slices</h2><p class="legend">the metric against each swept hyperparameter; colour: when the run ended (light = early, dark = late, grey = not yet)</p>
+      <div id="slices" class="slices"></div></div>
+    <h2>Runs</h2>
     <div class="controls"><button id="compare" class="primary" disabled>Compare samples</button>
-      <span class="legend">tick runs to read their samples side by side</span></div>
-    <div class="scroll" id="board"></div>`;
+      <span class="legend">tick runs to read their samples side by side; click a header to sort</span></div>
+    <div id="board"></div>`;
   const valChart = chart(document.getElementById("curves-val"));
   const trainChart = chart(document.getElementById("curves-train"));
   const parChart = chart(document.getElementById("parallel"));
-  const chosen = new Set();
+  const historyChart = chart(document.getElementById("history"));
   const compare = document.getElementById("compare");
-  compare.onclick = () => (location.hash = `#/compare/${[...chosen].join(",")}`);
+  const board = makeBoard((chosen) => (compare.disabled = chosen.size === 0), viewQuery);
+  compare.onclick = () => (location.hash = `#/compare/${[...board.chosen].join(",")}`);
   let view = null;
   let curves = [];
   const logy = document.getElementById("logy");
@@ -249,9 +258,11 @@ async function sweepView(name, gen) {
       .map(([k, v]) => `<span>${k} <b>${v}</b></span>`)
       .join("");
     drawCurves(valChart, trainChart, view, curves, logy.checked);
+    drawHistory(historyChart, view);
     drawParallel(parChart, view);
+    drawSlices(view);
     drawImportance(view);
-    drawBoard(view, chosen, compare);
+    drawBoard(board, view);
     document.body.dataset.ready = "sweep";
   }, () => view && view.summary.state === "running");
 }
@@ -392,58 +403,11 @@ function drawParallel(parChart, view) {
   parChart.on("click", (p) => (location.hash = `#/run/${rows[p.dataIndex].run}`));
 }
 
-function drawImportance(view) {
-  const el = document.getElementById("importance");
-  const imp = view.importance;
-  if (!imp) {
-    el.innerHTML = `<p class="muted">${esc(view.importance_note || "Not yet.")}</p>`;
-    return;
-  }
-  const rows = imp.params
-    .map(
-      (p) => `<tr><td>${esc(p.name)}</td><td><div class="bar" style="width:${(p.importance * 100).toFixed(1)}%"></div></td>
-      <td class="num">${(p.importance * 100).toFixed(1)}%</td><td>${p.top_values.map(param).join(", ")}</td></tr>`,
-    )
-    .join("");
-  el.innerHTML = `<p class="legend">PED-ANOVA over ${imp.results} results (${esc(imp.budget)}): how differently the best ${imp.top} are spread from all.</p>
-    <table class="bars" id="importance-table"><thead><tr><th>parameter</th><th>importance</th><th class="num">share</th><th>best runs' values</th></tr></thead>
-    <tbody>${rows}</tbody></table>`;
-}
-
-function drawBoard(view, chosen, compare) {
-  const names = view.axes.map((a) => a.name);
-  const extra = view.leaderboard.length ? Object.keys(view.leaderboard[0].params).filter((k) => !names.includes(k)) : [];
-  const cols = names.concat(extra);
-  const rows = view.leaderboard
-    .map(
-      (r) => `<tr><td><input type="checkbox" data-run="${r.run}" ${chosen.has(r.run) ? "checked" : ""}></td>
-      <td class="num">${r.rank}</td><td><a href="#/run/${r.run}">#${r.run}</a></td><td>${state(r.state)}</td>
-      ${cols.map((k) => `<td class="num">${param(r.params[k])}</td>`).join("")}
-      <td class="num"><b>${num(metricOf(view, r))}</b></td><td class="num">${num(r.best_step)}</td><td class="num">${stepCell(r, r.steps)}</td>
-      <td class="num">${num(r.num_params)}</td><td class="num">${r.tokens_per_sec ? num(Math.round(r.tokens_per_sec)) : "–"}</td>
-      <td class="num">${duration(r.train_secs)}</td></tr>`,
-    )
-    .join("");
-  document.getElementById("board").innerHTML = `<table id="leaderboard"><thead><tr><th></th><th class="num">rank</th><th>run</th><th>state</th>
-    ${cols.map((k) => `<th class="num">${esc(k)}</th>`).join("")}
-    <th class="num">${esc(view.summary.metric)}</th><th class="num">best step</th><th class="num">steps</th><th class="num">params</th>
-    <th class="num">tok/s</th><th class="num">time</th></tr></thead><tbody>${rows}</tbody></table>`;
-  document.querySelectorAll("#leaderboard input[type=checkbox]").forEach((box) => {
-    box.onchange = () => {
-      const run = Number(box.dataset.run);
-      if (box.checked) chosen.add(run);
-      else chosen.delete(run);
-      compare.disabled = chosen.size === 0;
-    };
-  });
-  compare.disabled = chosen.size === 0;
-}
-
 // ---- #/run/ID ------------------------------------------------------------------------
 
 async function runView(id, gen) {
   setCrumbs([["sweeps", "#/"], ["…"], [`run #${id}`]]);
-  main.innerHTML = `<h1>Run #${esc(id)}</h1><div id="facts" class="facts"></div>
+  main.innerHTML = `<h1 id="run-title">Run #${esc(id)}</h1><p id="run-note" class="run-note" hidden></p><div id="facts" class="facts"></div>
     <div class="grid2"><div class="panel"><h2>Losses</h2><div id="curves-run" class="chart"></div></div>
     <div class="panel"><h2>Hyperparameters</h2><div id="params"></div></div></div>
     <h2>Attempts</h2><div class="scroll" id="attempts"></div>
@@ -454,6 +418,10 @@ async function runView(id, gen) {
     run = await api(`/api/runs/${encodeURIComponent(id)}`);
     if (gen !== generation) return;
     setCrumbs([["sweeps", "#/"], [run.sweep, `#/sweep/${encodeURIComponent(run.sweep)}`], [`run #${run.run}`]]);
+    document.getElementById("run-title").innerHTML = `Run #${run.run}${run.name ? ` <span class="run-name">${esc(run.name)}</span>` : ""}`;
+    const note = document.getElementById("run-note");
+    note.hidden = !run.note;
+    note.textContent = run.note;
     const last = run.evals[run.evals.length - 1];
     const best = run.evals.reduce((b, e) => (b === null || e.val_loss < b.val_loss ? e : b), null);
     document.getElementById("facts").innerHTML = [
@@ -521,7 +489,7 @@ async function compareView(ids, gen) {
   main.innerHTML = `<h1>Samples side by side</h1><div class="samples" id="compare-samples">${runs
     .map((r) => {
       const best = r.evals.reduce((b, e) => (b === null || e.val_loss < b.val_loss ? e : b), null);
-      return `<div class="sample"><h3><a href="#/run/${r.run}">run #${r.run}</a> ${state(r.state)}
+      return `<div class="sample"><h3><a href="#/run/${r.run}">run #${r.run}</a>${r.name ? ` ${esc(r.name)}` : ""} ${state(r.state)}
         ${best ? `<span class="muted">val loss ${num(best.val_loss)}</span>` : ""}</h3>
         <p class="legend">${Object.entries(r.swept).map(([k, v]) => `${esc(k)} ${param(v)}`).join(" · ")}</p>
         ${r.samples.length ? r.samples.map((s) => `<pre>${esc(s.prompt)}<b>${esc(s.text)}</b></pre>`).join("") : `<p class="muted">No samples (a run is sampled when it finishes).</p>`}</div>`;

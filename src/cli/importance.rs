@@ -33,19 +33,26 @@ impl Document for ImportanceDoc {
                 vec![
                     p.name.clone(),
                     format!("{:5.1}%", 100.0 * p.importance),
+                    p.spread
+                        .map(|s| format!("± {:.1}%", 100.0 * s))
+                        .unwrap_or_default(),
                     "#".repeat((p.importance * BAR as f64).round() as usize),
                     best_values(&p.top_values),
                 ]
             })
             .collect();
         format!(
-            "{}: what mattered to {} (PED-ANOVA: the best {} of {} runs against all, at {})\n{}",
+            "{}: what mattered to {} (PED-ANOVA: the best {} of {} runs against all, at {}; \
+             ± over bootstrap resamples of the runs)\n{}",
             r.sweep,
             r.metric.as_str(),
             r.top,
             r.results,
             r.budget,
-            table::render(&["PARAMETER", "IMPORTANCE", "", "BEST RUNS"], &rows)
+            table::render(
+                &["PARAMETER", "IMPORTANCE", "SPREAD", "", "BEST RUNS"],
+                &rows
+            )
         )
     }
 

@@ -1,6 +1,7 @@
 //! The command tree. Each verb is a module with an `Args` struct and a `run` function;
 //! `run` here builds the async runtime for the verbs that talk gRPC.
 
+mod annotate;
 mod bad_input;
 mod cancel;
 mod connect;
@@ -115,6 +116,8 @@ pub enum Command {
     Importance(importance::Args),
     /// More runs for a random or tpe sweep, from every result so far.
     Extend(extend::Args),
+    /// Name a run, or note something on it: shown by show, top and the dashboard.
+    Annotate(annotate::Args),
     /// One run of a worker's slot, in a process of its own (started by `gptsweep worker`).
     #[command(hide = true)]
     SlotChild(slot_child::Args),
@@ -234,7 +237,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
 }
 
 /// Whether `command`, given no coordinator, uses the local state: the verbs that look, and
-/// those that end or remove a sweep. Those that queue runs (submit, retry, extend) do not:
+/// those that end, remove or annotate a sweep's runs. Those that queue runs (submit, retry, extend) do not:
 /// no worker would train them.
 fn on_local_state(command: &Command) -> bool {
     matches!(
@@ -248,6 +251,7 @@ fn on_local_state(command: &Command) -> bool {
             | Command::Kernels
             | Command::Cancel(_)
             | Command::Delete(_)
+            | Command::Annotate(_)
             | Command::Importance(_)
             | Command::Sample(_)
             | Command::Export(_)
@@ -269,6 +273,7 @@ async fn client_verb(command: Command, ctx: ctx::Ctx) -> anyhow::Result<()> {
         Command::Retry(a) => retry::run(a, ctx).await,
         Command::Delete(a) => delete::run(a, ctx).await,
         Command::Extend(a) => extend::run(a, ctx).await,
+        Command::Annotate(a) => annotate::run(a, ctx).await,
         Command::Importance(a) => importance::run(a, ctx).await,
         Command::Sample(a) => sample::run_stored(a, ctx).await,
         Command::Export(a) => export::run(a, ctx).await,

@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use super::ctx::Ctx;
 use super::output::{Document, to_json};
-use super::{params_table, run_progress, table};
+use super::{params_table, run_progress, table, terminal};
 
 /// Flags of `gptsweep show`.
 #[derive(Debug, clap::Args)]
@@ -46,6 +46,9 @@ struct ShowJson<'a> {
     run: i64,
     sweep: &'a str,
     state: &'static str,
+    /// Its name and note (`gptsweep annotate`; empty = none).
+    name: &'a str,
+    note: &'a str,
     params: &'a serde_json::Map<String, Value>,
     swept: &'a serde_json::Map<String, Value>,
     num_params: u64,
@@ -78,6 +81,15 @@ impl Document for ShowDoc {
             "run {} of sweep {}: {} ({} parameters)\n",
             d.run, d.sweep, d.state, d.num_params
         );
+        if !d.name.is_empty() {
+            out += &format!("name: {}\n", terminal::escape_line(&d.name));
+        }
+        if !d.note.is_empty() {
+            for (i, line) in d.note.lines().enumerate() {
+                let label = if i == 0 { "note:" } else { "     " };
+                out += &format!("{label} {}\n", terminal::escape_line(line));
+            }
+        }
         let (error, stop_reason) = reasons(d);
         if !error.is_empty() {
             out += &format!("error: {error}\n");
@@ -152,6 +164,8 @@ impl Document for ShowDoc {
             run: d.run.get(),
             sweep: &d.sweep,
             state: d.state.as_str(),
+            name: &d.name,
+            note: &d.note,
             params: &d.hyperparams,
             swept: &d.swept,
             num_params: d.num_params,

@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use super::ctx::Ctx;
 use super::output::{Document, csv_field, to_json};
-use super::{run_progress, table};
+use super::{run_progress, table, terminal};
 
 /// Flags of `gptsweep top`.
 #[derive(Debug, clap::Args)]
@@ -26,6 +26,9 @@ pub struct Args {
 struct Row<'a> {
     rank: u32,
     run: i64,
+    /// Its name and note (`gptsweep annotate`; empty = none).
+    name: &'a str,
+    note: &'a str,
     state: &'static str,
     params: &'a serde_json::Map<String, Value>,
     best_val_loss: Option<f64>,
@@ -66,7 +69,12 @@ pub struct TopDoc<'a>(pub &'a Leaderboard);
 impl Document for TopDoc<'_> {
     fn text(&self) -> String {
         let (info, runs) = (&self.0.sweep, &self.0.rows);
+        // A NAME column only where some run has a name: most sweeps name none.
+        let named = runs.iter().any(|r| !r.name.is_empty());
         let mut header: Vec<&str> = vec!["RANK", "RUN", "STATE"];
+        if named {
+            header.insert(2, "NAME");
+        }
         let live = runs.iter().any(|r| r.progress.is_some());
         if live {
             header.extend(["STEP", "ETA"]);
@@ -87,6 +95,9 @@ impl Document for TopDoc<'_> {
                     r.run.to_string(),
                     r.state.as_str().into(),
                 ];
+                if named {
+                    row.insert(2, terminal::escape_line(&r.name).into_owned());
+                }
                 if live {
                     row.extend(match &r.progress {
                         Some(p) => [
@@ -156,6 +167,8 @@ impl Document for TopDoc<'_> {
             "num_params",
             "tokens_per_sec",
             "train_secs",
+            "name",
+            "note",
         ]);
         let opt = |v: Option<f64>| v.map(|x| x.to_string()).unwrap_or_default();
         let mut out = header
@@ -185,6 +198,8 @@ impl Document for TopDoc<'_> {
                 r.num_params.to_string(),
                 opt(reported.then_some(r.tokens_per_sec)),
                 opt(reported.then_some(r.train_secs)),
+                r.name.clone(),
+                r.note.clone(),
             ]);
             out += &row
                 .iter()
@@ -205,6 +220,8 @@ pub fn json_rows(runs: &[LeaderboardRow]) -> Value {
             .map(|r| Row {
                 rank: r.rank,
                 run: r.run.get(),
+                name: &r.name,
+                note: &r.note,
                 state: r.state.as_str(),
                 params: &r.params,
                 best_val_loss: r.best_val_loss,

@@ -33,6 +33,16 @@ const ASSETS: &[Asset] = &[
         bytes: include_bytes!("../../dashboard/app.js"),
     },
     Asset {
+        name: "analysis.js",
+        content_type: "text/javascript; charset=utf-8",
+        bytes: include_bytes!("../../dashboard/analysis.js"),
+    },
+    Asset {
+        name: "board.js",
+        content_type: "text/javascript; charset=utf-8",
+        bytes: include_bytes!("../../dashboard/board.js"),
+    },
+    Asset {
         name: "app.css",
         content_type: "text/css; charset=utf-8",
         bytes: include_bytes!("../../dashboard/app.css"),

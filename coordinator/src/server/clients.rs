@@ -12,7 +12,7 @@ use gptsweep_api::RunId;
 use super::{CHUNK, Coordinator};
 use crate::CoordinatorError;
 use crate::clock::now_ms;
-use crate::store::{Cancel, Delete, Extend, Retry, reads};
+use crate::store::{Annotate, Cancel, Delete, Extend, Retry, reads};
 
 pub struct ClientsService(pub Coordinator);
 
@@ -175,6 +175,26 @@ impl pb::clients_server::Clients for ClientsService {
             run_cap_before: e.from,
             run_cap: e.to,
             queued: e.queued,
+        }))
+    }
+
+    async fn annotate(
+        &self,
+        req: Request<pb::AnnotateRequest>,
+    ) -> Result<Response<pb::AnnotateReply>, Status> {
+        let r = req.into_inner();
+        let a = self
+            .0
+            .store
+            .write(Annotate {
+                run: RunId(r.run_id),
+                name: r.name,
+                note: r.note,
+            })
+            .await?;
+        Ok(Response::new(pb::AnnotateReply {
+            name: a.name,
+            note: a.note,
         }))
     }
 

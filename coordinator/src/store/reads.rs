@@ -202,7 +202,7 @@ pub async fn top(
     let (col, order) = (metric_column(info.metric), order(info.goal));
     let (live, joins) = (progress::COLUMNS, progress::JOINS);
     let sql = format!(
-        "SELECT r.id, r.state, r.swept_json, r.best_val_loss, r.best_val_bpc, r.best_step, r.last_train_loss, r.last_step, r.num_params, r.tokens_per_sec, r.train_secs, {live}
+        "SELECT r.id, r.state, r.swept_json, r.best_val_loss, r.best_val_bpc, r.best_step, r.last_train_loss, r.last_step, r.num_params, r.tokens_per_sec, r.train_secs, r.name, r.note, r.finished_at, {live}
          FROM runs r {joins} WHERE r.sweep_id = $1 ORDER BY r.{col} IS NULL, r.{col} {order}, r.id LIMIT $2"
     );
     let now = now_ms();
@@ -233,6 +233,9 @@ pub async fn top(
                 Vec::new()
             },
             progress: progress::of(&r, now)?,
+            name: r.get("name"),
+            note: r.get("note"),
+            finished_at_ms: r.get("finished_at"),
         });
     }
     Ok(gptsweep_api::Leaderboard {
@@ -245,7 +248,7 @@ pub async fn top(
 pub async fn run_detail(pool: &AnyPool, run: RunId) -> Result<RunDetail> {
     let (live, joins) = (progress::COLUMNS, progress::JOINS);
     let r = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT r.id, s.name, r.state, r.hyperparams_json, r.swept_json, r.error, r.num_params, {live} FROM runs r JOIN sweeps s ON s.id = r.sweep_id {joins} WHERE r.id = $1",
+        "SELECT r.id, s.name, r.state, r.hyperparams_json, r.swept_json, r.error, r.num_params, r.name AS run_name, r.note, {live} FROM runs r JOIN sweeps s ON s.id = r.sweep_id {joins} WHERE r.id = $1",
     )))
     .bind(run.get())
     .fetch_optional(pool)
@@ -295,6 +298,8 @@ pub async fn run_detail(pool: &AnyPool, run: RunId) -> Result<RunDetail> {
         error: r.get("error"),
         num_params: r.get::<i64, _>("num_params") as u64,
         progress: progress::of(&r, now_ms())?,
+        name: r.get("run_name"),
+        note: r.get("note"),
     })
 }
 
@@ -596,6 +601,7 @@ pub async fn importance(pool: &AnyPool, id: SweepId) -> Result<ImportanceReport>
                 importance: p.share,
                 divergence: p.divergence,
                 top_values: p.top_values,
+                spread: Some(p.spread),
             })
             .collect(),
     })

@@ -7,6 +7,7 @@
 //! - [`sweeps`][]: a new sweep and its runs, cancel, retry; [`extend`][]: more runs;
 //!   [`delete`][]: a sweep and all it holds;
 //! - [`workers`][]: registration;
+//! - [`annotate`][]: a run's name and note;
 //! - [`handout`][]: handing out runs (and, for a tpe sweep, proposing the next one first:
 //!   [`propose`][]); [`leases`][]: renewing and expiring leases, the grace after a restart;
 //! - [`reports`][]: evaluations and checkpoints of a held run; [`resumed`][]: the
@@ -20,6 +21,7 @@
 //! the connection as their one argument, so a second backend adds a connection type and
 //! reuses the rest.
 
+mod annotate;
 mod datasets;
 mod delete;
 mod extend;
@@ -41,6 +43,7 @@ use sqlx::AnyConnection;
 
 use crate::error::Result;
 
+pub use annotate::{Annotate, Annotation};
 pub use datasets::{ForgetUnusedDatasets, InsertDataset};
 pub use delete::{Delete, Deleted};
 pub use extend::{Extend, Extended};

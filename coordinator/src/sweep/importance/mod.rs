@@ -10,16 +10,21 @@
 //! forest to fit), it is exact for the estimated distributions, and it stays meaningful
 //! on the few tens of runs a GPT sweep has.
 //!
+//! On the few tens of runs a sweep has, which runs happened to land in the best 10% moves
+//! the shares a lot: [`bootstrap`] refits on resamples of the results and reports each
+//! share's standard deviation over them, so that "lr 60% ± 25%" says how far to trust it.
+//!
 //! Which results: those the tpe model would learn from ([`fidelity::choose`]): whole
 //! runs, or with early termination the highest rung that enough runs reached, each run's
 //! best value up to there.
 
+mod bootstrap;
 mod density;
 
 use serde_json::Value;
 
 use super::metric::Goal;
-use super::tpe::{Budget, Space, Trial, fidelity};
+use super::tpe::{Budget, Dim, Space, Trial, fidelity};
 
 /// Share of the results that form the "best runs" group (PED-ANOVA's and Optuna's
 /// default `baseline_quantile`).
@@ -40,6 +45,8 @@ pub struct ParamImportance {
     pub divergence: f64,
     /// The best runs' values of it, best run first.
     pub top_values: Vec<Value>,
+    /// The standard deviation of `share` over bootstrap resamples of the results.
+    pub spread: f64,
 }
 
 /// The importance of every swept hyperparameter of a sweep.
@@ -87,36 +94,27 @@ pub fn ped_anova(
     }
     observed.sort_by(|a, b| a.1.total_cmp(&b.1).then(a.2.cmp(&b.2)));
     let n = observed.len();
-    let top = ((TOP_QUANTILE * n as f64).ceil() as usize).max(MIN_TOP);
+    let top = top_count(n);
+    let dims = space.dims();
+    let coords: Vec<&[f64]> = observed.iter().map(|o| o.0.as_slice()).collect();
+    let divergences = divergences(dims, &coords);
+    let shares = shares(&divergences);
+    let spreads = bootstrap::spreads(dims, &observed);
     let mut params: Vec<ParamImportance> = space
         .names()
         .iter()
-        .zip(space.dims())
         .enumerate()
-        .map(|(d, (name, dim))| {
-            let all: Vec<f64> = observed.iter().map(|o| o.0[d]).collect();
-            let grid = density::grid(dim);
-            let p_top = density::pmf(dim, &grid, &all[..top]);
-            let p_all = density::pmf(dim, &grid, &all);
-            ParamImportance {
-                name: name.clone(),
-                share: 0.0,
-                divergence: density::pearson(&p_top, &p_all),
-                top_values: observed[..top]
-                    .iter()
-                    .map(|o| trials[o.2].swept.get(name).cloned().unwrap_or(Value::Null))
-                    .collect(),
-            }
+        .map(|(d, name)| ParamImportance {
+            name: name.clone(),
+            share: shares[d],
+            divergence: divergences[d],
+            top_values: observed[..top]
+                .iter()
+                .map(|o| trials[o.2].swept.get(name).cloned().unwrap_or(Value::Null))
+                .collect(),
+            spread: spreads[d],
         })
         .collect();
-    let total: f64 = params.iter().map(|p| p.divergence).sum();
-    for p in &mut params {
-        p.share = if total > 0.0 {
-            p.divergence / total
-        } else {
-            0.0
-        };
-    }
     params.sort_by(|a, b| b.share.total_cmp(&a.share).then(a.name.cmp(&b.name)));
     Ok(Importance {
         budget: fit.budget,
@@ -124,6 +122,36 @@ pub fn ped_anova(
         top,
         params,
     })
+}
+
+/// How many of `n` results form the best group.
+fn top_count(n: usize) -> usize {
+    ((TOP_QUANTILE * n as f64).ceil() as usize).max(MIN_TOP)
+}
+
+/// Each dimension's Pearson divergence of the best results from all, for results in
+/// coordinates sorted best first.
+fn divergences(dims: &[Dim], sorted: &[&[f64]]) -> Vec<f64> {
+    let top = top_count(sorted.len());
+    dims.iter()
+        .enumerate()
+        .map(|(d, dim)| {
+            let all: Vec<f64> = sorted.iter().map(|o| o[d]).collect();
+            let grid = density::grid(dim);
+            let p_top = density::pmf(dim, &grid, &all[..top]);
+            let p_all = density::pmf(dim, &grid, &all);
+            density::pearson(&p_top, &p_all)
+        })
+        .collect()
+}
+
+/// Divergences as shares of their sum (all 0 when they sum to 0).
+fn shares(divergences: &[f64]) -> Vec<f64> {
+    let total: f64 = divergences.iter().sum();
+    divergences
+        .iter()
+        .map(|d| if total > 0.0 { d / total } else { 0.0 })
+        .collect()
 }
 
 #[cfg(test)]

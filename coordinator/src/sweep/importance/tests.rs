@@ -163,3 +163,19 @@ fn with_early_termination_the_highest_rung_enough_runs_reached_is_used() {
     assert_eq!(imp.results, 33);
     assert_eq!(imp.params[0].name, "lr");
 }
+
+#[test]
+fn the_spread_of_a_share_is_wide_on_few_runs_narrow_on_many_and_repeatable() {
+    let metric = |lr: f64, _, _| (lr.ln() - 3e-3f64.ln()).powi(2);
+    let lr_of =
+        |imp: &super::Importance| imp.params.iter().find(|p| p.name == "lr").cloned().unwrap();
+    let few = ped_anova(&space(), &trials(8, metric), &[], Goal::Minimize).unwrap();
+    let many = ped_anova(&space(), &trials(240, metric), &[], Goal::Minimize).unwrap();
+    let (few_lr, many_lr) = (lr_of(&few), lr_of(&many));
+    assert!(few_lr.spread > 0.1, "{few:#?}");
+    assert!(many_lr.spread < few_lr.spread / 2.0, "{few:#?} {many:#?}");
+    assert!(many_lr.spread > 0.0 && many_lr.spread < 0.2, "{many:#?}");
+    // Seeded: measuring the same results again gives the same spreads.
+    let again = ped_anova(&space(), &trials(8, metric), &[], Goal::Minimize).unwrap();
+    assert_eq!(again, few);
+}
