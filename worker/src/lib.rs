@@ -30,6 +30,7 @@ pub mod slot_process;
 pub mod startup;
 pub mod stop;
 pub mod train_task;
+pub mod warm_ahead;
 pub mod worker;
 
 pub use error::{Result, WorkerError};

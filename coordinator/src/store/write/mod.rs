@@ -33,6 +33,7 @@ mod propose;
 mod reports;
 mod resumed;
 mod sweeps;
+mod warm_shapes;
 mod workers;
 
 use std::future::Future;
@@ -52,6 +53,7 @@ pub use probe::Probe;
 pub use reports::{Report, SetCheckpoint};
 pub use resumed::ResumedFrom;
 pub use sweeps::{Cancel, CreateSweep, NewSweep, Retry};
+pub use warm_shapes::MarkShapeWarm;
 pub use workers::{Deregister, DisableDevice, RegisterWorker};
 
 /// Whether `c` is a PostgreSQL connection (else SQLite), for the few places the two differ.
