@@ -42,7 +42,7 @@ pub fn access(c: &Cluster) -> Access {
 }
 
 /// A CBOR compiled-kernel record, as cubecl writes one: `{key, value}`.
-fn cbor_record(key: &str, bytes: usize) -> Vec<u8> {
+pub fn cbor_record(key: &str, bytes: usize) -> Vec<u8> {
     let mut out = vec![0xa2, 0x63];
     out.extend_from_slice(b"key");
     out.push(0x60 + key.len() as u8);
