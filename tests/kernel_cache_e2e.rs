@@ -312,7 +312,10 @@ mod on_lavapipe {
             .find(|l| l.contains(&format!("records compiled or tuned here for run {run},")))
             .unwrap_or_else(|| panic!("no upload line for run {run}\n{log}"));
         let at = line.find("kernel cache: ").unwrap() + "kernel cache: ".len();
-        (line[at..].split(' ').next().unwrap().parse().unwrap(), first)
+        (
+            line[at..].split(' ').next().unwrap().parse().unwrap(),
+            first,
+        )
     }
 
     /// Trains A then B on one wgpu slot, A cancelled once it evaluated (its kernels
@@ -328,12 +331,16 @@ mod on_lavapipe {
         );
         let a_run = c.json(&["top", "a", "-n", "0"])[0]["run"].to_string();
         wait_until("A's first evaluation", Duration::from_secs(900), || {
-            let evals = c.json(&["show", &a_run])["evals"].as_array().map_or(0, Vec::len);
+            let evals = c.json(&["show", &a_run])["evals"]
+                .as_array()
+                .map_or(0, Vec::len);
             (evals > 0).then_some(())
         });
         if warm_ahead != "0" {
             wait_until("B warmed ahead", Duration::from_secs(900), || {
-                c.worker_log(w).contains("warm-ahead: shape warm").then_some(())
+                c.worker_log(w)
+                    .contains("warm-ahead: shape warm")
+                    .then_some(())
             });
         }
         c.json(&["cancel", "a"]);

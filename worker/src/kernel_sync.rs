@@ -443,10 +443,16 @@ mod tests {
         let t0 = Instant::now();
         let fetched = vec![(json.to_string(), br#"{"key":1,"value":"a"}"#.to_vec())];
         assert_eq!(merge(dir.path(), fetched), (1, 0));
-        assert!(t0.elapsed() >= Duration::from_millis(300), "appended under another's lock");
+        assert!(
+            t0.elapsed() >= Duration::from_millis(300),
+            "appended under another's lock"
+        );
         released.join().unwrap();
         assert!(!lock.exists(), "the merge's own lock is released");
-        assert_eq!(std::fs::read(&file).unwrap(), b"{\"key\":1,\"value\":\"a\"}\n");
+        assert_eq!(
+            std::fs::read(&file).unwrap(),
+            b"{\"key\":1,\"value\":\"a\"}\n"
+        );
     }
 
     #[test]

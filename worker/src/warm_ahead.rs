@@ -191,7 +191,10 @@ async fn warm_one(
     cold: pb::ColdShape,
 ) -> Result<Warmed, String> {
     let t0 = Instant::now();
-    let run = LeasedRun::from(cold.run.ok_or("the coordinator sent a shape without a run")?);
+    let run = LeasedRun::from(
+        cold.run
+            .ok_or("the coordinator sent a shape without a run")?,
+    );
     let (mut hp, mut samples, corpus) = prepare(ctx, &run).await.map_err(|e| e.to_string())?;
     hp.max_iters = WARM_STEPS;
     hp.eval_interval = WARM_STEPS;
@@ -237,7 +240,9 @@ async fn warm_one(
     .await
     .map_err(|e| format!("merging the warm-up's records: {e}"))?;
     if skipped > 0 {
-        return Err(format!("{skipped} compiled records could not be merged here"));
+        return Err(format!(
+            "{skipped} compiled records could not be merged here"
+        ));
     }
     kernels
         .push(&ctx.client)
@@ -276,9 +281,11 @@ impl Folder {
         std::fs::create_dir_all(&folder.path)
             .map_err(|e| format!("cannot create {}: {e}", folder.path.display()))?;
         let (from, to) = (node.to_path_buf(), folder.path.clone());
-        tokio::task::spawn_blocking(move || kernel_sync::merge(&to, kernel_sync::local_records(&from)))
-            .await
-            .map_err(|e| format!("seeding the warm-up's kernel folder: {e}"))?;
+        tokio::task::spawn_blocking(move || {
+            kernel_sync::merge(&to, kernel_sync::local_records(&from))
+        })
+        .await
+        .map_err(|e| format!("seeding the warm-up's kernel folder: {e}"))?;
         Ok(folder)
     }
 }

@@ -563,7 +563,10 @@ pub async fn run(config: WorkerConfig, stop: StopHandle) -> Result<Ended> {
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         let warm_processes =
             crate::warm_ahead::processes(config.warm_ahead, &config.devices, slots, cores);
-        let gpu = config.devices.iter().find(|d| !matches!(d, DeviceSpec::Cpu));
+        let gpu = config
+            .devices
+            .iter()
+            .find(|d| !matches!(d, DeviceSpec::Cpu));
         match (gpu, &shared.kernels) {
             (Some(&device), Some(_)) if warm_processes > 0 => {
                 let exe = std::env::current_exe().map_err(|e| {

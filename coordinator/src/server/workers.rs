@@ -17,8 +17,8 @@ use gptsweep_api::{Evaluation, LeaseId, Outcome, RunId, WorkerId, from_proto, to
 use super::{CHUNK, Coordinator};
 use crate::CoordinatorError;
 use crate::store::{
-    Deregister, DisableDevice, Finish, Heartbeat, Lease, MarkShapeWarm, PutKernelRecords, RegisterWorker, Report,
-    ResumedFrom, SetCheckpoint, reads,
+    Deregister, DisableDevice, Finish, Heartbeat, Lease, MarkShapeWarm, PutKernelRecords,
+    RegisterWorker, Report, ResumedFrom, SetCheckpoint, reads,
 };
 use crate::worker_keys::MintedKey;
 
