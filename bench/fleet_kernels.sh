@@ -13,6 +13,11 @@
 #   the attempt's wall, and the records each node compiled itself (its log);
 #   3. the same 8 configs trained one after another by bench/torch_gpt.py, eager and with
 #      torch.compile + bf16 (nanoGPT's settings), wall of each;
+#   warm (compiling ahead of need, `--warm-ahead`): the 4 shapes on one fresh node
+#      (coordinator and kernel folder empty) with --warm-ahead 0, then on another with
+#      --warm-ahead 2: each run's seconds to its first evaluation (compilation included;
+#      warmed ahead, only the first shape compiles before its first steps), the records each
+#      run compiled itself, and the sweep's wall;
 #   4. with PARTS containing slots: the small shape's aggregate tokens/s and GPU busy % with
 #      1, 2 and 4 process slots (bench/packing.sh, --slot-processes always).
 # Prints a summary; raw output in OUTDIR.
@@ -24,7 +29,7 @@ PY=${PY:-python3}
 DATA=${DATA:-gpt/data/tinyshakespeare.txt}
 ITERS=${ITERS:-500}
 OUTDIR=${OUTDIR:-$(mktemp -d)}
-PARTS=${PARTS:-fleet,torch,slots}
+PARTS=${PARTS:-fleet,warm,torch,slots}
 mkdir -p "$OUTDIR"
 W=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$W"' EXIT
@@ -75,7 +80,7 @@ if has fleet; then
 import json, sys
 d = json.load(open(sys.argv[1]))
 a = d["attempts"][-1]
-ev = d["evaluations"]
+ev = d["evals"]
 first = ev[0]["train_secs"] if ev else float("nan")
 wall = ((a.get("ended_at_ms") or 0) - a["started_at_ms"]) / 1000
 tps = ev[-1]["tokens_per_sec"] if ev else float("nan")
@@ -84,6 +89,42 @@ PY
     done
   done
   cli kernels
+fi
+
+if has warm; then
+  for ahead in 0 2; do
+    echo "== warm: the 4 shapes on a fresh node with --warm-ahead $ahead, $DEVICE, $ITERS steps a run"
+    st="$W/warm-state-$ahead"
+    "$BIN" coordinator --listen 127.0.0.1:0 --dashboard off --state-dir "$st" > "$W/warm-coord-$ahead.out" 2> "$OUTDIR/warm-coordinator-$ahead.log" &
+    coord=$!
+    until grep -q "listening on" "$W/warm-coord-$ahead.out" 2>/dev/null; do sleep 0.1; done
+    wurl="http://$(sed -n 's/.*listening on \([^ ]*\) .*/\1/p' "$W/warm-coord-$ahead.out")"
+    wcli() { "$BIN" --coordinator "$wurl" --token-file "$st/access.json" "$@"; }
+    sweep "w$ahead" 3
+    for s in $SHAPES; do wcli submit --yes "$W/w$ahead-${s%%:*}.yaml" > /dev/null; done
+    start=$(date +%s.%N)
+    XDG_CACHE_HOME="$W/warm-node-$ahead" timeout 1500 "$BIN" worker --coordinator "$wurl" \
+      --token-file "$st/access.json" --devices "$DEVICE" --poll 1 --idle-exit 3 \
+      --cache-dir "$W/data" --warm-ahead "$ahead" --name "warm-$ahead" 2> "$OUTDIR/warm-worker-$ahead.log"
+    end=$(date +%s.%N)
+    echo "--warm-ahead $ahead: all 4 runs in $(python3 -c "print(round($end - $start, 1))") s"
+    grep -o "warm-ahead: shape warm: [0-9]* records compiled in [0-9.]* s" "$OUTDIR/warm-worker-$ahead.log" | sed 's/^/  /'
+    for s in $SHAPES; do
+      sw="w$ahead-${s%%:*}"
+      run=$(wcli top "$sw" --output json | python3 -c "import json,sys;print(json.load(sys.stdin)[0]['run'])" 2>/dev/null)
+      [ -n "$run" ] || { echo "  $sw: no run found"; continue; }
+      wcli show "$run" --output json > "$OUTDIR/warm-show-$sw.json"
+      compiled=$(grep -o "[0-9]* records compiled or tuned here for run $run," "$OUTDIR/warm-worker-$ahead.log" | grep -o "^[0-9]*")
+      python3 - "$OUTDIR/warm-show-$sw.json" "$sw" "${compiled:-?}" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+ev = d["evals"]
+first = ev[0]["train_secs"] if ev else float("nan")
+print(f"  {sys.argv[2]:<8} first evaluation (step 10) at {first:7.1f} s   records compiled by the run {sys.argv[3]}")
+PY
+    done
+    kill $coord; wait $coord 2>/dev/null
+  done
 fi
 
 if has torch; then

@@ -4,7 +4,7 @@
 #   cargo build --release --features cuda --bin gptsweep          # on the build machine
 #   BIN=target/release/gptsweep bash bench/gpu.sh                  # on the GPU machine
 #   PARTS=correct,speed BIN=... OUTDIR=/tmp/gpu bash bench/gpu.sh   # some parts only
-# Parts (PARTS, comma-separated; default all but warm and lecture, which are long):
+# Parts (PARTS, comma-separated; default correct, speed, sweep, packing and autotune):
 #   warm     the kernel warm-up (NVRTC compilation + autotune) a process pays before its
 #            first steps: 20 steps, an evaluation and a sample of the lecture's and of the
 #            packing bench's config, each twice: the first pass with the kernel cache as
@@ -21,8 +21,12 @@
 #   packing  bench/packing.sh on cuda:0: one worker with 1, 2, 4, 8, 16 and auto runs per
 #            device, then 2, 4 and 8 worker processes (PACK_WORKERS) of one run each
 #   fleet    bench/fleet_kernels.sh: 4 shapes on a cold node, then on a second node that
-#            fetches the fleet's kernel cache, beside PyTorch eager and torch.compile + bf16,
-#            and 1, 2, 4 process slots of the small shape
+#            fetches the fleet's kernel cache; the 4 shapes with and without --warm-ahead;
+#            beside PyTorch eager and torch.compile + bf16, and 1, 2, 4 process slots of the
+#            small shape
+#   autotune bench/autotune_levels.sh on cuda:0: records compiled, time to the first
+#            evaluation and steady tokens/s of the lecture's shape at each cubecl autotune
+#            level (minimal, gptsweep's default; balanced; extensive; full), 300 steps
 #   lecture  the lecture's config for 5000 steps (evaluation every 500, 200 batches), then
 #            bench/torch_gpt.py's same run with torch.compile + bf16
 #   precision  the lecture's config for 1000 steps in burn-cuda's bf16 (no mixed precision in
@@ -38,7 +42,7 @@ cd "$(dirname "$0")/.."
 BIN=${BIN:-target/release/gptsweep}
 DATA=${DATA:-gpt/data/tinyshakespeare.txt}
 PY=${PY:-python3}
-PARTS=${PARTS:-correct,speed,sweep,packing}
+PARTS=${PARTS:-correct,speed,sweep,packing,autotune}
 OUTDIR=${OUTDIR:-$(mktemp -d)}
 mkdir -p "$OUTDIR"
 has() { [[ ",$PARTS," == *",$1,"* ]]; }
@@ -165,6 +169,12 @@ fi
 if has fleet; then
   echo; echo "== fleet: the fleet's kernel cache, a cold node and a warm one, beside PyTorch =="
   BIN=$BIN PY=$PY DATA=$DATA OUTDIR="$OUTDIR/fleet" bash bench/fleet_kernels.sh
+fi
+
+if has autotune; then
+  echo; echo "== autotune: each cubecl autotune level, the lecture's shape, cuda:0 =="
+  BIN=$BIN DEVICE=cuda:0 SHAPE=lecture ITERS=${AUTOTUNE_ITERS:-300} OUTDIR="$OUTDIR/autotune" \
+    bash bench/autotune_levels.sh
 fi
 
 if has packing; then

@@ -227,6 +227,7 @@ fn every_client_verb_prints_its_pinned_json_document() {
             ("train_bpc", "number"),
             ("val_bpc", "number"),
             ("tokens_per_sec", "number"),
+            ("train_secs", "number"),
         ],
     );
     assert_items(

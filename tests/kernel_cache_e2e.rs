@@ -11,14 +11,18 @@
 //!   what it compiled and tuned; a second worker with an empty kernel folder fetches the
 //!   fleet's records before its first run and compiles at most a tenth of what the first
 //!   did for the same shape, skipping a record damaged in the store without failing.
+//!   Compiling ahead of need (`--warm-ahead`): a worker with one wgpu slot trains shape A
+//!   while a warm-up child compiles queued shape B; B's run then compiles at most a tenth
+//!   of the records it compiles after A without warm-ahead, and reaches its first
+//!   evaluation sooner (both figures printed).
 
 mod common;
 
 use tonic::Code;
 
 use common::Cluster;
-use gptsweep_coordinator::access::Access;
-use gptsweep_proto::client::{self, Stamp, Workers};
+use common::worker_client::{access, cbor_record, keyless, registered};
+use gptsweep_proto::client::Workers;
 use gptsweep_proto::pb;
 
 /// A JSON-lines autotune record, as cubecl writes one.
@@ -30,46 +34,9 @@ fn json_record(key: u32) -> Vec<u8> {
     .into_bytes()
 }
 
-/// A CBOR compiled-kernel record, as cubecl writes one: `{key, value}`.
-fn cbor_record(key: &str, bytes: usize) -> Vec<u8> {
-    let mut out = vec![0xa2, 0x63];
-    out.extend_from_slice(b"key");
-    out.push(0x60 + key.len() as u8);
-    out.extend_from_slice(key.as_bytes());
-    out.push(0x65);
-    out.extend_from_slice(b"value");
-    out.push(0x5a);
-    out.extend_from_slice(&(bytes as u32).to_be_bytes());
-    out.extend(std::iter::repeat_n(0x42, bytes));
-    out
-}
-
 const JSON_FILE: &str = "autotune/autotune/0.10.0/dev0/matmul.json.log";
 const CBOR_FILE: &str = "compiled/vulkan/0.10.0/spirv/chunk0.cbor";
 const SCOPE: &str = "wgpu test adapter [0x10005:0x0000] Vulkan test | gptsweep test";
-
-/// A registered worker's client (its key set), as a foreign program would hold one.
-async fn registered(c: &Cluster, name: &str) -> Workers {
-    let access: Access =
-        serde_json::from_str(&std::fs::read_to_string(c.token_file()).unwrap()).unwrap();
-    let stamp = Stamp::new(Some(&access.worker_token)).unwrap();
-    let slot = stamp.worker_slot();
-    let mut w = client::workers(client::channel(&c.url, None).unwrap(), stamp);
-    let reply = w
-        .register(pb::RegisterRequest {
-            name: name.into(),
-            devices: vec![pb::Device {
-                spec: "wgpu:0".into(),
-                name: "test adapter".into(),
-                memory_bytes: 0,
-            }],
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    slot.set(reply.worker_id, &reply.worker_key).unwrap();
-    w
-}
 
 /// Puts `records` (file, bytes) in `scope`; answers the reply or the status.
 async fn put(
@@ -171,13 +138,7 @@ async fn stored_once_checked_fetched_in_order_and_bounded(mut c: Cluster) {
     assert!(fetch(&b, "another scope", 0).await.is_empty());
 
     // Without a worker key: refused.
-    let access: Access =
-        serde_json::from_str(&std::fs::read_to_string(c.token_file()).unwrap()).unwrap();
-    let mut keyless = client::workers(
-        client::channel(&c.url, None).unwrap(),
-        Stamp::new(Some(&access.worker_token)).unwrap(),
-    );
-    let refused = keyless
+    let refused = keyless(&c, &access(&c).worker_token)
         .fetch_kernels(pb::FetchKernelsRequest {
             scope: SCOPE.into(),
             after_seq: 0,
@@ -329,6 +290,96 @@ mod on_lavapipe {
             log_b.matches("skipped a fetched record").count(),
             1,
             "the damaged record is skipped with a warning\n{log_b}"
+        );
+    }
+
+    /// A's long run trains, B's waits behind it; on the lavapipe.
+    fn a_then_b(c: &Cluster) {
+        let tiny = |name: &str| TinySweep::new(name).no_samples().eval_interval(2);
+        c.submit(&tiny("a").max_iters(100_000));
+        c.submit(&tiny("b").train("n_embd", 24).max_iters(4));
+    }
+
+    /// The records B's run compiled here and the training time of its first two steps (its
+    /// first evaluation's `train_secs`: compilation included).
+    fn b_figures(c: &Cluster, log: &str) -> (u64, f64) {
+        let top = c.json(&["top", "b", "-n", "0"]);
+        let run = top[0]["run"].to_string();
+        let show = c.json(&["show", &run]);
+        let first = show["evals"][0]["train_secs"].as_f64().unwrap();
+        let line = log
+            .lines()
+            .find(|l| l.contains(&format!("records compiled or tuned here for run {run},")))
+            .unwrap_or_else(|| panic!("no upload line for run {run}\n{log}"));
+        let at = line.find("kernel cache: ").unwrap() + "kernel cache: ".len();
+        (
+            line[at..].split(' ').next().unwrap().parse().unwrap(),
+            first,
+        )
+    }
+
+    /// Trains A then B on one wgpu slot, A cancelled once it evaluated (its kernels
+    /// compiled) and, with `--warm-ahead 1`, B's shape is warm; B's figures.
+    fn b_after_a(warm_ahead: &str) -> (u64, f64) {
+        let mut c = Cluster::start(0, 60.0);
+        let node = c.dir.path().join("node");
+        a_then_b(&c);
+        let w = c.add_worker_on(
+            "wgpu",
+            &[("XDG_CACHE_HOME", &node)],
+            &["--idle-exit", "5", "--warm-ahead", warm_ahead],
+        );
+        let a_run = c.json(&["top", "a", "-n", "0"])[0]["run"].to_string();
+        wait_until("A's first evaluation", Duration::from_secs(900), || {
+            let evals = c.json(&["show", &a_run])["evals"]
+                .as_array()
+                .map_or(0, Vec::len);
+            (evals > 0).then_some(())
+        });
+        if warm_ahead != "0" {
+            wait_until("B warmed ahead", Duration::from_secs(900), || {
+                c.worker_log(w)
+                    .contains("warm-ahead: shape warm")
+                    .then_some(())
+            });
+        }
+        c.json(&["cancel", "a"]);
+        wait_until("B's run", Duration::from_secs(900), || {
+            finished(&c, "b").then_some(())
+        });
+        assert!(c.wait_worker(w, Duration::from_secs(60)).success());
+        let log = c.worker_log(w);
+        assert!(!log.contains("warm-up failed"), "{log}");
+        b_figures(&c, &log)
+    }
+
+    #[test]
+    fn a_shape_warmed_ahead_starts_compiled() {
+        if gptsweep_gpt::backend::wgpu_identity(0).is_none() {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "no wgpu adapter: CI installs mesa-vulkan-drivers (lavapipe)"
+            );
+            eprintln!("skipped: no wgpu adapter here (apt-get install mesa-vulkan-drivers)");
+            return;
+        }
+        // Without warm-ahead: A is cancelled after its first evaluation, then B compiles.
+        let (cold, cold_secs) = b_after_a("0");
+        // With it: B is warmed in a child process while A trains.
+        let (warm, warm_secs) = b_after_a("1");
+        eprintln!(
+            "shape B after shape A on one wgpu slot: {cold} records compiled and {cold_secs:.2} s \
+             to its first evaluation without warm-ahead; {warm} records and {warm_secs:.2} s \
+             with --warm-ahead 1"
+        );
+        assert!(cold >= 10, "B compiled only {cold} records cold");
+        assert!(
+            warm * 10 <= cold,
+            "B warmed ahead compiled {warm} records, more than a tenth of {cold}"
+        );
+        assert!(
+            warm_secs < cold_secs,
+            "B warmed ahead took {warm_secs:.2} s to its first evaluation, cold {cold_secs:.2} s"
         );
     }
 }

@@ -33,6 +33,7 @@ pub mod store;
 pub mod sweep;
 pub mod tls;
 pub mod uploads;
+pub mod warm_shapes;
 pub mod worker_keys;
 
 pub use error::{CoordinatorError, Result};

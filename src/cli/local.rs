@@ -187,6 +187,7 @@ pub async fn run(args: Args, output: OutputMode) -> anyhow::Result<()> {
         kernel_dir: None,
         slot_processes: gptsweep_worker::slot_process::SlotMode::Auto,
         log_json: false,
+        warm_ahead: Some(0),
     };
     let worker = tokio::spawn(gptsweep_worker::run(worker_config, wstop.clone()));
     if let Some(d) = dashboard {

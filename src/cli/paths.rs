@@ -33,10 +33,15 @@ pub fn checkpoint_cache_dir() -> PathBuf {
     cache_home().join("gptsweep/checkpoints")
 }
 
-/// `$XDG_CACHE_HOME/gptsweep/kernels`, else `~/.cache/gptsweep/kernels`: compiled GPU kernels
-/// and autotune results, shared by every process of this user on this machine.
+/// `$GPTSWEEP_KERNEL_DIR`, else `$XDG_CACHE_HOME/gptsweep/kernels`, else
+/// `~/.cache/gptsweep/kernels`: compiled GPU kernels and autotune results, shared by every
+/// process of this user on this machine (a worker's warm-ups compile into folders of their
+/// own, named by the variable, and merge back).
 pub fn kernel_cache_dir() -> PathBuf {
-    cache_home().join("gptsweep/kernels")
+    match std::env::var_os(gptsweep_worker::slot_process::parent::KERNEL_DIR_VAR) {
+        Some(dir) if !dir.is_empty() => PathBuf::from(dir),
+        _ => cache_home().join("gptsweep/kernels"),
+    }
 }
 
 /// This machine's name, for workers.

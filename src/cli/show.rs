@@ -28,6 +28,8 @@ struct EvalJson {
     train_bpc: f32,
     val_bpc: f32,
     tokens_per_sec: f64,
+    /// Seconds of training up to this step (compilation included).
+    train_secs: f64,
 }
 
 #[derive(Serialize)]
@@ -179,6 +181,7 @@ impl Document for ShowDoc {
                     train_bpc: e.train_bpc,
                     val_bpc: e.val_bpc,
                     tokens_per_sec: e.tokens_per_sec,
+                    train_secs: e.train_secs,
                 })
                 .collect(),
             samples: d.samples.iter().map(|s| s.text.as_str()).collect(),

@@ -65,6 +65,12 @@ pub struct Args {
     /// fleet's (the coordinator's kernel cache) before a run nor upload this node's after.
     #[arg(long)]
     pub no_fleet_kernels: bool,
+    /// Warm-up processes that compile the kernels of queued runs' shapes while the devices
+    /// train (each trains 2 steps of a shape not yet warm in this node's kernel scope, then
+    /// uploads what it compiled): a number, or auto (none on CPUs, which compile no kernels;
+    /// on GPUs min(2, cores the training slots leave idle)). Needs the fleet's kernel cache.
+    #[arg(long, default_value = "auto")]
+    pub warm_ahead: String,
 }
 
 /// `--slot-processes`.
@@ -188,7 +194,21 @@ pub fn config(
         kernel_dir: (!args.no_fleet_kernels).then(kernel_cache_dir),
         slot_processes: args.slot_processes.into(),
         log_json: args.log_format == super::logging::LogFormat::Json,
+        warm_ahead: warm_ahead(&args.warm_ahead)?,
     })
+}
+
+/// `--warm-ahead`: `None` for auto, else a number of processes.
+fn warm_ahead(text: &str) -> Result<Option<usize>, BadInput> {
+    if text == "auto" {
+        return Ok(None);
+    }
+    match text.parse::<usize>() {
+        Ok(n) if n <= 64 => Ok(Some(n)),
+        _ => Err(BadInput(format!(
+            "--warm-ahead {text}: expected auto or a number of processes from 0 to 64"
+        ))),
+    }
 }
 
 /// Turns SIGTERM and SIGINT into steps of `stop`: the first drains, the second aborts.

@@ -14,6 +14,7 @@ mod process;
 pub mod python;
 pub mod slurm;
 mod tiny_sweep;
+pub mod worker_client;
 
 use std::path::Path;
 use std::time::{Duration, Instant};

@@ -445,7 +445,7 @@ pub async fn release(ctx: &RunContext, run: &LeasedRun, reason: &str) -> Result<
     }
 }
 
-async fn prepare(
+pub(crate) async fn prepare(
     ctx: &RunContext,
     run: &LeasedRun,
 ) -> Result<(Hyperparams, SamplesSpec, Arc<Corpus>)> {

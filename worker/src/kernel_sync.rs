@@ -9,6 +9,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use tokio::sync::Mutex;
 
@@ -68,6 +69,11 @@ impl KernelSync {
             scope,
             state: Mutex::new(Known::default()),
         }
+    }
+
+    /// The kernel folder.
+    pub fn dir(&self) -> &Path {
+        &self.dir
     }
 
     /// The scope.
@@ -227,7 +233,7 @@ fn cache_files(dir: &Path) -> Vec<String> {
 /// skipped). A record that is not one, or for a file that is not a cache file, is skipped
 /// with a warning; so is every record of a CBOR file whose end is damaged (cubecl stops
 /// reading there, so what followed would never be read).
-fn merge(dir: &Path, records: Vec<(String, Vec<u8>)>) -> (u64, u64) {
+pub fn merge(dir: &Path, records: Vec<(String, Vec<u8>)>) -> (u64, u64) {
     let mut by_file: HashMap<String, Vec<Vec<u8>>> = HashMap::new();
     let mut skipped = 0;
     for (file, data) in records {
@@ -258,6 +264,13 @@ fn merge_file(dir: &Path, file: &str, records: &[Vec<u8>]) -> Result<u64, String
     use std::io::Write;
     let format = kernel_entries::format_of(file).map_err(|e| e.to_string())?;
     let path = dir.join(file);
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)
+            .map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
+    }
+    // Held from the read of the keys to the append: no cubecl process of this node reads
+    // or writes the file meanwhile.
+    let _lock = CubeclLock::take(&path)?;
     let existing = match std::fs::read(&path) {
         Ok(bytes) => bytes,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
@@ -290,12 +303,9 @@ fn merge_file(dir: &Path, file: &str, records: &[Vec<u8>]) -> Result<u64, String
     if appended == 0 {
         return Ok(0);
     }
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent)
-            .map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
-    }
-    // One append of whole records: cubecl appends to these files the same way, so a
-    // process reading them meanwhile sees whole records or none.
+    // One append of whole records, under cubecl's lock, as cubecl appends: a cubecl
+    // process finds them when it next takes the lock (it reads what was appended since
+    // its last look), and its place in the file stays right.
     std::fs::OpenOptions::new()
         .create(true)
         .append(true)
@@ -303,6 +313,58 @@ fn merge_file(dir: &Path, file: &str, records: &[Vec<u8>]) -> Result<u64, String
         .and_then(|mut f| f.write_all(&out))
         .map_err(|e| format!("cannot append to {}: {e}", path.display()))?;
     Ok(appended)
+}
+
+/// Longest wait for cubecl's lock on a cache file (cubecl holds it for a read and an
+/// append; it removes a lock older than its own bound, a killed process's).
+const LOCK_WAIT: Duration = Duration::from_secs(10);
+
+/// cubecl's lock on one of its cache files (cubecl-common 0.10's `FileLock`): the file
+/// `FILE.lock`, created exclusively and holding the time it was taken as JSON, removed to
+/// release it. cubecl takes it around each read-and-append of the file, so processes of
+/// one node share a kernel folder safely; merging records in takes it too.
+struct CubeclLock(PathBuf);
+
+impl CubeclLock {
+    fn take(file: &Path) -> Result<Self, String> {
+        use std::io::Write;
+        let mut name = file.file_name().unwrap_or_default().to_os_string();
+        name.push(".lock");
+        let path = file.with_file_name(name);
+        let since = Instant::now();
+        loop {
+            match std::fs::OpenOptions::new()
+                .create_new(true)
+                .write(true)
+                .open(&path)
+            {
+                Ok(mut f) => {
+                    let now = serde_json::to_vec(&std::time::SystemTime::now())
+                        .map_err(|e| e.to_string())?;
+                    let lock = Self(path);
+                    f.write_all(&now)
+                        .map_err(|e| format!("cannot write {}: {e}", lock.0.display()))?;
+                    return Ok(lock);
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    if since.elapsed() > LOCK_WAIT {
+                        return Err(format!(
+                            "{} held for more than {LOCK_WAIT:?}",
+                            path.display()
+                        ));
+                    }
+                    std::thread::sleep(Duration::from_millis(30));
+                }
+                Err(e) => return Err(format!("cannot create {}: {e}", path.display())),
+            }
+        }
+    }
+}
+
+impl Drop for CubeclLock {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
 }
 
 #[cfg(test)]
@@ -361,6 +423,36 @@ mod tests {
         // Merging the same again appends nothing.
         let again = vec![(json.to_string(), br#"{"key":2,"value":"b"}"#.to_vec())];
         assert_eq!(merge(dir.path(), again), (0, 0));
+    }
+
+    #[test]
+    fn merging_waits_for_cubecls_lock_and_leaves_none() {
+        let dir = tempfile::tempdir().unwrap();
+        let json = "autotune/a.json.log";
+        let file = dir.path().join(json);
+        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+        let lock = dir.path().join("autotune/a.json.log.lock");
+        std::fs::write(&lock, b"{}").unwrap();
+        let released = {
+            let lock = lock.clone();
+            std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(300));
+                std::fs::remove_file(lock).unwrap();
+            })
+        };
+        let t0 = Instant::now();
+        let fetched = vec![(json.to_string(), br#"{"key":1,"value":"a"}"#.to_vec())];
+        assert_eq!(merge(dir.path(), fetched), (1, 0));
+        assert!(
+            t0.elapsed() >= Duration::from_millis(300),
+            "appended under another's lock"
+        );
+        released.join().unwrap();
+        assert!(!lock.exists(), "the merge's own lock is released");
+        assert_eq!(
+            std::fs::read(&file).unwrap(),
+            b"{\"key\":1,\"value\":\"a\"}\n"
+        );
     }
 
     #[test]

@@ -32,6 +32,7 @@ pub mod startup;
 pub mod step_rate;
 pub mod stop;
 pub mod train_task;
+pub mod warm_ahead;
 pub mod worker;
 
 pub use error::{Result, WorkerError};

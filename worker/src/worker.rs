@@ -32,6 +32,7 @@ use crate::kernel_sync::KernelSync;
 use crate::memory::CudaMemory;
 use crate::slot_process::{SlotMode, SlotProcess};
 use crate::stop::{StopHandle, StopLevel, StopSignal, reached};
+use crate::warm_ahead::{Claims, WarmAhead, shape_of, warm_loop};
 
 /// Settings of a worker.
 #[derive(Debug, Clone)]
@@ -77,6 +78,9 @@ pub struct WorkerConfig {
     pub slot_processes: SlotMode,
     /// Whether slot processes log JSON lines (as the worker does, `--log-format json`).
     pub log_json: bool,
+    /// Warm-up processes compiling the shapes of queued runs while the devices train
+    /// ([`crate::warm_ahead`]); `None`: auto ([`crate::warm_ahead::processes`]).
+    pub warm_ahead: Option<usize>,
 }
 
 /// Run slots per GPU when packing by memory (memory may allow fewer). Measured on an H100
@@ -203,6 +207,8 @@ struct Shared {
     idle_since: Mutex<Instant>,
     /// The fleet's kernel cache, for GPU devices whose scope is known.
     kernels: Option<KernelSync>,
+    /// Shapes training or warming here ([`crate::warm_ahead`]).
+    claims: Claims,
 }
 
 impl Shared {
@@ -367,10 +373,20 @@ async fn device_loop(
             return Ok(DeviceEnd::Drained);
         }
         let run_id = run.run;
+        let shape = shape_of(&run);
+        if let Some(shape) = &shape {
+            shared.claims.training(shape);
+        }
         shared.busy.fetch_add(1, Ordering::SeqCst);
         pull_kernels(&shared).await;
         let ended = execute(&ctx, run, device, stop.clone()).await;
         push_kernels(&shared, run_id).await;
+        if let Some(shape) = &shape {
+            if matches!(ended, Ok((Outcome::Finished | Outcome::Stopped, _))) {
+                shape_warm(&shared, shape).await;
+            }
+            shared.claims.trained(shape);
+        }
         shared.busy.fetch_sub(1, Ordering::SeqCst);
         *shared.idle_since.lock().expect("not poisoned") = Instant::now();
         match ended {
@@ -429,6 +445,29 @@ async fn push_kernels(shared: &Shared, run: gptsweep_api::RunId) {
     }
 }
 
+/// Tells the coordinator that `shape` is warm in this worker's scope, once a run of it
+/// trained and its records were uploaded. Best effort: without the mark, a worker warming
+/// ahead warms the shape again (and compiles nothing new).
+async fn shape_warm(shared: &Shared, shape: &str) {
+    let Some(k) = &shared.kernels else { return };
+    let req = pb::ShapeWarmRequest {
+        scope: k.scope().to_string(),
+        shape: shape.to_string(),
+    };
+    if let Err(s) = shared.client.clone().shape_warm(req).await {
+        tracing::warn!("kernel cache: could not mark a shape warm: {}", s.message());
+    }
+}
+
+/// One warm-up loop of the worker ([`crate::warm_ahead`]): warms while a run trains.
+async fn warm_ahead(shared: Arc<Shared>, ctx: RunContext, warm: WarmAhead, stop: StopSignal) {
+    let Some(kernels) = &shared.kernels else {
+        return;
+    };
+    let training = || shared.busy.load(Ordering::SeqCst) > 0;
+    warm_loop(kernels, &ctx, &warm, &shared.claims, training, stop).await;
+}
+
 /// Resolves once the worker has been idle (no run in training) for `limit`.
 async fn idle_for(shared: &Shared, limit: Duration) {
     loop {
@@ -478,11 +517,14 @@ pub async fn run(config: WorkerConfig, stop: StopHandle) -> Result<Ended> {
         busy: AtomicUsize::new(0),
         idle_since: Mutex::new(Instant::now()),
         kernels,
+        claims: Claims::default(),
     });
     let signal = stop.subscribe();
     // The device loops live in a JoinSet so that leaving `run` ends them too (dropping the
     // set aborts them); detached, they would poll on after `run` returned.
     let mut loops = tokio::task::JoinSet::new();
+    // Warm-up loops end on a drain; dropped with `run`, they kill a warm-up under way.
+    let mut warmers = tokio::task::JoinSet::new();
     let work = async {
         let reply = register(&shared).await?;
         // A new node is warm from its first run.
@@ -505,6 +547,7 @@ pub async fn run(config: WorkerConfig, stop: StopHandle) -> Result<Ended> {
                 ctx.slot = Some(SlotProcess {
                     exe,
                     log_json: config.log_json,
+                    kernel_dir: None,
                 });
             }
             for _ in 0..slots {
@@ -517,6 +560,51 @@ pub async fn run(config: WorkerConfig, stop: StopHandle) -> Result<Ended> {
                     signal.clone(),
                 ));
             }
+        }
+        let slots: usize = config
+            .devices
+            .iter()
+            .filter(|d| !matches!(d, DeviceSpec::Cpu))
+            .map(|d| slots_of(&config, *d))
+            .sum();
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let warm_processes =
+            crate::warm_ahead::processes(config.warm_ahead, &config.devices, slots, cores);
+        let gpu = config
+            .devices
+            .iter()
+            .find(|d| !matches!(d, DeviceSpec::Cpu));
+        match (gpu, &shared.kernels) {
+            (Some(&device), Some(_)) if warm_processes > 0 => {
+                let exe = std::env::current_exe().map_err(|e| {
+                    WorkerError::Config(format!("cannot find this binary for warm-ups: {e}"))
+                })?;
+                tracing::info!(
+                    processes = warm_processes,
+                    %device,
+                    "warm-ahead: compiling the shapes of queued runs while devices train"
+                );
+                let warm = WarmAhead {
+                    device,
+                    slot: SlotProcess {
+                        exe,
+                        log_json: config.log_json,
+                        kernel_dir: None,
+                    },
+                };
+                for _ in 0..warm_processes {
+                    warmers.spawn(warm_ahead(
+                        shared.clone(),
+                        ctx.clone(),
+                        warm.clone(),
+                        signal.clone(),
+                    ));
+                }
+            }
+            _ if config.warm_ahead.is_some_and(|n| n > 0) => tracing::info!(
+                "warm-ahead: off (no GPU kernels to compile here, or none shared with the fleet)"
+            ),
+            _ => {}
         }
         let mut disabled = Vec::new();
         while let Some(r) = loops.join_next().await {

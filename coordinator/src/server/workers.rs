@@ -18,8 +18,8 @@ use gptsweep_api::{Evaluation, LeaseId, Outcome, RunId, WorkerId, from_proto, to
 use super::{CHUNK, Coordinator};
 use crate::CoordinatorError;
 use crate::store::{
-    Deregister, DisableDevice, Finish, Heartbeat, Lease, PutKernelRecords, RegisterWorker, Report,
-    ResumedFrom, SetCheckpoint, reads,
+    Deregister, DisableDevice, Finish, Heartbeat, Lease, MarkShapeWarm, PutKernelRecords,
+    RegisterWorker, Report, ResumedFrom, SetCheckpoint, reads,
 };
 use crate::worker_keys::MintedKey;
 
@@ -444,5 +444,36 @@ impl pb::workers_server::Workers for WorkersService {
             refused: received.refused,
             refusal: received.refusal,
         }))
+    }
+
+    async fn cold_shapes(
+        &self,
+        req: Request<pb::ColdShapesRequest>,
+    ) -> Result<Response<pb::ColdShapesReply>, Status> {
+        self.caller(&req)?;
+        let r = req.into_inner();
+        crate::kernels::check_scope(&r.scope)?;
+        let shapes =
+            crate::warm_shapes::cold_shapes(&self.0.store.pool, &r.scope, r.limit as usize).await?;
+        Ok(Response::new(pb::ColdShapesReply { shapes }))
+    }
+
+    async fn shape_warm(
+        &self,
+        req: Request<pb::ShapeWarmRequest>,
+    ) -> Result<Response<pb::ShapeWarmReply>, Status> {
+        let caller = self.caller(&req)?;
+        let r = req.into_inner();
+        crate::kernels::check_scope(&r.scope)?;
+        crate::warm_shapes::check_shape(&r.shape)?;
+        self.0
+            .store
+            .write(MarkShapeWarm {
+                scope: r.scope,
+                shape: r.shape,
+                worker: caller.get(),
+            })
+            .await?;
+        Ok(Response::new(pb::ShapeWarmReply {}))
     }
 }

@@ -61,6 +61,9 @@ pub struct SlotProcess {
     pub exe: PathBuf,
     /// Whether the child logs JSON lines, as the worker does.
     pub log_json: bool,
+    /// The kernel folder the child compiles into (`GPTSWEEP_KERNEL_DIR`); the node's own
+    /// when `None`. A warm-up gets one of its own ([`crate::warm_ahead`]).
+    pub kernel_dir: Option<PathBuf>,
 }
 
 #[cfg(test)]

@@ -25,6 +25,9 @@ use super::message::{CorpusSource, TaskSpec, ToChild, ToParent};
 use crate::faults::{self, Fault};
 use crate::train_task::{Answered, Progress, RunOutput, RunTask};
 
+/// The variable that points a gptsweep process's kernel folder elsewhere.
+pub const KERNEL_DIR_VAR: &str = "GPTSWEEP_KERNEL_DIR";
+
 /// How often the control side looks at the run's flags.
 const CONTROL_TICK: Duration = Duration::from_millis(10);
 
@@ -53,6 +56,9 @@ pub fn train_in_child(
         // Its own process group: a Ctrl-C or a SIGTERM to the worker's group reaches the
         // worker, which drains its children; it does not kill them mid-step.
         .process_group(0);
+    if let Some(dir) = &slot.kernel_dir {
+        command.env(KERNEL_DIR_VAR, dir);
+    }
     // Spawned from this blocking thread, which lives until the child is reaped: the child's
     // PR_SET_PDEATHSIG fires when the thread that started it ends, i.e. only with the worker.
     let mut child = command.spawn().map_err(|e| {

@@ -20,7 +20,7 @@ pub struct NewRecord {
 
 /// Stores records of one scope; answers how many were new and how many already stored.
 /// Then, while the whole cache is past `limit_bytes`, the oldest records go (those just
-/// stored last of all).
+/// stored last of all), and every shape is forgotten as warm ([`crate::warm_shapes`]).
 #[derive(Debug, Clone)]
 pub struct PutKernelRecords {
     /// Their scope.
@@ -93,6 +93,12 @@ impl Write for PutKernelRecords {
             if let Some(last) = last {
                 sqlx::query("DELETE FROM kernel_records WHERE seq <= $1")
                     .bind(last)
+                    .execute(&mut *c)
+                    .await?;
+                // A shape may have lost kernels with them: none is known warm any more
+                // (workers warming ahead warm them again; records they still hold are
+                // stored once).
+                sqlx::query("DELETE FROM warm_shapes")
                     .execute(&mut *c)
                     .await?;
             }

@@ -35,6 +35,7 @@ mod propose;
 mod reports;
 mod resumed;
 mod sweeps;
+mod warm_shapes;
 mod workers;
 
 use std::future::Future;
@@ -55,6 +56,7 @@ pub use probe::Probe;
 pub use reports::{Report, SetCheckpoint};
 pub use resumed::ResumedFrom;
 pub use sweeps::{Cancel, CreateSweep, NewSweep, Retry};
+pub use warm_shapes::MarkShapeWarm;
 pub use workers::{Deregister, DisableDevice, RegisterWorker};
 
 /// Whether `c` is a PostgreSQL connection (else SQLite), for the few places the two differ.
