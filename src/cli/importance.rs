@@ -39,11 +39,11 @@ impl Document for ImportanceDoc {
             })
             .collect();
         format!(
-            "{}: what mattered to {} (PED-ANOVA: the best {} of {} runs against all, at {})\n{}",
+            "{}: what mattered to {} (PED-ANOVA: the best {} of {} against all, at {})\n{}",
             r.sweep,
             r.metric.as_str(),
             r.top,
-            r.results,
+            table::plural(r.results as u64, "run"),
             r.budget,
             table::render(&["PARAMETER", "IMPORTANCE", "", "BEST RUNS"], &rows)
         )

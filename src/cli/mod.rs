@@ -1,6 +1,7 @@
 //! The command tree. Each verb is a module with an `Args` struct and a `run` function;
 //! `run` here builds the async runtime for the verbs that talk gRPC.
 
+mod ask;
 mod bad_input;
 mod cancel;
 mod connect;
@@ -10,6 +11,7 @@ mod dashboard;
 mod delete;
 mod export;
 mod extend;
+mod flags;
 mod importance;
 mod kernels;
 mod local;
@@ -35,81 +37,100 @@ mod token;
 mod top;
 mod train;
 mod transport_error;
+mod usage;
 mod worker;
 mod workers;
 
 use clap::{Parser, Subcommand};
+use gptsweep_coordinator::access::Role;
 use gptsweep_proto::tls::PemCertificates;
 
+use flags::{Client, Connected, Connection, Mode, NoArgs, Printing, TableOutput};
 pub use output::OutputMode;
+pub use usage::usage_error;
 
 /// Hyperparameter sweeps for character-level GPTs.
 #[derive(Debug, Parser)]
 #[command(name = "gptsweep", version, about, long_about = None)]
 pub struct Cli {
-    /// How listings and results are printed.
-    #[arg(long, global = true, value_enum, default_value_t = OutputMode::Text, env = "GPTSWEEP_OUTPUT")]
-    pub output: OutputMode,
-    /// Coordinator address for client and worker verbs.
-    #[arg(long, global = true, env = "GPTSWEEP_COORDINATOR", default_value = connect::DEFAULT_COORDINATOR)]
-    pub coordinator: String,
-    /// Bearer token file: worker.token, client.token, or the coordinator's access.json.
-    #[arg(long, global = true, env = "GPTSWEEP_TOKEN_FILE")]
-    pub token_file: Option<std::path::PathBuf>,
-    /// PEM certificate(s) of the CA to trust for an https:// coordinator [system roots].
-    #[arg(long, global = true, env = "GPTSWEEP_TLS_CA")]
-    pub tls_ca: Option<std::path::PathBuf>,
     /// The verb.
     #[command(subcommand)]
     pub command: Command,
 }
 
-/// The verbs.
+/// The verbs. Each takes the shared flags that mean something to it (`flags`):
+/// `--output` where it prints a result, the connection flags where it connects.
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Train one GPT, no coordinator: losses as it goes, a checkpoint in --out.
-    Train(Box<train::Args>),
+    Train(Box<Printing<train::Args>>),
     /// Continue a prompt with a trained checkpoint: a directory, or a stored run's latest.
-    Sample(sample::Args),
+    Sample(Client<sample::Args>),
     /// Write a checkpoint out: a directory (for sample and train --resume), or the model as
     /// safetensors for PyTorch.
-    Export(export::Args),
+    Export(Client<export::Args>),
     /// Run a coordinator: sweeps, scheduling and the SQLite store.
     Coordinator(coordinator::Args),
     /// Join a coordinator and train its runs on this machine's devices.
-    Worker(worker::Args),
+    Worker(Connected<worker::Args>),
     /// Run one sweep here: coordinator and worker in this process, then top and samples.
-    Local(local::Args),
+    Local(Printing<local::Args>),
     /// Check a sweep file and queue its runs.
-    Submit(submit::Args),
+    Submit(Client<submit::Args>),
     /// List sweeps.
-    Sweeps,
+    Sweeps(Client<NoArgs>),
     /// Progress of a sweep.
-    Status(status::Args),
+    Status(Client<status::Args>),
     /// Leaderboard of a sweep by its metric.
-    Top(top::Args),
+    Top(Client<top::Args, TableOutput>),
     /// The best runs' generated text, side by side.
-    Samples(samples::Args),
+    Samples(Client<samples::Args>),
     /// Everything about one run.
-    Show(show::Args),
+    Show(Client<show::Args>),
     /// Registered workers.
-    Workers,
+    Workers(Client<NoArgs>),
     /// What the fleet's kernel cache holds: compiled GPU kernels and autotune results, by
     /// device and build.
-    Kernels,
+    Kernels(Client<NoArgs>),
     /// Cancel a sweep.
-    Cancel(cancel::Args),
+    Cancel(Client<cancel::Args>),
     /// Queue a sweep's failed or stopped runs again.
-    Retry(retry::Args),
+    Retry(Client<retry::Args>),
     /// Delete a sweep: its runs, evaluations, samples and checkpoints.
-    Delete(delete::Args),
+    Delete(Client<delete::Args>),
     /// Which swept hyperparameters mattered (PED-ANOVA).
-    Importance(importance::Args),
+    Importance(Client<importance::Args>),
     /// More runs for a random or tpe sweep, from every result so far.
-    Extend(extend::Args),
+    Extend(Client<extend::Args>),
     /// One run of a worker's slot, in a process of its own (started by `gptsweep worker`).
     #[command(hide = true)]
     SlotChild(slot_child::Args),
+}
+
+impl Command {
+    /// How this verb prints its result, and its errors (text for verbs without
+    /// `--output`: their output is a log).
+    pub fn output(&self) -> OutputMode {
+        use Command::*;
+        match self {
+            Train(c) => c.output.mode(),
+            Local(c) => c.output.mode(),
+            Top(c) => c.output.mode(),
+            Sample(c) => c.output.mode(),
+            Export(c) => c.output.mode(),
+            Submit(c) => c.output.mode(),
+            Sweeps(c) | Workers(c) | Kernels(c) => c.output.mode(),
+            Status(c) => c.output.mode(),
+            Samples(c) => c.output.mode(),
+            Show(c) => c.output.mode(),
+            Cancel(c) => c.output.mode(),
+            Retry(c) => c.output.mode(),
+            Delete(c) => c.output.mode(),
+            Importance(c) => c.output.mode(),
+            Extend(c) => c.output.mode(),
+            Coordinator(_) | Worker(_) | SlotChild(_) => OutputMode::Text,
+        }
+    }
 }
 
 /// The coordinator's gRPC threads: one fewer than the machine's cores, at least one
@@ -125,23 +146,19 @@ fn coordinator_threads() -> usize {
     }
 }
 
-/// Runs the parsed command line.
-pub fn run(cli: Cli) -> anyhow::Result<()> {
-    // Before any GPU work: the warm-up of a GPU (kernel compilation, autotune) is paid once
-    // per machine and shape, not once per process.
-    gptsweep_gpt::use_kernel_cache(&paths::kernel_cache_dir());
-    // `threads`: the runtime's worker threads (tokio's default, one a core, when `None`).
-    let runtime = |threads: Option<usize>| {
-        let mut builder = tokio::runtime::Builder::new_multi_thread();
-        if let Some(n) = threads {
-            builder.worker_threads(n);
-        }
-        builder.enable_all().build()
-    };
-    let rt = || runtime(None);
-    let url = cli.coordinator.clone();
-    let tls_ca = cli
-        .tls_ca
+/// The async runtime; `threads`: its worker threads (tokio's default, one a core, when
+/// `None`).
+fn runtime(threads: Option<usize>) -> std::io::Result<tokio::runtime::Runtime> {
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    if let Some(n) = threads {
+        builder.worker_threads(n);
+    }
+    builder.enable_all().build()
+}
+
+/// The CA certificates `--tls-ca` names, read and checked.
+fn tls_ca(conn: &Connection) -> anyhow::Result<Option<PemCertificates>> {
+    conn.tls_ca
         .as_deref()
         .map(|p| -> anyhow::Result<PemCertificates> {
             let pem = gptsweep_gpt::input_file::read_bounded(
@@ -151,64 +168,73 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             )?;
             Ok(PemCertificates::from_pem("--tls-ca", p, pem).map_err(bad_input::BadInput)?)
         })
-        .transpose()?;
-    if cli.output == OutputMode::Csv && !matches!(cli.command, Command::Top(_)) {
-        return Err(bad_input::BadInput(output::CSV_VERBS.into()).into());
-    }
+        .transpose()
+}
+
+/// Runs a client verb: connects with its flags and runs `verb` with its own.
+fn connected<A, O, F, Fut>(c: Client<A, O>, verb: F) -> anyhow::Result<()>
+where
+    A: clap::Args,
+    O: clap::Args + Mode,
+    F: FnOnce(A, ctx::Ctx) -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<()>>,
+{
+    logging::init("warn", logging::LogFormat::Text);
+    let ca = tls_ca(&c.conn)?;
+    let rt = runtime(None)?;
+    let _guard = rt.enter();
+    let token = token::resolve(c.conn.token_file.as_deref(), Role::Client)?;
+    let ctx = ctx::Ctx::new(
+        &c.conn.coordinator,
+        token.as_deref(),
+        ca.as_ref(),
+        c.output.mode(),
+    )?;
+    rt.block_on(verb(c.args, ctx))
+}
+
+/// Runs the parsed command line.
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    // Before any GPU work: the warm-up of a GPU (kernel compilation, autotune) is paid once
+    // per machine and shape, not once per process.
+    gptsweep_gpt::use_kernel_cache(&paths::kernel_cache_dir());
     match cli.command {
-        Command::Train(args) => train::run(*args, cli.output),
+        Command::Train(c) => train::run(c.args, c.output.mode),
         Command::SlotChild(args) => {
             logging::init("info", args.log_format);
             slot_child::run(args)
         }
-        Command::Sample(args) if args.run.is_none() => sample::run(args, cli.output),
-        Command::Export(args) if args.run.is_none() => export::run_local(args, cli.output),
+        Command::Sample(c) if c.args.run.is_none() => sample::run(c.args, c.output.mode),
+        Command::Export(c) if c.args.run.is_none() => export::run_local(c.args, c.output.mode),
         Command::Coordinator(args) => {
             logging::init("info", args.log_format);
             runtime(Some(coordinator_threads()))?.block_on(coordinator::run(args))
         }
-        Command::Worker(args) => {
-            logging::init("info", args.log_format);
-            let token = token::resolve(
-                cli.token_file.as_deref(),
-                gptsweep_coordinator::access::Role::Worker,
-            )?;
-            rt()?.block_on(worker::run(args, &url, token, tls_ca))
+        Command::Worker(c) => {
+            logging::init("info", c.args.log_format);
+            let ca = tls_ca(&c.conn)?;
+            let token = token::resolve(c.conn.token_file.as_deref(), Role::Worker)?;
+            runtime(None)?.block_on(worker::run(c.args, &c.conn.coordinator, token, ca))
         }
-        Command::Local(args) => {
+        Command::Local(c) => {
             logging::init("warn", logging::LogFormat::Text);
-            rt()?.block_on(local::run(args, cli.output))
+            runtime(None)?.block_on(local::run(c.args, c.output.mode))
         }
-        command => {
-            logging::init("warn", logging::LogFormat::Text);
-            let rt = rt()?;
-            let _guard = rt.enter();
-            let token = token::resolve(
-                cli.token_file.as_deref(),
-                gptsweep_coordinator::access::Role::Client,
-            )?;
-            let ctx = ctx::Ctx::new(&url, token.as_deref(), tls_ca.as_ref(), cli.output)?;
-            rt.block_on(async move {
-                match command {
-                    Command::Submit(a) => submit::run(a, ctx).await,
-                    Command::Sweeps => sweeps::run(ctx).await,
-                    Command::Status(a) => status::run(a, ctx).await,
-                    Command::Top(a) => top::run(a, ctx).await,
-                    Command::Samples(a) => samples::run(a, ctx).await,
-                    Command::Show(a) => show::run(a, ctx).await,
-                    Command::Workers => workers::run(ctx).await,
-                    Command::Kernels => kernels::run(ctx).await,
-                    Command::Cancel(a) => cancel::run(a, ctx).await,
-                    Command::Retry(a) => retry::run(a, ctx).await,
-                    Command::Delete(a) => delete::run(a, ctx).await,
-                    Command::Extend(a) => extend::run(a, ctx).await,
-                    Command::Importance(a) => importance::run(a, ctx).await,
-                    Command::Sample(a) => sample::run_stored(a, ctx).await,
-                    Command::Export(a) => export::run(a, ctx).await,
-                    _ => unreachable!("handled above"),
-                }
-            })
-        }
+        Command::Submit(c) => connected(c, submit::run),
+        Command::Sweeps(c) => connected(c, |_, ctx| sweeps::run(ctx)),
+        Command::Status(c) => connected(c, status::run),
+        Command::Top(c) => connected(c, top::run),
+        Command::Samples(c) => connected(c, samples::run),
+        Command::Show(c) => connected(c, show::run),
+        Command::Workers(c) => connected(c, |_, ctx| workers::run(ctx)),
+        Command::Kernels(c) => connected(c, |_, ctx| kernels::run(ctx)),
+        Command::Cancel(c) => connected(c, cancel::run),
+        Command::Retry(c) => connected(c, retry::run),
+        Command::Delete(c) => connected(c, delete::run),
+        Command::Extend(c) => connected(c, extend::run),
+        Command::Importance(c) => connected(c, importance::run),
+        Command::Sample(c) => connected(c, sample::run_stored),
+        Command::Export(c) => connected(c, export::run),
     }
 }
 
@@ -230,38 +256,6 @@ pub fn report_error(err: &anyhow::Error, code: u8, output: OutputMode) {
             serde_json::to_string_pretty(&output::error_json(err, code)).expect("errors serialise")
         );
     }
-}
-
-/// Ends the process for a command line clap refused: help and version as clap prints
-/// them; a usage error (exit 2) also as a JSON error object when JSON output was asked for.
-pub fn usage_error(usage: clap::Error) -> ! {
-    use clap::error::ErrorKind;
-    let json_wanted = {
-        let args: Vec<String> = std::env::args().collect();
-        args.windows(2)
-            .any(|w| w[0] == "--output" && w[1] == "json")
-            || args.iter().any(|a| a == "--output=json")
-            || std::env::var("GPTSWEEP_OUTPUT").is_ok_and(|v| v == "json")
-    };
-    if json_wanted
-        && !matches!(
-            usage.kind(),
-            ErrorKind::DisplayHelp | ErrorKind::DisplayVersion
-        )
-    {
-        let message = usage.kind().as_str().unwrap_or("invalid command line");
-        let detail = usage.to_string();
-        let first = detail
-            .lines()
-            .find(|l| l.starts_with("error:"))
-            .map(|l| l.trim_start_matches("error:").trim())
-            .unwrap_or(message);
-        println!(
-            "{}",
-            serde_json::json!({"error": {"kind": "usage", "message": first, "exit_code": 2}})
-        );
-    }
-    usage.exit()
 }
 
 /// Exit code for an error: 2 for bad input (config, dataset, prompt, device, checkpoint,
