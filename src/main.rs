@@ -16,7 +16,7 @@ fn main() -> std::process::ExitCode {
         Ok(args) => args,
         Err(usage) => cli::usage_error(usage),
     };
-    let output = args.output;
+    let output = args.command.output();
     match cli::run(args) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(err) => {

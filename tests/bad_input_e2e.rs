@@ -13,7 +13,12 @@ use std::time::{Duration, Instant};
 fn run(args: &[&str]) -> Output {
     std::process::Command::new(common::bin())
         .args(args)
-        .args(["--coordinator", "http://127.0.0.1:9"])
+        .args(
+            common::connects(args[0])
+                .then_some(["--coordinator", "http://127.0.0.1:9"])
+                .into_iter()
+                .flatten(),
+        )
         .env("GPTSWEEP_TOKEN", "t")
         .env_remove("GPTSWEEP_OUTPUT")
         .output()

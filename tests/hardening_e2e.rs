@@ -18,7 +18,12 @@ use serde_json::Value;
 fn run(args: &[&str]) -> Output {
     Command::new(bin())
         .args(args)
-        .args(["--coordinator", "http://127.0.0.1:9"])
+        .args(
+            common::connects(args[0])
+                .then_some(["--coordinator", "http://127.0.0.1:9"])
+                .into_iter()
+                .flatten(),
+        )
         .env("GPTSWEEP_TOKEN", "t")
         .env_remove("GPTSWEEP_OUTPUT")
         .output()

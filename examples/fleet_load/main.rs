@@ -465,6 +465,7 @@ async fn submit(clients: &mut Clients, tag: &str, runs: usize, evals: u64) {
             file_name: "fleet.yaml".into(),
             yaml,
             dataset_sha256: String::new(),
+            name: String::new(),
         })
         .await
         .unwrap();

@@ -30,7 +30,7 @@ struct Extended {
 impl Document for Extended {
     fn text(&self) -> String {
         let how = if self.queued > 0 {
-            format!("{} runs queued", self.queued)
+            format!("{} queued", super::table::plural(self.queued.into(), "run"))
         } else {
             "each new run is proposed by tpe when a worker asks".to_string()
         };

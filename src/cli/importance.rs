@@ -42,12 +42,12 @@ impl Document for ImportanceDoc {
             })
             .collect();
         format!(
-            "{}: what mattered to {} (PED-ANOVA: the best {} of {} runs against all, at {}; \
+            "{}: what mattered to {} (PED-ANOVA: the best {} of {} against all, at {}; \
              ± over bootstrap resamples of the runs)\n{}",
             r.sweep,
             r.metric.as_str(),
             r.top,
-            r.results,
+            table::plural(r.results as u64, "run"),
             r.budget,
             table::render(
                 &["PARAMETER", "IMPORTANCE", "SPREAD", "", "BEST RUNS"],

@@ -235,6 +235,8 @@ pub async fn run(args: Args, output: OutputMode) -> anyhow::Result<()> {
                 SamplesDoc {
                     runs,
                     width: super::samples::column_width(None, columns),
+                    metric: board.sweep.metric,
+                    asked: args.top as usize,
                 }
             },
             state_dir: &state_dir,

@@ -2,6 +2,7 @@
 //! `run` here builds the async runtime for the verbs that talk gRPC.
 
 mod annotate;
+mod ask;
 mod bad_input;
 mod cancel;
 mod connect;
@@ -11,6 +12,7 @@ mod dashboard;
 mod delete;
 mod export;
 mod extend;
+mod flags;
 mod importance;
 mod kernels;
 mod local;
@@ -39,88 +41,107 @@ mod token;
 mod top;
 mod train;
 mod transport_error;
+mod usage;
 mod worker;
 mod workers;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use gptsweep_coordinator::access::Role;
 use gptsweep_proto::tls::PemCertificates;
 
+use flags::{Client, Connected, Connection, Mode, NoArgs, Printing, TableOutput};
 pub use output::OutputMode;
+pub use usage::usage_error;
 
 /// Hyperparameter sweeps for character-level GPTs.
 #[derive(Debug, Parser)]
 #[command(name = "gptsweep", version, about, long_about = None)]
 pub struct Cli {
-    /// How listings and results are printed.
-    #[arg(long, global = true, value_enum, default_value_t = OutputMode::Text, env = "GPTSWEEP_OUTPUT")]
-    pub output: OutputMode,
-    /// Coordinator address for client and worker verbs [http://127.0.0.1:50051; verbs that
-    /// only look, and delete and cancel, use `gptsweep local`'s state when none is given
-    /// and that state exists].
-    #[arg(long, global = true, env = "GPTSWEEP_COORDINATOR")]
-    pub coordinator: Option<String>,
-    /// Bearer token file: worker.token, client.token, or the coordinator's access.json.
-    #[arg(long, global = true, env = "GPTSWEEP_TOKEN_FILE")]
-    pub token_file: Option<std::path::PathBuf>,
-    /// PEM certificate(s) of the CA to trust for an https:// coordinator [system roots].
-    #[arg(long, global = true, env = "GPTSWEEP_TLS_CA")]
-    pub tls_ca: Option<std::path::PathBuf>,
     /// The verb.
     #[command(subcommand)]
     pub command: Command,
 }
 
-/// The verbs.
+/// The verbs. Each takes the shared flags that mean something to it (`flags`):
+/// `--output` where it prints a result, the connection flags where it connects.
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Train one GPT, no coordinator: losses as it goes, a checkpoint in --out.
-    Train(Box<train::Args>),
+    Train(Box<Printing<train::Args>>),
     /// Continue a prompt with a trained checkpoint: a directory, or a stored run's latest.
-    Sample(sample::Args),
+    Sample(Client<sample::Args>),
     /// Write a checkpoint out: a directory (for sample and train --resume), or the model as
     /// safetensors for PyTorch.
-    Export(export::Args),
+    Export(Client<export::Args>),
     /// Run a coordinator: sweeps, scheduling and the SQLite store.
     Coordinator(coordinator::Args),
     /// Join a coordinator and train its runs on this machine's devices.
-    Worker(worker::Args),
+    Worker(Connected<worker::Args>),
     /// Run one sweep here: coordinator and worker in this process, then top and samples.
-    Local(local::Args),
+    Local(Printing<local::Args>),
     /// Serve the dashboard of `gptsweep local`'s sweeps until Ctrl-C.
-    Dashboard(local_dashboard::Args),
+    Dashboard(Printing<local_dashboard::Args>),
     /// Check a sweep file and queue its runs.
-    Submit(submit::Args),
+    Submit(Client<submit::Args>),
     /// List sweeps.
-    Sweeps,
+    Sweeps(Client<NoArgs>),
     /// Progress of a sweep.
-    Status(status::Args),
+    Status(Client<status::Args>),
     /// Leaderboard of a sweep by its metric.
-    Top(top::Args),
+    Top(Client<top::Args, TableOutput>),
     /// The best runs' generated text, side by side.
-    Samples(samples::Args),
+    Samples(Client<samples::Args>),
     /// Everything about one run.
-    Show(show::Args),
+    Show(Client<show::Args>),
     /// Registered workers.
-    Workers,
+    Workers(Client<NoArgs>),
     /// What the fleet's kernel cache holds: compiled GPU kernels and autotune results, by
     /// device and build.
-    Kernels,
+    Kernels(Client<NoArgs>),
     /// Cancel a sweep.
-    Cancel(cancel::Args),
+    Cancel(Client<cancel::Args>),
     /// Queue a sweep's failed or stopped runs again.
-    Retry(retry::Args),
+    Retry(Client<retry::Args>),
     /// Delete a sweep: its runs, evaluations, samples and checkpoints.
-    Delete(delete::Args),
+    Delete(Client<delete::Args>),
     /// Which swept hyperparameters mattered (PED-ANOVA).
-    Importance(importance::Args),
+    Importance(Client<importance::Args>),
     /// More runs for a random or tpe sweep, from every result so far.
-    Extend(extend::Args),
+    Extend(Client<extend::Args>),
     /// Name a run, or note something on it: shown by show, top and the dashboard.
-    Annotate(annotate::Args),
+    Annotate(Client<annotate::Args>),
     /// One run of a worker's slot, in a process of its own (started by `gptsweep worker`).
     #[command(hide = true)]
     SlotChild(slot_child::Args),
+}
+
+impl Command {
+    /// How this verb prints its result, and its errors (text for verbs without
+    /// `--output`: their output is a log).
+    pub fn output(&self) -> OutputMode {
+        use Command::*;
+        match self {
+            Train(c) => c.output.mode(),
+            Local(c) => c.output.mode(),
+            Dashboard(c) => c.output.mode(),
+            Top(c) => c.output.mode(),
+            Sample(c) => c.output.mode(),
+            Export(c) => c.output.mode(),
+            Submit(c) => c.output.mode(),
+            Sweeps(c) | Workers(c) | Kernels(c) => c.output.mode(),
+            Status(c) => c.output.mode(),
+            Samples(c) => c.output.mode(),
+            Show(c) => c.output.mode(),
+            Cancel(c) => c.output.mode(),
+            Retry(c) => c.output.mode(),
+            Delete(c) => c.output.mode(),
+            Importance(c) => c.output.mode(),
+            Extend(c) => c.output.mode(),
+            Annotate(c) => c.output.mode(),
+            Coordinator(_) | Worker(_) | SlotChild(_) => OutputMode::Text,
+        }
+    }
 }
 
 /// The coordinator's gRPC threads: one fewer than the machine's cores, at least one
@@ -136,26 +157,19 @@ fn coordinator_threads() -> usize {
     }
 }
 
-/// Runs the parsed command line.
-pub fn run(cli: Cli) -> anyhow::Result<()> {
-    // Before any GPU work: the warm-up of a GPU (kernel compilation, autotune) is paid once
-    // per machine and shape, not once per process.
-    gptsweep_gpt::use_kernel_cache(&paths::kernel_cache_dir());
-    // `threads`: the runtime's worker threads (tokio's default, one a core, when `None`).
-    let runtime = |threads: Option<usize>| {
-        let mut builder = tokio::runtime::Builder::new_multi_thread();
-        if let Some(n) = threads {
-            builder.worker_threads(n);
-        }
-        builder.enable_all().build()
-    };
-    let rt = || runtime(None);
-    let url = cli
-        .coordinator
-        .clone()
-        .unwrap_or_else(|| connect::DEFAULT_COORDINATOR.to_string());
-    let tls_ca = cli
-        .tls_ca
+/// The async runtime; `threads`: its worker threads (tokio's default, one a core, when
+/// `None`).
+fn runtime(threads: Option<usize>) -> std::io::Result<tokio::runtime::Runtime> {
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    if let Some(n) = threads {
+        builder.worker_threads(n);
+    }
+    builder.enable_all().build()
+}
+
+/// The CA certificates `--tls-ca` names, read and checked.
+fn tls_ca(conn: &Connection) -> anyhow::Result<Option<PemCertificates>> {
+    conn.tls_ca
         .as_deref()
         .map(|p| -> anyhow::Result<PemCertificates> {
             let pem = gptsweep_gpt::input_file::read_bounded(
@@ -165,119 +179,102 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             )?;
             Ok(PemCertificates::from_pem("--tls-ca", p, pem).map_err(bad_input::BadInput)?)
         })
-        .transpose()?;
-    if cli.output == OutputMode::Csv && !matches!(cli.command, Command::Top(_)) {
-        return Err(bad_input::BadInput(output::CSV_VERBS.into()).into());
-    }
+        .transpose()
+}
+
+/// Runs a client verb: connects with its flags and runs `verb` with its own. With no
+/// coordinator given (no `--coordinator`, no `GPTSWEEP_COORDINATOR`), a verb that may
+/// (`local_ok`: those that look, and those that end, remove or annotate a sweep's runs;
+/// not those that queue runs, which no worker would train) uses `gptsweep local`'s state
+/// where it exists.
+fn connected<A, O, F, Fut>(c: Client<A, O>, local_ok: bool, verb: F) -> anyhow::Result<()>
+where
+    A: clap::Args,
+    O: clap::Args + Mode,
+    F: FnOnce(A, ctx::Ctx) -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<()>>,
+{
+    logging::init("warn", logging::LogFormat::Text);
+    let ca = tls_ca(&c.conn)?;
+    let rt = runtime(None)?;
+    let _guard = rt.enter();
+    let token = token::resolve(c.conn.token_file.as_deref(), Role::Client)?;
+    let mode = c.output.mode();
+    let local = Some(local_state::dir())
+        .filter(|d| local_ok && c.conn.coordinator.is_none() && local_state::exists(d));
+    rt.block_on(async move {
+        let (ctx, own) = match &local {
+            Some(dir) => local_state::connect(dir, mode).await?,
+            None => (
+                ctx::Ctx::new(c.conn.address(), token.as_deref(), ca.as_ref(), mode)?,
+                None,
+            ),
+        };
+        let done = verb(c.args, ctx).await;
+        if let Some(own) = own {
+            own.close().await;
+        }
+        match &local {
+            Some(dir) => done.with_context(|| {
+                format!(
+                    "in the local state {} (no --coordinator given)",
+                    dir.display()
+                )
+            }),
+            None => done,
+        }
+    })
+}
+
+/// Runs the parsed command line.
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    // Before any GPU work: the warm-up of a GPU (kernel compilation, autotune) is paid once
+    // per machine and shape, not once per process.
+    gptsweep_gpt::use_kernel_cache(&paths::kernel_cache_dir());
     match cli.command {
-        Command::Train(args) => train::run(*args, cli.output),
+        Command::Train(c) => train::run(c.args, c.output.mode),
         Command::SlotChild(args) => {
             logging::init("info", args.log_format);
             slot_child::run(args)
         }
-        Command::Sample(args) if args.run.is_none() => sample::run(args, cli.output),
-        Command::Export(args) if args.run.is_none() => export::run_local(args, cli.output),
+        Command::Sample(c) if c.args.run.is_none() => sample::run(c.args, c.output.mode),
+        Command::Export(c) if c.args.run.is_none() => export::run_local(c.args, c.output.mode),
         Command::Coordinator(args) => {
             logging::init("info", args.log_format);
             runtime(Some(coordinator_threads()))?.block_on(coordinator::run(args))
         }
-        Command::Worker(args) => {
-            logging::init("info", args.log_format);
-            let token = token::resolve(
-                cli.token_file.as_deref(),
-                gptsweep_coordinator::access::Role::Worker,
-            )?;
-            rt()?.block_on(worker::run(args, &url, token, tls_ca))
+        Command::Worker(c) => {
+            logging::init("info", c.args.log_format);
+            let ca = tls_ca(&c.conn)?;
+            let token = token::resolve(c.conn.token_file.as_deref(), Role::Worker)?;
+            runtime(None)?.block_on(worker::run(c.args, c.conn.address(), token, ca))
         }
-        Command::Local(args) => {
+        Command::Local(c) => {
             logging::init("warn", logging::LogFormat::Text);
-            rt()?.block_on(local::run(args, cli.output))
+            runtime(None)?.block_on(local::run(c.args, c.output.mode))
         }
-        Command::Dashboard(args) => {
+        Command::Dashboard(c) => {
             logging::init("warn", logging::LogFormat::Text);
-            let given = cli.coordinator.is_some();
-            rt()?.block_on(local_dashboard::run(args, given, cli.output))
+            // A coordinator named in the environment serves its own dashboard.
+            let given = std::env::var_os("GPTSWEEP_COORDINATOR").is_some_and(|v| !v.is_empty());
+            runtime(None)?.block_on(local_dashboard::run(c.args, given, c.output.mode))
         }
-        command => {
-            logging::init("warn", logging::LogFormat::Text);
-            let rt = rt()?;
-            let _guard = rt.enter();
-            let token = token::resolve(
-                cli.token_file.as_deref(),
-                gptsweep_coordinator::access::Role::Client,
-            )?;
-            // No coordinator given: the local state, if there is one, for the verbs it serves.
-            let local = Some(local_state::dir()).filter(|d| {
-                cli.coordinator.is_none() && on_local_state(&command) && local_state::exists(d)
-            });
-            rt.block_on(async move {
-                let (ctx, own) = match &local {
-                    Some(dir) => local_state::connect(dir, cli.output).await?,
-                    None => (
-                        ctx::Ctx::new(&url, token.as_deref(), tls_ca.as_ref(), cli.output)?,
-                        None,
-                    ),
-                };
-                let done = client_verb(command, ctx).await;
-                if let Some(own) = own {
-                    own.close().await;
-                }
-                match &local {
-                    Some(dir) => done.with_context(|| {
-                        format!(
-                            "in the local state {} (no --coordinator given)",
-                            dir.display()
-                        )
-                    }),
-                    None => done,
-                }
-            })
-        }
-    }
-}
-
-/// Whether `command`, given no coordinator, uses the local state: the verbs that look, and
-/// those that end, remove or annotate a sweep's runs. Those that queue runs (submit, retry, extend) do not:
-/// no worker would train them.
-fn on_local_state(command: &Command) -> bool {
-    matches!(
-        command,
-        Command::Sweeps
-            | Command::Status(_)
-            | Command::Top(_)
-            | Command::Samples(_)
-            | Command::Show(_)
-            | Command::Workers
-            | Command::Kernels
-            | Command::Cancel(_)
-            | Command::Delete(_)
-            | Command::Annotate(_)
-            | Command::Importance(_)
-            | Command::Sample(_)
-            | Command::Export(_)
-    )
-}
-
-/// Runs a client verb on `ctx`.
-async fn client_verb(command: Command, ctx: ctx::Ctx) -> anyhow::Result<()> {
-    match command {
-        Command::Submit(a) => submit::run(a, ctx).await,
-        Command::Sweeps => sweeps::run(ctx).await,
-        Command::Status(a) => status::run(a, ctx).await,
-        Command::Top(a) => top::run(a, ctx).await,
-        Command::Samples(a) => samples::run(a, ctx).await,
-        Command::Show(a) => show::run(a, ctx).await,
-        Command::Workers => workers::run(ctx).await,
-        Command::Kernels => kernels::run(ctx).await,
-        Command::Cancel(a) => cancel::run(a, ctx).await,
-        Command::Retry(a) => retry::run(a, ctx).await,
-        Command::Delete(a) => delete::run(a, ctx).await,
-        Command::Extend(a) => extend::run(a, ctx).await,
-        Command::Annotate(a) => annotate::run(a, ctx).await,
-        Command::Importance(a) => importance::run(a, ctx).await,
-        Command::Sample(a) => sample::run_stored(a, ctx).await,
-        Command::Export(a) => export::run(a, ctx).await,
-        _ => unreachable!("handled above"),
+        Command::Submit(c) => connected(c, false, submit::run),
+        Command::Sweeps(c) => connected(c, true, |_, ctx| sweeps::run(ctx)),
+        Command::Status(c) => connected(c, true, status::run),
+        Command::Top(c) => connected(c, true, top::run),
+        Command::Samples(c) => connected(c, true, samples::run),
+        Command::Show(c) => connected(c, true, show::run),
+        Command::Workers(c) => connected(c, true, |_, ctx| workers::run(ctx)),
+        Command::Kernels(c) => connected(c, true, |_, ctx| kernels::run(ctx)),
+        Command::Cancel(c) => connected(c, true, cancel::run),
+        Command::Retry(c) => connected(c, false, retry::run),
+        Command::Delete(c) => connected(c, true, delete::run),
+        Command::Extend(c) => connected(c, false, extend::run),
+        Command::Annotate(c) => connected(c, true, annotate::run),
+        Command::Importance(c) => connected(c, true, importance::run),
+        Command::Sample(c) => connected(c, true, sample::run_stored),
+        Command::Export(c) => connected(c, true, export::run),
     }
 }
 
@@ -299,38 +296,6 @@ pub fn report_error(err: &anyhow::Error, code: u8, output: OutputMode) {
             serde_json::to_string_pretty(&output::error_json(err, code)).expect("errors serialise")
         );
     }
-}
-
-/// Ends the process for a command line clap refused: help and version as clap prints
-/// them; a usage error (exit 2) also as a JSON error object when JSON output was asked for.
-pub fn usage_error(usage: clap::Error) -> ! {
-    use clap::error::ErrorKind;
-    let json_wanted = {
-        let args: Vec<String> = std::env::args().collect();
-        args.windows(2)
-            .any(|w| w[0] == "--output" && w[1] == "json")
-            || args.iter().any(|a| a == "--output=json")
-            || std::env::var("GPTSWEEP_OUTPUT").is_ok_and(|v| v == "json")
-    };
-    if json_wanted
-        && !matches!(
-            usage.kind(),
-            ErrorKind::DisplayHelp | ErrorKind::DisplayVersion
-        )
-    {
-        let message = usage.kind().as_str().unwrap_or("invalid command line");
-        let detail = usage.to_string();
-        let first = detail
-            .lines()
-            .find(|l| l.starts_with("error:"))
-            .map(|l| l.trim_start_matches("error:").trim())
-            .unwrap_or(message);
-        println!(
-            "{}",
-            serde_json::json!({"error": {"kind": "usage", "message": first, "exit_code": 2}})
-        );
-    }
-    usage.exit()
 }
 
 /// Exit code for an error: 2 for bad input (config, dataset, prompt, device, checkpoint,

@@ -36,7 +36,11 @@ struct Requeued {
 
 impl Document for Requeued {
     fn text(&self) -> String {
-        format!("{}: {} runs queued again\n", self.sweep, self.requeued)
+        format!(
+            "{}: {} queued again\n",
+            self.sweep,
+            super::table::plural(self.requeued.into(), "run")
+        )
     }
 
     fn json(&self) -> Value {

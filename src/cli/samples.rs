@@ -1,6 +1,8 @@
-//! `gptsweep samples SWEEP [--top N]`: the best runs' generated text side by side.
+//! `gptsweep samples SWEEP [--top N]`: the best runs' generated text side by side, each
+//! headed by the sweep's metric (bits per character on a sweep ranked by them), and a line
+//! saying why fewer than N are shown (runs store samples when they finish).
 
-use gptsweep_api::LeaderboardRow;
+use gptsweep_api::{LeaderboardRow, MetricName, Named, RunState};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -91,6 +93,59 @@ pub struct SamplesDoc<'a> {
     pub runs: &'a [LeaderboardRow],
     /// Column width in characters.
     pub width: usize,
+    /// The metric that ranks them, shown in each column's header.
+    pub metric: MetricName,
+    /// How many runs were asked for (`--top`).
+    pub asked: usize,
+}
+
+/// A run's value as its header shows it: the metric's name and the value the row has for
+/// it (a training metric's latest value; bits per character from the best validation).
+fn metric_value(metric: MetricName, r: &LeaderboardRow) -> String {
+    let (name, value) = match metric {
+        MetricName::ValLoss => ("val_loss", r.best_val_loss),
+        MetricName::ValBpc | MetricName::TrainBpc => ("val_bpc", r.best_val_bpc),
+        MetricName::TrainLoss => ("train_loss", r.last_train_loss),
+    };
+    format!("{name} {}", table::loss(value))
+}
+
+/// Why fewer columns than `asked` are shown, if they are: the sweep has fewer runs, or
+/// some of the best have no samples yet (not finished) or never will (stopped early,
+/// failed, cancelled).
+fn shortfall(runs: &[LeaderboardRow], shown: usize, asked: usize) -> Option<String> {
+    if shown >= asked {
+        return None;
+    }
+    let mut why = Vec::new();
+    if runs.len() < asked {
+        why.push(format!(
+            "the sweep has {}",
+            table::plural(runs.len() as u64, "run")
+        ));
+    }
+    let without: Vec<String> = runs
+        .iter()
+        .filter(|r| r.samples.is_empty())
+        .map(|r| {
+            let state = match r.state {
+                RunState::Queued | RunState::Running => "not finished",
+                other => other.as_str(),
+            };
+            format!("run {} ({state})", r.run)
+        })
+        .collect();
+    if !without.is_empty() {
+        why.push(format!(
+            "{} {} no samples: a run stores its samples when it finishes",
+            without.join(", "),
+            if without.len() == 1 { "has" } else { "have" }
+        ));
+    }
+    Some(format!(
+        "{shown} of --top {asked} shown: {}\n",
+        why.join("; ")
+    ))
 }
 
 impl Document for SamplesDoc<'_> {
@@ -98,17 +153,18 @@ impl Document for SamplesDoc<'_> {
         let width = self.width;
         let with: Vec<&LeaderboardRow> =
             self.runs.iter().filter(|r| !r.samples.is_empty()).collect();
+        let note = shortfall(self.runs, with.len(), self.asked).unwrap_or_default();
         if with.is_empty() {
-            return "no samples yet: runs store theirs when they finish\n".into();
+            return format!("no samples yet: runs store theirs when they finish\n{note}");
         }
         let headers: Vec<String> = with
             .iter()
             .map(|r| {
                 format!(
-                    "#{} run {} (val {})",
+                    "#{} run {} ({})",
                     r.rank,
                     r.run,
-                    table::loss(r.best_val_loss)
+                    metric_value(self.metric, r)
                 )
             })
             .collect();
@@ -139,7 +195,7 @@ impl Document for SamplesDoc<'_> {
             out += line.join(" | ").trim_end();
             out.push('\n');
         }
-        out
+        out + &note
     }
 
     fn json(&self) -> Value {
@@ -165,6 +221,8 @@ pub async fn run(args: Args, mut ctx: Ctx) -> anyhow::Result<()> {
     ctx.print(&SamplesDoc {
         runs: &board.rows,
         width: column_width(args.width, columns),
+        metric: board.sweep.metric,
+        asked: args.top as usize,
     })
 }
 

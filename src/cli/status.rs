@@ -78,7 +78,11 @@ impl Document for StatusDoc<'_> {
         let r = &s.runs;
         // Only a tpe sweep makes runs after submit; the others made all of theirs then.
         let proposed = match s.method {
-            Method::Tpe => format!(" ({} of {} runs proposed)", s.proposed, s.run_cap),
+            Method::Tpe => format!(
+                " ({} of {} proposed)",
+                s.proposed,
+                table::plural(s.run_cap.into(), "run")
+            ),
             Method::Grid | Method::Random => String::new(),
         };
         format!(

@@ -12,6 +12,7 @@ use gptsweep_gpt::input_file::{MAX_SWEEP_FILE_BYTES, read_bounded, read_bounded_
 use gptsweep_proto::pb;
 use serde_json::Value;
 
+use super::bad_input::BadInput;
 use super::ctx::Ctx;
 use super::output::{Document, to_json};
 use super::sweep_plan::{DryRunDoc, confirm, estimate_json};
@@ -27,6 +28,10 @@ pub struct Args {
     /// Submit even when the estimate is over 2 hours on the CPU reference (scripts: GPTSWEEP_YES=1).
     #[arg(long, env = "GPTSWEEP_YES", value_parser = clap::builder::FalseyValueParser::new())]
     pub yes: bool,
+    /// The sweep's name [the file's `name:`, else its file name]: to submit the same file
+    /// again beside the first.
+    #[arg(long)]
+    pub name: Option<String>,
 }
 
 /// What a submit queued: its estimate and a line, or `{id, name, runs, estimate}`.
@@ -77,6 +82,8 @@ pub struct SweepInput {
     pub name: String,
     /// Its size, as planned here.
     pub estimate: Estimate,
+    /// Whether `name` was given (`--name`) rather than the file's.
+    renamed: bool,
 }
 
 impl SweepInput {
@@ -110,7 +117,19 @@ impl SweepInput {
             dataset,
             name: checked.spec.name,
             estimate: gptsweep_coordinator::sweep::Estimate::of(&checked.plan, &checked.shapes),
+            renamed: false,
         })
+    }
+
+    /// Names the sweep `name` instead of what the file says; a name that breaks the rule
+    /// of a sweep's name is bad input.
+    pub fn rename(&mut self, name: &str) -> Result<(), BadInput> {
+        if let Some(problem) = gptsweep_coordinator::sweep::name_problem(name) {
+            return Err(BadInput(format!("--name: {problem}")));
+        }
+        self.name = name.to_string();
+        self.renamed = true;
+        Ok(())
     }
 
     /// The file's name as the user gave it.
@@ -154,6 +173,11 @@ pub async fn submit_input(ctx: &mut Ctx, input: SweepInput) -> anyhow::Result<Su
             file_name: input.file_name,
             yaml: input.yaml,
             dataset_sha256: sha,
+            name: if input.renamed {
+                input.name
+            } else {
+                String::new()
+            },
         })
         .await
         .map_err(|s| ctx.err(s))?
@@ -163,7 +187,10 @@ pub async fn submit_input(ctx: &mut Ctx, input: SweepInput) -> anyhow::Result<Su
 
 /// Runs `gptsweep submit`.
 pub async fn run(args: Args, mut ctx: Ctx) -> anyhow::Result<()> {
-    let input = SweepInput::read(&args.file)?;
+    let mut input = SweepInput::read(&args.file)?;
+    if let Some(name) = &args.name {
+        input.rename(name)?;
+    }
     let estimate = input.estimate.clone();
     if args.dry_run {
         return ctx.print(&DryRunDoc {

@@ -79,3 +79,8 @@ pub fn bytes(n: u64) -> String {
     }
     format!("{v:.1}{}", UNITS[unit])
 }
+
+/// `n` things, singular for one: `1 run`, `2 runs`.
+pub fn plural(n: u64, thing: &str) -> String {
+    format!("{n} {thing}{}", if n == 1 { "" } else { "s" })
+}

@@ -265,7 +265,7 @@ mod tests {
     fn train_args(flags: &[&str]) -> Result<Args, clap::Error> {
         let argv = ["gptsweep", "train"].iter().chain(flags);
         match Cli::try_parse_from(argv)?.command {
-            Command::Train(args) => Ok(*args),
+            Command::Train(args) => Ok(args.args),
             other => panic!("parsed as {other:?}"),
         }
     }

@@ -396,16 +396,16 @@ impl Cluster {
         } else {
             cmd.env("GPTSWEEP_YES", "1");
         }
-        let out = output_within(
-            cmd.env("XDG_CACHE_HOME", self.dir.path().join("cli-cache"))
-                .args(args)
-                .args(["--coordinator", &self.url])
+        cmd.env("XDG_CACHE_HOME", self.dir.path().join("cli-cache"))
+            .args(args);
+        // The connection flags go only to verbs that connect (`train` takes none).
+        if args.first().is_some_and(|verb| super::connects(verb)) {
+            cmd.args(["--coordinator", &self.url])
                 .arg("--token-file")
                 .arg(self.token_file())
-                .args(self.tls_args()),
-            CLI_DEADLINE,
-        )
-        .unwrap_or_else(|ran| {
+                .args(self.tls_args());
+        }
+        let out = output_within(&mut cmd, CLI_DEADLINE).unwrap_or_else(|ran| {
             panic!(
                 "gptsweep {args:?} was still running after {ran:?}, killed\n{}",
                 self.logs()

@@ -34,6 +34,12 @@ pub fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_gptsweep")
 }
 
+/// Whether `verb` takes the connection flags (`--coordinator`, `--token-file`,
+/// `--tls-ca`): every verb but those that connect to no coordinator.
+pub fn connects(verb: &str) -> bool {
+    !matches!(verb, "train" | "local" | "coordinator" | "dashboard")
+}
+
 /// Polls `f` every 100 ms until it returns `Some`, or panics after `timeout` naming `what`.
 pub fn wait_until<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Option<T>) -> T {
     let start = Instant::now();

@@ -42,7 +42,7 @@ impl pb::clients_server::Clients for ClientsService {
         let r = req.into_inner();
         let s = self
             .0
-            .submit(&r.file_name, &r.yaml, &r.dataset_sha256)
+            .submit_named(&r.file_name, &r.yaml, &r.dataset_sha256, &r.name)
             .await?;
         Ok(Response::new((&s).into()))
     }

@@ -212,8 +212,23 @@ impl Coordinator {
         yaml: &str,
         uploaded_sha256: &str,
     ) -> Result<Submitted> {
+        self.submit_named(file_name, yaml, uploaded_sha256, "")
+            .await
+    }
+
+    /// [`Coordinator::submit`] under `name` instead of the file's name, unless it is empty
+    /// (`gptsweep submit --name`: the same file again, under another name).
+    pub async fn submit_named(
+        &self,
+        file_name: &str,
+        yaml: &str,
+        uploaded_sha256: &str,
+        name: &str,
+    ) -> Result<Submitted> {
         let started = now_ms();
-        let submitted = self.plan_and_store(file_name, yaml, uploaded_sha256).await;
+        let submitted = self
+            .plan_and_store(file_name, yaml, uploaded_sha256, name)
+            .await;
         if submitted.is_err() && !uploaded_sha256.is_empty() {
             self.forget_upload(uploaded_sha256, started).await;
         }
@@ -244,13 +259,20 @@ impl Coordinator {
         file_name: &str,
         yaml: &str,
         uploaded_sha256: &str,
+        name: &str,
     ) -> Result<Submitted> {
         if yaml.len() > 1 << 20 {
             return Err(CoordinatorError::Invalid(format!(
                 "{file_name}: a sweep file must be under 1 MiB"
             )));
         }
-        let spec = parse_sweep(file_name, yaml)?;
+        let mut spec = parse_sweep(file_name, yaml)?;
+        if !name.is_empty() {
+            if let Some(problem) = crate::sweep::name_problem(name) {
+                return Err(CoordinatorError::Invalid(format!("--name: {problem}")));
+            }
+            spec.name = name.to_string();
+        }
         let sha = match &spec.dataset {
             DatasetRef::Builtin(name) => builtin_sha(name).to_string(),
             DatasetRef::Path(path) if uploaded_sha256.is_empty() => {

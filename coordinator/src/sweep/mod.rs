@@ -22,7 +22,7 @@ pub mod spec;
 pub mod tpe;
 
 pub use check::check_and_plan;
-pub use check::parse_sweep;
+pub use check::{name_problem, parse_sweep};
 pub use diagnostic::{Diagnostic, SpecErrors};
 pub use early::{EarlyTerminate, Verdict};
 pub use estimate::Estimate;

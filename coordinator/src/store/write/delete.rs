@@ -62,7 +62,8 @@ impl Write for Delete {
         .await?;
         if running > 0 && !self.force {
             return Err(CoordinatorError::Invalid(format!(
-                "sweep {name} has {running} runs still stopping on their workers: wait for them (gptsweep status {name}), or delete it with --force"
+                "sweep {name} has {} still stopping on their workers: wait for them (gptsweep status {name}), or delete it with --force",
+                crate::sweep::estimate::plural(running as usize, "run")
             )));
         }
         let checkpoints: Vec<String> = sqlx::query_scalar(

@@ -131,7 +131,7 @@ impl Write for CreateSweep {
             .await?;
         if let Some(id) = taken {
             return Err(CoordinatorError::AlreadyExists(format!(
-                "{}: a sweep named {:?} already exists (id {id}); set another `name:` in the file",
+                "{}: a sweep named {:?} already exists (id {id}); set another `name:` in the file, or submit it with --name NEW_NAME",
                 s.file_name, s.spec.name
             )));
         }

@@ -18,35 +18,33 @@ fn stem(file_name: &str) -> String {
         .unwrap_or_else(|| "sweep".into())
 }
 
+/// What is wrong with `name` as a sweep's name, if anything (the file's `name:` and
+/// `submit --name` obey the same rule).
+pub fn name_problem(name: &str) -> Option<String> {
+    if name.trim().is_empty() || name.len() > 100 || name.chars().any(|ch| !printable_in_name(ch)) {
+        Some(format!(
+            "{name:?} must be 1-100 printable characters without '/', control, invisible or \
+             bidirectional-control characters"
+        ))
+    } else if name.parse::<i64>().is_ok() {
+        Some(format!(
+            "{name:?} must not be a number (numbers refer to sweep ids)"
+        ))
+    } else {
+        None
+    }
+}
+
 /// `name:`, or the file's stem.
 pub(super) fn name(c: &mut Checker, file_name: &str, f: &SweepFile) -> String {
     match &f.name {
-        Some(n)
-            if n.value.trim().is_empty()
-                || n.value.len() > 100
-                || n.value.chars().any(|ch| !printable_in_name(ch)) =>
-        {
-            c.err(
-                n.referenced,
-                format!(
-                    "name: {:?} must be 1-100 printable characters without '/', control, \
-                     invisible or bidirectional-control characters",
-                    n.value
-                ),
-            );
-            String::new()
-        }
-        Some(n) if n.value.parse::<i64>().is_ok() => {
-            c.err(
-                n.referenced,
-                format!(
-                    "name: {:?} must not be a number (numbers refer to sweep ids)",
-                    n.value
-                ),
-            );
-            String::new()
-        }
-        Some(n) => n.value.clone(),
+        Some(n) => match name_problem(&n.value) {
+            Some(problem) => {
+                c.err(n.referenced, format!("name: {problem}"));
+                String::new()
+            }
+            None => n.value.clone(),
+        },
         None => stem(file_name),
     }
 }

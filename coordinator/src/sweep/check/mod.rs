@@ -18,6 +18,7 @@ mod wandb;
 mod whole;
 mod yaml_error;
 
+pub use header::name_problem;
 pub use whole::{Checked, check_and_plan};
 
 use serde_saphyr::Location;

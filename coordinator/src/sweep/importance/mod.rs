@@ -87,8 +87,11 @@ pub fn ped_anova(
         .collect();
     if observed.len() < MIN_RESULTS {
         return Err(format!(
-            "{} runs have a result at {}; importance needs at least {MIN_RESULTS}",
-            observed.len(),
+            "{} a result at {}; importance needs at least {MIN_RESULTS}",
+            match observed.len() {
+                1 => "1 run has".to_string(),
+                n => format!("{n} runs have"),
+            },
             fit.budget
         ));
     }
