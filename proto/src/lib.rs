@@ -1,5 +1,7 @@
 //! gptsweep's wire format: the code generated from `gptsweep.proto`, re-exported as one
-//! module and never edited, plus the protocol version every call carries.
+//! module and never edited, plus the protocol version every call carries. The generated code
+//! is checked in (`src/generated/`, kept current by `tests/generated_code.rs`) instead of
+//! made by a build script, so building gptsweep compiles no protobuf compiler.
 //! Domain types and their conversions live in the `gptsweep-api` crate; this crate knows
 //! nothing of training (it does not depend on burn).
 
@@ -10,7 +12,7 @@ pub mod worker_key;
 /// Generated messages and services of package `gptsweep.v1`.
 #[allow(missing_docs)]
 pub mod v1 {
-    tonic::include_proto!("gptsweep.v1");
+    include!("generated/gptsweep.v1.rs");
 }
 
 pub use v1 as pb;

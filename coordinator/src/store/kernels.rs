@@ -7,7 +7,7 @@ use sqlx::AnyPool;
 use crate::error::Result;
 
 /// One stored record.
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredRecord {
     /// Its place in the order records were stored.
     pub seq: i64,
@@ -18,7 +18,7 @@ pub struct StoredRecord {
 }
 
 /// What one scope holds.
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ScopeSummary {
     /// The scope.
     pub scope: String,
@@ -39,23 +39,39 @@ pub async fn records_after(
     after_seq: i64,
     limit: i64,
 ) -> Result<Vec<StoredRecord>> {
-    Ok(sqlx::query_as(
+    let rows: Vec<(i64, String, Vec<u8>)> = sqlx::query_as(
         "SELECT seq, file, data FROM kernel_records WHERE scope = $1 AND seq > $2 ORDER BY seq LIMIT $3",
     )
     .bind(scope)
     .bind(after_seq)
     .bind(limit)
     .fetch_all(pool)
-    .await?)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(seq, file, data)| StoredRecord { seq, file, data })
+        .collect())
 }
 
 /// Every scope, the most recently stored first.
 pub async fn scopes(pool: &AnyPool) -> Result<Vec<ScopeSummary>> {
-    Ok(sqlx::query_as(
+    let rows: Vec<(String, i64, i64, i64, i64)> = sqlx::query_as(
         "SELECT scope, COUNT(*) AS records, CAST(SUM(bytes) AS BIGINT) AS bytes, MAX(created_at) AS last_stored_ms,
                 COUNT(DISTINCT worker_id) AS workers
            FROM kernel_records GROUP BY scope ORDER BY MAX(created_at) DESC, scope",
     )
     .fetch_all(pool)
-    .await?)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(
+            |(scope, records, bytes, last_stored_ms, workers)| ScopeSummary {
+                scope,
+                records,
+                bytes,
+                last_stored_ms,
+                workers,
+            },
+        )
+        .collect())
 }

@@ -12,6 +12,7 @@ mod health;
 pub mod identity;
 pub mod kernels;
 mod link;
+mod migrations;
 pub mod open;
 mod progress;
 pub mod reads;

@@ -11,12 +11,8 @@ use std::time::Duration;
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::{AnyConnection, AnyPool, Connection, Executor};
 
+use super::migrations::{POSTGRES, SQLITE};
 use crate::error::{CoordinatorError, Result};
-
-/// SQLite's migrations (`migrations/sqlite/`), compiled in.
-static SQLITE: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
-/// PostgreSQL's migrations (`migrations/postgres/`), compiled in.
-static POSTGRES: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/postgres");
 
 /// The file name of the SQLite database inside the state directory.
 pub const SQLITE_FILE: &str = "gptsweep.db";
@@ -116,8 +112,8 @@ const POSTGRES_SETTINGS: &str = "SET jit = off";
 pub async fn open_pool(db: &Database) -> Result<AnyPool> {
     install_default_drivers();
     let (url, migrator) = match db {
-        Database::Sqlite(path) => (format!("sqlite://{}?mode=rwc", path.display()), &SQLITE),
-        Database::Postgres(url) => (url.clone(), &POSTGRES),
+        Database::Sqlite(path) => (format!("sqlite://{}?mode=rwc", path.display()), &*SQLITE),
+        Database::Postgres(url) => (url.clone(), &*POSTGRES),
     };
     let sqlite = matches!(db, Database::Sqlite(_));
     let pool = AnyPoolOptions::new()
