@@ -36,7 +36,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 BIN=${BIN:-target/release/gptsweep}
-DATA=${DATA:-gpt/data/tinyshakespeare.txt}
+DATA=${DATA:-core/data/tinyshakespeare.txt}
 PY=${PY:-python3}
 PARTS=${PARTS:-correct,speed,sweep,packing}
 OUTDIR=${OUTDIR:-$(mktemp -d)}

@@ -126,7 +126,7 @@ pub async fn sweep_info(pool: &AnyPool, id: SweepId) -> Result<SweepSummary> {
         .iter()
         .filter_map(|(h, state, made)| match state.as_str() {
             "stopped" | "failed" => Some(*made as u64),
-            _ => serde_json::from_str::<gptsweep_gpt::Hyperparams>(h)
+            _ => serde_json::from_str::<gptsweep_core::Hyperparams>(h)
                 .ok()
                 .map(|h| h.expected_evals() as u64),
         })

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use sqlx::{AnyConnection, Row};
 
 use gptsweep_api::{MetricName, RunState};
-use gptsweep_gpt::tokenizer::gpt2::GPT2_VOCAB_SIZE;
+use gptsweep_core::tokenizer::gpt2::GPT2_VOCAB_SIZE;
 
 use crate::error::{CoordinatorError, Result};
 use crate::store::column;
