@@ -6,7 +6,7 @@
 # Installs torch into bench/.venv (from PyPI) on first use.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-DATA=${DATA:-gpt/data/tinyshakespeare.txt}
+DATA=${DATA:-core/data/tinyshakespeare.txt}
 if [ ! -x bench/.venv/bin/python ]; then
   python3 -m venv bench/.venv
   bench/.venv/bin/pip install -q torch numpy

@@ -26,7 +26,7 @@ cd "$(dirname "$0")/.."
 BIN=${BIN:-target/release/gptsweep}
 DEVICE=${DEVICE:-cuda:0}
 PY=${PY:-python3}
-DATA=${DATA:-gpt/data/tinyshakespeare.txt}
+DATA=${DATA:-core/data/tinyshakespeare.txt}
 ITERS=${ITERS:-500}
 OUTDIR=${OUTDIR:-$(mktemp -d)}
 PARTS=${PARTS:-fleet,warm,torch,slots}

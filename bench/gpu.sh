@@ -40,7 +40,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 BIN=${BIN:-target/release/gptsweep}
-DATA=${DATA:-gpt/data/tinyshakespeare.txt}
+DATA=${DATA:-core/data/tinyshakespeare.txt}
 PY=${PY:-python3}
 PARTS=${PARTS:-correct,speed,sweep,packing,autotune}
 OUTDIR=${OUTDIR:-$(mktemp -d)}

@@ -10,6 +10,7 @@
 //! - [`annotation`]: what a run's name and note may hold, checked at both ends;
 //! - [`report_rules`]: what a reported evaluation may hold, checked before it is stored;
 //! - [`kernel_entries`]: the records of the fleet's kernel cache, as both ends check them;
+//! - [`panic`]: a panic's message, as a worker reports it and the coordinator logs it;
 //! - [`from_proto`] / [`to_proto`]: the only place the two shapes meet; a wire message
 //!   missing a field the domain needs is an [`ApiError`] naming it, never a default.
 //!
@@ -22,6 +23,7 @@ pub mod from_proto;
 pub mod ids;
 pub mod kernel_entries;
 pub mod metric;
+pub mod panic;
 pub mod progress;
 pub mod records;
 pub mod report_rules;

@@ -73,13 +73,13 @@ impl Access {
         if !path.exists() {
             return Ok(None);
         }
-        let text = gptsweep_gpt::input_file::read_bounded_text(
+        let text = gptsweep_core::input_file::read_bounded_text(
             "access file",
             &path,
-            gptsweep_gpt::input_file::MAX_TOKEN_FILE_BYTES,
+            gptsweep_core::input_file::MAX_TOKEN_FILE_BYTES,
         )
         .map_err(|e| match e {
-            gptsweep_gpt::GptError::Io { path, source } => CoordinatorError::Io { path, source },
+            gptsweep_core::GptError::Io { path, source } => CoordinatorError::Io { path, source },
             other => CoordinatorError::Invalid(other.to_string()),
         })?;
         Self::parse(&text)

@@ -1,18 +1,18 @@
 //! Corpora by sha256 under `<state>/datasets/`, so that workers on any machine can fetch
 //! the exact text a sweep was planned on. Built-in corpora are served from the binary.
 //! An upload is written as it arrives ([`DatasetStore::stage`]), and checked on the way
-//! as `Corpus::from_bytes` would check it whole ([`gptsweep_gpt::text_check`]).
+//! as `Corpus::from_bytes` would check it whole ([`gptsweep_core::text_check`]).
 
 use std::path::Path;
 
-use gptsweep_gpt::corpus::{BUILTIN_TINYSHAKESPEARE, TINYSHAKESPEARE};
+use gptsweep_core::corpus::{BUILTIN_TINYSHAKESPEARE, TINYSHAKESPEARE};
 
 pub use crate::blobs::sha256_hex;
 use crate::blobs::{BlobDir, Chunks, StagedBlob, static_chunks};
 use crate::error::Result;
 
 /// Largest dataset accepted, bytes: the limit clients read datasets under (one number).
-pub const MAX_DATASET_BYTES: usize = gptsweep_gpt::input_file::MAX_DATASET_BYTES as usize;
+pub const MAX_DATASET_BYTES: usize = gptsweep_core::input_file::MAX_DATASET_BYTES as usize;
 
 /// The folder of stored corpora.
 #[derive(Debug, Clone)]

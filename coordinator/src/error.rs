@@ -59,6 +59,12 @@ pub enum CoordinatorError {
         /// The failure.
         source: std::io::Error,
     },
+    /// A write of the request's batch panicked in the writer (a bug): the batch was rolled
+    /// back and refused, the panic logged, and the writer went on.
+    #[error(
+        "a write of this request's batch panicked in the store's writer (a bug: the coordinator's log has the panic); nothing of the batch was stored"
+    )]
+    WriteAborted,
     /// The writer task is gone (the coordinator is shutting down).
     #[error("the store's writer has stopped")]
     WriterGone,

@@ -42,10 +42,10 @@ impl TlsIdentity {
     /// Reads and cross-checks `--tls-cert` (the chain, leaf first) and `--tls-key`.
     pub fn load(cert: &Path, key: &Path) -> Result<Self> {
         let read = |flag: &str, path: &Path| {
-            gptsweep_gpt::input_file::read_bounded(
+            gptsweep_core::input_file::read_bounded(
                 flag,
                 path,
-                gptsweep_gpt::input_file::MAX_PEM_FILE_BYTES,
+                gptsweep_core::input_file::MAX_PEM_FILE_BYTES,
             )
             .map_err(|e| CoordinatorError::Invalid(e.to_string()))
         };

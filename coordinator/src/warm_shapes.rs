@@ -3,7 +3,7 @@
 //! shapes of queued runs, in the order they will be leased, that no worker of its scope
 //! has trained yet ([`cold_shapes`]), warms each in a child process (a step or two of a
 //! queued run of it: its kernels compile and tune) and says so (`ShapeWarm`) once it has
-//! uploaded what it compiled. A shape ([`gptsweep_gpt::shape_key`]) is what decides which
+//! uploaded what it compiled. A shape ([`gptsweep_core::shape_key`]) is what decides which
 //! kernels a run compiles; a worker says a run's shape is warm after the run too.
 //!
 //! The marks are a hint, never a promise: the kernel cache dropping records past its
@@ -14,7 +14,7 @@ use std::collections::HashSet;
 
 use sqlx::{AnyPool, Row};
 
-use gptsweep_gpt::{Hyperparams, MAX_SHAPE_CHARS, shape_key};
+use gptsweep_core::{Hyperparams, MAX_SHAPE_CHARS, shape_key};
 use gptsweep_proto::pb;
 
 use crate::error::{CoordinatorError, Result};
@@ -50,8 +50,8 @@ pub async fn cold_shapes(pool: &AnyPool, scope: &str, limit: usize) -> Result<Ve
     let mut seen = HashSet::new();
     let mut cold = Vec::new();
     for row in rows {
-        let hyperparams_json: String = row.get("hyperparams_json");
-        let dataset_sha256: String = row.get("dataset_sha256");
+        let hyperparams_json: String = row.try_get("hyperparams_json")?;
+        let dataset_sha256: String = row.try_get("dataset_sha256")?;
         let Ok(hp) = serde_json::from_str::<Hyperparams>(&hyperparams_json) else {
             continue;
         };
@@ -62,14 +62,14 @@ pub async fn cold_shapes(pool: &AnyPool, scope: &str, limit: usize) -> Result<Ve
         cold.push(pb::ColdShape {
             shape,
             run: Some(pb::RunSpec {
-                run_id: row.get("id"),
+                run_id: row.try_get("id")?,
                 lease_id: 0,
-                sweep: row.get("name"),
+                sweep: row.try_get("name")?,
                 hyperparams_json,
-                dataset_name: row.get("dname"),
+                dataset_name: row.try_get("dname")?,
                 dataset_sha256,
-                dataset_builtin: row.get::<i64, _>("builtin") != 0,
-                samples_json: row.get("samples_json"),
+                dataset_builtin: row.try_get::<i64, _>("builtin")? != 0,
+                samples_json: row.try_get("samples_json")?,
                 attempt: 0,
                 resume_step: 0,
             }),

@@ -29,7 +29,7 @@ fn main() {
     };
     let steps = get(5, 50);
     let device = Default::default();
-    let mut model = hp.model_config(65).init::<CpuTrain>(hp.seed, &device);
+    let mut model = Gpt::<CpuTrain>::init(&hp.model_config(65), hp.seed, &device);
     let mut optim = AdamWConfig::new().init::<CpuTrain, Gpt<CpuTrain>>();
     let ids: Vec<i32> = (0..hp.batch_size * hp.block_size)
         .map(|i| (i * 7 % 65) as i32)

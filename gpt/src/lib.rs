@@ -1,44 +1,38 @@
 //! The GPT of Karpathy's "Let's build GPT" lecture, in burn, with
 //! everything needed to train it well and nothing about networks or sweeps.
 //!
+//! What does not need a tensor library (hyperparameters, corpora, tokenizers, batches,
+//! evaluations, seeded randomness, checkpoint metadata, input files) lives in
+//! gptsweep-core and is re-exported here under the same paths.
+//!
 //! A tour:
-//! - [`config`]: [`Hyperparams`], the flat record of a run's knobs, generated with its
-//!   defaults, rules and help from one table ([`HYPERPARAMS`]);
-//! - [`corpus`], [`tokenizer`], [`token_cache`], [`batch`]: text in, characters or GPT-2's
-//!   BPE, a 90/10 split, bits per character, seeded (x, y) batches;
+//! - [`config`], [`corpus`], [`tokenizer`], [`token_cache`], [`batch`], [`eval`], [`rng`],
+//!   [`input_file`], [`text_check`]: gptsweep-core's, re-exported;
 //! - [`model`]: the GPT itself ([`Gpt`]);
 //! - [`trainer`]: the explicit AdamW loop ([`Trainer`]) and its evaluations ([`eval`]);
 //! - [`driver`]: one run from start (new or resumed) through training to samples, as both
 //!   `gptsweep train` and a worker drive it;
 //! - [`checkpoint`]: weights + optimiser + progress, in memory or on disk;
 //! - [`sample`]: text generation;
-//! - [`input_file`]: every file a user names is read bounded (kind and size first);
-//! - [`text_check`]: a corpus's checks made on a stream of chunks (an upload);
 //! - [`backend`]: CPU (burn-flex), CUDA (burn-cuda) or wgpu (burn-wgpu: Vulkan, Metal, DX12), chosen at run time.
 //!
 //! Every random draw is keyed by (seed, step) ([`rng`]), so a run is reproducible and a
 //! resumed run continues exactly as an uninterrupted one.
 
 pub mod backend;
-pub mod batch;
 pub mod checkpoint;
 mod clip;
-pub mod config;
-pub mod corpus;
 mod cpu_pool;
 pub mod driver;
-pub mod error;
-pub mod eval;
 pub mod export;
 pub mod fused;
-pub mod input_file;
 pub mod model;
-pub mod rng;
 pub mod sample;
-pub mod text_check;
-pub mod token_cache;
-pub mod tokenizer;
 pub mod trainer;
+
+pub use gptsweep_core::{
+    batch, config, corpus, error, eval, input_file, rng, text_check, token_cache, tokenizer,
+};
 
 pub use backend::{
     AutodiffBackend, Backend, DeviceSpec, OnBackend, detect_devices, kernel_build,

@@ -84,9 +84,11 @@ impl<B: AutodiffBackend> Trainer<B> {
         corpus.check_tokenizer(hp.tokenizer)?;
         corpus.check_fits(hp.block_size)?;
         B::seed(&device, hp.seed);
-        let model = hp
-            .model_config(corpus.tokenizer().vocab_size())
-            .init::<B>(hp.seed, &device);
+        let model = Gpt::<B>::init(
+            &hp.model_config(corpus.tokenizer().vocab_size()),
+            hp.seed,
+            &device,
+        );
         let optim = optimizer(&hp);
         Ok(Self::assemble(
             hp,

@@ -12,7 +12,7 @@ use gptsweep_gpt::backend::{CpuInfer, CpuTrain};
 use gptsweep_gpt::corpus::{Split, TINYSHAKESPEARE};
 use gptsweep_gpt::sample::generate;
 use gptsweep_gpt::{
-    Checkpoint, Corpus, Flow, Hyperparams, SampleOptions, Tokenizer, TokenizerKind, Trainer,
+    Checkpoint, Corpus, Flow, Gpt, Hyperparams, SampleOptions, Tokenizer, TokenizerKind, Trainer,
 };
 
 /// The binary's allocator, so these tests train at its speed.
@@ -83,7 +83,7 @@ fn a_gpt2_model_counts_its_50257_token_embedding_and_head() {
     assert_eq!(lecture.model_config(65).num_params(), 10_788_929);
     assert_eq!(lecture.model_config(50_257).num_params(), 49_386_577);
     let small = tiny(TokenizerKind::Gpt2, 1).model_config(50_257);
-    let built = small.init::<CpuInfer>(1, &Default::default());
+    let built = Gpt::<CpuInfer>::init(&small, 1, &Default::default());
     assert_eq!(built.num_params(), small.num_params());
 }
 

@@ -78,7 +78,7 @@ pub fn eval_steps(show: &Value) -> Vec<u64> {
 /// The first `n` characters of tiny shakespeare, from the shipped copy.
 pub fn shakespeare(n: usize) -> String {
     let text = std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("gpt/data/tinyshakespeare.txt"),
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("core/data/tinyshakespeare.txt"),
     )
     .unwrap();
     text.chars().take(n).collect()

@@ -404,18 +404,9 @@ pub async fn execute(
 /// The text of a panic on the training thread.
 fn panic_message(join: tokio::task::JoinError) -> String {
     match join.try_into_panic() {
-        Ok(panic) => panic_text(panic.as_ref()),
+        Ok(panic) => gptsweep_api::panic::panic_text(panic.as_ref()),
         Err(e) => e.to_string(),
     }
-}
-
-/// The text of a panic's payload.
-pub fn panic_text(panic: &(dyn std::any::Any + Send)) -> String {
-    panic
-        .downcast_ref::<String>()
-        .cloned()
-        .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
-        .unwrap_or_else(|| "unknown panic".into())
 }
 
 /// Ends the attempt as failed: the run's fault (`failed`, counted) or the worker's

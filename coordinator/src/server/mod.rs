@@ -127,8 +127,8 @@ impl Coordinator {
         let datasets = DatasetStore::open(&config.state_dir.join("datasets"))?;
         let checkpoints = crate::checkpoints::open(&config.state_dir.join("checkpoints"))?;
         let worker_keys = Arc::new(WorkerKeys::load(&store.pool).await?);
-        let tiny = gptsweep_gpt::corpus::BUILTIN_TINYSHAKESPEARE;
-        let bytes = gptsweep_gpt::corpus::TINYSHAKESPEARE.len() as u64;
+        let tiny = gptsweep_core::corpus::BUILTIN_TINYSHAKESPEARE;
+        let bytes = gptsweep_core::corpus::TINYSHAKESPEARE.len() as u64;
         store
             .write(InsertDataset {
                 sha256: builtin_sha(tiny).to_string(),

@@ -10,8 +10,8 @@ use tokio_stream::{Stream, StreamExt};
 use tonic::Status;
 
 use gptsweep_api::RunId;
-use gptsweep_gpt::checkpoint::BlobCheck;
-use gptsweep_gpt::text_check::TextCheck;
+use gptsweep_core::checkpoint::BlobCheck;
+use gptsweep_core::text_check::TextCheck;
 
 use super::Coordinator;
 use crate::blobs::StagedBlob;
@@ -24,17 +24,17 @@ use crate::uploads::MAX_CHUNK;
 /// A check made of an upload's bytes as they pass.
 trait Check: Send + 'static {
     /// Checks the next chunk.
-    fn feed(&mut self, chunk: &[u8]) -> gptsweep_gpt::Result<()>;
+    fn feed(&mut self, chunk: &[u8]) -> gptsweep_core::Result<()>;
 }
 
 impl Check for TextCheck {
-    fn feed(&mut self, chunk: &[u8]) -> gptsweep_gpt::Result<()> {
+    fn feed(&mut self, chunk: &[u8]) -> gptsweep_core::Result<()> {
         TextCheck::feed(self, chunk)
     }
 }
 
 impl Check for BlobCheck {
-    fn feed(&mut self, chunk: &[u8]) -> gptsweep_gpt::Result<()> {
+    fn feed(&mut self, chunk: &[u8]) -> gptsweep_core::Result<()> {
         BlobCheck::feed(self, chunk)
     }
 }
@@ -231,8 +231,8 @@ impl Coordinator {
 mod tests {
     use std::path::Path;
 
-    use gptsweep_gpt::checkpoint::CheckpointMeta;
-    use gptsweep_gpt::{Corpus, Hyperparams, TokenizerKind};
+    use gptsweep_core::checkpoint::CheckpointMeta;
+    use gptsweep_core::{Corpus, Hyperparams, TokenizerKind};
 
     use super::*;
     use crate::CoordinatorConfig;

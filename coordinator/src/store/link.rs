@@ -91,6 +91,15 @@ impl Link {
         self.last_error = why;
     }
 
+    /// A batch was abandoned for a fault of ours, not the database's (a write panicked):
+    /// close the connection, rolling back what it held open; the next batch takes a new
+    /// one at once, and the store's health is unchanged.
+    pub(super) async fn discard(&mut self) {
+        if let Some(conn) = self.conn.take() {
+            let _ = tokio::time::timeout(CLOSE, conn.close()).await;
+        }
+    }
+
     /// A batch committed: no backoff, writable.
     pub(super) fn committed(&mut self) {
         self.failures = 0;

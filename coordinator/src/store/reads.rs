@@ -103,7 +103,7 @@ pub async fn sweep_info(pool: &AnyPool, id: SweepId) -> Result<SweepSummary> {
     .bind(id.get())
     .fetch_optional(pool)
     .await?;
-    let spec: SweepSpec = serde_json::from_str(row.get::<&str, _>("spec_json"))
+    let spec: SweepSpec = serde_json::from_str(row.try_get::<&str, _>("spec_json")?)
         .map_err(|e| CoordinatorError::Invalid(e.to_string()))?;
     let evals_stored: i64 = sqlx::query_scalar(
         "SELECT COUNT(*) FROM evals e JOIN runs r ON r.id = e.run_id WHERE r.sweep_id = $1",
@@ -121,13 +121,13 @@ pub async fn sweep_info(pool: &AnyPool, id: SweepId) -> Result<SweepSummary> {
     .await?;
     let proposed = runs.total();
     // Sweeps stored before the column have 0: they made every run at submit.
-    let run_cap = (row.get::<i64, _>("run_cap").max(0) as u32).max(proposed);
+    let run_cap = (row.try_get::<i64, _>("run_cap")?.max(0) as u32).max(proposed);
     // Runs a tpe sweep has yet to make are counted at the base hyperparameters' length.
     let evals_expected: u64 = hps
         .iter()
         .filter_map(|(h, state, made)| match state.as_str() {
             "stopped" | "failed" => Some(*made as u64),
-            _ => serde_json::from_str::<gptsweep_gpt::Hyperparams>(h)
+            _ => serde_json::from_str::<gptsweep_core::Hyperparams>(h)
                 .ok()
                 .map(|h| h.expected_evals() as u64),
         })
@@ -135,16 +135,16 @@ pub async fn sweep_info(pool: &AnyPool, id: SweepId) -> Result<SweepSummary> {
         + u64::from(run_cap - proposed) * spec.base.expected_evals() as u64;
     Ok(SweepSummary {
         id,
-        name: row.get("name"),
+        name: row.try_get("name")?,
         state: column::named(&row, "state")?,
         method: column::named(&row, "method")?,
         metric,
         goal,
-        dataset: row.get("dname"),
+        dataset: row.try_get("dname")?,
         runs,
         best: best.map(|b| b.1),
         best_run: best.map(|b| RunId(b.0)),
-        created_at_ms: row.get("created_at"),
+        created_at_ms: row.try_get("created_at")?,
         swept: spec.parameters.keys().cloned().collect(),
         evals_stored: evals_stored as u64,
         evals_expected,
@@ -213,29 +213,29 @@ pub async fn top(
         .await?;
     let mut out = Vec::with_capacity(rows.len());
     for (i, r) in rows.into_iter().enumerate() {
-        let run = RunId(r.get("id"));
+        let run = RunId(r.try_get("id")?);
         out.push(LeaderboardRow {
             rank: i as u32 + 1,
             run,
             state: column::named(&r, "state")?,
             params: column::object(&r, "swept_json")?,
-            best_val_loss: r.get("best_val_loss"),
-            best_val_bpc: r.get("best_val_bpc"),
-            best_step: r.get::<Option<i64>, _>("best_step").map(|s| s as u64),
-            last_train_loss: r.get("last_train_loss"),
-            steps: r.get::<i64, _>("last_step") as u64,
-            num_params: r.get::<i64, _>("num_params") as u64,
-            tokens_per_sec: r.get("tokens_per_sec"),
-            train_secs: r.get("train_secs"),
+            best_val_loss: r.try_get("best_val_loss")?,
+            best_val_bpc: r.try_get("best_val_bpc")?,
+            best_step: r.try_get::<Option<i64>, _>("best_step")?.map(|s| s as u64),
+            last_train_loss: r.try_get("last_train_loss")?,
+            steps: r.try_get::<i64, _>("last_step")? as u64,
+            num_params: r.try_get::<i64, _>("num_params")? as u64,
+            tokens_per_sec: r.try_get("tokens_per_sec")?,
+            train_secs: r.try_get("train_secs")?,
             samples: if samples > 0 {
                 samples_of(pool, run, samples).await?
             } else {
                 Vec::new()
             },
             progress: progress::of(&r, now)?,
-            name: r.get("name"),
-            note: r.get("note"),
-            finished_at_ms: r.get("finished_at"),
+            name: r.try_get("name")?,
+            note: r.try_get("note")?,
+            finished_at_ms: r.try_get("finished_at")?,
         });
     }
     Ok(gptsweep_api::Leaderboard {
@@ -265,19 +265,23 @@ pub async fn run_detail(pool: &AnyPool, run: RunId) -> Result<RunDetail> {
     let mut attempts = Vec::with_capacity(attempt_rows.len());
     for a in attempt_rows {
         attempts.push(Attempt {
-            lease: LeaseId(a.get("id")),
-            worker: format!("{}#{}", a.get::<String, _>("name"), a.get::<i64, _>("wid")),
-            device: a.get("device"),
+            lease: LeaseId(a.try_get("id")?),
+            worker: format!(
+                "{}#{}",
+                a.try_get::<String, _>("name")?,
+                a.try_get::<i64, _>("wid")?
+            ),
+            device: a.try_get("device")?,
             state: column::named(&a, "state")?,
-            reason: a.get("reason"),
-            started_at_ms: a.get("started_at"),
-            ended_at_ms: a.get("ended_at"),
-            resumed_from: a.get::<i64, _>("resumed_from") as u64,
+            reason: a.try_get("reason")?,
+            started_at_ms: a.try_get("started_at")?,
+            ended_at_ms: a.try_get("ended_at")?,
+            resumed_from: a.try_get::<i64, _>("resumed_from")? as u64,
         });
     }
     Ok(RunDetail {
         run,
-        sweep: r.get("name"),
+        sweep: r.try_get("name")?,
         state: column::named(&r, "state")?,
         hyperparams: column::object(&r, "hyperparams_json")?,
         swept: column::object(&r, "swept_json")?,
@@ -295,11 +299,11 @@ pub async fn run_detail(pool: &AnyPool, run: RunId) -> Result<RunDetail> {
             .collect(),
         samples: samples_of(pool, run, u32::MAX).await?,
         attempts,
-        error: r.get("error"),
-        num_params: r.get::<i64, _>("num_params") as u64,
+        error: r.try_get("error")?,
+        num_params: r.try_get::<i64, _>("num_params")? as u64,
         progress: progress::of(&r, now_ms())?,
-        name: r.get("run_name"),
-        note: r.get("note"),
+        name: r.try_get("run_name")?,
+        note: r.try_get("note")?,
     })
 }
 
@@ -314,7 +318,7 @@ pub async fn sweep_curves(pool: &AnyPool, sweep: SweepId) -> Result<Vec<RunCurve
     let mut out = Vec::with_capacity(runs.len());
     let mut index = std::collections::HashMap::with_capacity(runs.len());
     for r in runs {
-        let run = RunId(r.get("id"));
+        let run = RunId(r.try_get("id")?);
         index.insert(run, out.len());
         out.push(RunCurves {
             run,
@@ -352,15 +356,15 @@ pub async fn workers(pool: &AnyPool, alive_since_ms: i64) -> Result<Vec<WorkerIn
         .await?;
     let mut out = Vec::with_capacity(rows.len());
     for w in rows {
-        let id: i64 = w.get("id");
+        let id: i64 = w.try_get("id")?;
         let running: Vec<(i64, String, i64)> = sqlx::query_as("SELECT r.id, a.device, r.memory_bytes FROM runs r JOIN attempts a ON a.id = r.lease_id WHERE a.worker_id = $1 AND r.state = 'running' ORDER BY r.id")
             .bind(id)
             .fetch_all(pool)
             .await?;
         let devices: Vec<String> =
-            serde_json::from_str(w.get::<&str, _>("devices_json")).unwrap_or_default();
+            serde_json::from_str(w.try_get::<&str, _>("devices_json")?).unwrap_or_default();
         let memory: std::collections::BTreeMap<String, u64> =
-            serde_json::from_str(w.get::<&str, _>("device_memory_json")).unwrap_or_default();
+            serde_json::from_str(w.try_get::<&str, _>("device_memory_json")?).unwrap_or_default();
         let loads = devices
             .iter()
             .map(|d| {
@@ -374,13 +378,13 @@ pub async fn workers(pool: &AnyPool, alive_since_ms: i64) -> Result<Vec<WorkerIn
                 }
             })
             .collect();
-        let last_seen_ms: i64 = w.get("last_seen");
-        let left: Option<String> = w.get("left_reason");
+        let last_seen_ms: i64 = w.try_get("last_seen")?;
+        let left: Option<String> = w.try_get("left_reason")?;
         let disabled: std::collections::BTreeMap<String, String> =
-            serde_json::from_str(w.get::<&str, _>("disabled_json")).unwrap_or_default();
+            serde_json::from_str(w.try_get::<&str, _>("disabled_json")?).unwrap_or_default();
         out.push(WorkerInfo {
             id: WorkerId(id),
-            name: w.get("name"),
+            name: w.try_get("name")?,
             devices,
             last_seen_ms,
             running: running.into_iter().map(|(r, _, _)| RunId(r)).collect(),

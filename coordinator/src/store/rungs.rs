@@ -25,8 +25,8 @@ pub async fn judge(c: &mut AnyConnection, run: RunId, evals: &[Evaluation]) -> R
     .fetch_one(&mut *c)
     .await?;
     let (Some(min_iter), Some(eta)) = (
-        row.get::<Option<i64>, _>("early_min_iter"),
-        row.get::<Option<i64>, _>("early_eta"),
+        row.try_get::<Option<i64>, _>("early_min_iter")?,
+        row.try_get::<Option<i64>, _>("early_eta")?,
     ) else {
         return Ok(Directive::Continue);
     };
@@ -34,7 +34,7 @@ pub async fn judge(c: &mut AnyConnection, run: RunId, evals: &[Evaluation]) -> R
         min_iter: min_iter as u64,
         eta: eta as u64,
     };
-    let sweep_id: i64 = row.get("id");
+    let sweep_id: i64 = row.try_get("id")?;
     let metric: MetricName = column::named(&row, "metric")?;
     let goal: Goal = column::named(&row, "goal")?;
     let hp = column::object(&row, "hyperparams_json")?;

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use sqlx::{AnyConnection, Row};
 
 use gptsweep_api::{MetricName, RunState};
-use gptsweep_gpt::tokenizer::gpt2::GPT2_VOCAB_SIZE;
+use gptsweep_core::tokenizer::gpt2::GPT2_VOCAB_SIZE;
 
 use crate::error::{CoordinatorError, Result};
 use crate::store::column;
@@ -36,17 +36,17 @@ impl StoredPlan {
         .fetch_one(&mut *c)
         .await?;
         let spec: SweepSpec =
-            serde_json::from_str(row.get::<&str, _>("spec_json")).map_err(|e| {
+            serde_json::from_str(row.try_get::<&str, _>("spec_json")?).map_err(|e| {
                 CoordinatorError::Invalid(format!(
                     "stored spec of sweep {sweep} is unreadable: {e}"
                 ))
             })?;
         let metric: MetricName = column::named(&row, "metric")?;
         let mut shapes = CorpusShapes::chars(
-            row.get::<i64, _>("vocab_size") as usize,
-            row.get::<i64, _>("shortest_split") as usize,
+            row.try_get::<i64, _>("vocab_size")? as usize,
+            row.try_get::<i64, _>("shortest_split")? as usize,
         );
-        let gpt2_shortest = row.get::<i64, _>("gpt2_shortest_split") as usize;
+        let gpt2_shortest = row.try_get::<i64, _>("gpt2_shortest_split")? as usize;
         if gpt2_shortest > 0 {
             shapes.gpt2 = Some(Shape {
                 vocab_size: GPT2_VOCAB_SIZE,

@@ -7,7 +7,7 @@
 //! launch overhead per step; a CPU has no such overhead but gets more out of bigger
 //! matrices (exponent below 1), as its three measured sizes show.
 
-use gptsweep_gpt::{Hyperparams, ModelConfig};
+use gptsweep_core::{Hyperparams, ModelConfig};
 
 /// A device kind's measured speed.
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -4,8 +4,8 @@
 //! among others: measuring goes on, so the block_size problems of the same file are found
 //! in the same pass.
 
-use gptsweep_gpt::corpus::Split;
-use gptsweep_gpt::{Corpus, TokenizerKind};
+use gptsweep_core::corpus::Split;
+use gptsweep_core::{Corpus, TokenizerKind};
 
 use super::shape::{CorpusShapes, Shape};
 use super::spec::SweepSpec;

@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use gptsweep_gpt::rng::Rng;
+use gptsweep_core::rng::Rng;
 
 /// Distribution of a ranged or listed parameter (W&B's names).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -104,7 +104,7 @@ impl Param {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use gptsweep_gpt::rng::Stream;
+    use gptsweep_core::rng::Stream;
 
     #[test]
     fn draws_stay_within_their_ranges() {

@@ -6,8 +6,8 @@
 
 use std::collections::BTreeMap;
 
-use gptsweep_gpt::Hyperparams;
-use gptsweep_gpt::rng::{Rng, Stream};
+use gptsweep_core::Hyperparams;
+use gptsweep_core::rng::{Rng, Stream};
 
 use super::diagnostic::{Diagnostic, SpecErrors};
 use super::metric::Method;

@@ -3,7 +3,7 @@
 //! length in tokens (for block_size). Measured at submit; a GPT-2 shape only when some
 //! run of the sweep may use GPT-2, since encoding a large corpus takes seconds.
 
-use gptsweep_gpt::{Hyperparams, ModelConfig, TokenizerKind};
+use gptsweep_core::{Hyperparams, ModelConfig, TokenizerKind};
 
 use super::param::Param;
 use super::spec::SweepSpec;

@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use gptsweep_gpt::Hyperparams;
-use gptsweep_gpt::sample::SamplesSpec;
+use gptsweep_core::Hyperparams;
+use gptsweep_core::sample::SamplesSpec;
 
 use super::early::EarlyTerminate;
 use super::metric::{Method, Metric};

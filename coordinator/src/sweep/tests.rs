@@ -83,7 +83,7 @@ fn features_not_built_are_refused_not_ignored() {
 
 #[test]
 fn the_tokenizer_is_fixed_in_the_header_or_swept_and_then_ranked_by_bpc() {
-    use gptsweep_gpt::TokenizerKind::{Char, Gpt2};
+    use gptsweep_core::TokenizerKind::{Char, Gpt2};
     let spec = parse_sweep("s.yaml", &format!("tokenizer: gpt2\n{OK}")).unwrap();
     assert_eq!(spec.base.tokenizer, Gpt2);
     assert!(spec.may_use(Gpt2) && !spec.may_use(Char));

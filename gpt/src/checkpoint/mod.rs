@@ -4,14 +4,17 @@
 //! (weights) and `optim.mpk` (AdamW moments). It lives in memory as bytes, so a worker can
 //! ship it over the network, and on disk as a directory written atomically (staged, then
 //! renamed), so a crash never leaves a half-written checkpoint behind. Whatever is read
-//! is checked ([`validate`]) before it is used; a blob arriving in chunks is checked as it
+//! is checked (gptsweep-core's checkpoint rules) before it is used; a blob arriving in chunks is checked as it
 //! comes ([`BlobCheck`]).
 
-mod blob_check;
+#[cfg(test)]
+mod blob_check_tests;
 mod shapes;
-mod validate;
 
-pub use blob_check::BlobCheck;
+pub use gptsweep_core::checkpoint::{
+    BLOB_MAGIC, BlobCheck, CHECKPOINT_FORMAT, CheckpointMeta, MAX_META_BYTES, MAX_WEIGHTS_BYTES,
+    META, MODEL, OPTIM,
+};
 
 use std::path::{Path, PathBuf};
 
@@ -21,90 +24,10 @@ use burn::optim::Optimizer;
 use burn::optim::adaptor::OptimizerAdaptor;
 use burn::record::{FullPrecisionSettings, NamedMpkBytesRecorder, Recorder};
 use burn::tensor::backend::{AutodiffBackend, Backend};
-use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::config::{Hyperparams, ModelConfig};
-use crate::corpus::Corpus;
 use crate::error::{GptError, Result};
-use crate::eval::Eval;
 use crate::model::{Gpt, GptRecord};
-use crate::tokenizer::Tokenizer;
-
-/// Version of the on-disk layout; bumped on incompatible changes.
-pub const CHECKPOINT_FORMAT: u32 = 1;
-const META: &str = "meta.json";
-const MODEL: &str = "model.mpk";
-const OPTIM: &str = "optim.mpk";
-const BLOB_MAGIC: &[u8; 8] = b"GPTSWCK1";
-/// Largest `meta.json` read (a vocabulary and a few thousand evaluations).
-const MAX_META_BYTES: u64 = 64 << 20;
-/// Largest `model.mpk` or `optim.mpk` read.
-const MAX_WEIGHTS_BYTES: u64 = 16 << 30;
-
-/// The human-readable part of a checkpoint.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct CheckpointMeta {
-    /// [`CHECKPOINT_FORMAT`] of the writer.
-    pub format: u32,
-    /// The run's hyperparameters.
-    pub hyperparams: Hyperparams,
-    /// The architecture, with the vocabulary size.
-    pub model: ModelConfig,
-    /// The vocabulary.
-    pub tokenizer: Tokenizer,
-    /// Name the dataset was loaded under.
-    pub dataset_name: String,
-    /// sha256 of the dataset text.
-    pub dataset_sha256: String,
-    /// Completed optimisation steps.
-    pub step: usize,
-    /// Evaluations up to this step.
-    pub evals: Vec<Eval>,
-    /// Seconds of training so far.
-    pub train_secs: f64,
-    /// sha256 of `model.mpk`.
-    pub model_sha256: String,
-    /// sha256 of `optim.mpk` (empty when the checkpoint holds no optimiser state).
-    pub optim_sha256: String,
-}
-
-impl CheckpointMeta {
-    /// The metadata of a run at `step` (blob hashes are filled in by [`Checkpoint::capture`]).
-    pub fn new(
-        hp: &Hyperparams,
-        corpus: &Corpus,
-        step: usize,
-        evals: Vec<Eval>,
-        train_secs: f64,
-    ) -> Self {
-        Self {
-            format: CHECKPOINT_FORMAT,
-            hyperparams: hp.clone(),
-            model: hp.model_config(corpus.tokenizer().vocab_size()),
-            tokenizer: corpus.tokenizer().clone(),
-            dataset_name: corpus.name().to_string(),
-            dataset_sha256: corpus.sha256().to_string(),
-            step,
-            evals,
-            train_secs,
-            model_sha256: String::new(),
-            optim_sha256: String::new(),
-        }
-    }
-
-    /// Why this metadata cannot be loaded (another format, or a field that breaks a rule
-    /// or disagrees with another), if it cannot.
-    fn refusal(&self) -> Option<String> {
-        if self.format != CHECKPOINT_FORMAT {
-            return Some(format!(
-                "format {} is not supported (this gptsweep reads format {CHECKPOINT_FORMAT})",
-                self.format
-            ));
-        }
-        self.inconsistency().map(|why| format!("{META}: {why}"))
-    }
-}
 
 /// A checkpoint in memory.
 #[derive(Debug, Clone)]
@@ -177,7 +100,7 @@ impl Checkpoint {
         if let Some(why) = shapes::block_mismatch(config, &record, MODEL) {
             return Err(self.corrupt(why));
         }
-        let model = config.init_for_loading::<B>(device);
+        let model = Gpt::<B>::init_for_loading(config, device);
         let needed = shapes::shapes(&model);
         let model = model.load_record(record);
         if let Some(why) = shapes::shape_mismatch(&shapes::shapes(&model), &needed, config, MODEL) {

@@ -97,7 +97,7 @@ mod tests {
 
     fn exported(layout: Layout) -> Vec<NamedTensor> {
         let cfg = tiny();
-        let model = cfg.init::<CpuInfer>(3, &Default::default());
+        let model = Gpt::<CpuInfer>::init(&cfg, 3, &Default::default());
         layout::tensors(&cfg, &params::weights(&model), layout).unwrap()
     }
 
@@ -141,7 +141,7 @@ mod tests {
     #[test]
     fn weights_that_do_not_fit_are_refused_not_panicked_on() {
         let cfg = tiny();
-        let model = cfg.init::<CpuInfer>(3, &Default::default());
+        let model = Gpt::<CpuInfer>::init(&cfg, 3, &Default::default());
         let weights = params::weights(&model);
         let no_heads = ModelConfig { n_head: 0, ..cfg };
         let err = layout::tensors(&no_heads, &weights, Layout::Lecture).unwrap_err();

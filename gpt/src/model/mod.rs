@@ -39,30 +39,30 @@ pub struct Gpt<B: Backend> {
     block_size: usize,
 }
 
-impl ModelConfig {
-    /// Builds the model with the lecture's initialisation: N(0, 0.02) for linear and
-    /// embedding weights, zero biases, LayerNorm at (1, 0). The draws are a function of
-    /// `seed` alone, the same on every backend and device (`init::Weights`).
-    pub fn init<B: Backend>(&self, seed: u64, device: &B::Device) -> Gpt<B> {
-        self.build(Weights::new(seed), device)
+impl<B: Backend> Gpt<B> {
+    /// Builds the model of `config` with the lecture's initialisation: N(0, 0.02) for
+    /// linear and embedding weights, zero biases, LayerNorm at (1, 0). The draws are a
+    /// function of `seed` alone, the same on every backend and device (`init::Weights`).
+    pub fn init(config: &ModelConfig, seed: u64, device: &B::Device) -> Self {
+        Self::build(config, Weights::new(seed), device)
     }
 
     /// The model's shape with every weight zero, for loading a checkpoint into.
-    pub fn init_for_loading<B: Backend>(&self, device: &B::Device) -> Gpt<B> {
-        self.build(Weights::placeholder(), device)
+    pub fn init_for_loading(config: &ModelConfig, device: &B::Device) -> Self {
+        Self::build(config, Weights::placeholder(), device)
     }
 
-    fn build<B: Backend>(&self, mut weights: Weights, device: &B::Device) -> Gpt<B> {
-        let c = self.n_embd;
+    fn build(config: &ModelConfig, mut weights: Weights, device: &B::Device) -> Self {
+        let c = config.n_embd;
         Gpt {
-            tok_emb: weights.embedding(self.vocab_size, c, device),
-            pos_emb: weights.embedding(self.block_size, c, device),
-            blocks: (0..self.n_layer)
-                .map(|_| Block::new(self, &mut weights, device))
+            tok_emb: weights.embedding(config.vocab_size, c, device),
+            pos_emb: weights.embedding(config.block_size, c, device),
+            blocks: (0..config.n_layer)
+                .map(|_| Block::new(config, &mut weights, device))
                 .collect(),
             ln_f: LayerNormConfig::new(c).init(device),
-            lm_head: weights.linear(c, self.vocab_size, true, device),
-            block_size: self.block_size,
+            lm_head: weights.linear(c, config.vocab_size, true, device),
+            block_size: config.block_size,
         }
     }
 }
@@ -121,7 +121,7 @@ mod tests {
     fn built_model_has_the_shape_formula_count() {
         let device = Default::default();
         let cfg = tiny();
-        let model = cfg.init::<CpuInfer>(1, &device);
+        let model = Gpt::<CpuInfer>::init(&cfg, 1, &device);
         assert_eq!(model.num_params(), cfg.num_params());
     }
 
@@ -130,7 +130,7 @@ mod tests {
         let device = Default::default();
         let weights = |seed| {
             CpuInfer::seed(&device, 99);
-            let m = tiny().init::<CpuInfer>(seed, &device);
+            let m = Gpt::<CpuInfer>::init(&tiny(), seed, &device);
             m.lm_head.weight.val().into_data().to_vec::<f32>().unwrap()
         };
         let a = weights(7);
@@ -146,14 +146,14 @@ mod tests {
     #[test]
     fn lecture_model_has_10_788_929_params() {
         let cfg = Hyperparams::default().model_config(65);
-        let model = cfg.init::<CpuInfer>(1, &Default::default());
+        let model = Gpt::<CpuInfer>::init(&cfg, 1, &Default::default());
         assert_eq!(model.num_params(), 10_788_929);
     }
 
     #[test]
     fn changing_later_tokens_leaves_earlier_logits_unchanged() {
         let device = Default::default();
-        let model = tiny().init::<CpuInfer>(5, &device);
+        let model = Gpt::<CpuInfer>::init(&tiny(), 5, &device);
         let a: Vec<i32> = (0..16).map(|i| i % 11).collect();
         let mut b = a.clone();
         for tok in b.iter_mut().skip(9) {
@@ -193,7 +193,7 @@ mod tests {
             ..Default::default()
         }
         .model_config(65);
-        let model = cfg.init::<CpuInfer>(1, &device);
+        let model = Gpt::<CpuInfer>::init(&cfg, 1, &device);
         let x =
             Tensor::<CpuInfer, 2>::random([8, 32], Distribution::Uniform(0.0, 65.0), &device).int();
         let y =

@@ -117,7 +117,7 @@ pub struct ReportReply {
     #[prost(string, tag = "2")]
     pub reason: ::prost::alloc::string::String,
 }
-#[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
+#[derive(Clone, Copy, PartialEq, ::prost::Message)]
 pub struct HeartbeatRequest {
     #[prost(int64, tag = "1")]
     pub run_id: i64,
@@ -125,6 +125,11 @@ pub struct HeartbeatRequest {
     pub lease_id: i64,
     #[prost(uint64, tag = "3")]
     pub step: u64,
+    /// Live progress between evaluations: with it, `step` is the latest step trained and this
+    /// its training throughput over the last seconds (finite, >= 0; step \<= max_iters). The
+    /// coordinator keeps it with the run for `show`, `top` and the dashboard.
+    #[prost(double, optional, tag = "4")]
+    pub tokens_per_sec: ::core::option::Option<f64>,
 }
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct HeartbeatReply {
@@ -262,6 +267,55 @@ pub struct PutKernelsReply {
     #[prost(string, tag = "4")]
     pub refusal: ::prost::alloc::string::String,
 }
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct ColdShapesRequest {
+    /// the worker's kernel scope
+    #[prost(string, tag = "1")]
+    pub scope: ::prost::alloc::string::String,
+    /// most shapes answered (at most 8)
+    #[prost(uint32, tag = "2")]
+    pub limit: u32,
+}
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct ColdShape {
+    #[prost(string, tag = "1")]
+    pub shape: ::prost::alloc::string::String,
+    /// a queued run of the shape (lease_id 0: not leased)
+    #[prost(message, optional, tag = "2")]
+    pub run: ::core::option::Option<RunSpec>,
+}
+#[derive(Clone, PartialEq, ::prost::Message)]
+pub struct ColdShapesReply {
+    #[prost(message, repeated, tag = "1")]
+    pub shapes: ::prost::alloc::vec::Vec<ColdShape>,
+}
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct ShapeWarmRequest {
+    #[prost(string, tag = "1")]
+    pub scope: ::prost::alloc::string::String,
+    #[prost(string, tag = "2")]
+    pub shape: ::prost::alloc::string::String,
+}
+#[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct ShapeWarmReply {}
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct AnnotateRequest {
+    #[prost(int64, tag = "1")]
+    pub run_id: i64,
+    /// absent = unchanged
+    #[prost(string, optional, tag = "2")]
+    pub name: ::core::option::Option<::prost::alloc::string::String>,
+    #[prost(string, optional, tag = "3")]
+    pub note: ::core::option::Option<::prost::alloc::string::String>,
+}
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct AnnotateReply {
+    /// as stored now
+    #[prost(string, tag = "1")]
+    pub name: ::prost::alloc::string::String,
+    #[prost(string, tag = "2")]
+    pub note: ::prost::alloc::string::String,
+}
 #[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct ListKernelsRequest {}
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
@@ -360,6 +414,9 @@ pub struct SubmitRequest {
     /// set when the sweep's dataset is a path that was uploaded
     #[prost(string, tag = "3")]
     pub dataset_sha256: ::prost::alloc::string::String,
+    /// the sweep's name instead of the file's (submit --name); empty: the file's
+    #[prost(string, tag = "4")]
+    pub name: ::prost::alloc::string::String,
 }
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct SubmitReply {
@@ -505,6 +562,17 @@ pub struct RunRow {
     /// best val_loss in bits per character
     #[prost(double, optional, tag = "13")]
     pub best_val_bpc: ::core::option::Option<f64>,
+    /// a running run's latest step
+    #[prost(message, optional, tag = "14")]
+    pub progress: ::core::option::Option<RunProgress>,
+    /// set by `annotate`; empty = none
+    #[prost(string, tag = "15")]
+    pub name: ::prost::alloc::string::String,
+    #[prost(string, tag = "16")]
+    pub note: ::prost::alloc::string::String,
+    /// when it ended (finished, stopped, failed)
+    #[prost(int64, optional, tag = "17")]
+    pub finished_at_ms: ::core::option::Option<i64>,
 }
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct TopReply {
@@ -560,6 +628,37 @@ pub struct ShowRunReply {
     pub error: ::prost::alloc::string::String,
     #[prost(uint64, tag = "10")]
     pub num_params: u64,
+    /// a running run's latest step, when it has one
+    #[prost(message, optional, tag = "11")]
+    pub progress: ::core::option::Option<RunProgress>,
+    /// set by `annotate`; empty = none
+    #[prost(string, tag = "12")]
+    pub name: ::prost::alloc::string::String,
+    #[prost(string, tag = "13")]
+    pub note: ::prost::alloc::string::String,
+}
+/// Where a running run is: its latest step (a heartbeat's, or an evaluation's if later).
+#[derive(Clone, PartialEq, ::prost::Message)]
+pub struct RunProgress {
+    #[prost(uint64, tag = "1")]
+    pub step: u64,
+    #[prost(uint64, tag = "2")]
+    pub max_iters: u64,
+    /// throughput over the last seconds (0 = unknown)
+    #[prost(double, tag = "3")]
+    pub tokens_per_sec: f64,
+    /// when the coordinator heard it
+    #[prost(int64, tag = "4")]
+    pub reported_at_ms: i64,
+    /// how old it was when this reply was made
+    #[prost(uint64, tag = "5")]
+    pub age_ms: u64,
+    /// the steps left at that throughput
+    #[prost(double, optional, tag = "6")]
+    pub eta_secs: ::core::option::Option<f64>,
+    /// the worker training it
+    #[prost(string, tag = "7")]
+    pub worker: ::prost::alloc::string::String,
 }
 #[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct ListWorkersRequest {}
@@ -679,6 +778,9 @@ pub struct ParamImportance {
     /// JSON array: the best runs' values, best first
     #[prost(string, tag = "4")]
     pub top_values_json: ::prost::alloc::string::String,
+    /// std of importance over bootstrap resamples of the results
+    #[prost(double, optional, tag = "5")]
+    pub spread: ::core::option::Option<f64>,
 }
 #[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct ExtendReply {
@@ -1137,6 +1239,55 @@ pub mod workers_client {
                 .insert(GrpcMethod::new("gptsweep.v1.Workers", "PutKernels"));
             self.inner.client_streaming(req, path, codec).await
         }
+        /// Shapes of queued runs, in lease order, not yet warm in a kernel scope, each with a
+        /// queued run of it to warm it with (gptsweep_gpt::shape_key says what a shape is).
+        pub async fn cold_shapes(
+            &mut self,
+            request: impl tonic::IntoRequest<super::ColdShapesRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::ColdShapesReply>,
+            tonic::Status,
+        > {
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| {
+                    tonic::Status::unknown(
+                        format!("Service was not ready: {}", e.into()),
+                    )
+                })?;
+            let codec = tonic_prost::ProstCodec::default();
+            let path = http::uri::PathAndQuery::from_static(
+                "/gptsweep.v1.Workers/ColdShapes",
+            );
+            let mut req = request.into_request();
+            req.extensions_mut()
+                .insert(GrpcMethod::new("gptsweep.v1.Workers", "ColdShapes"));
+            self.inner.unary(req, path, codec).await
+        }
+        /// A shape is warm in a scope: the calling worker trained it (a run or a warm-up) and
+        /// uploaded its kernels.
+        pub async fn shape_warm(
+            &mut self,
+            request: impl tonic::IntoRequest<super::ShapeWarmRequest>,
+        ) -> std::result::Result<tonic::Response<super::ShapeWarmReply>, tonic::Status> {
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| {
+                    tonic::Status::unknown(
+                        format!("Service was not ready: {}", e.into()),
+                    )
+                })?;
+            let codec = tonic_prost::ProstCodec::default();
+            let path = http::uri::PathAndQuery::from_static(
+                "/gptsweep.v1.Workers/ShapeWarm",
+            );
+            let mut req = request.into_request();
+            req.extensions_mut()
+                .insert(GrpcMethod::new("gptsweep.v1.Workers", "ShapeWarm"));
+            self.inner.unary(req, path, codec).await
+        }
     }
 }
 /// Generated server implementations.
@@ -1249,6 +1400,18 @@ pub mod workers_server {
             &self,
             request: tonic::Request<tonic::Streaming<super::KernelUpload>>,
         ) -> std::result::Result<tonic::Response<super::PutKernelsReply>, tonic::Status>;
+        /// Shapes of queued runs, in lease order, not yet warm in a kernel scope, each with a
+        /// queued run of it to warm it with (gptsweep_gpt::shape_key says what a shape is).
+        async fn cold_shapes(
+            &self,
+            request: tonic::Request<super::ColdShapesRequest>,
+        ) -> std::result::Result<tonic::Response<super::ColdShapesReply>, tonic::Status>;
+        /// A shape is warm in a scope: the calling worker trained it (a run or a warm-up) and
+        /// uploaded its kernels.
+        async fn shape_warm(
+            &self,
+            request: tonic::Request<super::ShapeWarmRequest>,
+        ) -> std::result::Result<tonic::Response<super::ShapeWarmReply>, tonic::Status>;
     }
     #[derive(Debug)]
     pub struct WorkersServer<T> {
@@ -1863,6 +2026,94 @@ pub mod workers_server {
                     };
                     Box::pin(fut)
                 }
+                "/gptsweep.v1.Workers/ColdShapes" => {
+                    #[allow(non_camel_case_types)]
+                    struct ColdShapesSvc<T: Workers>(pub Arc<T>);
+                    impl<
+                        T: Workers,
+                    > tonic::server::UnaryService<super::ColdShapesRequest>
+                    for ColdShapesSvc<T> {
+                        type Response = super::ColdShapesReply;
+                        type Future = BoxFuture<
+                            tonic::Response<Self::Response>,
+                            tonic::Status,
+                        >;
+                        fn call(
+                            &mut self,
+                            request: tonic::Request<super::ColdShapesRequest>,
+                        ) -> Self::Future {
+                            let inner = Arc::clone(&self.0);
+                            let fut = async move {
+                                <T as Workers>::cold_shapes(&inner, request).await
+                            };
+                            Box::pin(fut)
+                        }
+                    }
+                    let accept_compression_encodings = self.accept_compression_encodings;
+                    let send_compression_encodings = self.send_compression_encodings;
+                    let max_decoding_message_size = self.max_decoding_message_size;
+                    let max_encoding_message_size = self.max_encoding_message_size;
+                    let inner = self.inner.clone();
+                    let fut = async move {
+                        let method = ColdShapesSvc(inner);
+                        let codec = tonic_prost::ProstCodec::default();
+                        let mut grpc = tonic::server::Grpc::new(codec)
+                            .apply_compression_config(
+                                accept_compression_encodings,
+                                send_compression_encodings,
+                            )
+                            .apply_max_message_size_config(
+                                max_decoding_message_size,
+                                max_encoding_message_size,
+                            );
+                        let res = grpc.unary(method, req).await;
+                        Ok(res)
+                    };
+                    Box::pin(fut)
+                }
+                "/gptsweep.v1.Workers/ShapeWarm" => {
+                    #[allow(non_camel_case_types)]
+                    struct ShapeWarmSvc<T: Workers>(pub Arc<T>);
+                    impl<T: Workers> tonic::server::UnaryService<super::ShapeWarmRequest>
+                    for ShapeWarmSvc<T> {
+                        type Response = super::ShapeWarmReply;
+                        type Future = BoxFuture<
+                            tonic::Response<Self::Response>,
+                            tonic::Status,
+                        >;
+                        fn call(
+                            &mut self,
+                            request: tonic::Request<super::ShapeWarmRequest>,
+                        ) -> Self::Future {
+                            let inner = Arc::clone(&self.0);
+                            let fut = async move {
+                                <T as Workers>::shape_warm(&inner, request).await
+                            };
+                            Box::pin(fut)
+                        }
+                    }
+                    let accept_compression_encodings = self.accept_compression_encodings;
+                    let send_compression_encodings = self.send_compression_encodings;
+                    let max_decoding_message_size = self.max_decoding_message_size;
+                    let max_encoding_message_size = self.max_encoding_message_size;
+                    let inner = self.inner.clone();
+                    let fut = async move {
+                        let method = ShapeWarmSvc(inner);
+                        let codec = tonic_prost::ProstCodec::default();
+                        let mut grpc = tonic::server::Grpc::new(codec)
+                            .apply_compression_config(
+                                accept_compression_encodings,
+                                send_compression_encodings,
+                            )
+                            .apply_max_message_size_config(
+                                max_decoding_message_size,
+                                max_encoding_message_size,
+                            );
+                        let res = grpc.unary(method, req).await;
+                        Ok(res)
+                    };
+                    Box::pin(fut)
+                }
                 _ => {
                     Box::pin(async move {
                         let mut response = http::Response::new(
@@ -2313,6 +2564,28 @@ pub mod clients_client {
                 .insert(GrpcMethod::new("gptsweep.v1.Clients", "ListKernels"));
             self.inner.unary(req, path, codec).await
         }
+        /// Sets a run's name and/or note (W&B's run name and notes); an empty string clears one.
+        pub async fn annotate(
+            &mut self,
+            request: impl tonic::IntoRequest<super::AnnotateRequest>,
+        ) -> std::result::Result<tonic::Response<super::AnnotateReply>, tonic::Status> {
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| {
+                    tonic::Status::unknown(
+                        format!("Service was not ready: {}", e.into()),
+                    )
+                })?;
+            let codec = tonic_prost::ProstCodec::default();
+            let path = http::uri::PathAndQuery::from_static(
+                "/gptsweep.v1.Clients/Annotate",
+            );
+            let mut req = request.into_request();
+            req.extensions_mut()
+                .insert(GrpcMethod::new("gptsweep.v1.Clients", "Annotate"));
+            self.inner.unary(req, path, codec).await
+        }
     }
 }
 /// Generated server implementations.
@@ -2413,6 +2686,11 @@ pub mod clients_server {
             tonic::Response<super::ListKernelsReply>,
             tonic::Status,
         >;
+        /// Sets a run's name and/or note (W&B's run name and notes); an empty string clears one.
+        async fn annotate(
+            &self,
+            request: tonic::Request<super::AnnotateRequest>,
+        ) -> std::result::Result<tonic::Response<super::AnnotateReply>, tonic::Status>;
     }
     #[derive(Debug)]
     pub struct ClientsServer<T> {
@@ -3090,6 +3368,49 @@ pub mod clients_server {
                     let inner = self.inner.clone();
                     let fut = async move {
                         let method = ListKernelsSvc(inner);
+                        let codec = tonic_prost::ProstCodec::default();
+                        let mut grpc = tonic::server::Grpc::new(codec)
+                            .apply_compression_config(
+                                accept_compression_encodings,
+                                send_compression_encodings,
+                            )
+                            .apply_max_message_size_config(
+                                max_decoding_message_size,
+                                max_encoding_message_size,
+                            );
+                        let res = grpc.unary(method, req).await;
+                        Ok(res)
+                    };
+                    Box::pin(fut)
+                }
+                "/gptsweep.v1.Clients/Annotate" => {
+                    #[allow(non_camel_case_types)]
+                    struct AnnotateSvc<T: Clients>(pub Arc<T>);
+                    impl<T: Clients> tonic::server::UnaryService<super::AnnotateRequest>
+                    for AnnotateSvc<T> {
+                        type Response = super::AnnotateReply;
+                        type Future = BoxFuture<
+                            tonic::Response<Self::Response>,
+                            tonic::Status,
+                        >;
+                        fn call(
+                            &mut self,
+                            request: tonic::Request<super::AnnotateRequest>,
+                        ) -> Self::Future {
+                            let inner = Arc::clone(&self.0);
+                            let fut = async move {
+                                <T as Clients>::annotate(&inner, request).await
+                            };
+                            Box::pin(fut)
+                        }
+                    }
+                    let accept_compression_encodings = self.accept_compression_encodings;
+                    let send_compression_encodings = self.send_compression_encodings;
+                    let max_decoding_message_size = self.max_decoding_message_size;
+                    let max_encoding_message_size = self.max_encoding_message_size;
+                    let inner = self.inner.clone();
+                    let fut = async move {
+                        let method = AnnotateSvc(inner);
                         let codec = tonic_prost::ProstCodec::default();
                         let mut grpc = tonic::server::Grpc::new(codec)
                             .apply_compression_config(

@@ -197,7 +197,7 @@ fn train(
             worker_fault: faults::of_gpt(&e) == Fault::Worker,
         }),
         (Err(panic), Ok(())) => {
-            let message = crate::execute::panic_text(panic.as_ref());
+            let message = gptsweep_api::panic::panic_text(panic.as_ref());
             Err(Failure {
                 worker_fault: faults::of_panic(&message) == Fault::Worker,
                 message: format!("training thread panicked: {message}"),

@@ -52,8 +52,8 @@ impl Write for Annotate {
         .await?
         .ok_or_else(|| CoordinatorError::NotFound(format!("no run {}", self.run)))?;
         Ok(Annotation {
-            name: row.get("name"),
-            note: row.get("note"),
+            name: row.try_get("name")?,
+            note: row.try_get("note")?,
         })
     }
 }

@@ -47,12 +47,12 @@ impl Write for Extend {
         .bind(id)
         .fetch_one(&mut *c)
         .await?;
-        let name: String = row.get("name");
+        let name: String = row.try_get("name")?;
         let method: Method = column::named(&row, "method")?;
         let state: SweepState = column::named(&row, "state")?;
-        let made = row.get::<i64, _>("made") as usize;
+        let made = row.try_get::<i64, _>("made")? as usize;
         // Sweeps stored before caps were recorded made every run at submit.
-        let cap = (row.get::<i64, _>("run_cap").max(0) as usize).max(made);
+        let cap = (row.try_get::<i64, _>("run_cap")?.max(0) as usize).max(made);
         let refuse = |why: String| Err(CoordinatorError::Invalid(format!("extend {name}: {why}")));
         if self.runs == 0 {
             return refuse("--runs must be at least 1".into());

@@ -118,19 +118,25 @@ async fn lease_part(
         let most = wanting.iter().map(|&(_, r)| r).max().unwrap_or(i64::MAX);
         let mut queued = next_queued(c, most, wanting.len()).await?;
         if growing && let Some(sweep) = growing_tpe(c).await? {
-            let first = queued.first().map(|r| r.get::<i64, _>("sweep_id"));
+            let first = match queued.first() {
+                Some(r) => Some(r.try_get::<i64, _>("sweep_id")?),
+                None => None,
+            };
             if first.is_none_or(|s| sweep < s) {
                 propose(c, sweep).await?;
                 queued = next_queued(c, most, wanting.len()).await?;
             }
         }
         let every_fitting_run = queued.len() < wanting.len();
+        let memory: Vec<i64> = queued
+            .iter()
+            .map(|r| r.try_get::<i64, _>("memory_bytes"))
+            .collect::<std::result::Result<_, _>>()?;
         let mut taken = vec![false; queued.len()];
         let mut leased: Vec<(usize, &AnyRow)> = Vec::new();
         let mut waiting = Vec::new();
         for (i, room) in wanting {
-            let fits = (0..queued.len())
-                .find(|&q| !taken[q] && queued[q].get::<i64, _>("memory_bytes") <= room);
+            let fits = (0..queued.len()).find(|&q| !taken[q] && memory[q] <= room);
             match fits {
                 Some(q) => {
                     taken[q] = true;
@@ -263,7 +269,7 @@ async fn start_attempts(
     let mut query = sqlx::query_as::<_, (i64, i64)>(sqlx::AssertSqlSafe(sql));
     for &(i, row) in leased {
         query = query
-            .bind(row.get::<i64, _>("id"))
+            .bind(row.try_get::<i64, _>("id")?)
             .bind(leases[i].worker.get())
             .bind(&leases[i].device)
             .bind(now);
@@ -281,7 +287,7 @@ async fn start_attempts(
     );
     let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
     for &(i, row) in leased {
-        let run: i64 = row.get("id");
+        let run: i64 = row.try_get("id")?;
         query = query
             .bind(run)
             .bind(attempts.get(&run).copied())
@@ -291,7 +297,7 @@ async fn start_attempts(
     debug_assert_eq!(updated.rows_affected(), leased.len() as u64);
     let mut runs = Vec::with_capacity(leased.len());
     for &(i, row) in leased {
-        let run: i64 = row.get("id");
+        let run: i64 = row.try_get("id")?;
         let lease = attempts.get(&run).copied().ok_or_else(|| {
             CoordinatorError::Storage(format!("no attempt was recorded for run {run}"))
         })?;
@@ -300,14 +306,14 @@ async fn start_attempts(
             LeasedRun {
                 run: RunId(run),
                 lease: LeaseId(lease),
-                sweep: row.get("name"),
-                hyperparams_json: row.get("hyperparams_json"),
-                dataset_name: row.get("dname"),
-                dataset_sha256: row.get("dataset_sha256"),
-                dataset_builtin: row.get::<i64, _>("builtin") != 0,
-                samples_json: row.get("samples_json"),
-                attempt: row.get::<i64, _>("attempts") as u32 + 1,
-                resume_step: row.get::<i64, _>("checkpoint_step") as u64,
+                sweep: row.try_get("name")?,
+                hyperparams_json: row.try_get("hyperparams_json")?,
+                dataset_name: row.try_get("dname")?,
+                dataset_sha256: row.try_get("dataset_sha256")?,
+                dataset_builtin: row.try_get::<i64, _>("builtin")? != 0,
+                samples_json: row.try_get("samples_json")?,
+                attempt: row.try_get::<i64, _>("attempts")? as u32 + 1,
+                resume_step: row.try_get::<i64, _>("checkpoint_step")? as u64,
             },
         ));
     }

@@ -175,8 +175,8 @@ pub(super) async fn check_leases(
         .fetch_all(&mut *c)
         .await?
         .into_iter()
-        .map(|row| (row.get::<i64, _>("id"), row))
-        .collect();
+        .map(|row| Ok((row.try_get::<i64, _>("id")?, row)))
+        .collect::<Result<_>>()?;
     Ok(claims
         .iter()
         .map(|&claim| held(rows.get(&claim.run.get()), claim))
@@ -188,8 +188,8 @@ pub(super) async fn check_leases(
 fn held(row: Option<&AnyRow>, claim: Claim) -> Result<Held> {
     let Claim { run, lease, worker } = claim;
     let row = row.ok_or_else(|| CoordinatorError::NotFound(format!("run {run} does not exist")))?;
-    let holder: Option<i64> = row.get("lease_id");
-    let holder_worker: Option<i64> = row.get("worker_id");
+    let holder: Option<i64> = row.try_get("lease_id")?;
+    let holder_worker: Option<i64> = row.try_get("worker_id")?;
     if holder == Some(lease.get()) && holder_worker != Some(worker.get()) {
         return Err(CoordinatorError::Forbidden(format!(
             "lease {lease} of run {run} is not held by worker {worker}"
@@ -201,24 +201,22 @@ fn held(row: Option<&AnyRow>, claim: Claim) -> Result<Held> {
             "lease {lease} no longer holds run {run} (the run is {state}); drop it"
         )));
     }
-    let worker = holder_worker.map(|w| {
-        let seen = row.get::<Option<i64>, _>("last_seen").unwrap_or(0);
-        (WorkerId(w), seen)
-    });
+    let seen = row.try_get::<Option<i64>, _>("last_seen")?.unwrap_or(0);
+    let worker = holder_worker.map(|w| (WorkerId(w), seen));
     let hyperparams: &str = row.try_get("hyperparams_json")?;
     let bound: StepBound = serde_json::from_str(hyperparams).map_err(|e| {
         CoordinatorError::Store(sqlx::Error::Decode(
             format!("column hyperparams_json of run {run}: no max_iters: {e}").into(),
         ))
     })?;
-    let directive = if row.get::<i64, _>("stop_requested") != 0 {
-        Directive::Stop(row.get("stop_reason"))
+    let directive = if row.try_get::<i64, _>("stop_requested")? != 0 {
+        Directive::Stop(row.try_get("stop_reason")?)
     } else {
         Directive::Continue
     };
     Ok(Held {
         directive,
-        early: row.get::<i64, _>("early") != 0,
+        early: row.try_get::<i64, _>("early")? != 0,
         worker,
         max_iters: bound.max_iters,
     })

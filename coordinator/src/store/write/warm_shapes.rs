@@ -12,7 +12,7 @@ use crate::error::Result;
 pub struct MarkShapeWarm {
     /// The kernel scope.
     pub scope: String,
-    /// The shape ([`gptsweep_gpt::shape_key`]).
+    /// The shape ([`gptsweep_core::shape_key`]).
     pub shape: String,
     /// The worker that warmed it.
     pub worker: i64,

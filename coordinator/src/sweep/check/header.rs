@@ -1,8 +1,8 @@
 //! The file's top-level settings: the sweep's name, description and tags, dataset,
 //! tokenizer, search method, run cap and memory limit.
 
-use gptsweep_gpt::TokenizerKind;
-use gptsweep_gpt::corpus::{BUILTIN_TINYSHAKESPEARE, is_builtin};
+use gptsweep_core::TokenizerKind;
+use gptsweep_core::corpus::{BUILTIN_TINYSHAKESPEARE, is_builtin};
 
 use gptsweep_api::Named;
 

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use serde_saphyr::{Location, Spanned};
 
-use gptsweep_gpt::{HyperparamDef, Hyperparams};
+use gptsweep_core::{HyperparamDef, Hyperparams};
 
 use super::Checker;
 use super::{range, reach, wandb};

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use serde_saphyr::Spanned;
 
-use gptsweep_gpt::Hyperparams;
+use gptsweep_core::Hyperparams;
 
 use super::Checker;
 use crate::sweep::file::ParamFile;

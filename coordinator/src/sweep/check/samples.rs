@@ -1,8 +1,8 @@
 //! `samples:`: the text every finished run generates, 1 sample of 300 characters by
 //! default.
 
-use gptsweep_gpt::SampleOptions;
-use gptsweep_gpt::sample::{MAX_PROMPT_CHARS, MAX_SAMPLE_LENGTH, SamplesSpec};
+use gptsweep_core::SampleOptions;
+use gptsweep_core::sample::{MAX_PROMPT_CHARS, MAX_SAMPLE_LENGTH, SamplesSpec};
 
 use super::Checker;
 use crate::sweep::file::SweepFile;

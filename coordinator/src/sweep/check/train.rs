@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use gptsweep_gpt::{HyperparamDef, Hyperparams};
+use gptsweep_core::{HyperparamDef, Hyperparams};
 
 use super::Checker;
 use crate::sweep::file::SweepFile;

@@ -6,7 +6,7 @@
 //! of its problems at once. A top-level key that is a hyperparameter (`lr: 0.001`) is
 //! pointed to `train:` or `parameters:`; a near spelling of a known key is suggested.
 
-use gptsweep_gpt::{HyperparamDef, nearest_name};
+use gptsweep_core::{HyperparamDef, nearest_name};
 
 use crate::sweep::diagnostic::Diagnostic;
 use crate::sweep::file::SweepFile;

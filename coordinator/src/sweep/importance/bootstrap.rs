@@ -4,7 +4,7 @@
 //! its spread. Seeded: the same results give the same spreads, so a page that polls does
 //! not flicker.
 
-use gptsweep_gpt::rng::{Rng, Stream};
+use gptsweep_core::rng::{Rng, Stream};
 
 use super::{divergences, shares};
 use crate::sweep::tpe::Dim;

@@ -61,7 +61,7 @@
 //!   `max_memory_gb`, a block longer than the data) is drawn again, a bounded number of
 //!   times; if none is buildable the run is a random draw instead.
 //!
-//! Randomness is keyed by (seed, run index) ([`gptsweep_gpt::rng::Stream::Search`]), so a
+//! Randomness is keyed by (seed, run index) ([`gptsweep_core::rng::Stream::Search`]), so a
 //! proposal depends on nothing but the sweep's seed, the run's index and the trials.
 
 pub(crate) mod fidelity;

@@ -2,7 +2,7 @@
 //! (through the complementary error function), the log of the mass of an interval without
 //! cancellation in the tails, and seeded draws from a truncated normal.
 
-use gptsweep_gpt::rng::Rng;
+use gptsweep_core::rng::Rng;
 
 /// Complementary error function, by the Chebyshev fit of Numerical Recipes (`erfcc`):
 /// relative error under 1.2e-7 everywhere, ample for comparing densities.
@@ -65,7 +65,7 @@ pub fn draw_truncated(rng: &mut Rng, mu: f64, sigma: f64, lo: f64, hi: f64) -> f
 #[cfg(test)]
 mod tests {
     use super::*;
-    use gptsweep_gpt::rng::Stream;
+    use gptsweep_core::rng::Stream;
 
     #[test]
     fn the_cdf_matches_known_values() {

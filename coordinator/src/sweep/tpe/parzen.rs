@@ -5,7 +5,7 @@
 //! bandwidths and weights follow Optuna's `_ParzenEstimator` with `multivariate=True`; the
 //! module doc of [`super`] gives the rules and their sources.
 
-use gptsweep_gpt::rng::Rng;
+use gptsweep_core::rng::Rng;
 
 use super::normal;
 use super::space::{Dim, Space};
@@ -198,7 +198,7 @@ mod tests {
 
     use super::*;
     use crate::sweep::param::{Distribution, Param};
-    use gptsweep_gpt::rng::Stream;
+    use gptsweep_core::rng::Stream;
 
     fn space(params: &[(&str, Param)]) -> Space {
         let map: BTreeMap<String, Param> = params

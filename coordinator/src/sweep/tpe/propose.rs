@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use gptsweep_gpt::rng::{Rng, Stream};
+use gptsweep_core::rng::{Rng, Stream};
 
 use super::TpeOptions;
 use super::fidelity::{self, Budget, Trial, TrialStatus};
