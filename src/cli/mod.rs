@@ -23,7 +23,6 @@ mod output;
 mod params_table;
 mod paths;
 mod progress;
-mod rename;
 mod retry;
 mod run_checkpoint;
 mod run_progress;

@@ -136,13 +136,6 @@ impl SweepInput {
     pub fn file_name(&self) -> &str {
         &self.file_name
     }
-
-    /// Names the sweep `name` instead (its text renamed: [`super::rename::renamed`]).
-    pub fn rename(&mut self, name: &str) -> anyhow::Result<()> {
-        self.yaml = super::rename::renamed(&self.file_name, &self.yaml, name)?;
-        self.name = name.to_string();
-        Ok(())
-    }
 }
 
 /// Uploads the dataset of `input`, if any, and submits the sweep.

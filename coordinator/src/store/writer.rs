@@ -285,8 +285,9 @@ fn grouped(batch: Vec<Queued>) -> Vec<Group> {
 
 /// What the writer's queue carries: a write, or the request to finish and stop.
 enum Queue {
-    /// A write to apply in the next batch.
-    Write(Queued),
+    /// A write to apply in the next batch (boxed: writes differ in size by hundreds of
+    /// bytes, and the queue holds thousands).
+    Write(Box<Queued>),
     /// Commit what came before, refuse what comes after, release the connection, then
     /// answer.
     Close(oneshot::Sender<()>),
@@ -318,12 +319,12 @@ async fn writer_loop(mut link: Link, mut rx: mpsc::Receiver<Queue>, metrics: Wri
         let started = std::time::Instant::now();
         let (mut batch, mut closing) = (Vec::new(), None);
         match first {
-            Queue::Write(op) => batch.push(op),
+            Queue::Write(op) => batch.push(*op),
             Queue::Close(done) => closing = Some(done),
         }
         while closing.is_none() && batch.len() < MAX_BATCH {
             match rx.try_recv() {
-                Ok(Queue::Write(op)) => batch.push(op),
+                Ok(Queue::Write(op)) => batch.push(*op),
                 Ok(Queue::Close(done)) => closing = Some(done),
                 Err(_) => break,
             }
@@ -492,7 +493,9 @@ impl Store {
     pub async fn write<W: Enqueue>(&self, write: W) -> Result<W::Output> {
         let (reply, rx) = oneshot::channel();
         self.tx
-            .send(Queue::Write(W::enqueue(Pending::new(write, reply))))
+            .send(Queue::Write(Box::new(W::enqueue(Pending::new(
+                write, reply,
+            )))))
             .await
             .map_err(|_| CoordinatorError::WriterGone)?;
         rx.await.map_err(|_| CoordinatorError::WriterGone)?

@@ -2,7 +2,7 @@
 //! `Checkpoint::from_bytes` here: every chunking accepted, every truncation and damage
 //! refused with the same message.
 
-use super::{BlobCheck, Checkpoint, CheckpointMeta, sha};
+use super::{BLOB_MAGIC, BlobCheck, Checkpoint, CheckpointMeta, MAX_META_BYTES, sha};
 use crate::config::Hyperparams;
 use crate::corpus::Corpus;
 
