@@ -48,7 +48,7 @@ for level in $LEVELS; do
   coord=$!
   until grep -q "listening on" "$W/coord-$level.out" 2>/dev/null; do sleep 0.1; done
   url="http://$(sed -n 's/.*listening on \([^ ]*\) .*/\1/p' "$W/coord-$level.out")"
-  cli() { "$BIN" --coordinator "$url" --token-file "$state/access.json" "$@"; }
+  cli() { local verb=$1; shift; "$BIN" "$verb" --coordinator "$url" --token-file "$state/access.json" "$@"; }
   cli submit --yes "$W/shape.yaml" > /dev/null
   start=$(date +%s.%N)
   CUBECL_AUTOTUNE_LEVEL=$level XDG_CACHE_HOME="$W/node-$level" timeout 3000 "$BIN" worker \

@@ -58,7 +58,7 @@ if has fleet; then
   "$BIN" coordinator --listen 127.0.0.1:0 --dashboard off --state-dir "$W/state" > "$W/coord.out" 2> "$OUTDIR/coordinator.log" &
   until grep -q "listening on" "$W/coord.out" 2>/dev/null; do sleep 0.1; done
   url="http://$(sed -n 's/.*listening on \([^ ]*\) .*/\1/p' "$W/coord.out")"
-  cli() { "$BIN" --coordinator "$url" --token-file "$W/state/access.json" "$@"; }
+  cli() { local verb=$1; shift; "$BIN" "$verb" --coordinator "$url" --token-file "$W/state/access.json" "$@"; }
   for node in a b; do
     sweep "$node" "$([ $node = a ] && echo 1 || echo 2)"
     for s in $SHAPES; do cli submit --yes "$W/$node-${s%%:*}.yaml" > /dev/null; done
@@ -99,7 +99,7 @@ if has warm; then
     coord=$!
     until grep -q "listening on" "$W/warm-coord-$ahead.out" 2>/dev/null; do sleep 0.1; done
     wurl="http://$(sed -n 's/.*listening on \([^ ]*\) .*/\1/p' "$W/warm-coord-$ahead.out")"
-    wcli() { "$BIN" --coordinator "$wurl" --token-file "$st/access.json" "$@"; }
+    wcli() { local verb=$1; shift; "$BIN" "$verb" --coordinator "$wurl" --token-file "$st/access.json" "$@"; }
     sweep "w$ahead" 3
     for s in $SHAPES; do wcli submit --yes "$W/w$ahead-${s%%:*}.yaml" > /dev/null; done
     start=$(date +%s.%N)

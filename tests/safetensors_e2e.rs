@@ -59,9 +59,9 @@ fn ok(out: &Output) -> Value {
 
 fn export(ck: &Path, out: &Path, layout: &str) -> Value {
     ok(&run(&[
+        "export",
         "--output",
         "json",
-        "export",
         "--checkpoint",
         ck.to_str().unwrap(),
         "--format",
@@ -113,9 +113,9 @@ fn a_checkpoint_exports_to_safetensors_that_pytorch_runs_alike() {
     let ck = dir.path().join("ck");
     ok(&run(&[
         &[
+            "train",
             "--output",
             "json",
-            "train",
             "--dataset",
             data.to_str().unwrap(),
             "--out",
