@@ -13,6 +13,7 @@ use burn::backend::{Autodiff, Flex};
 pub use burn::tensor::backend::{AutodiffBackend, Backend};
 
 use crate::error::{GptError, Result};
+pub use crate::fused::{GptOps, TrainBackend};
 
 mod cuda;
 mod kernel_cache;
@@ -123,7 +124,7 @@ pub trait OnBackend {
     /// What the task produces.
     type Output;
     /// Runs the task on backend `B` and `device`.
-    fn run<B: AutodiffBackend>(self, device: B::Device) -> Self::Output;
+    fn run<B: TrainBackend>(self, device: B::Device) -> Self::Output;
 }
 
 /// Runs `task` on the backend and device of `spec`. A GPU device in a build without its
@@ -221,7 +222,7 @@ mod tests {
     #[cfg(not(all(feature = "cuda", feature = "wgpu")))]
     impl OnBackend for Nothing {
         type Output = ();
-        fn run<B: AutodiffBackend>(self, _device: B::Device) {}
+        fn run<B: TrainBackend>(self, _device: B::Device) {}
     }
 
     #[cfg(not(feature = "cuda"))]

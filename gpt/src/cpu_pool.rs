@@ -14,11 +14,9 @@
 //! lock: two runs packed in one worker process (`--runs-per-device 2`) deadlocked. A run's
 //! own pool only ever holds that run's work.
 
-use burn::tensor::backend::Backend;
 use rayon::{ThreadPool, ThreadPoolBuilder};
 
-use crate::backend::{CpuInfer, CpuTrain};
-use crate::fused::is;
+use crate::fused::GptOps;
 
 /// The pool a run's steps run on; none (the caller's thread) for GPU backends.
 pub struct StepPool(Option<ThreadPool>);
@@ -26,8 +24,8 @@ pub struct StepPool(Option<ThreadPool>);
 impl StepPool {
     /// A pool of as many threads as rayon's global pool for a CPU backend `B`, else none.
     /// Where threads cannot be started, steps run on the caller's thread.
-    pub fn for_backend<B: Backend>() -> Self {
-        let cpu = is::<B, CpuTrain>() || is::<B, CpuInfer>();
+    pub fn for_backend<B: GptOps>() -> Self {
+        let cpu = B::USES_RAYON;
         Self(cpu.then(build).flatten())
     }
 

@@ -7,6 +7,8 @@ use std::sync::Arc;
 
 use burn::tensor::backend::AutodiffBackend;
 
+use crate::fused::TrainBackend;
+
 use crate::checkpoint::Checkpoint;
 use crate::config::Hyperparams;
 use crate::corpus::Corpus;
@@ -54,7 +56,7 @@ pub struct RunOutput {
     pub stopped: bool,
 }
 
-fn trainer<B: AutodiffBackend>(
+fn trainer<B: TrainBackend>(
     start: Start,
     corpus: Arc<Corpus>,
     device: B::Device,
@@ -83,7 +85,7 @@ fn trainer<B: AutodiffBackend>(
 
 /// Trains from `start` on `corpus` with `observer` watching, then draws `samples` from the
 /// trained model in eval mode unless the observer stopped the run.
-pub fn train_then_sample<B: AutodiffBackend>(
+pub fn train_then_sample<B: TrainBackend>(
     start: Start,
     corpus: Arc<Corpus>,
     samples: &SamplesSpec,

@@ -35,7 +35,7 @@ pub use gptsweep_core::{
 };
 
 pub use backend::{
-    AutodiffBackend, Backend, DeviceSpec, OnBackend, detect_devices, kernel_build,
+    AutodiffBackend, Backend, DeviceSpec, GptOps, OnBackend, TrainBackend, detect_devices, kernel_build,
     use_kernel_cache, with_backend,
 };
 pub use checkpoint::Checkpoint;

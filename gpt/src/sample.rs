@@ -3,7 +3,7 @@
 //! over the last block_size tokens, drawn with temperature and optional top-k from a
 //! seeded generator.
 
-use burn::tensor::backend::Backend;
+use crate::fused::GptOps;
 use burn::tensor::{Int, Tensor, TensorData};
 pub use gptsweep_core::sample::{MAX_PROMPT_CHARS, MAX_SAMPLE_LENGTH, SampleOptions, SamplesSpec};
 
@@ -38,7 +38,7 @@ fn draw(logits: &[f32], opts: &SampleOptions, rng: &mut Rng) -> usize {
 
 /// The continuation of `opts.prompt` (without the prompt itself): `opts.length`
 /// characters, fewer only if the model strings together bytes that make no character.
-pub fn generate<B: Backend>(
+pub fn generate<B: GptOps>(
     model: &Gpt<B>,
     tokenizer: &Tokenizer,
     opts: &SampleOptions,

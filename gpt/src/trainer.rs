@@ -21,7 +21,7 @@ use crate::corpus::{Corpus, Split};
 use crate::cpu_pool::StepPool;
 use crate::error::{GptError, Result};
 use crate::eval::Eval;
-use crate::fused::keyed_dropout;
+use crate::fused::{TrainBackend, keyed_dropout};
 use crate::model::Gpt;
 use crate::rng::{Rng, Stream, mix64};
 
@@ -77,7 +77,7 @@ fn optimizer<B: AutodiffBackend>(hp: &Hyperparams) -> OptimizerAdaptor<AdamW, Gp
         .init()
 }
 
-impl<B: AutodiffBackend> Trainer<B> {
+impl<B: TrainBackend> Trainer<B> {
     /// A freshly initialised model for `hp` on `corpus`, seeded by `hp.seed`.
     pub fn new(hp: Hyperparams, corpus: Arc<Corpus>, device: B::Device) -> Result<Self> {
         hp.validate()?;
@@ -423,7 +423,7 @@ pub struct RunSummary {
     pub train_secs: f64,
 }
 
-impl<B: AutodiffBackend> Trainer<B> {
+impl<B: TrainBackend> Trainer<B> {
     /// The summary of the run so far.
     pub fn summary(&self) -> RunSummary {
         let best = self

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use gptsweep_gpt::sample::generate;
 use gptsweep_gpt::{
-    AutodiffBackend, Checkpoint, DeviceSpec, OnBackend, SampleOptions, with_backend,
+    Checkpoint, DeviceSpec, OnBackend, SampleOptions, TrainBackend, with_backend,
 };
 use serde::Serialize;
 
@@ -51,7 +51,7 @@ struct SampleTask {
 impl OnBackend for SampleTask {
     type Output = gptsweep_gpt::Result<String>;
 
-    fn run<B: AutodiffBackend>(self, device: B::Device) -> Self::Output {
+    fn run<B: TrainBackend>(self, device: B::Device) -> Self::Output {
         let model = self.ckpt.load_model::<B::InnerBackend>(&device)?;
         generate(&model, &self.ckpt.meta.tokenizer, &self.opts, &device)
     }

@@ -13,7 +13,7 @@ use std::time::Instant;
 use anyhow::Context;
 use gptsweep_gpt::sample::SamplesSpec;
 use gptsweep_gpt::{
-    AutodiffBackend, Checkpoint, Corpus, DeviceSpec, Hyperparams, OnBackend, RunSummary,
+    Checkpoint, Corpus, DeviceSpec, Hyperparams, OnBackend, RunSummary, TrainBackend,
     SampleOptions, Start, train_then_sample, with_backend,
 };
 use indicatif::ProgressBar;
@@ -124,7 +124,7 @@ struct TrainTask {
 impl OnBackend for TrainTask {
     type Output = anyhow::Result<(RunSummary, String)>;
 
-    fn run<B: AutodiffBackend>(self, device: B::Device) -> Self::Output {
+    fn run<B: TrainBackend>(self, device: B::Device) -> Self::Output {
         let start = match self.resume {
             Some(checkpoint) => Start::Resume {
                 checkpoint: Box::new(checkpoint),

@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use gptsweep_gpt::{AutodiffBackend, DeviceSpec, OnBackend, with_backend};
+use gptsweep_gpt::{AutodiffBackend, DeviceSpec, OnBackend, TrainBackend, with_backend};
 
 use crate::error::{Result, WorkerError};
 
@@ -15,7 +15,7 @@ struct Probe;
 impl OnBackend for Probe {
     type Output = bool;
 
-    fn run<B: AutodiffBackend>(self, device: B::Device) -> bool {
+    fn run<B: TrainBackend>(self, device: B::Device) -> bool {
         let t = burn_tensor_ones::<B>(&device);
         t == 2.0
     }

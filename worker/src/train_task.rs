@@ -16,7 +16,7 @@ use crate::step_rate::{self, StepRate};
 
 use gptsweep_gpt::sample::SamplesSpec;
 use gptsweep_gpt::{
-    AutodiffBackend, Checkpoint, Corpus, DeviceSpec, Eval, Event, Flow, Hyperparams, Observer,
+    Checkpoint, Corpus, DeviceSpec, Eval, Event, Flow, Hyperparams, Observer, TrainBackend,
     OnBackend, Start, Trainer, train_then_sample, with_backend,
 };
 
@@ -136,7 +136,7 @@ impl Reporter {
     }
 
     /// Sends a checkpoint of `trainer` as it stands (`what` names why, for the log).
-    fn checkpoint<B: AutodiffBackend>(&self, trainer: &Trainer<B>, what: &str) {
+    fn checkpoint<B: TrainBackend>(&self, trainer: &Trainer<B>, what: &str) {
         match trainer.checkpoint() {
             Ok(c) => {
                 let _ = self.progress.send(Progress::Checkpoint {
@@ -152,7 +152,7 @@ impl Reporter {
     }
 }
 
-impl<B: AutodiffBackend> Observer<B> for Reporter {
+impl<B: TrainBackend> Observer<B> for Reporter {
     fn observe(&mut self, trainer: &Trainer<B>, event: Event) -> Flow {
         match event {
             Event::Step { step, .. } => self.stepped(step as u64),
@@ -179,7 +179,7 @@ impl<B: AutodiffBackend> Observer<B> for Reporter {
 impl OnBackend for RunTask {
     type Output = gptsweep_gpt::Result<RunOutput>;
 
-    fn run<B: AutodiffBackend>(self, device: B::Device) -> Self::Output {
+    fn run<B: TrainBackend>(self, device: B::Device) -> Self::Output {
         let tokens_per_step = (self.hp.batch_size * self.hp.block_size) as u64;
         let start = match self.resume {
             Some(checkpoint) => Start::Resume {

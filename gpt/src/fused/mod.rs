@@ -1,108 +1,72 @@
-//! Fused CPU kernels for the model's hot paths, used where the backend is burn-flex (with or
-//! without autodiff) and the composed tensor-op version everywhere else (CUDA, wgpu, whose
-//! compilers fuse on their own). burn has no specialisation, so the model stays generic over
-//! its backend and [`causal_attention`], [`layer_norm`] and [`dropout`] look at the backend's
-//! type: on the CPU backends they hand the tensors' primitives to the fused operations
-//! (`*_op`), otherwise the composed version runs. The tests check each fused operation
-//! against the composed one, forward and gradient.
+//! Our kernels for the model's hot paths, behind one backend-extension trait, [`GptOps`]
+//! (`ops.rs`): each operation has a composed tensor-op default (`composed.rs`, also the
+//! reference the tests hold every kernel to), and a backend with a kernel of its own
+//! overrides it in its impl: the fused CPU kernels for burn-flex and `Autodiff<Flex>`
+//! (`cpu.rs`, `*_op`, `*_kernel`), cubecl kernels for the wgpu and CUDA backends (`cube/`).
+//! The functions here are the `Tensor`-level entry points the model calls.
 
 mod attention_kernel;
 mod attention_op;
+pub mod composed;
+mod cpu;
+#[cfg(feature = "cube")]
+pub mod cube;
 mod dropout_mask;
 mod dropout_op;
 mod fast_exp;
 mod layer_norm_kernel;
 mod layer_norm_op;
+mod ops;
 mod primitive;
 mod simd;
 #[cfg(test)]
 mod tests;
 
-use std::any::{Any, TypeId};
-
-use burn::nn::{Dropout, LayerNorm};
-use burn::tensor::backend::Backend;
-use burn::tensor::{Tensor, TensorPrimitive};
-
-use attention_kernel::Dims;
-use dropout_mask::Mask;
+use burn::nn::{Dropout, Embedding, LayerNorm};
+use burn::tensor::{Int, Tensor, TensorPrimitive};
 
 pub(crate) use dropout_mask::keyed as keyed_dropout;
-
-use crate::backend::{CpuInfer, CpuTrain};
-
-/// `value` as type `T`, which the caller has checked is its own type.
-fn same_type<S: 'static, T: 'static>(value: S) -> T {
-    *(Box::new(value) as Box<dyn Any>)
-        .downcast::<T>()
-        .unwrap_or_else(|_| unreachable!("the caller compared the TypeIds"))
-}
-
-/// Whether the backend `B` is `T` (burn has no specialisation: the type is compared at run time).
-pub(crate) fn is<B: 'static, T: 'static>() -> bool {
-    TypeId::of::<B>() == TypeId::of::<T>()
-}
+pub use ops::{GptOps, TrainBackend};
 
 /// Causal self-attention of `n_head` heads over the fused projection `qkv [B, T, 3C]`
 /// (q, k, v in that order, each head `C / n_head` wide), scores scaled by `scale`, the
 /// weights dropped by `dropout` in training: `[B, T, C]`, each head's output in its own
-/// columns. `Err(qkv)` on a backend without a fused kernel.
-pub fn causal_attention<B: Backend>(
+/// columns ([`GptOps::causal_attention`]).
+pub fn causal_attention<B: GptOps>(
     qkv: Tensor<B, 3>,
     n_head: usize,
     scale: f32,
     dropout: &Dropout,
-) -> Result<Tensor<B, 3>, Tensor<B, 3>> {
-    let [batch, time, c3] = qkv.dims();
-    let dims = Dims {
-        batch,
-        time,
-        heads: n_head,
-        head_dim: c3 / 3 / n_head,
-    };
-    let out = if is::<B, CpuTrain>() {
-        let primitive = same_type(qkv.into_primitive().tensor());
-        let mask = (dropout.prob > 0.0).then(|| Mask::draw(dropout.prob));
-        same_type(attention_op::train(primitive, dims, scale, mask))
-    } else if is::<B, CpuInfer>() {
-        let primitive = same_type(qkv.into_primitive().tensor());
-        same_type(attention_op::infer(primitive, dims, scale))
-    } else {
-        return Err(qkv);
-    };
-    Ok(Tensor::from_primitive(TensorPrimitive::Float(out)))
+) -> Tensor<B, 3> {
+    let out = B::causal_attention(qkv.into_primitive().tensor(), n_head, scale, dropout.prob);
+    Tensor::from_primitive(TensorPrimitive::Float(out))
 }
 
 /// burn's LayerNorm default, which the model's LayerNorms use (`LayerNormConfig::new`).
 const LAYER_NORM_EPS: f32 = 1e-5;
 
-/// `norm` applied to `x` over its last dimension: one fused operation in training on the CPU,
-/// burn's LayerNorm everywhere else (burn-flex's own is already one kernel without autodiff).
-pub fn layer_norm<B: Backend, const D: usize>(
-    norm: &LayerNorm<B>,
-    x: Tensor<B, D>,
-) -> Tensor<B, D> {
-    let Some(beta) = norm.beta.as_ref().filter(|_| is::<B, CpuTrain>()) else {
+/// `norm` applied to `x` over its last dimension ([`GptOps::affine_layer_norm`]).
+pub fn layer_norm<B: GptOps, const D: usize>(norm: &LayerNorm<B>, x: Tensor<B, D>) -> Tensor<B, D> {
+    let Some(beta) = norm.beta.as_ref() else {
         return norm.forward(x);
     };
-    let [x, gamma, beta] = [
+    let out = B::affine_layer_norm(
         x.into_primitive().tensor(),
         norm.gamma.val().into_primitive().tensor(),
         beta.val().into_primitive().tensor(),
-    ]
-    .map(same_type);
-    let out = layer_norm_op::train(x, gamma, beta, LAYER_NORM_EPS);
-    Tensor::from_primitive(TensorPrimitive::Float(same_type(out)))
+        LAYER_NORM_EPS,
+    );
+    Tensor::from_primitive(TensorPrimitive::Float(out))
 }
 
-/// `drop` applied to `x`: in training on the CPU one fused operation whose mask is a hash the
-/// backward pass recomputes ([`Mask`]), elsewhere burn's `Dropout` (which does nothing outside
-/// training).
-pub fn dropout<B: Backend, const D: usize>(drop: &Dropout, x: Tensor<B, D>) -> Tensor<B, D> {
-    if drop.prob == 0.0 || !is::<B, CpuTrain>() {
-        return drop.forward(x);
-    }
-    let primitive = same_type(x.into_primitive().tensor());
-    let out = dropout_op::train(primitive, Mask::draw(drop.prob));
-    Tensor::from_primitive(TensorPrimitive::Float(same_type(out)))
+/// `drop` applied to `x` in training, `x` itself elsewhere ([`GptOps::train_dropout`]).
+pub fn dropout<B: GptOps, const D: usize>(drop: &Dropout, x: Tensor<B, D>) -> Tensor<B, D> {
+    let out = B::train_dropout(x.into_primitive().tensor(), drop.prob);
+    Tensor::from_primitive(TensorPrimitive::Float(out))
+}
+
+/// The rows `ids [B, T]` of `table`'s weights: `[B, T, C]` ([`GptOps::token_embedding`]).
+pub fn embedding<B: GptOps>(table: &Embedding<B>, ids: Tensor<B, 2, Int>) -> Tensor<B, 3> {
+    let out = B::token_embedding(table.weight.val().into_primitive().tensor(), ids.into_primitive());
+    Tensor::from_primitive(TensorPrimitive::Float(out))
 }

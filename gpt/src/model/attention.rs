@@ -2,18 +2,17 @@
 //! q/k/v projection (no bias, as the lecture's per-head Linear layers), scores scaled by
 //! head_size^-0.5, a causal mask, softmax, dropout on the weights, the output projection
 //! and dropout. On the CPU backends the attention itself, with its dropout, is one fused
-//! kernel ([`fused::causal_attention`]); elsewhere it is composed of tensor operations
-//! ([`CausalSelfAttention::composed`]).
+//! kernel; elsewhere it is composed of tensor operations (both through
+//! [`fused::causal_attention`], the [`GptOps`] of the backend deciding).
 
 use burn::module::Module;
 use burn::nn::{Dropout, DropoutConfig, Linear};
-use burn::tensor::activation::softmax;
+use burn::tensor::Tensor;
 use burn::tensor::backend::Backend;
-use burn::tensor::{Bool, Tensor};
 
 use super::init::{self, Weights};
 use crate::config::ModelConfig;
-use crate::fused;
+use crate::fused::{self, GptOps};
 
 /// All heads of one block's attention.
 #[derive(Module, Debug)]
@@ -44,43 +43,15 @@ impl<B: Backend> CausalSelfAttention<B> {
     }
 
     /// `[batch, time, n_embd] -> [batch, time, n_embd]`, position t attending to <= t only.
-    pub fn forward(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
+    pub fn forward(&self, x: Tensor<B, 3>) -> Tensor<B, 3>
+    where
+        B: GptOps,
+    {
         let [_, _, c] = x.dims();
         let scale = ((c / self.n_head) as f64).powf(-0.5);
         let qkv = init::apply(&self.qkv, x);
-        let out = fused::causal_attention(qkv, self.n_head, scale as f32, &self.attn_drop)
-            .unwrap_or_else(|qkv| self.composed(qkv, scale));
+        let out = fused::causal_attention(qkv, self.n_head, scale as f32, &self.attn_drop);
         fused::dropout(&self.resid_drop, init::apply(&self.proj, out))
-    }
-
-    /// The attention of the heads in `qkv` `[batch, time, 3 * n_embd]` in tensor operations,
-    /// for the backends without a fused kernel: `[batch, time, n_embd]`.
-    pub fn composed(&self, qkv: Tensor<B, 3>, scale: f64) -> Tensor<B, 3> {
-        let [b, t, c3] = qkv.dims();
-        let c = c3 / 3;
-        let (h, d) = (self.n_head, c / self.n_head);
-        let device = qkv.device();
-        let heads = |m: Tensor<B, 3>| m.reshape([b, t, h, d]).swap_dims(1, 2);
-        let mut qkv = qkv.chunk(3, 2).into_iter();
-        let (q, k, v) = (
-            heads(qkv.next().expect("q")),
-            heads(qkv.next().expect("k")),
-            heads(qkv.next().expect("v")),
-        );
-        let scores = q.matmul(k.swap_dims(2, 3)).mul_scalar(scale);
-        // burn's tril_mask is true strictly above the diagonal: the future positions. The
-        // mask is applied as an additive bias of -inf there, one [T*T] row shared by every
-        // (batch, head): flattened so, the add takes burn-flex's SIMD shared-row path, where
-        // a [1, 1, T, T] bias would be walked element by element (13% of a step, measured),
-        // and no [B, H, T, T] mask is ever materialised, forward or backward.
-        let future = Tensor::<B, 2, Bool>::tril_mask([t, t], 0, &device);
-        let bias = Tensor::<B, 2>::zeros([t, t], &device)
-            .mask_fill(future, f32::NEG_INFINITY)
-            .reshape([1, t * t]);
-        let scores = (scores.reshape([b * h, t * t]) + bias).reshape([b, h, t, t]);
-        let weights = softmax(scores, 3);
-        let out = self.attn_drop.forward(weights).matmul(v);
-        out.swap_dims(1, 2).reshape([b, t, c])
     }
 }
 
@@ -118,9 +89,14 @@ mod tests {
             let x = qkv.clone().detach().require_grad();
             let out = if fused {
                 fused::causal_attention(x.clone(), h, scale as f32, &attn.attn_drop)
-                    .expect("a CPU kernel")
             } else {
-                attn.composed(x.clone(), scale)
+                let p = fused::composed::causal_attention::<CpuTrain>(
+                    x.clone().into_primitive().tensor(),
+                    h,
+                    scale as f32,
+                    0.0,
+                );
+                Tensor::from_primitive(burn::tensor::TensorPrimitive::Float(p))
             };
             let grads = (out.clone() * weights.clone()).sum().backward();
             (
@@ -138,8 +114,7 @@ mod tests {
             h,
             scale as f32,
             &attn.attn_drop,
-        )
-        .expect("a CPU kernel");
+        );
         infer.into_data().assert_approx_eq::<f32>(&out_c, tol);
     }
 

@@ -8,7 +8,7 @@ use burn::tensor::backend::Backend;
 use super::init::Weights;
 use super::{CausalSelfAttention, FeedForward};
 use crate::config::ModelConfig;
-use crate::fused;
+use crate::fused::{self, GptOps};
 
 /// A block: communication (attention) then computation (feed-forward).
 #[derive(Module, Debug)]
@@ -35,7 +35,10 @@ impl<B: Backend> Block<B> {
     }
 
     /// `[batch, time, n_embd] -> [batch, time, n_embd]`.
-    pub fn forward(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
+    pub fn forward(&self, x: Tensor<B, 3>) -> Tensor<B, 3>
+    where
+        B: GptOps,
+    {
         let x = x.clone() + self.attn.forward(fused::layer_norm(&self.ln1, x));
         x.clone() + self.ffwd.forward(fused::layer_norm(&self.ln2, x))
     }

@@ -8,7 +8,7 @@ use burn::tensor::backend::Backend;
 
 use super::init::{self, Weights};
 use crate::config::ModelConfig;
-use crate::fused;
+use crate::fused::{self, GptOps};
 
 /// The 4x ReLU MLP of a block.
 #[derive(Module, Debug)]
@@ -33,7 +33,10 @@ impl<B: Backend> FeedForward<B> {
     }
 
     /// `[batch, time, n_embd] -> [batch, time, n_embd]`.
-    pub fn forward(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
+    pub fn forward(&self, x: Tensor<B, 3>) -> Tensor<B, 3>
+    where
+        B: GptOps,
+    {
         let hidden = relu(init::apply(&self.fc, x));
         fused::dropout(&self.drop, init::apply(&self.proj, hidden))
     }

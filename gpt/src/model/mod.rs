@@ -20,7 +20,7 @@ use burn::tensor::backend::Backend;
 use burn::tensor::{Int, Tensor};
 
 use crate::config::ModelConfig;
-use crate::fused;
+use crate::fused::{self, GptOps};
 
 /// The language model: logits over the vocabulary for every position of a sequence.
 #[derive(Module, Debug)]
@@ -67,7 +67,7 @@ impl<B: Backend> Gpt<B> {
     }
 }
 
-impl<B: Backend> Gpt<B> {
+impl<B: GptOps> Gpt<B> {
     /// Logits `[batch, time, vocab]` for token ids `[batch, time]`, time <= block_size.
     pub fn forward(&self, idx: Tensor<B, 2, Int>) -> Tensor<B, 3> {
         let [_, t] = idx.dims();
@@ -76,7 +76,7 @@ impl<B: Backend> Gpt<B> {
             "sequence of {t} exceeds block_size {}",
             self.block_size
         );
-        let tok = self.tok_emb.forward(idx);
+        let tok = fused::embedding(&self.tok_emb, idx);
         let pos = self.pos_emb.weight.val().narrow(0, 0, t).unsqueeze::<3>();
         let mut x = tok + pos;
         for block in &self.blocks {

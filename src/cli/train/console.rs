@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use gptsweep_gpt::{AutodiffBackend, Event, Flow, GptError, Observer, Trainer};
+use gptsweep_gpt::{Event, Flow, GptError, Observer, TrainBackend, Trainer};
 use indicatif::ProgressBar;
 
 use crate::cli::progress::steps_bar;
@@ -21,7 +21,7 @@ pub struct Console {
     pub save_error: Option<GptError>,
 }
 
-impl<B: AutodiffBackend> Observer<B> for Console {
+impl<B: TrainBackend> Observer<B> for Console {
     fn loss_every(&self) -> usize {
         10
     }
