@@ -35,8 +35,8 @@ pub use gptsweep_core::{
 };
 
 pub use backend::{
-    AutodiffBackend, Backend, DeviceSpec, GptOps, OnBackend, TrainBackend, detect_devices, kernel_build,
-    use_kernel_cache, with_backend,
+    AutodiffBackend, Backend, DeviceSpec, GptOps, OnBackend, TrainBackend, detect_devices,
+    kernel_build, use_kernel_cache, with_backend,
 };
 pub use checkpoint::Checkpoint;
 pub use config::{

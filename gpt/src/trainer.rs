@@ -250,7 +250,7 @@ impl<B: TrainBackend> Trainer<B> {
         let (optim, lr, clip) = (&mut self.optim, hp.lr_at(self.step), hp.grad_clip);
         let (model, loss) = self.pool.run(move || {
             keyed_dropout(seed, || {
-                let loss = Gpt::loss(model.forward(x), y);
+                let loss = Gpt::loss(model.padded_logits(x), y);
                 let mut grads = GradientsParams::from_grads(loss.backward(), &model);
                 if clip > 0.0 {
                     clip_global_norm(&model, &mut grads, clip);
@@ -304,7 +304,7 @@ impl<B: TrainBackend> Trainer<B> {
                 );
                 let x = to_tensor::<B::InnerBackend>(batch.x.clone(), &batch, &device);
                 let y = to_tensor::<B::InnerBackend>(batch.y.clone(), &batch, &device);
-                let l = Gpt::loss(model.forward(x), y);
+                let l = Gpt::loss(model.padded_logits(x), y);
                 total = Some(match total {
                     Some(t) => t + l,
                     None => l,

@@ -18,8 +18,8 @@ use burn::tensor::{Int, Tensor, TensorData};
 use gptsweep_gpt::backend::{AdapterKind, CpuInfer, CpuTrain, WgpuInfer, wgpu_adapters};
 use gptsweep_gpt::sample::generate;
 use gptsweep_gpt::{
-    AutodiffBackend, Checkpoint, Corpus, DeviceSpec, Eval, Event, Flow, Hyperparams, OnBackend,
-    SampleOptions, Trainer, detect_devices, use_kernel_cache, with_backend,
+    Checkpoint, Corpus, DeviceSpec, Eval, Event, Flow, Hyperparams, OnBackend, SampleOptions,
+    TrainBackend, Trainer, detect_devices, use_kernel_cache, with_backend,
 };
 
 /// The binary's allocator, so the CPU side trains at its speed.
@@ -100,7 +100,7 @@ struct Resume {
 impl OnBackend for Resume {
     type Output = Trained;
 
-    fn run<B: AutodiffBackend>(self, device: B::Device) -> Trained {
+    fn run<B: TrainBackend>(self, device: B::Device) -> Trained {
         let mut t = Trainer::<B>::resume(&self.from, self.corpus, device).unwrap();
         let mut steps = Vec::new();
         t.run(1, |_, event| match event {
@@ -183,7 +183,7 @@ fn an_adapter_the_machine_lacks_is_named_with_those_it_has() {
     struct Nothing;
     impl OnBackend for Nothing {
         type Output = ();
-        fn run<B: AutodiffBackend>(self, _device: B::Device) {}
+        fn run<B: TrainBackend>(self, _device: B::Device) {}
     }
     let err = with_backend(DeviceSpec::Wgpu(99), Nothing)
         .unwrap_err()
@@ -221,7 +221,7 @@ struct Fresh(Arc<Corpus>);
 impl OnBackend for Fresh {
     type Output = Checkpoint;
 
-    fn run<B: AutodiffBackend>(self, device: B::Device) -> Checkpoint {
+    fn run<B: TrainBackend>(self, device: B::Device) -> Checkpoint {
         Trainer::<B>::new(tiny(20), self.0, device)
             .unwrap()
             .checkpoint()

@@ -5,9 +5,7 @@
 use std::path::PathBuf;
 
 use gptsweep_gpt::sample::generate;
-use gptsweep_gpt::{
-    Checkpoint, DeviceSpec, OnBackend, SampleOptions, TrainBackend, with_backend,
-};
+use gptsweep_gpt::{Checkpoint, DeviceSpec, OnBackend, SampleOptions, TrainBackend, with_backend};
 use serde::Serialize;
 
 use super::ctx::Ctx;

@@ -13,8 +13,8 @@ use std::time::Instant;
 use anyhow::Context;
 use gptsweep_gpt::sample::SamplesSpec;
 use gptsweep_gpt::{
-    Checkpoint, Corpus, DeviceSpec, Hyperparams, OnBackend, RunSummary, TrainBackend,
-    SampleOptions, Start, train_then_sample, with_backend,
+    Checkpoint, Corpus, DeviceSpec, Hyperparams, OnBackend, RunSummary, SampleOptions, Start,
+    TrainBackend, train_then_sample, with_backend,
 };
 use indicatif::ProgressBar;
 use serde::Serialize;

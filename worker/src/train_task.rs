@@ -16,8 +16,8 @@ use crate::step_rate::{self, StepRate};
 
 use gptsweep_gpt::sample::SamplesSpec;
 use gptsweep_gpt::{
-    Checkpoint, Corpus, DeviceSpec, Eval, Event, Flow, Hyperparams, Observer, TrainBackend,
-    OnBackend, Start, Trainer, train_then_sample, with_backend,
+    Checkpoint, Corpus, DeviceSpec, Eval, Event, Flow, Hyperparams, Observer, OnBackend, Start,
+    TrainBackend, Trainer, train_then_sample, with_backend,
 };
 
 /// How often the compute thread says where it is between evaluations (the worker sends

@@ -49,7 +49,10 @@ pub fn causal_attention<B: Backend>(
         .reshape([1, t * t]);
     let scores = (scores.reshape([b * h, t * t]) + bias).reshape([b, h, t, t]);
     let weights = softmax(scores, 3);
-    let out = DropoutConfig::new(dropout).init().forward(weights).matmul(v);
+    let out = DropoutConfig::new(dropout)
+        .init()
+        .forward(weights)
+        .matmul(v);
     primitive(out.swap_dims(1, 2).reshape([b, t, c]))
 }
 

@@ -67,6 +67,9 @@ pub fn dropout<B: GptOps, const D: usize>(drop: &Dropout, x: Tensor<B, D>) -> Te
 
 /// The rows `ids [B, T]` of `table`'s weights: `[B, T, C]` ([`GptOps::token_embedding`]).
 pub fn embedding<B: GptOps>(table: &Embedding<B>, ids: Tensor<B, 2, Int>) -> Tensor<B, 3> {
-    let out = B::token_embedding(table.weight.val().into_primitive().tensor(), ids.into_primitive());
+    let out = B::token_embedding(
+        table.weight.val().into_primitive().tensor(),
+        ids.into_primitive(),
+    );
     Tensor::from_primitive(TensorPrimitive::Float(out))
 }

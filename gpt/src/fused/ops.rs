@@ -20,6 +20,10 @@ pub trait GptOps: Backend {
     /// gives its steps a rayon pool of their own (`cpu_pool`).
     const USES_RAYON: bool = false;
 
+    /// The lm_head's vocabulary is padded to a multiple of this (`model/padded_head.rs`):
+    /// 8 where the matrix products vectorise only whole vectors (cubecl), 1 (none) elsewhere.
+    const VOCAB_MULTIPLE: usize = 1;
+
     /// Causal self-attention of `n_head` heads over the fused projection `qkv [B, T, 3C]`
     /// (q, k, v in that order along the last dimension, each head `C / n_head` wide): scores
     /// `q k^T * scale`, future positions masked, softmax, the weights dropped with probability

@@ -6,6 +6,7 @@ mod attention;
 mod block;
 mod feed_forward;
 mod init;
+mod padded_head;
 
 use init::Weights;
 
@@ -70,6 +71,24 @@ impl<B: Backend> Gpt<B> {
 impl<B: GptOps> Gpt<B> {
     /// Logits `[batch, time, vocab]` for token ids `[batch, time]`, time <= block_size.
     pub fn forward(&self, idx: Tensor<B, 2, Int>) -> Tensor<B, 3> {
+        let vocab = self.vocab_size();
+        let logits = self.padded_logits(idx);
+        let [b, t, padded] = logits.dims();
+        if padded == vocab {
+            return logits;
+        }
+        logits.slice([0..b, 0..t, 0..vocab])
+    }
+
+    /// The logits with the vocabulary padded as the backend prefers
+    /// ([`GptOps::VOCAB_MULTIPLE`]): `[batch, time, padded]`, the padded logits `-inf`. What
+    /// the loss takes in training ([`Gpt::loss`] gives the same value as on [`Gpt::forward`]).
+    pub fn padded_logits(&self, idx: Tensor<B, 2, Int>) -> Tensor<B, 3> {
+        self.padded_logits_to(idx, B::VOCAB_MULTIPLE)
+    }
+
+    /// [`Gpt::padded_logits`] with the vocabulary padded to a multiple of `multiple` (1: none).
+    pub fn padded_logits_to(&self, idx: Tensor<B, 2, Int>, multiple: usize) -> Tensor<B, 3> {
         let [_, t] = idx.dims();
         debug_assert!(
             t <= self.block_size,
@@ -82,10 +101,16 @@ impl<B: GptOps> Gpt<B> {
         for block in &self.blocks {
             x = block.forward(x);
         }
-        init::apply(&self.lm_head, fused::layer_norm(&self.ln_f, x))
+        padded_head::logits(&self.lm_head, fused::layer_norm(&self.ln_f, x), multiple)
     }
 
-    /// Mean cross entropy of `logits` `[batch, time, vocab]` against `targets` `[batch, time]`.
+    /// The number of tokens the model predicts.
+    pub fn vocab_size(&self) -> usize {
+        self.lm_head.weight.dims()[1]
+    }
+
+    /// Mean cross entropy of `logits` `[batch, time, vocab]` (or padded, the padding `-inf`)
+    /// against `targets` `[batch, time]`.
     pub fn loss(logits: Tensor<B, 3>, targets: Tensor<B, 2, Int>) -> Tensor<B, 1> {
         let [b, t, v] = logits.dims();
         let logp = log_softmax(logits.reshape([b * t, v]), 1);

@@ -4,12 +4,36 @@
 //! each op whose backward pass is another `GptOps` method of the inner backend. Every impl is
 //! generic over the runtime, so one kernel serves wgpu and CUDA alike.
 
+mod embedding_kernel;
+mod embedding_node;
+mod fusion_ops;
+
 use burn::backend::Autodiff;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
+use burn::tensor::FloatDType;
+use burn::tensor::ops::{FloatTensor, FloatTensorOps, IntTensor};
 use burn_cubecl::{BoolElement, CubeBackend, CubeRuntime, FloatElement, IntElement};
 use burn_fusion::{Fusion, FusionBackend};
 
-use super::GptOps;
+pub use embedding_kernel::AtomicAdd;
+
+use super::{GptOps, composed};
+
+/// [`GptOps::token_embedding_backward`] on a cubecl backend with the atomic add of `add`:
+/// our kernel where it applies (f32 gradients), burn's composed one otherwise. The tests run
+/// both adds on whatever device they have.
+pub fn embedding_backward_with<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement>(
+    vocab: usize,
+    grad: FloatTensor<CubeBackend<R, F, I, BT>>,
+    ids: IntTensor<CubeBackend<R, F, I, BT>>,
+    add: AtomicAdd,
+) -> FloatTensor<CubeBackend<R, F, I, BT>> {
+    let device = grad.device.clone();
+    let zeros = |shape| CubeBackend::<R, F, I, BT>::float_zeros(shape, &device, FloatDType::F32);
+    embedding_kernel::backward::<R, I>(vocab, grad, ids, zeros, add).unwrap_or_else(
+        |(grad, ids)| composed::embedding_backward::<CubeBackend<R, F, I, BT>>(vocab, grad, ids),
+    )
+}
 
 /// The inner backends whose `Autodiff` takes its `GptOps` from the impl below: the cubecl
 /// backends, plain or fused (burn-flex has its own, `cpu.rs`).
@@ -18,6 +42,16 @@ pub trait CubeKernels: GptOps {}
 impl<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement> GptOps
     for CubeBackend<R, F, I, BT>
 {
+    const VOCAB_MULTIPLE: usize = 8;
+
+    fn token_embedding_backward(
+        vocab: usize,
+        grad: FloatTensor<Self>,
+        ids: IntTensor<Self>,
+    ) -> FloatTensor<Self> {
+        let add = AtomicAdd::best(&grad.client);
+        embedding_backward_with::<R, F, I, BT>(vocab, grad, ids, add)
+    }
 }
 
 impl<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement> CubeKernels
@@ -25,8 +59,24 @@ impl<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement> CubeKernel
 {
 }
 
-impl<B: FusionBackend + GptOps> GptOps for Fusion<B> {}
+impl<B: FusionBackend + GptOps> GptOps for Fusion<B> {
+    const VOCAB_MULTIPLE: usize = B::VOCAB_MULTIPLE;
+
+    fn token_embedding_backward(
+        vocab: usize,
+        grad: FloatTensor<Self>,
+        ids: IntTensor<Self>,
+    ) -> FloatTensor<Self> {
+        fusion_ops::embedding_backward::<B>(vocab, grad, ids)
+    }
+}
 
 impl<B: FusionBackend + CubeKernels> CubeKernels for Fusion<B> {}
 
-impl<B: CubeKernels, C: CheckpointStrategy> GptOps for Autodiff<B, C> {}
+impl<B: CubeKernels, C: CheckpointStrategy> GptOps for Autodiff<B, C> {
+    const VOCAB_MULTIPLE: usize = B::VOCAB_MULTIPLE;
+
+    fn token_embedding(weights: FloatTensor<Self>, ids: IntTensor<Self>) -> FloatTensor<Self> {
+        embedding_node::train::<B, C>(weights, ids)
+    }
+}
