@@ -12,9 +12,8 @@ use std::time::Instant;
 
 use burn::backend::Autodiff;
 use burn::backend::cuda::{Cuda, CudaDevice};
-use burn::tensor::backend::AutodiffBackend;
 use burn::tensor::{bf16, f16};
-use gptsweep_gpt::{Corpus, Event, Flow, Hyperparams, TokenizerKind, Trainer};
+use gptsweep_gpt::{Corpus, Event, Flow, Hyperparams, TokenizerKind, TrainBackend, Trainer};
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -56,11 +55,7 @@ fn main() {
     }
 }
 
-fn train<B: AutodiffBackend<Device = CudaDevice>>(
-    hp: Hyperparams,
-    corpus: Arc<Corpus>,
-    name: &str,
-) {
+fn train<B: TrainBackend<Device = CudaDevice>>(hp: Hyperparams, corpus: Arc<Corpus>, name: &str) {
     let start = Instant::now();
     let tokens_per_step = hp.batch_size * hp.block_size;
     let mut trainer = Trainer::<B>::new(hp, corpus, CudaDevice::new(0)).expect("trainer");
