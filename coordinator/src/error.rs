@@ -65,7 +65,7 @@ pub enum CoordinatorError {
         "a write of this request's batch panicked in the store's writer (a bug: the coordinator's log has the panic); nothing of the batch was stored"
     )]
     WriteAborted,
-    /// The writer task is gone (the coordinator is shutting down).
+    /// The writer thread is gone (the coordinator is shutting down).
     #[error("the store's writer has stopped")]
     WriterGone,
     /// The database and the state directory are not one store (an empty database beside

@@ -1,5 +1,6 @@
 //! gptsweep's coordinator: reads sweep files, plans runs, hands them to workers over gRPC
-//! and keeps everything in SQLite or PostgreSQL.
+//! and keeps its records in SQLite or PostgreSQL, its checkpoints and uploads in a state
+//! directory.
 //!
 //! - [`sweep`]: sweep files, checks with line and column, planning;
 //! - [`store`]: SQLite or PostgreSQL through one batching writer;
