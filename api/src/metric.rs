@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::state::named;
+use crate::state::impl_named;
 
 /// The value that ranks runs.
 #[derive(
@@ -31,7 +31,7 @@ pub enum MetricName {
     /// Training loss in bits per character (a run's latest).
     TrainBpc,
 }
-named!(MetricName, "metric");
+impl_named!(MetricName, "metric");
 
 impl MetricName {
     /// Whether a run is ranked by its best value of the metric (validation metrics: these
@@ -63,7 +63,7 @@ pub enum Goal {
     /// Higher is better.
     Maximize,
 }
-named!(Goal, "goal");
+impl_named!(Goal, "goal");
 
 impl Goal {
     /// Whether `a` is strictly better than `b`.
@@ -100,4 +100,4 @@ pub enum Method {
     /// one, from the results so far; `run_cap` of them.
     Tpe,
 }
-named!(Method, "method");
+impl_named!(Method, "method");

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 /// An enum with one fixed name per variant: the form SQL stores and the terminal prints.
 /// The names are strum's (`IntoStaticStr`, `VariantArray`, `Display`, all `snake_case`,
-/// as serde's); an enum adds only what it is ([`Named::WHAT`], through [`named`]).
+/// as serde's); an enum adds only what it is ([`Named::WHAT`], through [`impl_named`]).
 pub trait Named:
     Sized + Copy + 'static + strum::VariantArray + Into<&'static str> + std::fmt::Display
 {
@@ -38,7 +38,7 @@ pub trait Named:
 /// Makes a strum-named enum [`Named`] as `what`, and parsed by [`Named::parse`] (its
 /// error lists the names, where strum's `EnumString` says only "Matching variant not
 /// found").
-macro_rules! named {
+macro_rules! impl_named {
     ($name:ident, $what:literal) => {
         impl $crate::state::Named for $name {
             const WHAT: &'static str = $what;
@@ -52,7 +52,7 @@ macro_rules! named {
         }
     };
 }
-pub(crate) use named;
+pub(crate) use impl_named;
 
 /// Where a run is in its life.
 #[derive(
@@ -84,7 +84,7 @@ pub enum RunState {
     /// Cancelled before it ran.
     Cancelled,
 }
-named!(RunState, "run state");
+impl_named!(RunState, "run state");
 
 impl RunState {
     /// Whether the run still has work ahead (queued or running).
@@ -117,7 +117,7 @@ pub enum SweepState {
     /// Cancelled by a user.
     Cancelled,
 }
-named!(SweepState, "sweep state");
+impl_named!(SweepState, "sweep state");
 
 /// How an attempt (a lease) stands or ended.
 #[derive(
@@ -151,7 +151,7 @@ pub enum AttemptState {
     /// The worker's device, memory or disk failed (not counted).
     WorkerFault,
 }
-named!(AttemptState, "attempt state");
+impl_named!(AttemptState, "attempt state");
 
 impl AttemptState {
     /// Whether an attempt that ended so counts against the run's allowed attempts.
@@ -188,7 +188,7 @@ pub enum Outcome {
     /// The worker's environment failed (device, memory, disk): queued again.
     WorkerFault,
 }
-named!(Outcome, "outcome");
+impl_named!(Outcome, "outcome");
 
 impl Outcome {
     /// The state the run takes when its attempt ends so; `None` when the run is handed
@@ -227,23 +227,82 @@ pub enum Directive {
 mod tests {
     use super::*;
 
-    fn round_trips<T: Named + std::fmt::Debug + PartialEq + Serialize>() {
-        for v in T::ALL {
-            assert_eq!(T::parse(v.as_str()).unwrap(), *v);
-            assert_eq!(
-                serde_json::to_value(v).unwrap(),
-                serde_json::Value::String(v.as_str().into()),
-                "serde and SQL names agree"
-            );
-        }
+    use crate::metric::{Goal, Method, MetricName};
+
+    /// `T`'s names, after checking that each parses back, prints and serialises (both
+    /// ways) as itself.
+    fn round_trips<T>() -> Vec<&'static str>
+    where
+        T: Named + std::fmt::Debug + PartialEq + Serialize + serde::de::DeserializeOwned,
+    {
+        T::ALL
+            .iter()
+            .map(|v| {
+                assert_eq!(T::parse(v.as_str()).unwrap(), *v);
+                assert_eq!(v.to_string(), v.as_str(), "printed as named");
+                let json = serde_json::Value::String(v.as_str().into());
+                assert_eq!(
+                    serde_json::to_value(v).unwrap(),
+                    json,
+                    "serde and SQL agree"
+                );
+                assert_eq!(serde_json::from_value::<T>(json).unwrap(), *v);
+                v.as_str()
+            })
+            .collect()
     }
 
     #[test]
-    fn every_state_name_round_trips_and_matches_its_serde_form() {
-        round_trips::<RunState>();
-        round_trips::<SweepState>();
-        round_trips::<AttemptState>();
-        round_trips::<Outcome>();
+    fn every_name_round_trips_and_is_the_one_sql_and_json_have_always_held() {
+        assert_eq!(
+            round_trips::<RunState>(),
+            [
+                "queued",
+                "running",
+                "finished",
+                "failed",
+                "stopped",
+                "cancelled"
+            ]
+        );
+        assert_eq!(
+            round_trips::<SweepState>(),
+            ["running", "finished", "cancelled"]
+        );
+        assert_eq!(
+            round_trips::<AttemptState>(),
+            [
+                "running",
+                "finished",
+                "stopped",
+                "failed",
+                "expired",
+                "preempted",
+                "worker_fault"
+            ]
+        );
+        assert_eq!(
+            round_trips::<Outcome>(),
+            ["finished", "stopped", "failed", "preempted", "worker_fault"]
+        );
+        assert_eq!(
+            round_trips::<MetricName>(),
+            ["val_loss", "train_loss", "val_bpc", "train_bpc"]
+        );
+        assert_eq!(round_trips::<Goal>(), ["minimize", "maximize"]);
+        assert_eq!(round_trips::<Method>(), ["grid", "random", "tpe"]);
+    }
+
+    #[test]
+    fn a_metric_or_method_unknown_is_refused_listing_the_known_ones() {
+        assert_eq!(
+            "loss".parse::<MetricName>().unwrap_err(),
+            "metric \"loss\" is unknown; expected val_loss, train_loss, val_bpc, train_bpc"
+        );
+        assert_eq!(
+            Method::parse("bayes").unwrap_err(),
+            "method \"bayes\" is unknown; expected grid, random, tpe"
+        );
     }
 
     #[test]

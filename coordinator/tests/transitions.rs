@@ -136,7 +136,11 @@ impl Subject<'_> {
             Guard::AttemptsSpent => self.max_attempts = 1,
             Guard::StopAsked => {
                 self.max_attempts = 3;
-                assert_eq!(self.cancel().await, (0, 1), "the running run is asked to stop");
+                assert_eq!(
+                    self.cancel().await,
+                    (0, 1),
+                    "the running run is asked to stop"
+                );
             }
         }
     }
