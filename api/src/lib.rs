@@ -4,6 +4,7 @@
 //!
 //! - [`ids`]: ID newtypes ([`SweepId`], [`RunId`], [`LeaseId`], [`WorkerId`]);
 //! - [`state`]: run, sweep and attempt states, attempt outcomes and stop directives as enums;
+//! - [`transitions`]: the run state machine, every transition in one table;
 //! - [`metric`]: the ranking metric, its goal and the search method;
 //! - [`records`]: sweeps, runs, evaluations, attempts, workers, leaderboard rows;
 //! - [`progress`]: a running run's latest step between evaluations, its throughput and ETA;
@@ -29,6 +30,7 @@ pub mod records;
 pub mod report_rules;
 pub mod state;
 pub mod to_proto;
+pub mod transitions;
 
 pub use error::ApiError;
 pub use ids::{LeaseId, RunId, SweepId, WorkerId};

@@ -17,6 +17,7 @@ pub mod open;
 mod progress;
 pub mod reads;
 mod rungs;
+pub(crate) mod states_sql;
 mod stored_sweep;
 pub mod write;
 mod writer;
