@@ -167,8 +167,8 @@ pub async fn run(args: Args, output: OutputMode) -> anyhow::Result<()> {
         let _ = stop_rx.await;
     }));
     let (wstop, _) = gptsweep_worker::stop::channel();
-    // The coordinator is this process's own: polls are cheap, and the machine's kernel
-    // folder already is all it could share (`new` shares none); no warm-up processes.
+    // The coordinator is this process's own: the machine's kernel folder already is all it
+    // could share (`new` shares none). Local polls every 5 s and warms no shapes ahead.
     let worker_config = gptsweep_worker::WorkerConfig {
         token: Some(worker_token),
         poll: std::time::Duration::from_secs(5),
