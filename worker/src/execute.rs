@@ -264,7 +264,7 @@ pub async fn execute(
     let mut backoff = Backoff::new(ctx.heartbeat);
     let mut ending = state.trained(trained);
     loop {
-        let sent = match ending.next() {
+        let sent = match ending.what_next() {
             Closing::Report(evals) => Sent::Report(report(&ctx.client, &run, evals).await),
             Closing::Upload { step, bytes } => {
                 Sent::Upload(upload(&ctx.client, &run, step, bytes).await)

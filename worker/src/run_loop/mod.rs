@@ -142,7 +142,7 @@ impl Finish {
     }
 }
 
-/// The next thing to do once training has ended ([`Ending::next`]).
+/// The next thing to do once training has ended ([`Ending::what_next`]).
 #[derive(Debug, PartialEq)]
 pub enum Closing<'a> {
     /// Send these held evaluations, and answer with [`Ending::heard`].
@@ -160,7 +160,7 @@ pub enum Closing<'a> {
     Finish(Finish),
 }
 
-/// How long to wait before the next [`Ending::next`].
+/// How long to wait before the next [`Ending::what_next`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Wait {
     /// Go on at once.
@@ -376,7 +376,7 @@ pub struct Ending {
 impl Ending {
     /// What to do next: call until [`Closing::Abandon`] or [`Closing::Finish`], answering
     /// each call with [`Ending::heard`].
-    pub fn next(&mut self) -> Closing<'_> {
+    pub fn what_next(&mut self) -> Closing<'_> {
         let run = self.state.run;
         if let Some(why) = &self.state.lost {
             return Closing::Abandon(why.clone());
@@ -403,7 +403,7 @@ impl Ending {
         }
     }
 
-    /// The answer to the call [`Ending::next`] asked for: how long to wait before the
+    /// The answer to the call [`Ending::what_next`] asked for: how long to wait before the
     /// next. A stop now changes nothing: training is over.
     pub fn heard(&mut self, sent: Sent) -> Wait {
         self.state.forget_delivered(&sent);

@@ -109,7 +109,7 @@ fn train(state: &mut RunLoop, fake: &mut Fake, events: impl IntoIterator<Item = 
 fn end(state: RunLoop, fake: &mut Fake, trained: Trained) -> Result<Finish, String> {
     let mut ending = state.trained(trained);
     loop {
-        let sent = match ending.next() {
+        let sent = match ending.what_next() {
             Closing::Report(evals) => fake.call(Call::Report(evals)),
             Closing::Upload { step, bytes } => fake.call(Call::Upload { step, bytes }),
             Closing::Abandon(why) => return Err(why),
