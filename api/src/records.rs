@@ -42,6 +42,21 @@ impl Evaluation {
     }
 }
 
+/// The wire's form of a trainer's evaluation (the same numbers; steps as the wire counts).
+impl From<&gptsweep_core::Eval> for Evaluation {
+    fn from(e: &gptsweep_core::Eval) -> Self {
+        Self {
+            step: e.step as u64,
+            train_loss: e.train_loss,
+            val_loss: e.val_loss,
+            train_bpc: e.train_bpc,
+            val_bpc: e.val_bpc,
+            tokens_per_sec: e.tokens_per_sec,
+            train_secs: e.train_secs,
+        }
+    }
+}
+
 /// A generated text stored with a run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Sample {

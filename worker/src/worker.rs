@@ -83,6 +83,50 @@ pub struct WorkerConfig {
     pub warm_ahead: Option<usize>,
 }
 
+/// How long one lease poll waits for work, unless told (`gptsweep worker --poll`).
+pub const DEFAULT_POLL: Duration = Duration::from_secs(20);
+
+/// How long a drain may take, unless told (`--drain-timeout`).
+pub const DEFAULT_DRAIN_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Failures in a row that disable a device, unless told (`--max-consecutive-failures`).
+pub const DEFAULT_MAX_CONSECUTIVE_FAILURES: u32 = 3;
+
+impl WorkerConfig {
+    /// A worker called `name` training on `devices` for the coordinator at `coordinator`,
+    /// caching datasets in `cache_dir`, with every other setting at its default: no token
+    /// and the system's roots, the polls, drain and failure limit above, never idle-exiting,
+    /// one run per device, kernels not shared, slot processes as `auto` says, text logs,
+    /// and as many warm-up processes as [`crate::warm_ahead::processes`] gives.
+    pub fn new(
+        coordinator: String,
+        name: String,
+        devices: Vec<DeviceSpec>,
+        cache_dir: PathBuf,
+    ) -> Self {
+        Self {
+            coordinator,
+            token: None,
+            tls_ca: None,
+            name,
+            devices,
+            cache_dir,
+            poll: DEFAULT_POLL,
+            drain_timeout: DEFAULT_DRAIN_TIMEOUT,
+            idle_exit: None,
+            max_consecutive_failures: DEFAULT_MAX_CONSECUTIVE_FAILURES,
+            runs_per_device: 1,
+            pack_by_memory: false,
+            device_memory: None,
+            cuda_memory: CudaMemory::default(),
+            kernel_dir: None,
+            slot_processes: SlotMode::Auto,
+            log_json: false,
+            warm_ahead: None,
+        }
+    }
+}
+
 /// Run slots per GPU when packing by memory (memory may allow fewer). Measured on an H100
 /// (BENCHMARKS.md, "Packing on a GPU"): runs packed into one process share the device's
 /// launch path (burn's fusion and cubecl's runtime take a device's operations one at a
