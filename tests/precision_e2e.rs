@@ -36,7 +36,7 @@ fn a_cpu_worker_trains_f32_and_bf16_runs_and_top_ranks_them_side_by_side() {
     let (f32, bf16) = (by("f32"), by("bf16"));
     let loss = |r: &serde_json::Value| r["best_val_loss"].as_f64().unwrap();
     // Same seed, same batches: bf16 products follow f32's losses within their rounding,
-    // and both learn (from ln 65 = 4.17 at initialisation).
+    // and both learn (from ln 65 = 4.17 at initialisation; 40 steps of a 16-wide model).
     assert_ne!(loss(f32), loss(bf16), "bf16 products round");
     assert!(
         (loss(f32) - loss(bf16)).abs() < 0.05,
@@ -44,7 +44,13 @@ fn a_cpu_worker_trains_f32_and_bf16_runs_and_top_ranks_them_side_by_side() {
         loss(f32),
         loss(bf16)
     );
-    assert!(loss(bf16) < 3.9, "bf16 learns: {}", loss(bf16));
+    let init = 65f64.ln();
+    assert!(
+        loss(f32) < init - 0.1 && loss(bf16) < init - 0.1,
+        "both learn from ln 65 = {init}: f32 {} bf16 {}",
+        loss(f32),
+        loss(bf16)
+    );
 
     let text = String::from_utf8(c.cli(&["top", "prec"]).stdout).unwrap();
     let lines: Vec<&str> = text.lines().collect();
