@@ -21,14 +21,14 @@ fn serial() -> MutexGuard<'static, ()> {
     SERIAL.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-fn tiny(precision: Precision, max_iters: usize) -> Hyperparams {
+fn tiny(precision: Precision, max_iters: usize, dropout: f64) -> Hyperparams {
     Hyperparams {
         batch_size: 8,
         block_size: 16,
         n_embd: 32,
         n_head: 4,
         n_layer: 2,
-        dropout: 0.1,
+        dropout,
         lr: 3e-3,
         max_iters,
         eval_interval: 10,
@@ -56,8 +56,10 @@ fn losses(evals: &[Eval]) -> Vec<(usize, f32, f32)> {
 fn bf16_products_train_as_f32_does_within_bf16_rounding() {
     let _g = serial();
     let corpus = small_corpus();
-    let f32 = losses(&train(tiny(Precision::F32, 40), &corpus));
-    let bf16 = losses(&train(tiny(Precision::Bf16, 40), &corpus));
+    // Without dropout: the CPU's f32 attention kernel and the composed bf16 attention draw
+    // their dropout masks differently, which is noise of its own.
+    let f32 = losses(&train(tiny(Precision::F32, 40, 0.0), &corpus));
+    let bf16 = losses(&train(tiny(Precision::Bf16, 40, 0.0), &corpus));
     eprintln!("f32  {f32:?}\nbf16 {bf16:?}");
     assert_ne!(
         f32, bf16,
@@ -78,9 +80,9 @@ fn bf16_products_train_as_f32_does_within_bf16_rounding() {
 fn a_bf16_checkpoint_resumes_in_bf16_exactly() {
     let _g = serial();
     let corpus = small_corpus();
-    let whole = train(tiny(Precision::Bf16, 20), &corpus);
+    let whole = train(tiny(Precision::Bf16, 20, 0.1), &corpus);
     let mut first = Trainer::<CpuTrain>::new(
-        tiny(Precision::Bf16, 20),
+        tiny(Precision::Bf16, 20, 0.1),
         corpus.clone(),
         Default::default(),
     )
