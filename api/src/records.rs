@@ -144,6 +144,11 @@ pub struct SweepSummary {
     pub description: String,
     /// Labels to find it by (the sweep file's `tags:`).
     pub tags: Vec<String>,
+    /// The precision of every run's products where the sweep fixes one other than f32
+    /// (`bf16`); empty where it is f32 or swept (then each run's parameters name it).
+    /// Absent from the JSON when empty, so an f32 sweep's documents are as before.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub precision: String,
 }
 
 /// Queued runs of a sweep that no live worker's device has the memory for: they are not

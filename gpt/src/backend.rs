@@ -16,9 +16,11 @@ use crate::error::{GptError, Result};
 
 mod cuda;
 mod kernel_cache;
+mod precision;
 mod wgpu;
 
 pub use kernel_cache::{kernel_build, use_kernel_cache};
+pub use precision::{check_device, check_precision};
 pub use wgpu::identity as wgpu_identity;
 
 #[cfg(feature = "wgpu")]

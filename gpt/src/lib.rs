@@ -41,7 +41,7 @@ pub use backend::{
 pub use checkpoint::Checkpoint;
 pub use config::{
     HYPERPARAMS, HyperparamDef, HyperparamError, Hyperparams, MAX_SHAPE_CHARS, ModelConfig,
-    nearest_name, shape_key,
+    Precision, nearest_name, shape_key,
 };
 pub use corpus::Corpus;
 pub use driver::{Observer, RunOutput, Start, train_then_sample};

@@ -143,6 +143,13 @@ pub async fn run(args: Args, output: OutputMode) -> anyhow::Result<()> {
         eprint!("{}", super::terminal::escape(&estimate.text(&input.name)));
     }
     let devices = super::worker::parse_devices(&args.devices)?;
+    // This process's worker is the only one: a run it cannot train is refused here.
+    if input.bf16 {
+        for d in &devices {
+            gptsweep_gpt::backend::check_precision(*d, gptsweep_gpt::Precision::Bf16)
+                .map_err(|e| super::bad_input::BadInput(format!("{}: {e}", input.file_name())))?;
+        }
+    }
     let state_dir = args.state_dir.unwrap_or_else(local_state::dir);
     super::bad_input::ensure(
         !args.serve || !args.dashboard.eq_ignore_ascii_case("off"),

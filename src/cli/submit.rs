@@ -84,6 +84,8 @@ pub struct SweepInput {
     pub estimate: Estimate,
     /// Whether `name` was given (`--name`) rather than the file's.
     renamed: bool,
+    /// Whether any run may train in bf16 (`precision:` fixed or swept).
+    pub bf16: bool,
 }
 
 impl SweepInput {
@@ -111,6 +113,7 @@ impl SweepInput {
                 Ok((gptsweep_coordinator::datasets::sha256_hex(&bytes), bytes))
             }
         })?;
+        let bf16 = checked.spec.may_train_in(gptsweep_gpt::Precision::Bf16);
         Ok(Self {
             file_name,
             yaml,
@@ -118,6 +121,7 @@ impl SweepInput {
             name: checked.spec.name,
             estimate: gptsweep_coordinator::sweep::Estimate::of(&checked.plan, &checked.shapes),
             renamed: false,
+            bf16,
         })
     }
 

@@ -151,6 +151,13 @@ async fn fetch_checkpoint(ctx: &RunContext, run: &LeasedRun) -> Result<Checkpoin
 /// What an attempt reported: its outcome and, for a failure, the error.
 pub type Reported = (Outcome, String);
 
+/// Whether `device` cannot train `run` in its precision (bf16 through wgpu): [`execute`]
+/// fails such a run at once, as the run's fault, and the device is not blamed for it.
+pub fn precision_refused(run: &LeasedRun, device: DeviceSpec) -> bool {
+    serde_json::from_str::<Hyperparams>(&run.hyperparams_json)
+        .is_ok_and(|hp| gptsweep_gpt::backend::check_precision(device, hp.precision).is_err())
+}
+
 /// Trains `run` on `device` and reports it to the end. A drain on `stop` stops training at
 /// the next step boundary, uploads a checkpoint taken there and hands the run back
 /// (`preempted`); a failure is reported as the run's or the worker's fault ([`faults`]).
@@ -167,6 +174,11 @@ pub async fn execute(
             return finish(ctx, &run, end).await;
         }
     };
+    // A precision this device cannot train is the run's fault, said once: not a device
+    // failure (the device is fine), and no retry would train it here.
+    if let Err(e) = gptsweep_gpt::backend::check_precision(device, hp.precision) {
+        return fail(ctx, &run, faults::of_gpt(&e), e.to_string()).await;
+    }
     let resume = if run.resume_step > 0 {
         match fetch_checkpoint(ctx, &run).await {
             Ok(c) => Some(c),

@@ -26,7 +26,7 @@ use gptsweep_proto::worker_key::WorkerSlot;
 use crate::backoff::{Backoff, retry, transient};
 use crate::dataset_cache::DatasetCache;
 use crate::error::{Result, WorkerError};
-use crate::execute::{RunContext, execute, release};
+use crate::execute::{RunContext, execute, precision_refused, release};
 use crate::health::DeviceHealth;
 use crate::kernel_sync::KernelSync;
 use crate::memory::CudaMemory;
@@ -417,6 +417,9 @@ async fn device_loop(
             return Ok(DeviceEnd::Drained);
         }
         let run_id = run.run;
+        // A run this device cannot train in its precision fails at once as the run's own
+        // fault; the device is fine, so that failure does not count towards disabling it.
+        let refused = precision_refused(&run, device);
         let shape = shape_of(&run);
         if let Some(shape) = &shape {
             shared.claims.training(shape);
@@ -436,7 +439,11 @@ async fn device_loop(
         match ended {
             Ok((Outcome::Preempted, _)) => return Ok(DeviceEnd::Drained),
             Ok((outcome, error)) => {
-                let (failures, disabled) = health.record(run_id, outcome);
+                let (failures, disabled) = if refused {
+                    (0, false)
+                } else {
+                    health.record(run_id, outcome)
+                };
                 if !error.is_empty() {
                     tracing::warn!(run = %run_id, %device, %outcome, failures, "run failed: {error}");
                 }

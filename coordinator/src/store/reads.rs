@@ -151,6 +151,7 @@ pub async fn sweep_info(pool: &AnyPool, id: SweepId) -> Result<SweepSummary> {
         evals_expected,
         proposed,
         run_cap,
+        precision: spec.fixed_precision().unwrap_or_default(),
         description: spec.description,
         tags: spec.tags,
     })

@@ -65,6 +65,9 @@ const ALIASES: &[(&str, &str)] = &[
     ("epsilon", "eps"),
     ("random_seed", "seed"),
     ("vocab", "tokenizer"),
+    ("dtype", "precision"),
+    ("mixed_precision", "precision"),
+    ("amp", "precision"),
 ];
 
 impl HyperparamDef {

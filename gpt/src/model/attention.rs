@@ -2,8 +2,8 @@
 //! q/k/v projection (no bias, as the lecture's per-head Linear layers), scores scaled by
 //! head_size^-0.5, a causal mask, softmax, dropout on the weights, the output projection
 //! and dropout. On the CPU backends the attention itself, with its dropout, is one fused
-//! kernel ([`fused::causal_attention`]); elsewhere it is composed of tensor operations
-//! ([`CausalSelfAttention::composed`]).
+//! kernel ([`fused::causal_attention`]); elsewhere, and for bf16 products (the kernel
+//! multiplies in f32), it is composed of tensor operations ([`CausalSelfAttention::composed`]).
 
 use burn::module::Module;
 use burn::nn::{Dropout, DropoutConfig, Linear};
@@ -11,8 +11,9 @@ use burn::tensor::activation::softmax;
 use burn::tensor::backend::Backend;
 use burn::tensor::{Bool, Tensor};
 
-use super::init::{self, Weights};
-use crate::config::ModelConfig;
+use super::init::Weights;
+use super::precision;
+use crate::config::{ModelConfig, Precision};
 use crate::fused;
 
 /// All heads of one block's attention.
@@ -28,6 +29,8 @@ pub struct CausalSelfAttention<B: Backend> {
     resid_drop: Dropout,
     /// Number of heads.
     n_head: usize,
+    /// Precision of the products.
+    precision: Precision,
 }
 
 impl<B: Backend> CausalSelfAttention<B> {
@@ -40,6 +43,7 @@ impl<B: Backend> CausalSelfAttention<B> {
             attn_drop: DropoutConfig::new(cfg.dropout).init(),
             resid_drop: DropoutConfig::new(cfg.dropout).init(),
             n_head: cfg.n_head,
+            precision: cfg.precision,
         }
     }
 
@@ -47,10 +51,19 @@ impl<B: Backend> CausalSelfAttention<B> {
     pub fn forward(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {
         let [_, _, c] = x.dims();
         let scale = ((c / self.n_head) as f64).powf(-0.5);
-        let qkv = init::apply(&self.qkv, x);
-        let out = fused::causal_attention(qkv, self.n_head, scale as f32, &self.attn_drop)
-            .unwrap_or_else(|qkv| self.composed(qkv, scale));
-        fused::dropout(&self.resid_drop, init::apply(&self.proj, out))
+        let qkv = precision::linear(&self.qkv, x, self.precision);
+        // The fused CPU kernel multiplies in f32: bf16 products take the composed path.
+        let out = match self.precision {
+            Precision::F32 => {
+                fused::causal_attention(qkv, self.n_head, scale as f32, &self.attn_drop)
+                    .unwrap_or_else(|qkv| self.composed(qkv, scale))
+            }
+            Precision::Bf16 => self.composed(qkv, scale),
+        };
+        fused::dropout(
+            &self.resid_drop,
+            precision::linear(&self.proj, out, self.precision),
+        )
     }
 
     /// The attention of the heads in `qkv` `[batch, time, 3 * n_embd]` in tensor operations,
@@ -67,7 +80,7 @@ impl<B: Backend> CausalSelfAttention<B> {
             heads(qkv.next().expect("k")),
             heads(qkv.next().expect("v")),
         );
-        let scores = q.matmul(k.swap_dims(2, 3)).mul_scalar(scale);
+        let scores = precision::matmul(q, k.swap_dims(2, 3), self.precision).mul_scalar(scale);
         // burn's tril_mask is true strictly above the diagonal: the future positions. The
         // mask is applied as an additive bias of -inf there, one [T*T] row shared by every
         // (batch, head): flattened so, the add takes burn-flex's SIMD shared-row path, where
@@ -79,7 +92,10 @@ impl<B: Backend> CausalSelfAttention<B> {
             .reshape([1, t * t]);
         let scores = (scores.reshape([b * h, t * t]) + bias).reshape([b, h, t, t]);
         let weights = softmax(scores, 3);
-        let out = self.attn_drop.forward(weights).matmul(v);
+        // Dropout keyed by the step's seed on the CPU (as the fused kernel's), so bf16 runs
+        // packed in one process draw their own masks; burn's elsewhere.
+        let weights = fused::dropout(&self.attn_drop, weights);
+        let out = precision::matmul(weights, v, self.precision);
         out.swap_dims(1, 2).reshape([b, t, c])
     }
 }

@@ -6,6 +6,7 @@ mod attention;
 mod block;
 mod feed_forward;
 mod init;
+mod precision;
 
 use init::Weights;
 
@@ -19,7 +20,7 @@ use burn::tensor::activation::log_softmax;
 use burn::tensor::backend::Backend;
 use burn::tensor::{Int, Tensor};
 
-use crate::config::ModelConfig;
+use crate::config::{ModelConfig, Precision};
 use crate::fused;
 
 /// The language model: logits over the vocabulary for every position of a sequence.
@@ -37,6 +38,8 @@ pub struct Gpt<B: Backend> {
     lm_head: Linear<B>,
     /// Longest context the position table covers.
     block_size: usize,
+    /// Precision of the products (not saved: the weights are f32 either way).
+    precision: Precision,
 }
 
 impl<B: Backend> Gpt<B> {
@@ -63,6 +66,7 @@ impl<B: Backend> Gpt<B> {
             ln_f: LayerNormConfig::new(c).init(device),
             lm_head: weights.linear(c, config.vocab_size, true, device),
             block_size: config.block_size,
+            precision: config.precision,
         }
     }
 }
@@ -82,7 +86,11 @@ impl<B: Backend> Gpt<B> {
         for block in &self.blocks {
             x = block.forward(x);
         }
-        init::apply(&self.lm_head, fused::layer_norm(&self.ln_f, x))
+        precision::linear(
+            &self.lm_head,
+            fused::layer_norm(&self.ln_f, x),
+            self.precision,
+        )
     }
 
     /// Mean cross entropy of `logits` `[batch, time, vocab]` against `targets` `[batch, time]`.
