@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use tokio::sync::mpsc;
 
+use gptsweep_api::transfer::chunked;
 use gptsweep_api::{Directive, Evaluation, LeasedRun, Outcome, Sample, from_proto};
 use gptsweep_gpt::sample::SamplesSpec;
 use gptsweep_gpt::{Checkpoint, Corpus, DeviceSpec, Eval, Hyperparams};
@@ -39,9 +40,6 @@ const ANSWER_WITHIN: Duration = Duration::from_secs(1);
 
 /// The pause between tries of a run's last checkpoint.
 const UPLOAD_PAUSE: Duration = Duration::from_millis(500);
-
-/// Chunk size of checkpoint uploads.
-const CHUNK: usize = 1 << 20;
 
 /// What a run needs from its worker.
 #[derive(Clone)]
@@ -139,16 +137,12 @@ async fn upload(client: &Workers, run: &LeasedRun, pending: &mut Option<(u64, Ve
     let Some((step, bytes)) = pending.as_ref() else {
         return Heard::Continue;
     };
-    let chunks: Vec<pb::CheckpointUpload> = bytes
-        .chunks(CHUNK)
-        .enumerate()
-        .map(|(i, c)| pb::CheckpointUpload {
-            run_id: if i == 0 { run.run.get() } else { 0 },
-            lease_id: if i == 0 { run.lease.get() } else { 0 },
-            step: *step,
-            data: c.to_vec(),
-        })
-        .collect();
+    let chunks = chunked(bytes, |first, data| pb::CheckpointUpload {
+        run_id: if first { run.run.get() } else { 0 },
+        lease_id: if first { run.lease.get() } else { 0 },
+        step: *step,
+        data,
+    });
     match client
         .clone()
         .put_checkpoint(tokio_stream::iter(chunks))
