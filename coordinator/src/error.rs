@@ -218,3 +218,43 @@ impl From<CoordinatorError> for tonic::Status {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_task_that_did_not_come_back_is_internal_not_a_storage_fault() {
+        let source = tokio::task::spawn_blocking(|| panic!("boom"))
+            .await
+            .unwrap_err();
+        let e = CoordinatorError::Task {
+            what: "measuring the corpus",
+            source,
+        };
+        assert!(!e.is_storage_fault() && !e.is_coordinators());
+        let msg = e.to_string();
+        assert!(
+            msg.starts_with("measuring the corpus failed: task ")
+                && msg.ends_with(" panicked with message \"boom\""),
+            "{msg}"
+        );
+        let status = tonic::Status::from(e);
+        assert_eq!(
+            (status.code(), status.message()),
+            (tonic::Code::Internal, msg.as_str())
+        );
+    }
+
+    #[test]
+    fn a_poll_ended_by_a_shutdown_is_unavailable() {
+        let status = tonic::Status::from(CoordinatorError::ShuttingDown);
+        assert_eq!(
+            (status.code(), status.message()),
+            (
+                tonic::Code::Unavailable,
+                "the coordinator is shutting down; retry"
+            )
+        );
+    }
+}
