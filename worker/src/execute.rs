@@ -16,6 +16,7 @@ use std::time::Duration;
 
 use tokio::sync::mpsc;
 
+use gptsweep_api::transfer::chunked;
 use gptsweep_api::{Evaluation, LeasedRun, Outcome};
 use gptsweep_gpt::sample::SamplesSpec;
 use gptsweep_gpt::{Checkpoint, Corpus, DeviceSpec, Hyperparams};
@@ -40,9 +41,6 @@ const ANSWER_WITHIN: Duration = Duration::from_secs(1);
 /// The pause between tries of a run's last checkpoint (or a heartbeat interval, if
 /// shorter; [`crate::run_loop::FINAL_UPLOAD_TRIES`] of them).
 const UPLOAD_PAUSE: Duration = Duration::from_millis(500);
-
-/// Chunk size of checkpoint uploads.
-const CHUNK: usize = 1 << 20;
 
 /// What a run needs from its worker.
 #[derive(Clone)]
@@ -109,16 +107,12 @@ async fn heartbeat(
 
 /// Uploads the checkpoint of `step`.
 async fn upload(client: &Workers, run: &LeasedRun, step: u64, bytes: &[u8]) -> Heard {
-    let chunks: Vec<pb::CheckpointUpload> = bytes
-        .chunks(CHUNK)
-        .enumerate()
-        .map(|(i, c)| pb::CheckpointUpload {
-            run_id: if i == 0 { run.run.get() } else { 0 },
-            lease_id: if i == 0 { run.lease.get() } else { 0 },
-            step,
-            data: c.to_vec(),
-        })
-        .collect();
+    let chunks = chunked(bytes, |first, data| pb::CheckpointUpload {
+        run_id: if first { run.run.get() } else { 0 },
+        lease_id: if first { run.lease.get() } else { 0 },
+        step,
+        data,
+    });
     match client
         .clone()
         .put_checkpoint(tokio_stream::iter(chunks))
