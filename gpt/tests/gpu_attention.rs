@@ -39,7 +39,9 @@ fn in_scratch_dir() {
 
 /// `n` values in [-2, 2) from `seed` (a fixed LCG: the same inputs on every run).
 fn values(n: usize, seed: u64) -> Vec<f32> {
-    let mut s = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    let mut s = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
     (0..n)
         .map(|_| {
             s = s
@@ -137,7 +139,10 @@ fn check<B: AttentionOps>(d: Dims, prob: Option<f64>) {
     let out_diff = rel_diff(out.clone(), ref_out);
     assert!(out_diff < TOL, "output off by {out_diff} ({what})");
     // dq, dk and dv each: a wrong one is not hidden by the others' scale.
-    let (ga, gb) = (grad.to_vec::<f32>().unwrap(), ref_grad.to_vec::<f32>().unwrap());
+    let (ga, gb) = (
+        grad.to_vec::<f32>().unwrap(),
+        ref_grad.to_vec::<f32>().unwrap(),
+    );
     for (part, name) in ["dq", "dk", "dv"].iter().enumerate() {
         let cols = |v: &[f32]| -> Vec<f32> {
             v.chunks(3 * c)
@@ -153,7 +158,10 @@ fn check<B: AttentionOps>(d: Dims, prob: Option<f64>) {
     }
     // Not a zero or constant output that matches a zero reference by accident.
     let out = out.to_vec::<f32>().unwrap();
-    assert!(out.iter().any(|x| x.abs() > 1e-2), "output all but zero ({what})");
+    assert!(
+        out.iter().any(|x| x.abs() > 1e-2),
+        "output all but zero ({what})"
+    );
 }
 
 /// Shapes (batch, T, heads, head width): T not a multiple of the 32-row block (13, 67), one
@@ -189,7 +197,10 @@ fn the_gpu_mask_is_the_cpu_mask() {
             mask: Some(mask),
         };
         let like = Tensor::<WgpuInfer, 3>::zeros([1, 1, 1], &Default::default());
-        let gpu = mask_tensor(&like, call).into_data().to_vec::<f32>().unwrap();
+        let gpu = mask_tensor(&like, call)
+            .into_data()
+            .to_vec::<f32>()
+            .unwrap();
         let t = d.time;
         let mut cpu = Vec::with_capacity(gpu.len());
         for row in 0..(d.batch * d.heads * t) as u64 {
@@ -199,7 +210,10 @@ fn the_gpu_mask_is_the_cpu_mask() {
         }
         assert_eq!(gpu, cpu, "key {key:#x}, p {prob}");
         let dropped = gpu.iter().filter(|&&x| x == 0.0).count() as f64 / gpu.len() as f64;
-        assert!((dropped - prob).abs() < 0.05, "dropped {dropped}, asked {prob}");
+        assert!(
+            (dropped - prob).abs() < 0.05,
+            "dropped {dropped}, asked {prob}"
+        );
     }
 }
 

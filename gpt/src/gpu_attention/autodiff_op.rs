@@ -4,7 +4,7 @@
 
 use burn::backend::Autodiff;
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
-use burn::backend::autodiff::checkpoint::strategy::NoCheckpointing;
+use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::tensor::ops::FloatTensor;
@@ -32,10 +32,21 @@ impl<B: AttentionOps> Backward<B, 1> for AttentionBackward {
 
 /// `qkv [B, T, 3C] -> [B, T, C]` through the kernels, differentiable, with `call.mask` (if
 /// any) dropping attention weights.
-pub fn train<B: AttentionOps>(qkv: Tensor<Autodiff<B>, 3>, call: Call) -> Tensor<Autodiff<B>, 3> {
-    let qkv = qkv.into_primitive().tensor();
-    let out = match AttentionBackward
-        .prepare::<NoCheckpointing>([qkv.node.clone()])
+pub fn train<B: AttentionOps, C: CheckpointStrategy>(
+    qkv: Tensor<Autodiff<B, C>, 3>,
+    call: Call,
+) -> Tensor<Autodiff<B, C>, 3> {
+    let out = train_primitive::<B, C>(qkv.into_primitive().tensor(), call);
+    Tensor::from_primitive(TensorPrimitive::Float(out))
+}
+
+/// [`train`] on the autodiff backend's primitives (for a backend-extension trait's method).
+pub fn train_primitive<B: AttentionOps, C: CheckpointStrategy>(
+    qkv: FloatTensor<Autodiff<B, C>>,
+    call: Call,
+) -> FloatTensor<Autodiff<B, C>> {
+    match AttentionBackward
+        .prepare::<C>([qkv.node.clone()])
         .compute_bound()
         .stateful()
     {
@@ -47,6 +58,5 @@ pub fn train<B: AttentionOps>(qkv: Tensor<Autodiff<B>, 3>, call: Call) -> Tensor
             let (out, _) = B::attention_forward(qkv.primitive, call);
             prep.finish(out)
         }
-    };
-    Tensor::from_primitive(TensorPrimitive::Float(out))
+    }
 }

@@ -160,10 +160,7 @@ impl<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement> AttentionO
 
     fn attention_mask(like: CubeTensor<R>, call: Call) -> CubeTensor<R> {
         let Dims {
-            batch,
-            time,
-            heads,
-            ..
+            batch, time, heads, ..
         } = call.dims;
         let mask = empty_like(&like, Shape::new([batch * heads, time, time]));
         let n = batch * heads * time * time;

@@ -31,7 +31,10 @@ struct AttentionCall<B> {
 }
 
 impl<B: FusionBackend + AttentionOps> Operation<B::FusionRuntime> for AttentionCall<B> {
-    fn execute(&self, handles: &mut HandleContainer<<B::FusionRuntime as FusionRuntime>::FusionHandle>) {
+    fn execute(
+        &self,
+        handles: &mut HandleContainer<<B::FusionRuntime as FusionRuntime>::FusionHandle>,
+    ) {
         let input = |handles: &mut HandleContainer<_>, ir| handles.get_float_tensor::<B>(ir);
         match self.kernel {
             Kernel::Forward => {
@@ -104,9 +107,14 @@ impl<B: FusionBackend + AttentionOps> AttentionOps for Fusion<B> {
             Shape::new([batch, time, heads * head_dim]),
             Shape::new([batch * heads * time]),
         ];
-        let mut outputs =
-            register::<B>("gptsweep_attention_forward", Kernel::Forward, call, vec![qkv], shapes)
-                .into_iter();
+        let mut outputs = register::<B>(
+            "gptsweep_attention_forward",
+            Kernel::Forward,
+            call,
+            vec![qkv],
+            shapes,
+        )
+        .into_iter();
         let out = outputs.next().expect("the output registered");
         let lse = outputs.next().expect("the log-sum-exp registered");
         (out, lse)
@@ -131,10 +139,7 @@ impl<B: FusionBackend + AttentionOps> AttentionOps for Fusion<B> {
 
     fn attention_mask(like: FloatTensor<Self>, call: Call) -> FloatTensor<Self> {
         let Dims {
-            batch,
-            time,
-            heads,
-            ..
+            batch, time, heads, ..
         } = call.dims;
         single(register::<B>(
             "gptsweep_attention_mask",

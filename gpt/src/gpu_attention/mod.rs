@@ -20,14 +20,16 @@ mod fusion_op;
 mod kernel;
 mod mask_hash;
 
+use burn::backend::Autodiff;
+use burn::backend::autodiff::checkpoint::strategy::{CheckpointStrategy, NoCheckpointing};
 use burn::nn::Dropout;
 use burn::tensor::backend::Backend;
 use burn::tensor::ops::FloatTensor;
-use burn::tensor::{DType, Tensor, TensorPrimitive};
+use burn::tensor::{DType, Tensor, TensorMetadata, TensorPrimitive};
 
 pub use crate::fused::{Dims, Mask};
 
-pub use autodiff_op::train;
+pub use autodiff_op::{train, train_primitive};
 
 /// The widest head the kernels take: each thread keeps a few rows of this many values.
 pub const MAX_HEAD_DIM: usize = 128;
@@ -66,8 +68,10 @@ impl Call {
 pub trait AttentionOps: Backend {
     /// `(out [B, T, C], lse [B * H * T])`: the output and each row's log-sum-exp of the scaled
     /// scores (before dropout), which is what the backward pass keeps.
-    fn attention_forward(qkv: FloatTensor<Self>, call: Call)
-    -> (FloatTensor<Self>, FloatTensor<Self>);
+    fn attention_forward(
+        qkv: FloatTensor<Self>,
+        call: Call,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>);
 
     /// The gradient of `qkv [B, T, 3C]` from that of `out`, given the forward's input, output
     /// and log-sum-exp; the dropout mask is regenerated from `call.mask`.
@@ -98,8 +102,8 @@ pub fn mask_tensor<B: AttentionOps>(like: &Tensor<B, 3>, call: Call) -> Tensor<B
 }
 
 /// The call of the model's attention over `qkv [B, T, 3C]` with `n_head` heads, drawing the
-/// dropout key (the next of the step's keyed stream, as on the CPU) when `dropout` is on.
-pub fn model_call(dims: [usize; 3], n_head: usize, scale: f32, dropout: &Dropout) -> Call {
+/// dropout key (the next of the step's keyed stream, as on the CPU) when `dropout` is above 0.
+pub fn model_call(dims: [usize; 3], n_head: usize, scale: f32, dropout: f64) -> Call {
     let [batch, time, c3] = dims;
     Call {
         dims: Dims {
@@ -109,8 +113,48 @@ pub fn model_call(dims: [usize; 3], n_head: usize, scale: f32, dropout: &Dropout
             head_dim: c3 / 3 / n_head,
         },
         scale,
-        mask: (dropout.prob > 0.0).then(|| Mask::draw(dropout.prob)),
+        mask: (dropout > 0.0).then(|| Mask::draw(dropout)),
     }
+}
+
+/// The dims of a `[B, T, 3C]` primitive.
+fn dims3(qkv: &impl TensorMetadata) -> [usize; 3] {
+    let shape = qkv.shape();
+    [shape[0], shape[1], shape[2]]
+}
+
+/// The kernels without a gradient (evaluation, sampling) on a backend's primitives, for a
+/// backend-extension trait's attention method (`GptOps::causal_attention` of the `kernels`
+/// branch, on `CubeBackend` and `Fusion`): `Err(qkv)` where they do not cover the call, for
+/// the composed default to run.
+pub fn infer_primitive<B: AttentionOps>(
+    qkv: FloatTensor<B>,
+    n_head: usize,
+    scale: f32,
+) -> Result<FloatTensor<B>, FloatTensor<B>> {
+    let call = model_call(dims3(&qkv), n_head, scale, 0.0);
+    if !call.covered(qkv.dtype()) {
+        return Err(qkv);
+    }
+    Ok(B::attention_forward(qkv, call).0)
+}
+
+/// The kernels with a backward node (training) on the autodiff backend's primitives, for the
+/// same trait's `Autodiff` implementation: `Err(qkv)` where they do not cover the call.
+pub fn train_checked<B: AttentionOps, C: CheckpointStrategy>(
+    qkv: FloatTensor<Autodiff<B, C>>,
+    n_head: usize,
+    scale: f32,
+    dropout: f64,
+) -> Result<FloatTensor<Autodiff<B, C>>, FloatTensor<Autodiff<B, C>>> {
+    let dims = dims3(&qkv);
+    if !model_call(dims, n_head, scale, 0.0).covered(qkv.dtype()) {
+        return Err(qkv);
+    }
+    Ok(train_primitive::<B, C>(
+        qkv,
+        model_call(dims, n_head, scale, dropout),
+    ))
 }
 
 /// The attention of the model on the GPU backends this build has (`Err(qkv)` elsewhere, or
@@ -124,29 +168,26 @@ pub fn causal_attention<B: Backend>(
     dropout: &Dropout,
 ) -> Result<Tensor<B, 3>, Tensor<B, 3>> {
     use crate::fused::{is, same_type};
-    let dims = qkv.dims();
-    // Without dropout, to check coverage and for evaluation (no key drawn).
-    let plain = model_call(dims, n_head, scale, &Dropout { prob: 0.0 });
-    if !plain.covered(qkv.dtype()) {
-        return Err(qkv);
-    }
     // Training is the autodiff backend (burn's Dropout does nothing without it).
     macro_rules! on {
-        ($train:ty, $infer:ty) => {
-            if is::<B, $train>() {
-                let qkv: Tensor<$train, 3> = same_type(qkv);
-                let call = model_call(dims, n_head, scale, dropout);
-                return Ok(same_type(train(qkv, call)));
+        ($inner:ty) => {
+            if is::<B, Autodiff<$inner>>() {
+                let qkv: FloatTensor<Autodiff<$inner>> = same_type(qkv.into_primitive().tensor());
+                return train_checked::<$inner, NoCheckpointing>(qkv, n_head, scale, dropout.prob)
+                    .map(|out| Tensor::from_primitive(TensorPrimitive::Float(same_type(out))))
+                    .map_err(|qkv| Tensor::from_primitive(TensorPrimitive::Float(same_type(qkv))));
             }
-            if is::<B, $infer>() {
-                let qkv: Tensor<$infer, 3> = same_type(qkv);
-                return Ok(same_type(infer(qkv, plain)));
+            if is::<B, $inner>() {
+                let qkv: FloatTensor<$inner> = same_type(qkv.into_primitive().tensor());
+                return infer_primitive::<$inner>(qkv, n_head, scale)
+                    .map(|out| Tensor::from_primitive(TensorPrimitive::Float(same_type(out))))
+                    .map_err(|qkv| Tensor::from_primitive(TensorPrimitive::Float(same_type(qkv))));
             }
         };
     }
     #[cfg(feature = "wgpu")]
-    on!(crate::backend::WgpuTrain, crate::backend::WgpuInfer);
+    on!(crate::backend::WgpuInfer);
     #[cfg(feature = "cuda")]
-    on!(crate::backend::CudaTrain, crate::backend::CudaInfer);
+    on!(crate::backend::CudaInfer);
     Err(qkv)
 }
