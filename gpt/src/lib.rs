@@ -26,6 +26,8 @@ mod cpu_pool;
 pub mod driver;
 pub mod export;
 pub mod fused;
+#[cfg(feature = "gpu-kernels")]
+pub mod gpu_attention;
 pub mod model;
 pub mod sample;
 pub mod trainer;

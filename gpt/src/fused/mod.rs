@@ -1,6 +1,7 @@
 //! Fused CPU kernels for the model's hot paths, used where the backend is burn-flex (with or
 //! without autodiff) and the composed tensor-op version everywhere else (CUDA, wgpu, whose
-//! compilers fuse on their own). burn has no specialisation, so the model stays generic over
+//! compilers fuse on their own), but for the attention, which has GPU kernels of its own
+//! ([`crate::gpu_attention`], in builds with `wgpu` or `cuda`). burn has no specialisation, so the model stays generic over
 //! its backend and [`causal_attention`], [`layer_norm`] and [`dropout`] look at the backend's
 //! type: on the CPU backends they hand the tensors' primitives to the fused operations
 //! (`*_op`), otherwise the composed version runs. The tests check each fused operation
@@ -24,15 +25,15 @@ use burn::nn::{Dropout, LayerNorm};
 use burn::tensor::backend::Backend;
 use burn::tensor::{Tensor, TensorPrimitive};
 
-use attention_kernel::Dims;
-use dropout_mask::Mask;
+pub use attention_kernel::Dims;
 
+pub use dropout_mask::Mask;
 pub(crate) use dropout_mask::keyed as keyed_dropout;
 
 use crate::backend::{CpuInfer, CpuTrain};
 
 /// `value` as type `T`, which the caller has checked is its own type.
-fn same_type<S: 'static, T: 'static>(value: S) -> T {
+pub(crate) fn same_type<S: 'static, T: 'static>(value: S) -> T {
     *(Box::new(value) as Box<dyn Any>)
         .downcast::<T>()
         .unwrap_or_else(|_| unreachable!("the caller compared the TypeIds"))
@@ -68,9 +69,32 @@ pub fn causal_attention<B: Backend>(
         let primitive = same_type(qkv.into_primitive().tensor());
         same_type(attention_op::infer(primitive, dims, scale))
     } else {
-        return Err(qkv);
+        return gpu_attention(qkv, n_head, scale, dropout);
     };
     Ok(Tensor::from_primitive(TensorPrimitive::Float(out)))
+}
+
+/// The GPU backends' fused attention ([`crate::gpu_attention`]) in a build with GPU kernels:
+/// `Err(qkv)` on other backends, or where the kernels do not cover the call.
+#[cfg(feature = "gpu-kernels")]
+fn gpu_attention<B: Backend>(
+    qkv: Tensor<B, 3>,
+    n_head: usize,
+    scale: f32,
+    dropout: &Dropout,
+) -> Result<Tensor<B, 3>, Tensor<B, 3>> {
+    crate::gpu_attention::causal_attention(qkv, n_head, scale, dropout)
+}
+
+/// A build without GPU kernels: the composed version everywhere but the CPU.
+#[cfg(not(feature = "gpu-kernels"))]
+fn gpu_attention<B: Backend>(
+    qkv: Tensor<B, 3>,
+    _: usize,
+    _: f32,
+    _: &Dropout,
+) -> Result<Tensor<B, 3>, Tensor<B, 3>> {
+    Err(qkv)
 }
 
 /// burn's LayerNorm default, which the model's LayerNorms use (`LayerNormConfig::new`).
