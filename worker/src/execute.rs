@@ -171,7 +171,8 @@ pub async fn execute(
     // A precision this device cannot train is the run's fault, said once: not a device
     // failure (the device is fine), and no retry would train it here.
     if let Err(e) = gptsweep_gpt::backend::check_precision(device, hp.precision) {
-        return fail(ctx, &run, faults::of_gpt(&e), e.to_string()).await;
+        let end = Finish::failed(faults::of_gpt(&e), e.to_string());
+        return finish(ctx, &run, end).await;
     }
     let resume = if run.resume_step > 0 {
         match fetch_checkpoint(ctx, &run).await {
