@@ -373,7 +373,7 @@ async fn writer_loop(mut link: Link, mut rx: mpsc::Receiver<Queue>, metrics: Wri
                     Queue::Close(other) => drop(other.send(())),
                 }
             }
-            link.release();
+            link.release().await;
             let _ = done.send(());
             return;
         }
