@@ -117,10 +117,11 @@ impl Link {
     /// close could then finish first and the process exit with the connection still open,
     /// so that no close was the database's last and SQLite's WAL was left un-checkpointed.
     pub(super) async fn release(&mut self) {
-        if let Some(conn) = self.conn.take() {
-            if let Err(e) = conn.detach().close().await {
-                tracing::warn!("closing the writer's database connection: {e}");
-            }
+        let Some(conn) = self.conn.take() else {
+            return;
+        };
+        if let Err(e) = conn.detach().close().await {
+            tracing::warn!("closing the writer's database connection: {e}");
         }
     }
 }
