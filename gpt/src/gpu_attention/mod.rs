@@ -139,6 +139,9 @@ pub fn infer_primitive<B: AttentionOps>(
     Ok(B::attention_forward(qkv, call).0)
 }
 
+/// The kernels' output, or `Err` with the input where they do not cover the call.
+type Covered<B> = Result<FloatTensor<B>, FloatTensor<B>>;
+
 /// The kernels with a backward node (training) on the autodiff backend's primitives, for the
 /// same trait's `Autodiff` implementation: `Err(qkv)` where they do not cover the call.
 pub fn train_checked<B: AttentionOps, C: CheckpointStrategy>(
@@ -146,7 +149,7 @@ pub fn train_checked<B: AttentionOps, C: CheckpointStrategy>(
     n_head: usize,
     scale: f32,
     dropout: f64,
-) -> Result<FloatTensor<Autodiff<B, C>>, FloatTensor<Autodiff<B, C>>> {
+) -> Covered<Autodiff<B, C>> {
     let dims = dims3(&qkv);
     if !model_call(dims, n_head, scale, 0.0).covered(qkv.dtype()) {
         return Err(qkv);
