@@ -15,8 +15,8 @@
 #            other way round; a sample from the cuda run
 #   speed    training tokens/s of gptsweep on cuda (a window after the first evaluation, so
 #            kernel compilation and autotuning are excluded, and the whole run's figure
-#            beside it) next to bench/torch_gpt.py on the same GPU: eager fp32, eager with
-#            TF32, and torch.compile + bf16 autocast (nanoGPT's settings)
+#            beside it), in f32 and with bf16 products, next to bench/torch_gpt.py on the same
+#            GPU: eager fp32, eager with TF32, and torch.compile + bf16 autocast (nanoGPT's)
 #   sweep    `gptsweep local sweeps/quickstart.yaml --devices cuda:0`
 #   packing  bench/packing.sh on cuda:0: one worker with 1, 2, 4, 8, 16 and auto runs per
 #            device, then 2, 4 and 8 worker processes (PACK_WORKERS) of one run each
@@ -29,8 +29,11 @@
 #            level (minimal, gptsweep's default; balanced; extensive; full), 300 steps
 #   lecture  the lecture's config for 5000 steps (evaluation every 500, 200 batches), then
 #            bench/torch_gpt.py's same run with torch.compile + bf16
-#   precision  the lecture's config for 1000 steps in burn-cuda's bf16 (no mixed precision in
-#            burn 0.21: weights and AdamW state too) with gpt/examples/cuda_precision.rs
+#   precision  the lecture's config for 1000 steps (evaluation every 250, 200 batches) with
+#            `--precision f32` then `--precision bf16` (bf16 products, f32 master weights, AdamW
+#            state and loss), same seed: val losses side by side and steady tokens/s
+#   allbf16  the lecture's config for 1000 steps in burn-cuda's Cuda<bf16> (everything in 16
+#            bits: weights and AdamW state too) with gpt/examples/cuda_precision.rs
 #            (PRECISION_BIN: build it with `cargo build --release --features cuda -p
 #            gptsweep-gpt --example cuda_precision`); a new dtype compiles every kernel again
 #   profile  where a lecture step's time goes: PyTorch's profiler (eager fp32 and TF32), then
@@ -130,6 +133,8 @@ if has speed; then
   speed() { # name, window steps, flags...
     local name=$1 n=$2; shift 2
     train "speed-$name" --device cuda "$@" --max-iters $((2 * n)) --eval-interval "$n" --eval-iters 1 --sample-length 0
+    # The same run with bf16 products (f32 master weights, AdamW state and loss).
+    train "speed-$name-bf16" --device cuda "$@" --precision bf16 --max-iters $((2 * n)) --eval-interval "$n" --eval-iters 1 --sample-length 0
     for mode in "" "--tf32" "--compile --bf16"; do
       $PY bench/torch_gpt.py --device cuda --data "$DATA" --steps "$n" --warmup 20 $mode "$@" \
         > "$OUTDIR/torch-$name-${mode// /}.json" 2> "$OUTDIR/torch-$name-${mode// /}.log" \
@@ -147,10 +152,16 @@ ours = load(f"speed-{name}.json")
 if ours:
     steady = ours["evals"][-1]["tokens_per_sec"]
     print(f"{name:<8} gptsweep cuda fp32     {steady:>10.0f} tok/s   (whole run incl. kernel compilation {ours['tokens_per_sec']:.0f} tok/s, wall {ours['wall_secs']:.1f}s)")
+bf16 = load(f"speed-{name}-bf16.json")
+if bf16:
+    steady16 = bf16["evals"][-1]["tokens_per_sec"]
+    print(f"{name:<8} gptsweep cuda bf16     {steady16:>10.0f} tok/s   (whole run incl. kernel compilation {bf16['tokens_per_sec']:.0f} tok/s, wall {bf16['wall_secs']:.1f}s)")
 for mode in ("", "--tf32", "--compile--bf16"):
     t = load(f"torch-{name}-{mode}.json")
     if t:
         ratio = f"   gptsweep/pytorch {steady / t['tokens_per_sec']:.2f}x" if ours else ""
+        if bf16:
+            ratio += f"   gptsweep bf16/pytorch {steady16 / t['tokens_per_sec']:.2f}x"
         print(f"{name:<8} pytorch {t['mode']:<14} {t['tokens_per_sec']:>10.0f} tok/s{ratio}   (warm-up {t['warmup_secs']:.1f}s)")
 PY
   }
@@ -219,9 +230,34 @@ for e in r["evals"]:
 print(f"pytorch {r['mode']}: wall {r['wall_secs']:.1f}s (+{r['warmup_secs']:.1f}s warm-up), {r['tokens_per_sec']:.0f} tok/s")
 PY
 fi
-PRECISION_BIN=${PRECISION_BIN:-target/release/examples/cuda_precision}
 if has precision; then
-  echo; echo "== precision: the lecture's config in bf16 (burn-cuda, wholly bf16) =="
+  echo; echo "== precision: the lecture's config for 1000 steps, f32 then bf16 products, same seed =="
+  for p in f32 bf16; do
+    timeout "${PRECISION_TIMEOUT:-240}" $BIN train --dataset "$DATA" --device cuda --precision $p \
+      --max-iters 1000 --eval-interval 250 --eval-iters 200 --sample-length 0 \
+      --output json > "$OUTDIR/precision-$p.json" 2> "$OUTDIR/precision-$p.log"
+    echo "$p: exit $?"
+  done
+  $PY - "$OUTDIR" <<'PY'
+import json, sys, os
+runs = {}
+for p in ("f32", "bf16"):
+    try:
+        runs[p] = json.load(open(os.path.join(sys.argv[1], f"precision-{p}.json")))
+    except Exception as e:
+        print(f"{p}: no summary ({e})")
+for p, r in runs.items():
+    for e in r["evals"]:
+        print(f"  {p:<4} step {e['step']:>5}  train {e['train_loss']:.4f}  val {e['val_loss']:.4f}  {e['tokens_per_sec']:.0f} tok/s")
+if len(runs) == 2:
+    a, b = runs["f32"]["evals"][-1], runs["bf16"]["evals"][-1]
+    print(f"val at step {a['step']}: f32 {a['val_loss']:.4f}, bf16 {b['val_loss']:.4f}, |diff| {abs(a['val_loss'] - b['val_loss']):.4f} (goal <= 0.02); "
+          f"steady tok/s bf16/f32 {b['tokens_per_sec'] / a['tokens_per_sec']:.2f}x")
+PY
+fi
+PRECISION_BIN=${PRECISION_BIN:-target/release/examples/cuda_precision}
+if has allbf16; then
+  echo; echo "== allbf16: the lecture's config in Cuda<bf16> (burn-cuda, wholly bf16: no master weights) =="
   timeout "${PRECISION_TIMEOUT:-540}" "$PRECISION_BIN" bf16 1000 250 > "$OUTDIR/bf16.out" 2> "$OUTDIR/bf16.err"
   echo "exit $?"; cat "$OUTDIR/bf16.out"
 fi

@@ -8,22 +8,7 @@ use std::path::Path;
 use std::process::Output;
 use std::time::{Duration, Instant};
 
-/// Runs the binary with `args`, pointing client verbs at a port nothing listens on (the
-/// inputs below must be refused before any connection).
-fn run(args: &[&str]) -> Output {
-    std::process::Command::new(common::bin())
-        .args(args)
-        .args(
-            common::connects(args[0])
-                .then_some(["--coordinator", "http://127.0.0.1:9"])
-                .into_iter()
-                .flatten(),
-        )
-        .env("GPTSWEEP_TOKEN", "t")
-        .env_remove("GPTSWEEP_OUTPUT")
-        .output()
-        .unwrap()
-}
+use common::run_offline as run;
 
 /// Asserts exit code 2 and a one-line error containing every one of `words`.
 fn refused(out: &Output, words: &[&str]) -> String {

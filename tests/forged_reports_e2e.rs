@@ -14,8 +14,7 @@
 //! Then the sweep finishes, and exactly the real worker's evaluations are stored.
 
 mod common;
-#[path = "../examples/fleet_load/grpc.rs"]
-mod grpc;
+mod raw_worker;
 
 use std::time::{Duration, Instant};
 
@@ -26,10 +25,8 @@ use common::{Cluster, TinySweep, eval_steps, wait_until};
 use gptsweep_coordinator::access::Access;
 use gptsweep_proto::client::{self, Clients, Stamp};
 use gptsweep_proto::pb;
-use grpc::Conn;
+use raw_worker::{Conn, LEASE};
 
-const REGISTER: &str = "/gptsweep.v1.Workers/Register";
-const LEASE: &str = "/gptsweep.v1.Workers/Lease";
 const REPORT: &str = "/gptsweep.v1.Workers/Report";
 const HEARTBEAT: &str = "/gptsweep.v1.Workers/Heartbeat";
 const FINISH: &str = "/gptsweep.v1.Workers/Finish";
@@ -223,37 +220,8 @@ async fn a_client_with_the_worker_token_cannot_forge_reports_or_act_for_another_
 
     // The forging client registers as a worker of its own and leases a run before the real
     // worker starts.
-    let forger = Conn::new(&addr, &access.worker_token);
-    let device = pb::Device {
-        spec: "cpu".into(),
-        name: "cpu".into(),
-        memory_bytes: 0,
-    };
-    let registered: pb::RegisterReply = forger
-        .unary(
-            REGISTER,
-            &pb::RegisterRequest {
-                name: "forger".into(),
-                devices: vec![device],
-            },
-        )
-        .await
-        .unwrap();
-    let forger_id = registered.worker_id;
-    forger.set_worker(forger_id, &registered.worker_key);
-    let leased: pb::LeaseReply = forger
-        .unary(
-            LEASE,
-            &pb::LeaseRequest {
-                worker_id: forger_id,
-                device: "cpu".into(),
-                wait_ms: 0,
-                fit_memory: false,
-            },
-        )
-        .await
-        .unwrap();
-    let own = leased.run.expect("a queued run for the forging client");
+    let own = raw_worker::register_and_lease(&addr, &access.worker_token, "forger").await;
+    let (forger, forger_id) = (own.conn, own.worker_id);
     let own = Held {
         run: own.run_id,
         lease: own.lease_id,

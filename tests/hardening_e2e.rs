@@ -14,21 +14,7 @@ use std::time::Duration;
 use common::{Cluster, TinySweep, bin, output_within, shakespeare, wait_until};
 use serde_json::Value;
 
-/// Runs the binary with `args`, client verbs pointed at a port nothing listens on.
-fn run(args: &[&str]) -> Output {
-    Command::new(bin())
-        .args(args)
-        .args(
-            common::connects(args[0])
-                .then_some(["--coordinator", "http://127.0.0.1:9"])
-                .into_iter()
-                .flatten(),
-        )
-        .env("GPTSWEEP_TOKEN", "t")
-        .env_remove("GPTSWEEP_OUTPUT")
-        .output()
-        .unwrap()
-}
+use common::run_offline as run;
 
 /// As [`run`], for a command that might not end (a coordinator that takes what it should
 /// refuse): killed, and the test failed, if it still runs after `deadline`.

@@ -11,8 +11,7 @@
 //! to the digit); the real worker trains the other.
 
 mod common;
-#[path = "../examples/fleet_load/grpc.rs"]
-mod grpc;
+mod raw_worker;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -26,10 +25,8 @@ use common::{Cluster, TinySweep, eval_steps, wait_until};
 use gptsweep_coordinator::access::Access;
 use gptsweep_proto::client::{self, Stamp};
 use gptsweep_proto::pb;
-use grpc::Conn;
+use raw_worker::Conn;
 
-const REGISTER: &str = "/gptsweep.v1.Workers/Register";
-const LEASE: &str = "/gptsweep.v1.Workers/Lease";
 const HEARTBEAT: &str = "/gptsweep.v1.Workers/Heartbeat";
 
 /// Steps a run trains: far more than the test watches.
@@ -124,42 +121,15 @@ async fn live_progress(mut c: Cluster) {
 
     // A client registered as a worker of its own leases one run before the real worker
     // starts.
-    let forger = Conn::new(&c.addr().to_string(), &access.worker_token);
-    let registered: pb::RegisterReply = forger
-        .unary(
-            REGISTER,
-            &pb::RegisterRequest {
-                name: "forger".into(),
-                devices: vec![pb::Device {
-                    spec: "cpu".into(),
-                    name: "cpu".into(),
-                    memory_bytes: 0,
-                }],
-            },
-        )
-        .await
-        .unwrap();
-    let forger_id = registered.worker_id;
-    forger.set_worker(forger_id, &registered.worker_key);
-    let leased: pb::LeaseReply = forger
-        .unary(
-            LEASE,
-            &pb::LeaseRequest {
-                worker_id: forger_id,
-                device: "cpu".into(),
-                wait_ms: 0,
-                fit_memory: false,
-            },
-        )
-        .await
-        .unwrap();
-    let own = leased.run.expect("a queued run for the client");
+    let own =
+        raw_worker::register_and_lease(&c.addr().to_string(), &access.worker_token, "forger").await;
+    let (forger, forger_id) = (own.conn, own.worker_id);
     let (own_run, own_lease) = (own.run_id, own.lease_id);
     let stop = Arc::new(AtomicBool::new(false));
     let alive = keep_alive(
         c.addr().to_string(),
         access.worker_token.clone(),
-        (forger_id, registered.worker_key.clone()),
+        (forger_id, own.worker_key.clone()),
         (own_run, own_lease),
         stop.clone(),
     );

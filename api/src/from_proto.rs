@@ -110,6 +110,7 @@ impl TryFrom<&pb::SweepSummary> for SweepSummary {
             run_cap: s.run_cap,
             description: s.description.clone(),
             tags: s.tags.clone(),
+            precision: s.precision.clone(),
         })
     }
 }
@@ -385,6 +386,7 @@ mod tests {
             run_cap: 5,
             description: "what lr does".into(),
             tags: vec!["baseline".into()],
+            precision: "bf16".into(),
         }
     }
 

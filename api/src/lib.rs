@@ -4,6 +4,7 @@
 //!
 //! - [`ids`]: ID newtypes ([`SweepId`], [`RunId`], [`LeaseId`], [`WorkerId`]);
 //! - [`state`]: run, sweep and attempt states, attempt outcomes and stop directives as enums;
+//! - [`transitions`]: the run state machine, every transition in one table;
 //! - [`metric`]: the ranking metric, its goal and the search method;
 //! - [`records`]: sweeps, runs, evaluations, attempts, workers, leaderboard rows;
 //! - [`progress`]: a running run's latest step between evaluations, its throughput and ETA;
@@ -11,6 +12,7 @@
 //! - [`report_rules`]: what a reported evaluation may hold, checked before it is stored;
 //! - [`kernel_entries`]: the records of the fleet's kernel cache, as both ends check them;
 //! - [`panic`]: a panic's message, as a worker reports it and the coordinator logs it;
+//! - [`transfer`]: the chunk size of blob streams, and an upload cut into messages;
 //! - [`from_proto`] / [`to_proto`]: the only place the two shapes meet; a wire message
 //!   missing a field the domain needs is an [`ApiError`] naming it, never a default.
 //!
@@ -29,6 +31,8 @@ pub mod records;
 pub mod report_rules;
 pub mod state;
 pub mod to_proto;
+pub mod transfer;
+pub mod transitions;
 
 pub use error::ApiError;
 pub use ids::{LeaseId, RunId, SweepId, WorkerId};

@@ -1,23 +1,37 @@
 //! What ranks a sweep's runs and how its points are chosen: the metric, its goal and the
-//! search method, as enums named once ([`Named`]).
+//! search method, as enums named once ([`Named`](crate::state::Named)).
 
 use serde::{Deserialize, Serialize};
 
-use crate::state::{Named, named};
+use crate::state::impl_named;
 
-named!(
-    /// The value that ranks runs.
-    MetricName, "metric" {
-        /// Mean validation loss at an evaluation (a run's best).
-        ValLoss = "val_loss",
-        /// Mean training loss at an evaluation (a run's latest).
-        TrainLoss = "train_loss",
-        /// Validation loss in bits per character (a run's best): compares tokenizers.
-        ValBpc = "val_bpc",
-        /// Training loss in bits per character (a run's latest).
-        TrainBpc = "train_bpc",
-    }
-);
+/// The value that ranks runs.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    strum::IntoStaticStr,
+    strum::VariantArray,
+    strum::Display,
+)]
+#[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
+pub enum MetricName {
+    /// Mean validation loss at an evaluation (a run's best).
+    ValLoss,
+    /// Mean training loss at an evaluation (a run's latest).
+    TrainLoss,
+    /// Validation loss in bits per character (a run's best): compares tokenizers.
+    ValBpc,
+    /// Training loss in bits per character (a run's latest).
+    TrainBpc,
+}
+impl_named!(MetricName, "metric");
 
 impl MetricName {
     /// Whether a run is ranked by its best value of the metric (validation metrics: these
@@ -27,15 +41,29 @@ impl MetricName {
     }
 }
 
-named!(
-    /// Direction of the metric.
-    Goal, "goal" {
-        /// Lower is better (losses).
-        Minimize = "minimize",
-        /// Higher is better.
-        Maximize = "maximize",
-    }
-);
+/// Direction of the metric.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    strum::IntoStaticStr,
+    strum::VariantArray,
+    strum::Display,
+)]
+#[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
+pub enum Goal {
+    /// Lower is better (losses).
+    Minimize,
+    /// Higher is better.
+    Maximize,
+}
+impl_named!(Goal, "goal");
 
 impl Goal {
     /// Whether `a` is strictly better than `b`.
@@ -47,15 +75,29 @@ impl Goal {
     }
 }
 
-named!(
-    /// How a sweep's points are chosen.
-    Method, "method" {
-        /// Cartesian product of every parameter's values.
-        Grid = "grid",
-        /// Independent seeded draws, `run_cap` of them.
-        Random = "random",
-        /// Tree-structured Parzen estimator: each run proposed, when a worker asks for
-        /// one, from the results so far; `run_cap` of them.
-        Tpe = "tpe",
-    }
-);
+/// How a sweep's points are chosen.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    strum::IntoStaticStr,
+    strum::VariantArray,
+    strum::Display,
+)]
+#[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
+pub enum Method {
+    /// Cartesian product of every parameter's values.
+    Grid,
+    /// Independent seeded draws, `run_cap` of them.
+    Random,
+    /// Tree-structured Parzen estimator: each run proposed, when a worker asks for
+    /// one, from the results so far; `run_cap` of them.
+    Tpe,
+}
+impl_named!(Method, "method");

@@ -42,6 +42,21 @@ impl Evaluation {
     }
 }
 
+/// The wire's form of a trainer's evaluation (the same numbers; steps as the wire counts).
+impl From<&gptsweep_core::Eval> for Evaluation {
+    fn from(e: &gptsweep_core::Eval) -> Self {
+        Self {
+            step: e.step as u64,
+            train_loss: e.train_loss,
+            val_loss: e.val_loss,
+            train_bpc: e.train_bpc,
+            val_bpc: e.val_bpc,
+            tokens_per_sec: e.tokens_per_sec,
+            train_secs: e.train_secs,
+        }
+    }
+}
+
 /// A generated text stored with a run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Sample {
@@ -129,6 +144,11 @@ pub struct SweepSummary {
     pub description: String,
     /// Labels to find it by (the sweep file's `tags:`).
     pub tags: Vec<String>,
+    /// The precision of every run's products where the sweep fixes one other than f32
+    /// (`bf16`); empty where it is f32 or swept (then each run's parameters name it).
+    /// Absent from the JSON when empty, so an f32 sweep's documents are as before.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub precision: String,
 }
 
 /// Queued runs of a sweep that no live worker's device has the memory for: they are not

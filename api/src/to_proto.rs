@@ -87,6 +87,7 @@ impl From<&SweepSummary> for pb::SweepSummary {
             run_cap: s.run_cap,
             description: s.description.clone(),
             tags: s.tags.clone(),
+            precision: s.precision.clone(),
         }
     }
 }

@@ -65,9 +65,27 @@ pub enum CoordinatorError {
         "a write of this request's batch panicked in the store's writer (a bug: the coordinator's log has the panic); nothing of the batch was stored"
     )]
     WriteAborted,
-    /// The writer task is gone (the coordinator is shutting down).
+    /// The writer thread is gone (the coordinator is shutting down).
     #[error("the store's writer has stopped")]
     WriterGone,
+    /// The coordinator stopped serving while the call waited (a lease poll): answered
+    /// `UNAVAILABLE`, the caller retries elsewhere or later.
+    #[error("the coordinator is shutting down; retry")]
+    ShuttingDown,
+    /// Work the coordinator ran on a blocking thread did not come back (it panicked, a
+    /// bug, or the runtime is shutting down): neither the caller's input nor a storage
+    /// fault, answered `INTERNAL`.
+    #[error("{what} failed: {source}")]
+    Task {
+        /// What the task was doing ("measuring the corpus").
+        what: &'static str,
+        /// How it ended.
+        source: tokio::task::JoinError,
+    },
+    /// The gRPC server failed while serving (its listener, a TLS handshake set-up): the
+    /// coordinator's own trouble, never bad input.
+    #[error("gRPC server: {0}")]
+    Serve(#[source] tonic::transport::Error),
     /// The database and the state directory are not one store (an empty database beside
     /// a state directory of blobs, two stores' ids, another program's tables): nothing was
     /// changed. The operator's flags name the wrong pair: bad input.
@@ -193,8 +211,50 @@ impl From<CoordinatorError> for tonic::Status {
             CoordinatorError::Forbidden(_) => tonic::Status::permission_denied(msg),
             CoordinatorError::NoRoom(_) => tonic::Status::resource_exhausted(msg),
             CoordinatorError::Interrupted(status) => status,
-            CoordinatorError::WriterGone => tonic::Status::unavailable(msg),
+            CoordinatorError::WriterGone | CoordinatorError::ShuttingDown => {
+                tonic::Status::unavailable(msg)
+            }
             _ => tonic::Status::internal(msg),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_task_that_did_not_come_back_is_internal_not_a_storage_fault() {
+        let source = tokio::task::spawn_blocking(|| panic!("boom"))
+            .await
+            .unwrap_err();
+        let e = CoordinatorError::Task {
+            what: "measuring the corpus",
+            source,
+        };
+        assert!(!e.is_storage_fault() && !e.is_coordinators());
+        let msg = e.to_string();
+        assert!(
+            msg.starts_with("measuring the corpus failed: task ")
+                && msg.ends_with(" panicked with message \"boom\""),
+            "{msg}"
+        );
+        let status = tonic::Status::from(e);
+        assert_eq!(
+            (status.code(), status.message()),
+            (tonic::Code::Internal, msg.as_str())
+        );
+    }
+
+    #[test]
+    fn a_poll_ended_by_a_shutdown_is_unavailable() {
+        let status = tonic::Status::from(CoordinatorError::ShuttingDown);
+        assert_eq!(
+            (status.code(), status.message()),
+            (
+                tonic::Code::Unavailable,
+                "the coordinator is shutting down; retry"
+            )
+        );
     }
 }

@@ -1,10 +1,13 @@
 //! gptsweep's coordinator: reads sweep files, plans runs, hands them to workers over gRPC
-//! and keeps everything in SQLite or PostgreSQL.
+//! and keeps its records in SQLite or PostgreSQL, its checkpoints and uploads in a state
+//! directory.
 //!
 //! - [`sweep`]: sweep files, checks with line and column, planning;
 //! - [`store`]: SQLite or PostgreSQL through one batching writer;
 //! - [`metrics`]: what Prometheus scrapes;
-//! - [`server`]: the gRPC services for workers and clients;
+//! - [`domain`]: what the coordinator does (submit, plan, lease, report, reap, ...), in
+//!   plain types; [`server`]: the thin gRPC services for workers and clients over it;
+//! - [`config`]: a coordinator's settings and their one set of defaults;
 //! - [`access`]: the tokens of the two roles; [`worker_keys`]: which worker is calling;
 //! - [`listen`]: the port and the open-file limit sized for a thousand workers;
 //! - [`datasets`]: corpora stored by sha256 under the state directory;
@@ -20,9 +23,11 @@ pub mod byte_size;
 pub mod checkpoints;
 pub mod clock;
 pub mod collect;
+pub mod config;
 pub mod dashboard;
 pub mod datasets;
 pub mod disk_space;
+pub mod domain;
 pub mod error;
 pub mod kernels;
 pub mod listen;
@@ -36,5 +41,6 @@ pub mod uploads;
 pub mod warm_shapes;
 pub mod worker_keys;
 
+pub use config::CoordinatorConfig;
+pub use domain::Coordinator;
 pub use error::{CoordinatorError, Result};
-pub use server::{Coordinator, CoordinatorConfig};

@@ -18,6 +18,7 @@ use gptsweep_core::{Hyperparams, MAX_SHAPE_CHARS, shape_key};
 use gptsweep_proto::pb;
 
 use crate::error::{CoordinatorError, Result};
+use crate::store::states_sql::{RUN_QUEUED, SWEEP_RUNNING};
 
 /// Most shapes one `ColdShapes` call answers.
 pub const MAX_COLD_SHAPES: usize = 8;
@@ -38,12 +39,12 @@ pub async fn cold_shapes(pool: &AnyPool, scope: &str, limit: usize) -> Result<Ve
             .await?
             .into_iter()
             .collect();
-    let rows = sqlx::query(
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
         "SELECT r.id, r.hyperparams_json, s.name, s.samples_json, s.dataset_sha256, d.name AS dname, d.builtin
          FROM runs r JOIN sweeps s ON s.id = r.sweep_id JOIN datasets d ON d.sha256 = s.dataset_sha256
-         WHERE r.state = 'queued' AND s.state = 'running'
-         ORDER BY r.sweep_id, r.idx LIMIT $1",
-    )
+         WHERE r.state = {RUN_QUEUED} AND s.state = {SWEEP_RUNNING}
+         ORDER BY r.sweep_id, r.idx LIMIT $1"
+    )))
     .bind(SCAN)
     .fetch_all(pool)
     .await?;

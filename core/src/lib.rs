@@ -31,7 +31,7 @@ pub mod tokenizer;
 
 pub use config::{
     HYPERPARAMS, HyperparamDef, HyperparamError, Hyperparams, MAX_SHAPE_CHARS, ModelConfig,
-    nearest_name, shape_key,
+    Precision, nearest_name, shape_key,
 };
 pub use corpus::Corpus;
 pub use error::{GptError, Result};

@@ -17,9 +17,11 @@ pub use crate::fused::{GptOps, TrainBackend};
 
 mod cuda;
 mod kernel_cache;
+mod precision;
 mod wgpu;
 
 pub use kernel_cache::{kernel_build, use_kernel_cache};
+pub use precision::{check_device, check_precision};
 pub use wgpu::identity as wgpu_identity;
 
 #[cfg(feature = "wgpu")]

@@ -26,6 +26,8 @@ mod cpu_pool;
 pub mod driver;
 pub mod export;
 pub mod fused;
+#[cfg(feature = "gpu-kernels")]
+pub mod gpu_attention;
 pub mod model;
 pub mod sample;
 pub mod trainer;
@@ -41,7 +43,7 @@ pub use backend::{
 pub use checkpoint::Checkpoint;
 pub use config::{
     HYPERPARAMS, HyperparamDef, HyperparamError, Hyperparams, MAX_SHAPE_CHARS, ModelConfig,
-    nearest_name, shape_key,
+    Precision, nearest_name, shape_key,
 };
 pub use corpus::Corpus;
 pub use driver::{Observer, RunOutput, Start, train_then_sample};

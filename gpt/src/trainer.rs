@@ -83,6 +83,7 @@ impl<B: TrainBackend> Trainer<B> {
         hp.validate()?;
         corpus.check_tokenizer(hp.tokenizer)?;
         corpus.check_fits(hp.block_size)?;
+        crate::backend::check_device::<B>(hp.precision, &device)?;
         B::seed(&device, hp.seed);
         let model = Gpt::<B>::init(
             &hp.model_config(corpus.tokenizer().vocab_size()),
@@ -123,6 +124,7 @@ impl<B: TrainBackend> Trainer<B> {
                 corpus.tokenizer().vocab_size()
             )));
         }
+        crate::backend::check_device::<B>(meta.model.precision, &device)?;
         let model = ckpt.load_model::<B>(&device)?;
         let optim = ckpt.load_optimizer(optimizer::<B>(&meta.hyperparams), &device)?;
         // Bits per character are a view of the losses on this text: recomputed, so that

@@ -7,6 +7,7 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use gptsweep_coordinator::config::{DEFAULT_LEASE_TIMEOUT, DEFAULT_MAX_ATTEMPTS};
 use gptsweep_coordinator::store::{Database, Writable};
 use gptsweep_coordinator::tls::TlsIdentity;
 use gptsweep_coordinator::uploads::UploadLimits;
@@ -40,10 +41,10 @@ pub struct Args {
     #[arg(long, env = "GPTSWEEP_DATABASE", value_name = "URL")]
     pub database: Option<String>,
     /// Seconds after which a silent worker's run is requeued.
-    #[arg(long, default_value_t = 30.0)]
+    #[arg(long, default_value_t = DEFAULT_LEASE_TIMEOUT.as_secs_f64())]
     pub lease_timeout: f64,
     /// Attempts a run gets (expired leases and failures both count) before it is failed.
-    #[arg(long, default_value_t = 3)]
+    #[arg(long, default_value_t = DEFAULT_MAX_ATTEMPTS)]
     pub max_attempts: u32,
     /// Serve TLS with this PEM certificate chain (leaf first); clients then use https://.
     #[arg(long, requires = "tls_key", env = "GPTSWEEP_TLS_CERT")]

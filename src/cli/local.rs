@@ -143,6 +143,13 @@ pub async fn run(args: Args, output: OutputMode) -> anyhow::Result<()> {
         eprint!("{}", super::terminal::escape(&estimate.text(&input.name)));
     }
     let devices = super::worker::parse_devices(&args.devices)?;
+    // This process's worker is the only one: a run it cannot train is refused here.
+    if input.bf16 {
+        for d in &devices {
+            gptsweep_gpt::backend::check_precision(*d, gptsweep_gpt::Precision::Bf16)
+                .map_err(|e| super::bad_input::BadInput(format!("{}: {e}", input.file_name())))?;
+        }
+    }
     let state_dir = args.state_dir.unwrap_or_else(local_state::dir);
     super::bad_input::ensure(
         !args.serve || !args.dashboard.eq_ignore_ascii_case("off"),
@@ -167,27 +174,18 @@ pub async fn run(args: Args, output: OutputMode) -> anyhow::Result<()> {
         let _ = stop_rx.await;
     }));
     let (wstop, _) = gptsweep_worker::stop::channel();
+    // The coordinator is this process's own: the machine's kernel folder already is all it
+    // could share (`new` shares none). Local polls every 5 s and warms no shapes ahead.
     let worker_config = gptsweep_worker::WorkerConfig {
-        coordinator: url.clone(),
         token: Some(worker_token),
-        tls_ca: None,
-        name: "local".into(),
-        devices,
-        cache_dir: default_cache_dir(),
         poll: std::time::Duration::from_secs(5),
-        drain_timeout: std::time::Duration::from_secs(60),
-        idle_exit: None,
-        max_consecutive_failures: 3,
-        runs_per_device: 1,
-        pack_by_memory: false,
-        device_memory: None,
-        cuda_memory: Default::default(),
-        // The coordinator is this process's own: the machine's kernel folder already is all
-        // it could share.
-        kernel_dir: None,
-        slot_processes: gptsweep_worker::slot_process::SlotMode::Auto,
-        log_json: false,
         warm_ahead: Some(0),
+        ..gptsweep_worker::WorkerConfig::new(
+            url.clone(),
+            "local".into(),
+            devices,
+            default_cache_dir(),
+        )
     };
     let worker = tokio::spawn(gptsweep_worker::run(worker_config, wstop.clone()));
     if let Some(d) = dashboard {

@@ -6,6 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use gptsweep_api::Submitted;
+use gptsweep_api::transfer::chunked;
 use gptsweep_coordinator::datasets::{MAX_DATASET_BYTES, builtin_by_sha, builtin_sha};
 use gptsweep_coordinator::sweep::{DatasetRef, Estimate, check_and_plan};
 use gptsweep_gpt::input_file::{MAX_SWEEP_FILE_BYTES, read_bounded, read_bounded_text};
@@ -84,6 +85,8 @@ pub struct SweepInput {
     pub estimate: Estimate,
     /// Whether `name` was given (`--name`) rather than the file's.
     renamed: bool,
+    /// Whether any run may train in bf16 (`precision:` fixed or swept).
+    pub bf16: bool,
 }
 
 impl SweepInput {
@@ -111,6 +114,7 @@ impl SweepInput {
                 Ok((gptsweep_coordinator::datasets::sha256_hex(&bytes), bytes))
             }
         })?;
+        let bf16 = checked.spec.may_train_in(gptsweep_gpt::Precision::Bf16);
         Ok(Self {
             file_name,
             yaml,
@@ -118,6 +122,7 @@ impl SweepInput {
             name: checked.spec.name,
             estimate: gptsweep_coordinator::sweep::Estimate::of(&checked.plan, &checked.shapes),
             renamed: false,
+            bf16,
         })
     }
 
@@ -143,15 +148,11 @@ pub async fn submit_input(ctx: &mut Ctx, input: SweepInput) -> anyhow::Result<Su
     let mut sha = String::new();
     if let Some((name, bytes)) = input.dataset {
         let size = bytes.len() as u64;
-        let chunks: Vec<pb::DatasetUpload> = bytes
-            .chunks(1 << 20)
-            .enumerate()
-            .map(|(i, c)| pb::DatasetUpload {
-                name: if i == 0 { name.clone() } else { String::new() },
-                data: c.to_vec(),
-                bytes: if i == 0 { size } else { 0 },
-            })
-            .collect();
+        let chunks = chunked(&bytes, |first, data| pb::DatasetUpload {
+            name: if first { name.clone() } else { String::new() },
+            data,
+            bytes: if first { size } else { 0 },
+        });
         let reply = ctx
             .client
             .upload_dataset(tokio_stream::iter(chunks))

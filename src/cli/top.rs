@@ -139,8 +139,15 @@ impl Document for TopDoc<'_> {
                 row
             })
             .collect();
+        // A precision every run shares is named once, in the title (a swept one is a
+        // column like any swept parameter).
+        let precision = if info.precision.is_empty() {
+            String::new()
+        } else {
+            format!(", {} products", info.precision)
+        };
         format!(
-            "{} ({} by {}, {})\n{}",
+            "{} ({} by {}, {}{precision})\n{}",
             info.name,
             info.method,
             info.metric,

@@ -190,6 +190,7 @@ pub fn run(args: Args, output: OutputMode) -> anyhow::Result<()> {
     }
     .validate()?;
     corpus.tokenizer().encode(&sample.prompt, "prompt")?;
+    gptsweep_gpt::backend::check_precision(device, hp.precision)?;
     memory::check(device, &hp, corpus.tokenizer().vocab_size())?;
     if let Some(out) = &args.out {
         check_out_dir(out, args.resume.as_deref(), args.overwrite)?;

@@ -7,6 +7,9 @@ use gptsweep_gpt::{DeviceSpec, detect_devices};
 use gptsweep_proto::tls::PemCertificates;
 use gptsweep_worker::memory::CudaMemory;
 use gptsweep_worker::slot_process::SlotMode;
+use gptsweep_worker::worker::{
+    DEFAULT_DRAIN_TIMEOUT, DEFAULT_MAX_CONSECUTIVE_FAILURES, DEFAULT_POLL,
+};
 use gptsweep_worker::{Ended, StopHandle, StopLevel, WorkerConfig};
 
 use super::bad_input::{BadInput, ensure};
@@ -30,17 +33,17 @@ pub struct Args {
     #[arg(long)]
     pub cache_dir: Option<PathBuf>,
     /// Seconds one poll for work waits.
-    #[arg(long, default_value_t = 20.0)]
+    #[arg(long, default_value_t = DEFAULT_POLL.as_secs_f64())]
     pub poll: f64,
     /// Seconds a drain (first SIGTERM or SIGINT) may take: running runs stop at their next
     /// step, checkpoint and are handed back; a second signal exits at once.
-    #[arg(long, default_value_t = 60.0)]
+    #[arg(long, default_value_t = DEFAULT_DRAIN_TIMEOUT.as_secs_f64())]
     pub drain_timeout: f64,
     /// Leave after this many seconds without work (for batch allocations) [never].
     #[arg(long)]
     pub idle_exit: Option<f64>,
     /// A device whose runs fail this many times in a row stops taking work.
-    #[arg(long, default_value_t = 3)]
+    #[arg(long, default_value_t = DEFAULT_MAX_CONSECUTIVE_FAILURES)]
     pub max_consecutive_failures: u32,
     /// Runs trained at once on each device: a number, or auto (as many as fit the device's
     /// memory by each run's training-memory estimate, at most 2 on a GPU and one per core on

@@ -40,6 +40,24 @@ pub fn connects(verb: &str) -> bool {
     !matches!(verb, "train" | "local" | "coordinator" | "dashboard")
 }
 
+/// Runs the binary with `args`, its client verbs pointed at a port nothing listens on, a
+/// token set and `GPTSWEEP_OUTPUT` unset: for inputs that must be refused before any
+/// connection.
+pub fn run_offline(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(bin())
+        .args(args)
+        .args(
+            connects(args[0])
+                .then_some(["--coordinator", "http://127.0.0.1:9"])
+                .into_iter()
+                .flatten(),
+        )
+        .env("GPTSWEEP_TOKEN", "t")
+        .env_remove("GPTSWEEP_OUTPUT")
+        .output()
+        .unwrap()
+}
+
 /// Polls `f` every 100 ms until it returns `Some`, or panics after `timeout` naming `what`.
 pub fn wait_until<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Option<T>) -> T {
     let start = Instant::now();

@@ -5,7 +5,10 @@
 //! alive with heartbeats, obey a stop, and report the outcome. Reports and checkpoints that
 //! cannot be delivered (coordinator down) are held and sent again; a lost lease abandons
 //! the run. A drain hands the run back at its next step with a checkpoint taken there; a
-//! failure is reported as the run's fault or the worker's.
+//! failure is reported as the run's fault or the worker's. What to do when is decided by
+//! [`crate::run_loop`]; this module is its driver: it turns the trainer's progress, a drain
+//! and the heartbeat ticks into its calls, and performs what they return (the calls to the
+//! coordinator, the waits, the flags the training thread reads).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -13,35 +16,31 @@ use std::time::Duration;
 
 use tokio::sync::mpsc;
 
-use gptsweep_api::{Directive, Evaluation, LeasedRun, Outcome, Sample, from_proto};
+use gptsweep_api::transfer::chunked;
+use gptsweep_api::{Evaluation, LeasedRun, Outcome};
 use gptsweep_gpt::sample::SamplesSpec;
-use gptsweep_gpt::{Checkpoint, Corpus, DeviceSpec, Eval, Hyperparams};
+use gptsweep_gpt::{Checkpoint, Corpus, DeviceSpec, Hyperparams};
 use gptsweep_proto::client::Workers;
 use gptsweep_proto::pb;
 
 use crate::backoff::{Backoff, retry_within, transient};
 use crate::dataset_cache::DatasetCache;
 use crate::error::{Result, WorkerError};
-use crate::faults::{self, Fault};
+use crate::faults;
+use crate::run_loop::{Call, Closing, Effect, Finish, Heard, RunLoop, Sent, Wait};
 use crate::slot_process::SlotProcess;
 use crate::slot_process::message::CorpusSource;
 use crate::slot_process::parent::train_in_child;
 use crate::stop::{StopLevel, StopSignal, reached};
-use crate::train_task::{Answered, Progress, RunOutput, RunTask, train_blocking};
-
-/// Tries to deliver a run's last checkpoint, [`UPLOAD_PAUSE`] apart (or a heartbeat
-/// interval, if shorter), before reporting its outcome without it.
-const FINAL_UPLOAD_TRIES: usize = 20;
+use crate::train_task::{Answered, Progress, RunTask, train_blocking};
 
 /// The longest a run waits, after an evaluation, for the coordinator's answer to it (a
 /// stop at a rung) before training on: a round trip, unless the coordinator is slow or away.
 const ANSWER_WITHIN: Duration = Duration::from_secs(1);
 
-/// The pause between tries of a run's last checkpoint.
+/// The pause between tries of a run's last checkpoint (or a heartbeat interval, if
+/// shorter; [`crate::run_loop::FINAL_UPLOAD_TRIES`] of them).
 const UPLOAD_PAUSE: Duration = Duration::from_millis(500);
-
-/// Chunk size of checkpoint uploads.
-const CHUNK: usize = 1 << 20;
 
 /// What a run needs from its worker.
 #[derive(Clone)]
@@ -56,33 +55,6 @@ pub struct RunContext {
     pub slot: Option<SlotProcess>,
 }
 
-enum Heard {
-    Continue,
-    Stop(String),
-    Lost(String),
-    Unreachable,
-}
-
-fn heard(directive: i32, reason: String) -> Heard {
-    match from_proto::directive(directive, reason) {
-        Directive::Stop(reason) => Heard::Stop(reason),
-        Directive::Continue => Heard::Continue,
-    }
-}
-
-/// The wire's form of a trainer evaluation (the shared API layer knows nothing of burn).
-fn evaluation(e: &Eval) -> Evaluation {
-    Evaluation {
-        step: e.step as u64,
-        train_loss: e.train_loss,
-        val_loss: e.val_loss,
-        train_bpc: e.train_bpc,
-        val_bpc: e.val_bpc,
-        tokens_per_sec: e.tokens_per_sec,
-        train_secs: e.train_secs,
-    }
-}
-
 fn classify(status: tonic::Status) -> Heard {
     if status.code() == tonic::Code::FailedPrecondition || status.code() == tonic::Code::NotFound {
         Heard::Lost(status.message().to_string())
@@ -93,17 +65,16 @@ fn classify(status: tonic::Status) -> Heard {
     }
 }
 
-async fn report(client: &Workers, run: &LeasedRun, pending: &mut Vec<Evaluation>) -> Heard {
+async fn report(client: &Workers, run: &LeasedRun, evals: &[Evaluation]) -> Heard {
     let req = pb::ReportRequest {
         run_id: run.run.get(),
         lease_id: run.lease.get(),
-        evals: pending.iter().map(pb::EvalPoint::from).collect(),
+        evals: evals.iter().map(pb::EvalPoint::from).collect(),
     };
     match client.clone().report(req).await {
         Ok(r) => {
-            pending.clear();
             let r = r.into_inner();
-            heard(r.directive, r.reason)
+            Heard::directive(r.directive, r.reason)
         }
         Err(s) => classify(s),
     }
@@ -128,36 +99,26 @@ async fn heartbeat(
     {
         Ok(r) => {
             let r = r.into_inner();
-            heard(r.directive, r.reason)
+            Heard::directive(r.directive, r.reason)
         }
         Err(s) => classify(s),
     }
 }
 
-/// Uploads a checkpoint; on success clears `pending`.
-async fn upload(client: &Workers, run: &LeasedRun, pending: &mut Option<(u64, Vec<u8>)>) -> Heard {
-    let Some((step, bytes)) = pending.as_ref() else {
-        return Heard::Continue;
-    };
-    let chunks: Vec<pb::CheckpointUpload> = bytes
-        .chunks(CHUNK)
-        .enumerate()
-        .map(|(i, c)| pb::CheckpointUpload {
-            run_id: if i == 0 { run.run.get() } else { 0 },
-            lease_id: if i == 0 { run.lease.get() } else { 0 },
-            step: *step,
-            data: c.to_vec(),
-        })
-        .collect();
+/// Uploads the checkpoint of `step`.
+async fn upload(client: &Workers, run: &LeasedRun, step: u64, bytes: &[u8]) -> Heard {
+    let chunks = chunked(bytes, |first, data| pb::CheckpointUpload {
+        run_id: if first { run.run.get() } else { 0 },
+        lease_id: if first { run.lease.get() } else { 0 },
+        step,
+        data,
+    });
     match client
         .clone()
         .put_checkpoint(tokio_stream::iter(chunks))
         .await
     {
-        Ok(_) => {
-            *pending = None;
-            Heard::Continue
-        }
+        Ok(_) => Heard::Continue,
         Err(s) => classify(s),
     }
 }
@@ -184,6 +145,13 @@ async fn fetch_checkpoint(ctx: &RunContext, run: &LeasedRun) -> Result<Checkpoin
 /// What an attempt reported: its outcome and, for a failure, the error.
 pub type Reported = (Outcome, String);
 
+/// Whether `device` cannot train `run` in its precision (bf16 through wgpu): [`execute`]
+/// fails such a run at once, as the run's fault, and the device is not blamed for it.
+pub fn precision_refused(run: &LeasedRun, device: DeviceSpec) -> bool {
+    serde_json::from_str::<Hyperparams>(&run.hyperparams_json)
+        .is_ok_and(|hp| gptsweep_gpt::backend::check_precision(device, hp.precision).is_err())
+}
+
 /// Trains `run` on `device` and reports it to the end. A drain on `stop` stops training at
 /// the next step boundary, uploads a checkpoint taken there and hands the run back
 /// (`preempted`); a failure is reported as the run's or the worker's fault ([`faults`]).
@@ -195,8 +163,17 @@ pub async fn execute(
 ) -> Result<Reported> {
     let (hp, samples, corpus) = match prepare(ctx, &run).await {
         Ok(p) => p,
-        Err(e) => return fail(ctx, &run, faults::of_worker(&e), e.to_string()).await,
+        Err(e) => {
+            let end = Finish::failed(faults::of_worker(&e), e.to_string());
+            return finish(ctx, &run, end).await;
+        }
     };
+    // A precision this device cannot train is the run's fault, said once: not a device
+    // failure (the device is fine), and no retry would train it here.
+    if let Err(e) = gptsweep_gpt::backend::check_precision(device, hp.precision) {
+        let end = Finish::failed(faults::of_gpt(&e), e.to_string());
+        return finish(ctx, &run, end).await;
+    }
     let resume = if run.resume_step > 0 {
         match fetch_checkpoint(ctx, &run).await {
             Ok(c) => Some(c),
@@ -244,179 +221,83 @@ pub async fn execute(
         None => train_blocking(device, task).map_err(|e| (faults::of_gpt(&e), e.to_string())),
     });
 
-    let mut pending: Vec<Evaluation> = Vec::new();
-    let mut pending_ckpt: Option<(u64, Vec<u8>)> = None;
-    let mut last_step = from as u64;
-    // The throughput over the last seconds, sent with `last_step` in each heartbeat.
-    let mut live_rate: Option<f64> = None;
-    let mut lost: Option<String> = None;
-    let mut told_to_stop = false;
-    let mut preempting = false;
-    // The evaluation whose report the loop's last turn sent, to be marked answered.
-    let mut evaluated: Option<u64> = None;
+    let mut state = RunLoop::new(run.run, from as u64);
     let mut ticker = tokio::time::interval(ctx.heartbeat);
     ticker.tick().await;
     loop {
-        let outcome = tokio::select! {
+        let effects = tokio::select! {
             p = rx.recv() => match p {
                 Some(Progress::Eval(e)) => {
-                    last_step = e.step as u64;
-                    evaluated = Some(last_step);
-                    pending.push(evaluation(&e));
-                    report(&ctx.client, &run, &mut pending).await
+                    let sent = send(&ctx.client, &run, state.evaluation((&e).into())).await;
+                    state.heard(sent)
                 }
                 Some(Progress::Step { step, tokens_per_sec }) => {
-                    last_step = last_step.max(step);
-                    live_rate = Some(tokens_per_sec);
-                    Heard::Continue
+                    state.progress(step, tokens_per_sec);
+                    Vec::new()
                 }
                 Some(Progress::Checkpoint { step, bytes }) => {
-                    last_step = last_step.max(step);
-                    pending_ckpt = Some((step, bytes));
-                    if pending.is_empty() { upload(&ctx.client, &run, &mut pending_ckpt).await } else { Heard::Unreachable }
+                    let sent = send(&ctx.client, &run, state.checkpoint(step, bytes)).await;
+                    state.heard(sent)
                 }
                 None => break,
             },
-            _ = reached(&mut stop_signal, StopLevel::Drain), if !preempting => {
-                tracing::info!(run = %run.run, "handing the run back at the next step");
-                preempting = true;
-                preempt.store(true, Ordering::Relaxed);
-                Heard::Continue
-            }
+            _ = reached(&mut stop_signal, StopLevel::Drain), if !state.handing_back() => state.drain(),
             _ = ticker.tick() => {
-                if !pending.is_empty() {
-                    report(&ctx.client, &run, &mut pending).await
-                } else if pending_ckpt.is_some() {
-                    upload(&ctx.client, &run, &mut pending_ckpt).await
-                } else {
-                    heartbeat(&ctx.client, &run, last_step, live_rate).await
-                }
+                let sent = send(&ctx.client, &run, state.tick()).await;
+                state.heard(sent)
             }
         };
-        match outcome {
-            Heard::Continue | Heard::Unreachable => {}
-            Heard::Stop(why) => {
-                if !told_to_stop {
-                    tracing::info!(run = %run.run, "stopping: {why}");
-                }
-                told_to_stop = true;
-                stop.store(true, Ordering::Relaxed);
+        for effect in effects {
+            match effect {
+                Effect::StopTraining => stop.store(true, Ordering::Relaxed),
+                Effect::HandBack => preempt.store(true, Ordering::Relaxed),
+                Effect::Answered(step) => answered.mark(step),
             }
-            Heard::Lost(why) => {
-                tracing::warn!(run = %run.run, "abandoning: {why}");
-                stop.store(true, Ordering::Relaxed);
-                lost = Some(why);
-            }
-        }
-        if let Some(step) = evaluated.take() {
-            answered.mark(step);
         }
     }
-    let result = match handle.await {
+    let trained = match handle.await {
         Ok(r) => r,
         Err(join) => {
-            let message = panic_message(join);
-            Err((
-                faults::of_panic(&message),
-                format!("training thread panicked: {message}"),
-            ))
+            let message = join
+                .try_into_panic()
+                .map(|panic| gptsweep_api::panic::panic_text(panic.as_ref()))
+                .unwrap_or_else(|e| e.to_string());
+            Err(faults::training_panicked(&message))
         }
     };
-    if let Some(why) = lost {
-        return Err(WorkerError::LeaseLost(why));
-    }
     // The last evaluations, until delivered; a fleet whose coordinator is down retries
     // spread out (full jitter), not in step, and at least once a heartbeat interval: the
     // lease is still held, and a restarted coordinator's grace lasts one lease timeout.
     let mut backoff = Backoff::new(ctx.heartbeat);
-    while !pending.is_empty() {
-        match report(&ctx.client, &run, &mut pending).await {
-            Heard::Lost(why) => return Err(WorkerError::LeaseLost(why)),
-            Heard::Unreachable => backoff.wait().await,
-            _ => {}
+    let mut ending = state.trained(trained);
+    loop {
+        let sent = match ending.what_next() {
+            Closing::Report(evals) => Sent::Report(report(&ctx.client, &run, evals).await),
+            Closing::Upload { step, bytes } => {
+                Sent::Upload(upload(&ctx.client, &run, step, bytes).await)
+            }
+            Closing::Abandon(why) => return Err(WorkerError::LeaseLost(why)),
+            Closing::Finish(end) => return finish(ctx, &run, end).await,
+        };
+        match ending.heard(sent) {
+            Wait::No => {}
+            Wait::Backoff => backoff.wait().await,
+            Wait::Pause => tokio::time::sleep(ctx.heartbeat.min(UPLOAD_PAUSE)).await,
         }
-    }
-    let output = match result {
-        Ok(output) => output,
-        Err((fault, error)) => return fail(ctx, &run, fault, error).await,
-    };
-    // The last checkpoint is worth a few tries (a preempted run resumes from it), not a
-    // run: a coordinator that cannot store it (its storage is failing) gets the outcome
-    // anyway, and the run resumes from an earlier checkpoint if it must.
-    for _ in 0..FINAL_UPLOAD_TRIES {
-        match upload(&ctx.client, &run, &mut pending_ckpt).await {
-            Heard::Lost(why) => return Err(WorkerError::LeaseLost(why)),
-            Heard::Unreachable => tokio::time::sleep(ctx.heartbeat.min(UPLOAD_PAUSE)).await,
-            _ if pending_ckpt.is_none() => break,
-            _ => {}
-        }
-    }
-    if let Some((step, _)) = &pending_ckpt {
-        tracing::warn!(run = %run.run, "the checkpoint of step {step} could not be delivered; reporting the outcome without it");
-    }
-    let RunOutput {
-        summary,
-        samples,
-        stopped,
-    } = output;
-    if stopped && preempting && !told_to_stop {
-        let reason = format!(
-            "preempted: the worker stopped at step {}; the run continues from there",
-            summary.steps
-        );
-        return finish(
-            ctx,
-            &run,
-            Outcome::Preempted,
-            reason,
-            Vec::new(),
-            String::new(),
-        )
-        .await;
-    }
-    let texts = samples
-        .into_iter()
-        .map(|(o, text)| Sample {
-            prompt: o.prompt,
-            text,
-            seed: o.seed,
-        })
-        .collect();
-    // A run told to stop is stopped even when its last steps were done before the word
-    // came (a tiny model trains tens of steps in one round trip): the scheduler decided,
-    // and the sweep's counts do not hang on the worker's speed.
-    let outcome = if stopped || told_to_stop {
-        Outcome::Stopped
-    } else {
-        Outcome::Finished
-    };
-    finish(
-        ctx,
-        &run,
-        outcome,
-        String::new(),
-        texts,
-        serde_json::to_string(&summary).unwrap_or_default(),
-    )
-    .await
-}
-
-/// The text of a panic on the training thread.
-fn panic_message(join: tokio::task::JoinError) -> String {
-    match join.try_into_panic() {
-        Ok(panic) => gptsweep_api::panic::panic_text(panic.as_ref()),
-        Err(e) => e.to_string(),
     }
 }
 
-/// Ends the attempt as failed: the run's fault (`failed`, counted) or the worker's
-/// (`worker_fault`, queued again at once).
-async fn fail(ctx: &RunContext, run: &LeasedRun, fault: Fault, error: String) -> Result<Reported> {
-    let outcome = match fault {
-        Fault::Run => Outcome::Failed,
-        Fault::Worker => Outcome::WorkerFault,
-    };
-    finish(ctx, run, outcome, error, Vec::new(), String::new()).await
+/// Makes `call` to the coordinator, with its answer.
+async fn send(client: &Workers, run: &LeasedRun, call: Call<'_>) -> Sent {
+    match call {
+        Call::Report(evals) => Sent::Report(report(client, run, evals).await),
+        Call::Upload { step, bytes } => Sent::Upload(upload(client, run, step, bytes).await),
+        Call::Heartbeat {
+            step,
+            tokens_per_sec,
+        } => Sent::Heartbeat(heartbeat(client, run, step, tokens_per_sec).await),
+        Call::Nothing => Sent::Nothing,
+    }
 }
 
 /// Hands a leased run back untouched (the worker is stopping before it started it).
@@ -424,10 +305,7 @@ pub async fn release(ctx: &RunContext, run: &LeasedRun, reason: &str) -> Result<
     match finish(
         ctx,
         run,
-        Outcome::Preempted,
-        reason.to_string(),
-        Vec::new(),
-        String::new(),
+        Finish::bare(Outcome::Preempted, reason.to_string()),
     )
     .await
     {
@@ -461,14 +339,14 @@ pub(crate) async fn prepare(
     Ok((hp, samples, corpus))
 }
 
-async fn finish(
-    ctx: &RunContext,
-    run: &LeasedRun,
-    outcome: Outcome,
-    error: String,
-    samples: Vec<Sample>,
-    summary_json: String,
-) -> Result<Reported> {
+/// Reports the attempt's end (retrying through an outage); a refusal is a lost lease.
+async fn finish(ctx: &RunContext, run: &LeasedRun, end: Finish) -> Result<Reported> {
+    let Finish {
+        outcome,
+        error,
+        samples,
+        summary_json,
+    } = end;
     if matches!(outcome, Outcome::Failed | Outcome::WorkerFault) {
         tracing::error!(run = %run.run, %outcome, "failed: {error}");
     }

@@ -56,6 +56,15 @@ pub fn of_panic(message: &str) -> Fault {
     }
 }
 
+/// A panic on the training thread (or a slot process's), from its text
+/// ([`gptsweep_api::panic::panic_text`]): whose fault, and the error reported.
+pub fn training_panicked(message: &str) -> (Fault, String) {
+    (
+        of_panic(message),
+        format!("training thread panicked: {message}"),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

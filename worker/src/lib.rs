@@ -9,7 +9,7 @@
 //! - [`memory`]: what a device offers runs when packing by memory;
 //! - [`health`]: a device's failures in a row, and the switch that disables it;
 //! - [`faults`]: whose fault a failed run is (the run's, or the worker's environment);
-//! - [`execute`]: one run from lease to finish;
+//! - [`execute`]: one run from lease to finish, driving [`run_loop`] (its decisions);
 //! - [`train_task`]: the compute side on a blocking thread;
 //! - [`step_rate`]: its throughput over the last seconds, for progress between evaluations;
 //! - [`slot_process`]: the same, in a child process (slots as processes);
@@ -27,6 +27,7 @@ pub mod health;
 pub mod kernel_scope;
 pub mod kernel_sync;
 pub mod memory;
+pub mod run_loop;
 pub mod slot_process;
 pub mod startup;
 pub mod step_rate;

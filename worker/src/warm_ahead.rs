@@ -196,6 +196,7 @@ async fn warm_one(
             .ok_or("the coordinator sent a shape without a run")?,
     );
     let (mut hp, mut samples, corpus) = prepare(ctx, &run).await.map_err(|e| e.to_string())?;
+    gptsweep_gpt::backend::check_precision(warm.device, hp.precision).map_err(|e| e.to_string())?;
     hp.max_iters = WARM_STEPS;
     hp.eval_interval = WARM_STEPS;
     // Two batches, if the run has two: its mean adds them (a kernel of its own).

@@ -26,7 +26,7 @@ use gptsweep_proto::worker_key::WorkerSlot;
 use crate::backoff::{Backoff, retry, transient};
 use crate::dataset_cache::DatasetCache;
 use crate::error::{Result, WorkerError};
-use crate::execute::{RunContext, execute, release};
+use crate::execute::{RunContext, execute, precision_refused, release};
 use crate::health::DeviceHealth;
 use crate::kernel_sync::KernelSync;
 use crate::memory::CudaMemory;
@@ -81,6 +81,50 @@ pub struct WorkerConfig {
     /// Warm-up processes compiling the shapes of queued runs while the devices train
     /// ([`crate::warm_ahead`]); `None`: auto ([`crate::warm_ahead::processes`]).
     pub warm_ahead: Option<usize>,
+}
+
+/// How long one lease poll waits for work, unless told (`gptsweep worker --poll`).
+pub const DEFAULT_POLL: Duration = Duration::from_secs(20);
+
+/// How long a drain may take, unless told (`--drain-timeout`).
+pub const DEFAULT_DRAIN_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Failures in a row that disable a device, unless told (`--max-consecutive-failures`).
+pub const DEFAULT_MAX_CONSECUTIVE_FAILURES: u32 = 3;
+
+impl WorkerConfig {
+    /// A worker called `name` training on `devices` for the coordinator at `coordinator`,
+    /// caching datasets in `cache_dir`, with every other setting at its default: no token
+    /// and the system's roots, the polls, drain and failure limit above, never idle-exiting,
+    /// one run per device, kernels not shared, slot processes as `auto` says, text logs,
+    /// and as many warm-up processes as [`crate::warm_ahead::processes`] gives.
+    pub fn new(
+        coordinator: String,
+        name: String,
+        devices: Vec<DeviceSpec>,
+        cache_dir: PathBuf,
+    ) -> Self {
+        Self {
+            coordinator,
+            token: None,
+            tls_ca: None,
+            name,
+            devices,
+            cache_dir,
+            poll: DEFAULT_POLL,
+            drain_timeout: DEFAULT_DRAIN_TIMEOUT,
+            idle_exit: None,
+            max_consecutive_failures: DEFAULT_MAX_CONSECUTIVE_FAILURES,
+            runs_per_device: 1,
+            pack_by_memory: false,
+            device_memory: None,
+            cuda_memory: CudaMemory::default(),
+            kernel_dir: None,
+            slot_processes: SlotMode::Auto,
+            log_json: false,
+            warm_ahead: None,
+        }
+    }
 }
 
 /// Run slots per GPU when packing by memory (memory may allow fewer). Measured on an H100
@@ -373,6 +417,9 @@ async fn device_loop(
             return Ok(DeviceEnd::Drained);
         }
         let run_id = run.run;
+        // A run this device cannot train in its precision fails at once as the run's own
+        // fault; the device is fine, so that failure does not count towards disabling it.
+        let refused = precision_refused(&run, device);
         let shape = shape_of(&run);
         if let Some(shape) = &shape {
             shared.claims.training(shape);
@@ -392,7 +439,11 @@ async fn device_loop(
         match ended {
             Ok((Outcome::Preempted, _)) => return Ok(DeviceEnd::Drained),
             Ok((outcome, error)) => {
-                let (failures, disabled) = health.record(run_id, outcome);
+                let (failures, disabled) = if refused {
+                    (0, false)
+                } else {
+                    health.record(run_id, outcome)
+                };
                 if !error.is_empty() {
                     tracing::warn!(run = %run_id, %device, %outcome, failures, "run failed: {error}");
                 }

@@ -28,7 +28,7 @@ pub fn file_chunks(file: std::fs::File, path: &Path, chunk: usize) -> Chunks {
         let mut file = file;
         loop {
             let read = tokio::task::spawn_blocking(move || read_chunk(file, chunk)).await;
-            let source = match read {
+            let failed = match read {
                 Ok((f, Ok(bytes))) => {
                     // The end, or the client is gone.
                     if bytes.is_empty() || tx.send(Ok(bytes)).await.is_err() {
@@ -37,10 +37,14 @@ pub fn file_chunks(file: std::fs::File, path: &Path, chunk: usize) -> Chunks {
                     file = f;
                     continue;
                 }
-                Ok((_, Err(source))) => source,
-                Err(e) => std::io::Error::other(e.to_string()),
+                Ok((_, Err(source))) => CoordinatorError::Io { path, source },
+                // The read panicked: a bug, not the storage's fault.
+                Err(source) => CoordinatorError::Task {
+                    what: "reading a blob",
+                    source,
+                },
             };
-            let _ = tx.send(Err(CoordinatorError::Io { path, source })).await;
+            let _ = tx.send(Err(failed)).await;
             return;
         }
     });

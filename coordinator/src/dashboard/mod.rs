@@ -22,8 +22,8 @@ use axum::Router;
 use axum::routing::{get, post};
 use tokio::net::TcpListener;
 
+use crate::domain::Coordinator;
 use crate::error::{CoordinatorError, Result};
-use crate::server::Coordinator;
 
 pub use auth::COOKIE;
 

@@ -1,18 +1,17 @@
-//! The Clients service: datasets in, sweeps in, and every listing the CLI shows.
+//! The Clients service: datasets in, sweeps in, and every listing the CLI shows. What
+//! each change does is the domain's ([`crate::domain`]); listings read the store.
 
-use std::pin::Pin;
-
-use tokio_stream::{Stream, StreamExt};
+use tokio_stream::StreamExt;
 use tonic::{Request, Response, Status, Streaming};
 
 use gptsweep_proto::pb;
 
 use gptsweep_api::RunId;
 
-use super::{CHUNK, Coordinator};
-use crate::CoordinatorError;
+use super::{Coordinator, Sent, received, send_chunks};
 use crate::clock::now_ms;
-use crate::store::{Annotate, Cancel, Delete, Extend, Retry, reads};
+use crate::domain::RetryWhich;
+use crate::store::{Annotate, reads};
 
 pub struct ClientsService(pub Coordinator);
 
@@ -27,7 +26,7 @@ impl pb::clients_server::Clients for ClientsService {
             .message()
             .await?
             .ok_or_else(|| Status::invalid_argument("empty dataset upload"))?;
-        let rest = stream.map(|m| m.map(|m| m.data));
+        let rest = received(stream, |m| m.data);
         let (sha256, bytes) = self
             .0
             .receive_dataset(&first.name, first.bytes, first.data, rest)
@@ -121,8 +120,7 @@ impl pb::clients_server::Clients for ClientsService {
         &self,
         req: Request<pb::SweepRef>,
     ) -> Result<Response<pb::CancelReply>, Status> {
-        let sweep = reads::sweep_id(&self.0.store.pool, &req.into_inner().sweep).await?;
-        let (queued, running) = self.0.store.write(Cancel { sweep }).await?;
+        let (queued, running) = self.0.cancel(&req.into_inner().sweep).await?;
         Ok(Response::new(pb::CancelReply {
             cancelled_queued: queued,
             stopping_running: running,
@@ -134,26 +132,13 @@ impl pb::clients_server::Clients for ClientsService {
         req: Request<pb::RetryRequest>,
     ) -> Result<Response<pb::RetryReply>, Status> {
         let r = req.into_inner();
-        if !(r.failed || r.stopped || r.cancelled) {
-            return Err(Status::invalid_argument(
-                "retry: say which runs to queue again: failed, stopped and/or cancelled",
-            ));
-        }
-        let sweep = reads::sweep_id(&self.0.store.pool, &r.sweep).await?;
-        let n = self
-            .0
-            .store
-            .write(Retry {
-                sweep,
-                failed: r.failed,
-                stopped: r.stopped,
-                cancelled: r.cancelled,
-            })
-            .await?;
-        if n > 0 {
-            self.0.work.notify_waiters();
-        }
-        Ok(Response::new(pb::RetryReply { requeued: n }))
+        let which = RetryWhich {
+            failed: r.failed,
+            stopped: r.stopped,
+            cancelled: r.cancelled,
+        };
+        let requeued = self.0.retry(&r.sweep, which).await?;
+        Ok(Response::new(pb::RetryReply { requeued }))
     }
 
     async fn extend(
@@ -161,16 +146,7 @@ impl pb::clients_server::Clients for ClientsService {
         req: Request<pb::ExtendRequest>,
     ) -> Result<Response<pb::ExtendReply>, Status> {
         let r = req.into_inner();
-        let sweep = reads::sweep_id(&self.0.store.pool, &r.sweep).await?;
-        let e = self
-            .0
-            .store
-            .write(Extend {
-                sweep,
-                runs: r.runs,
-            })
-            .await?;
-        self.0.work.notify_waiters();
+        let e = self.0.extend(&r.sweep, r.runs).await?;
         Ok(Response::new(pb::ExtendReply {
             run_cap_before: e.from,
             run_cap: e.to,
@@ -212,26 +188,7 @@ impl pb::clients_server::Clients for ClientsService {
         req: Request<pb::DeleteRequest>,
     ) -> Result<Response<pb::DeleteReply>, Status> {
         let r = req.into_inner();
-        let sweep = reads::sweep_id(&self.0.store.pool, &r.sweep).await?;
-        let deleted = self
-            .0
-            .store
-            .write(Delete {
-                sweep,
-                force: r.force,
-            })
-            .await?;
-        // Committed: the checkpoint files can go, but one another run refers to stays. A
-        // forgotten dataset's file goes at the next collection (see `crate::collect`).
-        let mut checkpoints = 0;
-        for sha in &deleted.checkpoints {
-            if !reads::checkpoint_in_use(&self.0.store.pool, sha).await? {
-                self.0.checkpoints.remove(sha);
-                checkpoints += 1;
-            }
-        }
-        // Workers still on its runs are told at their next call (their leases are gone).
-        self.0.work.notify_waiters();
+        let (deleted, checkpoints) = self.0.delete(&r.sweep, r.force).await?;
         Ok(Response::new(pb::DeleteReply {
             runs: deleted.runs,
             evals: deleted.evals,
@@ -240,49 +197,33 @@ impl pb::clients_server::Clients for ClientsService {
         }))
     }
 
-    type FetchRunCheckpointStream =
-        Pin<Box<dyn Stream<Item = Result<pb::RunCheckpointChunk, Status>> + Send>>;
+    type FetchRunCheckpointStream = Sent<pb::RunCheckpointChunk>;
 
     async fn fetch_run_checkpoint(
         &self,
         req: Request<pb::RunCheckpointRequest>,
     ) -> Result<Response<Self::FetchRunCheckpointStream>, Status> {
         let r = req.into_inner();
-        let run = RunId(r.run_id);
-        // A running run replaces its checkpoint (and the old blob goes) as it trains: one
-        // read that finds its blob gone just now is made again. Once open, it is sent whole.
-        let (mut sha256, mut step) = reads::run_checkpoint(&self.0.store.pool, run).await?;
-        let mut chunks = None;
-        for last in [false, true] {
-            if r.cached_sha256 == sha256 {
-                break;
-            }
-            match self.0.checkpoints.chunks(&sha256, CHUNK) {
-                Ok(c) => {
-                    chunks = Some(c);
-                    break;
-                }
-                Err(CoordinatorError::NotFound(_)) if !last => {
-                    (sha256, step) = reads::run_checkpoint(&self.0.store.pool, run).await?;
-                }
-                Err(e) => return Err(e.into()),
-            }
-        }
+        let found = self
+            .0
+            .run_checkpoint(RunId(r.run_id), &r.cached_sha256)
+            .await?;
         let head = pb::RunCheckpointChunk {
-            cached: r.cached_sha256 == sha256,
-            sha256,
-            step,
+            cached: found.cached,
+            sha256: found.sha256,
+            step: found.step,
             data: Vec::new(),
         };
         let head = tokio_stream::once(Ok::<_, Status>(head));
-        let stream: Self::FetchRunCheckpointStream = match chunks {
-            Some(chunks) => Box::pin(head.chain(chunks.map(|c| {
-                c.map(|data| pb::RunCheckpointChunk {
-                    data,
-                    ..Default::default()
-                })
-                .map_err(Status::from)
-            }))),
+        let stream: Self::FetchRunCheckpointStream = match found.chunks {
+            Some(chunks) => {
+                Box::pin(
+                    head.chain(send_chunks(chunks, |data| pb::RunCheckpointChunk {
+                        data,
+                        ..Default::default()
+                    })),
+                )
+            }
             None => Box::pin(head),
         };
         Ok(Response::new(stream))

@@ -15,7 +15,7 @@
 use std::time::{Duration, Instant};
 
 use sqlx::pool::PoolConnection;
-use sqlx::{Any, AnyConnection, AnyPool};
+use sqlx::{Any, AnyConnection, AnyPool, Connection};
 
 use super::health::{Health, backoff};
 
@@ -111,8 +111,17 @@ impl Link {
         self.health.refused(why);
     }
 
-    /// Gives the connection back to the pool (the writer is closing).
-    pub(super) fn release(&mut self) {
-        self.conn.take();
+    /// Closes the connection (the writer is closing): taken out of the pool and closed
+    /// here, awaited, before the writer answers. Dropped instead, it would go back through a
+    /// task on the writer thread's own runtime, which ends with the writer: the pool's
+    /// close could then finish first and the process exit with the connection still open,
+    /// so that no close was the database's last and SQLite's WAL was left un-checkpointed.
+    pub(super) async fn release(&mut self) {
+        let Some(conn) = self.conn.take() else {
+            return;
+        };
+        if let Err(e) = conn.detach().close().await {
+            tracing::warn!("closing the writer's database connection: {e}");
+        }
     }
 }

@@ -13,6 +13,7 @@ use gptsweep_api::{
     RunState, Sample, SweepId, SweepSummary, WorkerId, WorkerInfo,
 };
 
+use super::states_sql::{RUN_CANCELLED, RUN_QUEUED, RUN_RUNNING};
 use super::stored_sweep::{StoredPlan, trials};
 use super::{column, progress};
 use crate::clock::now_ms;
@@ -113,9 +114,9 @@ pub async fn sweep_info(pool: &AnyPool, id: SweepId) -> Result<SweepSummary> {
     .await?;
     // A run that ended early (stopped, failed) will evaluate no more: it counts with the
     // evaluations it made, so that a sweep's progress ends full.
-    let hps: Vec<(String, String, i64)> = sqlx::query_as(
-        "SELECT r.hyperparams_json, r.state, (SELECT COUNT(*) FROM evals e WHERE e.run_id = r.id) FROM runs r WHERE r.sweep_id = $1 AND r.state != 'cancelled'",
-    )
+    let hps: Vec<(String, String, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT r.hyperparams_json, r.state, (SELECT COUNT(*) FROM evals e WHERE e.run_id = r.id) FROM runs r WHERE r.sweep_id = $1 AND r.state != {RUN_CANCELLED}"
+    )))
     .bind(id.get())
     .fetch_all(pool)
     .await?;
@@ -150,6 +151,7 @@ pub async fn sweep_info(pool: &AnyPool, id: SweepId) -> Result<SweepSummary> {
         evals_expected,
         proposed,
         run_cap,
+        precision: spec.fixed_precision().unwrap_or_default(),
         description: spec.description,
         tags: spec.tags,
     })
@@ -357,7 +359,7 @@ pub async fn workers(pool: &AnyPool, alive_since_ms: i64) -> Result<Vec<WorkerIn
     let mut out = Vec::with_capacity(rows.len());
     for w in rows {
         let id: i64 = w.try_get("id")?;
-        let running: Vec<(i64, String, i64)> = sqlx::query_as("SELECT r.id, a.device, r.memory_bytes FROM runs r JOIN attempts a ON a.id = r.lease_id WHERE a.worker_id = $1 AND r.state = 'running' ORDER BY r.id")
+        let running: Vec<(i64, String, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT r.id, a.device, r.memory_bytes FROM runs r JOIN attempts a ON a.id = r.lease_id WHERE a.worker_id = $1 AND r.state = {RUN_RUNNING} ORDER BY r.id")))
             .bind(id)
             .fetch_all(pool)
             .await?;
@@ -434,10 +436,10 @@ pub async fn memory_shortfall(
     let Some(largest) = largest else {
         return Ok(None);
     };
-    let (runs, needs): (i64, Option<i64>) = sqlx::query_as(
+    let (runs, needs): (i64, Option<i64>) = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT COUNT(*), MIN(memory_bytes) FROM runs
-         WHERE sweep_id = $1 AND state = 'queued' AND memory_bytes > $2",
-    )
+         WHERE sweep_id = $1 AND state = {RUN_QUEUED} AND memory_bytes > $2"
+    )))
     .bind(sweep.get())
     .bind(i64::try_from(largest).unwrap_or(i64::MAX))
     .fetch_one(pool)

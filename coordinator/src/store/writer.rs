@@ -1,4 +1,4 @@
-//! The one writer: a task, on a thread of its own ([`spawn_writer`]), that owns every
+//! The one writer: a loop on a thread of its own ([`spawn_writer`]), that owns every
 //! write. It takes what is queued (up to [`MAX_BATCH`] writes), applies them inside one
 //! transaction, commits once, then answers every caller: with the write's result once the
 //! commit is known, or with the storage error when the batch could not commit (never an
@@ -373,7 +373,7 @@ async fn writer_loop(mut link: Link, mut rx: mpsc::Receiver<Queue>, metrics: Wri
                     Queue::Close(other) => drop(other.send(())),
                 }
             }
-            link.release();
+            link.release().await;
             let _ = done.send(());
             return;
         }

@@ -17,6 +17,7 @@ pub mod measure;
 pub mod metric;
 pub mod param;
 pub mod plan;
+pub mod precision;
 pub mod shape;
 pub mod spec;
 pub mod tpe;

@@ -698,3 +698,54 @@ fn check_and_plan_collects_section_corpus_and_grid_problems_in_one_pass() {
         "{e}"
     );
 }
+
+#[test]
+fn precision_is_fixed_or_swept_as_a_categorical_and_checked_at_its_line() {
+    use gptsweep_core::config::Precision::{Bf16, F32};
+    // Fixed under train: every run's, and the leaderboard's title names it.
+    let spec = parse_sweep("s.yaml", &format!("{OK}  precision: bf16\n")).unwrap();
+    assert_eq!(spec.base.precision, Bf16);
+    assert_eq!(spec.fixed_precision().as_deref(), Some("bf16"));
+    assert!(spec.may_train_in(Bf16) && !spec.may_train_in(F32));
+    let runs = plan_runs(&spec, "s.yaml", &CorpusShapes::chars(65, 100_000)).unwrap();
+    assert!(runs.iter().all(|r| r.hyperparams.precision == Bf16));
+    // Absent: f32, and nothing to name.
+    let spec = parse_sweep("s.yaml", OK).unwrap();
+    assert_eq!(spec.base.precision, F32);
+    assert_eq!(spec.fixed_precision(), None);
+    assert!(!spec.may_train_in(Bf16));
+    // Swept: a grid axis and a random draw like any categorical; then a column, not a title.
+    let grid = "method: grid\nparameters:\n  precision: {values: [f32, bf16]}\n";
+    let spec = parse_sweep("s.yaml", grid).unwrap();
+    assert_eq!(spec.fixed_precision(), None);
+    assert!(spec.may_train_in(Bf16) && spec.may_train_in(F32));
+    let runs = plan_runs(&spec, "s.yaml", &CorpusShapes::chars(65, 100_000)).unwrap();
+    assert_eq!(
+        runs.iter()
+            .map(|r| (r.hyperparams.precision, r.swept["precision"].clone()))
+            .collect::<Vec<_>>(),
+        [
+            (F32, serde_json::json!("f32")),
+            (Bf16, serde_json::json!("bf16"))
+        ]
+    );
+    let random = "method: random\nrun_cap: 12\nparameters:\n  precision: {values: [f32, bf16]}\n";
+    let spec = parse_sweep("s.yaml", random).unwrap();
+    let drawn: Vec<_> = plan_runs(&spec, "s.yaml", &CorpusShapes::chars(65, 100_000))
+        .unwrap()
+        .iter()
+        .map(|r| r.hyperparams.precision)
+        .collect();
+    assert!(
+        drawn.contains(&F32) && drawn.contains(&Bf16),
+        "12 draws of two values: {drawn:?}"
+    );
+    // A value that is no precision is named at its line, with what it may be.
+    let e = err(&format!("{OK}  precision: fp16\n"));
+    assert!(
+        e.contains("s.yaml:8:14") && e.contains("f32 or bf16"),
+        "{e}"
+    );
+    let e = err("method: grid\nparameters:\n  precision: {values: [f32, fp8]}\n");
+    assert!(e.contains("s.yaml:3:") && e.contains("f32 or bf16"), "{e}");
+}

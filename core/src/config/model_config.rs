@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::Hyperparams;
+use super::{Hyperparams, Precision};
 
 /// The architecture of one GPT: what is needed to build it and load its weights.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -20,6 +20,11 @@ pub struct ModelConfig {
     pub n_layer: usize,
     /// Dropout probability.
     pub dropout: f64,
+    /// Precision of the matrix products (not of the weights, which are f32 either way):
+    /// written only when bf16, so an f32 checkpoint's metadata is as before, and one
+    /// written before the field reads as f32.
+    #[serde(default, skip_serializing_if = "Precision::is_f32")]
+    pub precision: Precision,
 }
 
 impl Hyperparams {
@@ -32,19 +37,24 @@ impl Hyperparams {
             n_head: self.n_head,
             n_layer: self.n_layer,
             dropout: self.dropout,
+            precision: self.precision,
         }
     }
 }
 
 /// As a user reads it: `vocab_size 65, block_size 64, n_embd 128, n_head 4, n_layer 2,
-/// dropout 0.1`.
+/// dropout 0.1` (then `, precision bf16` for bf16 products).
 impl std::fmt::Display for ModelConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
             "vocab_size {}, block_size {}, n_embd {}, n_head {}, n_layer {}, dropout {}",
             self.vocab_size, self.block_size, self.n_embd, self.n_head, self.n_layer, self.dropout
-        )
+        )?;
+        if !self.precision.is_f32() {
+            write!(f, ", precision {}", self.precision)?;
+        }
+        Ok(())
     }
 }
 

@@ -8,10 +8,13 @@
 //! The key is derived here, in one place, from the hyperparameter table: the
 //! hyperparameters in [`SHAPE_PARAMS`] by value (through the table's getters, as sweep
 //! files spell them), the [`SHAPE_SWITCHES`] by whether they are on (a dropout of 0.1 and
-//! one of 0.2 run the same kernels; 0 runs none of them), and the vocabulary's source: a
-//! char tokenizer's vocabulary is the corpus', so its key names the corpus.
+//! one of 0.2 run the same kernels; 0 runs none of them), the vocabulary's source (a
+//! char tokenizer's vocabulary is the corpus', so its key names the corpus), and the
+//! precision of the products when it is not f32 (bf16 products compile other kernels, and
+//! casts; an f32 run's key is as it was before the hyperparameter, so shapes already warm
+//! stay warm).
 
-use super::Hyperparams;
+use super::{Hyperparams, Precision};
 use crate::tokenizer::TokenizerKind;
 
 /// Hyperparameters that are tensor sizes: their values are part of the shape.
@@ -26,7 +29,7 @@ pub const MAX_SHAPE_CHARS: usize = 512;
 
 /// The shape key of a run of `hp` on the corpus whose text has sha256 `dataset_sha256`:
 /// one line, e.g. `batch_size=64 block_size=256 n_embd=384 n_head=6 n_layer=6 dropout=on
-/// grad_clip=off vocab=char:<sha256>`.
+/// grad_clip=off vocab=char:<sha256>`, then ` precision=bf16` for bf16 products.
 pub fn shape_key(hp: &Hyperparams, dataset_sha256: &str) -> String {
     let mut parts: Vec<String> = SHAPE_PARAMS
         .iter()
@@ -43,6 +46,9 @@ pub fn shape_key(hp: &Hyperparams, dataset_sha256: &str) -> String {
         TokenizerKind::Char => format!("vocab=char:{dataset_sha256}"),
         TokenizerKind::Gpt2 => "vocab=gpt2".to_string(),
     });
+    if hp.precision != Precision::F32 {
+        parts.push(format!("precision={}", hp.precision));
+    }
     parts.join(" ")
 }
 
@@ -104,11 +110,28 @@ mod tests {
             ("dropout", serde_json::json!(0.0)),
             ("grad_clip", serde_json::json!(1.0)),
             ("tokenizer", serde_json::json!("gpt2")),
+            ("precision", serde_json::json!("bf16")),
         ] {
             assert_ne!(shape_key(&with(name, value), SHA), base, "{name}");
         }
         assert_ne!(shape_key(&Hyperparams::default(), "cd34"), base);
         let gpt2 = with("tokenizer", serde_json::json!("gpt2"));
         assert_eq!(shape_key(&gpt2, "x"), shape_key(&gpt2, "y"));
+    }
+
+    #[test]
+    fn bf16_products_are_their_own_shape_and_f32_keys_are_as_before() {
+        let bf16 = shape_key(&with("precision", serde_json::json!("bf16")), SHA);
+        assert_eq!(
+            bf16,
+            "batch_size=64 block_size=256 n_embd=384 n_head=6 n_layer=6 dropout=on grad_clip=off vocab=char:ab12 precision=bf16"
+        );
+        // A run stored before the hyperparameter (no key) is f32, and keys as f32 does.
+        let old: Hyperparams = serde_json::from_str(r#"{"n_layer": 6}"#).unwrap();
+        assert_eq!(
+            shape_key(&old, SHA),
+            shape_key(&with("precision", serde_json::json!("f32")), SHA)
+        );
+        assert!(!shape_key(&old, SHA).contains("precision"));
     }
 }

@@ -65,6 +65,9 @@ const ALIASES: &[(&str, &str)] = &[
     ("epsilon", "eps"),
     ("random_seed", "seed"),
     ("vocab", "tokenizer"),
+    ("dtype", "precision"),
+    ("mixed_precision", "precision"),
+    ("amp", "precision"),
 ];
 
 impl HyperparamDef {
@@ -85,26 +88,10 @@ impl HyperparamDef {
 /// edits (a quarter of the candidate's length for long ones), and not the whole name.
 pub fn nearest_name<'a>(name: &str, candidates: impl Iterator<Item = &'a str>) -> Option<&'a str> {
     candidates
-        .map(|c| (edits(name, c), c))
+        .map(|c| (strsim::levenshtein(name, c), c))
         .filter(|(d, c)| *d <= 2.max(c.len() / 4) && *d < c.len())
         .min_by_key(|(d, _)| *d)
         .map(|(_, c)| c)
-}
-
-/// Levenshtein distance of two short ASCII names.
-fn edits(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1; b.len() + 1];
-        for (j, cb) in b.iter().enumerate() {
-            cur[j + 1] = (prev[j] + usize::from(ca != *cb))
-                .min(prev[j + 1] + 1)
-                .min(cur[j] + 1);
-        }
-        prev = cur;
-    }
-    prev[b.len()]
 }
 
 #[cfg(test)]

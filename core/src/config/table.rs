@@ -6,6 +6,7 @@
 use super::define::hyperparams;
 use super::kind::HyperType;
 use super::lr_decay::LrDecay;
+use super::precision::Precision;
 use super::rules::{
     batch, context, depth, fraction, heads, non_negative, norm_or_off, steps, steps_or_none,
     strictly_positive, width,
@@ -54,4 +55,6 @@ hyperparams! {
     seed: u64 = 1337;
     /// Tokenizer: char (the corpus's characters) or gpt2 (GPT-2's BPE, 50,257 tokens).
     tokenizer: TokenizerKind = char;
+    /// Precision of the matrix products: f32, or bf16 (f32 weights, AdamW state and loss).
+    precision: Precision = f32;
 }

@@ -146,6 +146,7 @@ fn every_row_of_the_table_matches_the_struct_it_generates() {
         let other = match name {
             "lr_decay" => serde_json::json!("cosine"),
             "tokenizer" => serde_json::json!("gpt2"),
+            "precision" => serde_json::json!("bf16"),
             "min_lr" => serde_json::json!(1e-5),
             "dropout" | "beta1" | "beta2" | "grad_clip" | "weight_decay" => {
                 serde_json::json!(0.5)
@@ -208,6 +209,30 @@ fn overrides_are_typed_by_serde_and_name_the_first_bad_key() {
 fn the_stored_form_of_the_defaults_is_unchanged() {
     assert_eq!(
         serde_json::to_string(&Hyperparams::default()).unwrap(),
-        r#"{"batch_size":64,"block_size":256,"n_embd":384,"n_head":6,"n_layer":6,"dropout":0.2,"lr":0.0003,"min_lr":null,"warmup_iters":0,"lr_decay":"constant","weight_decay":0.01,"beta1":0.9,"beta2":0.999,"eps":1e-8,"grad_clip":0.0,"max_iters":5000,"eval_interval":500,"eval_iters":200,"seed":1337,"tokenizer":"char"}"#
+        r#"{"batch_size":64,"block_size":256,"n_embd":384,"n_head":6,"n_layer":6,"dropout":0.2,"lr":0.0003,"min_lr":null,"warmup_iters":0,"lr_decay":"constant","weight_decay":0.01,"beta1":0.9,"beta2":0.999,"eps":1e-8,"grad_clip":0.0,"max_iters":5000,"eval_interval":500,"eval_iters":200,"seed":1337,"tokenizer":"char","precision":"f32"}"#
     );
+}
+
+#[test]
+fn precision_reads_f32_or_bf16_and_is_f32_where_a_stored_run_lacks_it() {
+    let old: Hyperparams = serde_json::from_str(r#"{"n_layer": 2, "tokenizer": "char"}"#).unwrap();
+    assert_eq!(old.precision, Precision::F32);
+    let mut hp = Hyperparams::default();
+    hp.set_text("precision", "bf16").unwrap();
+    assert_eq!(hp.precision, Precision::Bf16);
+    assert_eq!(hp.model_config(65).precision, Precision::Bf16);
+    assert_eq!(
+        hp.set("precision", &serde_json::json!("fp16"))
+            .unwrap_err()
+            .to_string(),
+        "precision: \"fp16\" is not a valid value (expected f32 or bf16)"
+    );
+    assert_eq!(HyperparamDef::suggest("dtype"), Some("precision"));
+    // An f32 model's stored config is as before the field; a bf16 one names it.
+    let f32_cfg = serde_json::to_value(Hyperparams::default().model_config(65)).unwrap();
+    assert!(f32_cfg.get("precision").is_none(), "{f32_cfg}");
+    let bf16_cfg = serde_json::to_value(hp.model_config(65)).unwrap();
+    assert_eq!(bf16_cfg["precision"], "bf16");
+    let back: ModelConfig = serde_json::from_value(f32_cfg).unwrap();
+    assert_eq!(back.precision, Precision::F32);
 }

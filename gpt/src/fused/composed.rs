@@ -10,6 +10,8 @@ use burn::tensor::backend::Backend;
 use burn::tensor::ops::{FloatTensor, IntTensor};
 use burn::tensor::{Bool, Int, Tensor, TensorMetadata, TensorPrimitive};
 
+use super::GptOps;
+
 fn float<B: Backend, const D: usize>(t: FloatTensor<B>) -> Tensor<B, D> {
     Tensor::from_primitive(TensorPrimitive::Float(t))
 }
@@ -19,13 +21,31 @@ fn primitive<B: Backend, const D: usize>(t: Tensor<B, D>) -> FloatTensor<B> {
 }
 
 /// Causal attention of `qkv [B, T, 3C]` in tensor operations (see `GptOps::causal_attention`).
-pub fn causal_attention<B: Backend>(
+pub fn causal_attention<B: GptOps>(
     qkv: FloatTensor<B>,
     n_head: usize,
     scale: f32,
     dropout: f64,
 ) -> FloatTensor<B> {
-    let qkv = float::<B, 3>(qkv);
+    primitive(causal_attention_with::<B>(
+        float(qkv),
+        n_head,
+        scale,
+        dropout,
+        Tensor::matmul,
+    ))
+}
+
+/// [`causal_attention`] on tensors with the two batched products through `matmul` (the
+/// model's bf16 products, `precision: bf16`, pass theirs); the weights' dropout is the
+/// backend's [`GptOps::train_dropout`] (keyed by the step's seed on the CPU).
+pub fn causal_attention_with<B: GptOps>(
+    qkv: Tensor<B, 3>,
+    n_head: usize,
+    scale: f32,
+    dropout: f64,
+    matmul: impl Fn(Tensor<B, 4>, Tensor<B, 4>) -> Tensor<B, 4>,
+) -> Tensor<B, 3> {
     let [b, t, c3] = qkv.dims();
     let c = c3 / 3;
     let (h, d) = (n_head, c / n_head);
@@ -37,7 +57,7 @@ pub fn causal_attention<B: Backend>(
         heads(qkv.next().expect("k")),
         heads(qkv.next().expect("v")),
     );
-    let scores = q.matmul(k.swap_dims(2, 3)).mul_scalar(scale as f64);
+    let scores = matmul(q, k.swap_dims(2, 3)).mul_scalar(scale as f64);
     // burn's tril_mask is true strictly above the diagonal: the future positions. The
     // mask is applied as an additive bias of -inf there, one [T*T] row shared by every
     // (batch, head): flattened so, the add takes burn-flex's SIMD shared-row path, where
@@ -48,12 +68,9 @@ pub fn causal_attention<B: Backend>(
         .mask_fill(future, f32::NEG_INFINITY)
         .reshape([1, t * t]);
     let scores = (scores.reshape([b * h, t * t]) + bias).reshape([b, h, t, t]);
-    let weights = softmax(scores, 3);
-    let out = DropoutConfig::new(dropout)
-        .init()
-        .forward(weights)
-        .matmul(v);
-    primitive(out.swap_dims(1, 2).reshape([b, t, c]))
+    let weights = float(B::train_dropout(primitive(softmax(scores, 3)), dropout));
+    let out = matmul(weights, v);
+    out.swap_dims(1, 2).reshape([b, t, c])
 }
 
 /// burn's `Dropout` on `x` of rank 1 to 4 (it applies only where `B` differentiates).

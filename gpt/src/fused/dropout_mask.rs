@@ -46,6 +46,22 @@ impl Mask {
         }
     }
 
+    /// The call's key: with [`Mask::threshold`] and [`Mask::scale`], what a kernel elsewhere
+    /// (the GPU's, `gpu_attention`) needs to rebuild this mask.
+    pub fn key(&self) -> u64 {
+        self.key
+    }
+
+    /// An element is dropped when its hash falls below this.
+    pub fn threshold(&self) -> u32 {
+        self.threshold
+    }
+
+    /// The factor of the elements kept.
+    pub fn scale(&self) -> f32 {
+        self.scale
+    }
+
     /// Row `row` of the masked tensor, in place: each element kept and scaled, or zeroed.
     /// Rows are the caller's to number; the same (key, row) always gives the same mask.
     pub fn apply(&self, row: u64, values: &mut [f32]) {

@@ -2,14 +2,15 @@
 //! (`ops.rs`): each operation has a composed tensor-op default (`composed.rs`, also the
 //! reference the tests hold every kernel to), and a backend with a kernel of its own
 //! overrides it in its impl: the fused CPU kernels for burn-flex and `Autodiff<Flex>`
-//! (`cpu.rs`, `*_op`, `*_kernel`), cubecl kernels for the wgpu and CUDA backends (`cube/`).
+//! (`cpu.rs`, `*_op`, `*_kernel`), cubecl kernels for the wgpu and CUDA backends (`cube/`,
+//! and the fused attention of [`crate::gpu_attention`]).
 //! The functions here are the `Tensor`-level entry points the model calls.
 
 mod attention_kernel;
 mod attention_op;
 pub mod composed;
 mod cpu;
-#[cfg(feature = "cube")]
+#[cfg(feature = "gpu-kernels")]
 pub mod cube;
 mod dropout_mask;
 mod dropout_op;
@@ -25,6 +26,9 @@ mod tests;
 use burn::nn::{Dropout, Embedding, LayerNorm};
 use burn::tensor::{Int, Tensor, TensorPrimitive};
 
+pub use attention_kernel::Dims;
+
+pub use dropout_mask::Mask;
 pub(crate) use dropout_mask::keyed as keyed_dropout;
 pub use ops::{GptOps, TrainBackend};
 

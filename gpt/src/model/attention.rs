@@ -2,16 +2,18 @@
 //! q/k/v projection (no bias, as the lecture's per-head Linear layers), scores scaled by
 //! head_size^-0.5, a causal mask, softmax, dropout on the weights, the output projection
 //! and dropout. On the CPU backends the attention itself, with its dropout, is one fused
-//! kernel; elsewhere it is composed of tensor operations (both through
-//! [`fused::causal_attention`], the [`GptOps`] of the backend deciding).
+//! kernel, on wgpu and CUDA cubecl kernels ([`crate::gpu_attention`]), elsewhere it is composed
+//! of tensor operations (all through [`fused::causal_attention`], the [`GptOps`] of the backend
+//! deciding). bf16 products (the kernels multiply in f32) always take the composed version.
 
 use burn::module::Module;
 use burn::nn::{Dropout, DropoutConfig, Linear};
 use burn::tensor::Tensor;
 use burn::tensor::backend::Backend;
 
-use super::init::{self, Weights};
-use crate::config::ModelConfig;
+use super::init::Weights;
+use super::precision;
+use crate::config::{ModelConfig, Precision};
 use crate::fused::{self, GptOps};
 
 /// All heads of one block's attention.
@@ -27,6 +29,8 @@ pub struct CausalSelfAttention<B: Backend> {
     resid_drop: Dropout,
     /// Number of heads.
     n_head: usize,
+    /// Precision of the products.
+    precision: Precision,
 }
 
 impl<B: Backend> CausalSelfAttention<B> {
@@ -39,6 +43,7 @@ impl<B: Backend> CausalSelfAttention<B> {
             attn_drop: DropoutConfig::new(cfg.dropout).init(),
             resid_drop: DropoutConfig::new(cfg.dropout).init(),
             n_head: cfg.n_head,
+            precision: cfg.precision,
         }
     }
 
@@ -49,9 +54,23 @@ impl<B: Backend> CausalSelfAttention<B> {
     {
         let [_, _, c] = x.dims();
         let scale = ((c / self.n_head) as f64).powf(-0.5);
-        let qkv = init::apply(&self.qkv, x);
-        let out = fused::causal_attention(qkv, self.n_head, scale as f32, &self.attn_drop);
-        fused::dropout(&self.resid_drop, init::apply(&self.proj, out))
+        let qkv = precision::linear(&self.qkv, x, self.precision);
+        let out = match self.precision {
+            Precision::F32 => {
+                fused::causal_attention(qkv, self.n_head, scale as f32, &self.attn_drop)
+            }
+            Precision::Bf16 => fused::composed::causal_attention_with(
+                qkv,
+                self.n_head,
+                scale as f32,
+                self.attn_drop.prob,
+                |a, b| precision::matmul(a, b, Precision::Bf16),
+            ),
+        };
+        fused::dropout(
+            &self.resid_drop,
+            precision::linear(&self.proj, out, self.precision),
+        )
     }
 }
 

@@ -6,8 +6,9 @@ use burn::tensor::Tensor;
 use burn::tensor::activation::relu;
 use burn::tensor::backend::Backend;
 
-use super::init::{self, Weights};
-use crate::config::ModelConfig;
+use super::init::Weights;
+use super::precision;
+use crate::config::{ModelConfig, Precision};
 use crate::fused::{self, GptOps};
 
 /// The 4x ReLU MLP of a block.
@@ -19,6 +20,8 @@ pub struct FeedForward<B: Backend> {
     proj: Linear<B>,
     /// Dropout on the output.
     drop: Dropout,
+    /// Precision of the products.
+    precision: Precision,
 }
 
 impl<B: Backend> FeedForward<B> {
@@ -29,6 +32,7 @@ impl<B: Backend> FeedForward<B> {
             fc: weights.linear(c, 4 * c, true, device),
             proj: weights.linear(4 * c, c, true, device),
             drop: DropoutConfig::new(cfg.dropout).init(),
+            precision: cfg.precision,
         }
     }
 
@@ -37,7 +41,10 @@ impl<B: Backend> FeedForward<B> {
     where
         B: GptOps,
     {
-        let hidden = relu(init::apply(&self.fc, x));
-        fused::dropout(&self.drop, init::apply(&self.proj, hidden))
+        let hidden = relu(precision::linear(&self.fc, x, self.precision));
+        fused::dropout(
+            &self.drop,
+            precision::linear(&self.proj, hidden, self.precision),
+        )
     }
 }

@@ -80,13 +80,3 @@ impl Weights {
         }
     }
 }
-
-/// `layer` applied to `[batch, time, d_in]` as one `[batch * time, d_in]` matrix product.
-/// burn-flex runs a 3-D input as `batch` small products, about 3x slower at these sizes
-/// (measured with `cargo run --release -p gptsweep-gpt --example op_timing`).
-pub fn apply<B: Backend>(layer: &Linear<B>, x: Tensor<B, 3>) -> Tensor<B, 3> {
-    let [b, t, c] = x.dims();
-    let y = layer.forward(x.reshape([b * t, c]));
-    let out = y.dims()[1];
-    y.reshape([b, t, out])
-}

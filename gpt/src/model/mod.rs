@@ -7,6 +7,7 @@ mod block;
 mod feed_forward;
 mod init;
 mod padded_head;
+mod precision;
 
 use init::Weights;
 
@@ -20,7 +21,7 @@ use burn::tensor::activation::log_softmax;
 use burn::tensor::backend::Backend;
 use burn::tensor::{Int, Tensor};
 
-use crate::config::ModelConfig;
+use crate::config::{ModelConfig, Precision};
 use crate::fused::{self, GptOps};
 
 /// The language model: logits over the vocabulary for every position of a sequence.
@@ -38,6 +39,8 @@ pub struct Gpt<B: Backend> {
     lm_head: Linear<B>,
     /// Longest context the position table covers.
     block_size: usize,
+    /// Precision of the products (not saved: the weights are f32 either way).
+    precision: Precision,
 }
 
 impl<B: Backend> Gpt<B> {
@@ -64,6 +67,7 @@ impl<B: Backend> Gpt<B> {
             ln_f: LayerNormConfig::new(c).init(device),
             lm_head: weights.linear(c, config.vocab_size, true, device),
             block_size: config.block_size,
+            precision: config.precision,
         }
     }
 }
@@ -101,7 +105,12 @@ impl<B: GptOps> Gpt<B> {
         for block in &self.blocks {
             x = block.forward(x);
         }
-        padded_head::logits(&self.lm_head, fused::layer_norm(&self.ln_f, x), multiple)
+        padded_head::logits(
+            &self.lm_head,
+            fused::layer_norm(&self.ln_f, x),
+            multiple,
+            self.precision,
+        )
     }
 
     /// The number of tokens the model predicts.

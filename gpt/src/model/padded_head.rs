@@ -10,16 +10,22 @@
 use burn::nn::Linear;
 use burn::tensor::Tensor;
 
-use super::init;
+use super::precision;
+use crate::config::Precision;
 use crate::fused::GptOps;
 
 /// `head` applied to `x [batch, time, n_embd]` with its outputs padded to a multiple of
-/// `multiple`: `[batch, time, padded]`, the padded logits `-inf`.
-pub fn logits<B: GptOps>(head: &Linear<B>, x: Tensor<B, 3>, multiple: usize) -> Tensor<B, 3> {
+/// `multiple`: `[batch, time, padded]`, the padded logits `-inf`; the product in `precision`.
+pub fn logits<B: GptOps>(
+    head: &Linear<B>,
+    x: Tensor<B, 3>,
+    multiple: usize,
+    precision: Precision,
+) -> Tensor<B, 3> {
     let [c, vocab] = head.weight.dims();
     let padded = vocab.next_multiple_of(multiple.max(1));
     let Some(bias) = head.bias.as_ref().filter(|_| padded > vocab) else {
-        return init::apply(head, x);
+        return precision::linear(head, x, precision);
     };
     let device = x.device();
     let extra = padded - vocab;
@@ -35,6 +41,6 @@ pub fn logits<B: GptOps>(head: &Linear<B>, x: Tensor<B, 3>, multiple: usize) -> 
         0,
     );
     let [b, t, _] = x.dims();
-    let y = x.reshape([b * t, c]).matmul(weight) + bias.unsqueeze::<2>();
+    let y = precision::matmul(x.reshape([b * t, c]), weight, precision) + bias.unsqueeze::<2>();
     y.reshape([b, t, padded])
 }

@@ -493,6 +493,9 @@ pub struct SweepSummary {
     /// the sweep file's tags:
     #[prost(string, repeated, tag = "18")]
     pub tags: ::prost::alloc::vec::Vec<::prost::alloc::string::String>,
+    /// every run's product precision when fixed and not f32 ("bf16"); empty otherwise
+    #[prost(string, tag = "19")]
+    pub precision: ::prost::alloc::string::String,
 }
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct ListSweepsReply {

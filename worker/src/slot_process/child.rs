@@ -197,10 +197,11 @@ fn train(
             worker_fault: faults::of_gpt(&e) == Fault::Worker,
         }),
         (Err(panic), Ok(())) => {
-            let message = gptsweep_api::panic::panic_text(panic.as_ref());
+            let (fault, message) =
+                faults::training_panicked(&gptsweep_api::panic::panic_text(panic.as_ref()));
             Err(Failure {
-                worker_fault: faults::of_panic(&message) == Fault::Worker,
-                message: format!("training thread panicked: {message}"),
+                worker_fault: fault == Fault::Worker,
+                message,
             })
         }
     }

@@ -7,12 +7,14 @@
 
 use sqlx::AnyConnection;
 
-use gptsweep_api::SweepId;
+use gptsweep_api::{SweepId, SweepState};
 
 use super::Write;
 use super::datasets::ForgetUnusedDatasets;
 use crate::clock::now_ms;
 use crate::error::{CoordinatorError, Result};
+use crate::store::column;
+use crate::store::states_sql::RUN_RUNNING;
 
 /// Deletes a sweep; a running one only with `force`.
 #[derive(Debug, Clone)]
@@ -47,16 +49,18 @@ impl Write for Delete {
                 .fetch_optional(&mut *c)
                 .await?
                 .ok_or_else(|| CoordinatorError::NotFound(format!("no sweep {id}")))?;
-        if state == "running" && !self.force {
+        if column::parse::<SweepState>("sweeps.state", &state)? == SweepState::Running
+            && !self.force
+        {
             return Err(CoordinatorError::Invalid(format!(
                 "sweep {name} is running: cancel it first (gptsweep cancel {name}), or delete it with --force"
             )));
         }
         // A cancelled sweep's runs stop at their workers' next call; until then a worker
         // still trains them.
-        let running: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM runs WHERE sweep_id = $1 AND state = 'running'",
-        )
+        let running: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "SELECT COUNT(*) FROM runs WHERE sweep_id = $1 AND state = {RUN_RUNNING}"
+        )))
         .bind(id)
         .fetch_one(&mut *c)
         .await?;

@@ -12,6 +12,7 @@ use super::Write;
 use super::sweeps::{queue_planned, refresh_statistics};
 use crate::error::{CoordinatorError, Result};
 use crate::store::column;
+use crate::store::states_sql::SWEEP_RUNNING;
 use crate::store::stored_sweep::StoredPlan;
 use crate::sweep::random_run;
 use crate::sweep::spec::MAX_RUNS;
@@ -94,9 +95,9 @@ impl Write for Extend {
         if queued > 0 {
             refresh_statistics(c).await?;
         }
-        sqlx::query(
-            "UPDATE sweeps SET run_cap = $1, state = 'running', finished_at = NULL WHERE id = $2",
-        )
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE sweeps SET run_cap = $1, state = {SWEEP_RUNNING}, finished_at = NULL WHERE id = $2"
+        )))
         .bind(to as i64)
         .bind(id)
         .execute(&mut *c)

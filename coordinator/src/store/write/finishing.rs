@@ -7,12 +7,16 @@ use std::collections::HashMap;
 
 use sqlx::AnyConnection;
 
-use gptsweep_api::{LeaseId, Named, Outcome, RunId, Sample, WorkerId};
+use gptsweep_api::transitions::{self, Event, Guard};
+use gptsweep_api::{LeaseId, Named, Outcome, RunId, RunState, Sample, WorkerId};
 
 use super::Write;
 use super::group::{Params, alone, distinct, each_chunk};
 use crate::clock::now_ms;
 use crate::error::{CoordinatorError, Result};
+use crate::store::states_sql::{
+    RUN_FAILED, RUN_OPEN, RUN_QUEUED, RUN_RUNNING, RUN_STOPPED, SWEEP_FINISHED, SWEEP_RUNNING,
+};
 
 /// Ends an attempt with the worker's outcome; only the lease holder may (the lease still
 /// holding the run, and its worker calling).
@@ -77,10 +81,11 @@ async fn finish_group(finishes: Vec<Finish>, c: &mut AnyConnection) -> Result<Ve
     let mut ended: Vec<(&Finish, String)> = Vec::new();
     let mut sweeps: Vec<i64> = Vec::new();
     for &(f, h) in &live {
-        if f.outcome.run_state().is_none() {
+        if !f.outcome.attempt_state().counts_against_run() {
             // Handed back: the worker is stopping or its environment failed. The attempt is
             // recorded but not counted, and the run is queued again at once.
-            hand_back(c, f.run, f.lease, f.outcome, &f.error, now).await?;
+            let event = Event::Finish(f.outcome);
+            hand_back(c, f.run, f.lease, f.outcome, &f.error, event, now).await?;
         } else if f.outcome == Outcome::Failed {
             end_attempts(c, &[(f.lease, f.outcome, &f.error)], now).await?;
             sqlx::query("UPDATE runs SET error = $1 WHERE id = $2")
@@ -88,7 +93,7 @@ async fn finish_group(finishes: Vec<Finish>, c: &mut AnyConnection) -> Result<Ve
                 .bind(f.run.get())
                 .execute(&mut *c)
                 .await?;
-            requeue_or_fail(c, f.run, f.max_attempts).await?;
+            requeue_or_fail(c, f.run, Event::Finish(f.outcome), f.max_attempts).await?;
         } else {
             let reason = if f.outcome == Outcome::Stopped && f.error.is_empty() {
                 h.stop_reason.clone()
@@ -121,7 +126,7 @@ type HolderRow = (Option<i64>, Option<i64>, i64, String);
 /// [`HeldRun`] where the lease holds it and is the finish's worker's, else the refusal.
 async fn holders(c: &mut AnyConnection, finishes: &[Finish]) -> Result<Vec<Result<HeldRun>>> {
     let sql = format!(
-        "SELECT r.id, r.lease_id, a.worker_id, r.sweep_id, r.stop_reason FROM runs r LEFT JOIN attempts a ON a.id = r.lease_id WHERE r.state = 'running' AND r.id IN ({})",
+        "SELECT r.id, r.lease_id, a.worker_id, r.sweep_id, r.stop_reason FROM runs r LEFT JOIN attempts a ON a.id = r.lease_id WHERE r.state = {RUN_RUNNING} AND r.id IN ({})",
         Params::of(c).list(1, finishes.len())
     );
     let mut query =
@@ -211,14 +216,15 @@ async fn end_runs(c: &mut AnyConnection, ended: &[(&Finish, String)], now: i64) 
     .await
 }
 
-/// Ends the attempt `lease` of `run` as handed back (`outcome`: preempted or a worker
-/// fault, with `reason`), not counted against the run, and queues the run again.
+/// Ends the attempt `lease` of `run` as handed back on `event` (`outcome`: preempted or a
+/// worker fault, with `reason`), not counted against the run, and queues the run again.
 pub(super) async fn hand_back(
     c: &mut AnyConnection,
     run: RunId,
     lease: LeaseId,
     outcome: Outcome,
     reason: &str,
+    event: Event,
     now: i64,
 ) -> Result<()> {
     end_attempts(c, &[(lease, outcome, reason)], now).await?;
@@ -226,7 +232,7 @@ pub(super) async fn hand_back(
         .bind(run.get())
         .execute(&mut *c)
         .await?;
-    requeue_or_fail(c, run, u32::MAX).await
+    requeue_or_fail(c, run, event, u32::MAX).await
 }
 
 /// Records how each attempt (a lease) ended, and why, at `now`.
@@ -270,12 +276,12 @@ async fn close_sweep_if_done(c: &mut AnyConnection, run: RunId) -> Result<()> {
 /// once none is live (`CASE` fixes the order): PostgreSQL's planner counted them first, on
 /// every finish of a 10,000-run sweep (5 ms each).
 pub(super) async fn close_if_done(c: &mut AnyConnection, sweep: i64) -> Result<()> {
-    sqlx::query(
-        "UPDATE sweeps SET state = 'finished', finished_at = $1
-         WHERE id = $2 AND state = 'running'
-           AND CASE WHEN EXISTS (SELECT 1 FROM runs WHERE sweep_id = sweeps.id AND state IN ('queued', 'running')) THEN FALSE
-                    ELSE (SELECT COUNT(*) FROM runs WHERE sweep_id = sweeps.id) >= sweeps.run_cap END",
-    )
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "UPDATE sweeps SET state = {SWEEP_FINISHED}, finished_at = $1
+         WHERE id = $2 AND state = {SWEEP_RUNNING}
+           AND CASE WHEN EXISTS (SELECT 1 FROM runs WHERE sweep_id = sweeps.id AND state IN ({RUN_OPEN})) THEN FALSE
+                    ELSE (SELECT COUNT(*) FROM runs WHERE sweep_id = sweeps.id) >= sweeps.run_cap END"
+    )))
     .bind(now_ms())
     .bind(sweep)
     .execute(&mut *c)
@@ -283,12 +289,14 @@ pub(super) async fn close_if_done(c: &mut AnyConnection, sweep: i64) -> Result<(
     Ok(())
 }
 
-/// After an attempt ended badly (expired or failed): queue the run again, or, once it has
-/// had `max_attempts` attempts, fail it with every attempt's reason. A run asked to stop
+/// After an attempt ended badly (expired or failed) or was handed back (`event`), the
+/// run's transition as the table has it ([`transitions::after`]): queued again, or, once it
+/// has had `max_attempts` attempts, failed with every attempt's reason; a run asked to stop
 /// stops.
 pub(super) async fn requeue_or_fail(
     c: &mut AnyConnection,
     run: RunId,
+    event: Event,
     max_attempts: u32,
 ) -> Result<()> {
     let (attempts, stop): (i64, i64) =
@@ -296,14 +304,22 @@ pub(super) async fn requeue_or_fail(
             .bind(run.get())
             .fetch_one(&mut *c)
             .await?;
+    let guard = if stop != 0 {
+        Guard::StopAsked
+    } else if attempts >= max_attempts as i64 {
+        Guard::AttemptsSpent
+    } else {
+        Guard::AttemptsLeft
+    };
     let now = now_ms();
-    if stop != 0 {
-        sqlx::query("UPDATE runs SET state = 'stopped', lease_id = NULL, lease_expires_at = NULL, finished_at = $1 WHERE id = $2")
+    let to = transitions::after(Some(RunState::Running), event, guard).map(|t| t.to);
+    if to == Some(RunState::Stopped) {
+        sqlx::query(sqlx::AssertSqlSafe(format!("UPDATE runs SET state = {RUN_STOPPED}, lease_id = NULL, lease_expires_at = NULL, finished_at = $1 WHERE id = $2")))
             .bind(now)
             .bind(run.get())
             .execute(&mut *c)
             .await?;
-    } else if attempts >= max_attempts as i64 {
+    } else if to == Some(RunState::Failed) {
         let mut reasons: Vec<String> = sqlx::query_scalar(
             "SELECT reason FROM attempts WHERE run_id = $1 ORDER BY id DESC LIMIT $2",
         )
@@ -321,17 +337,21 @@ pub(super) async fn requeue_or_fail(
             "failed {attempts} of {max_attempts} allowed attempts; {}",
             listed.join("; ")
         );
-        sqlx::query("UPDATE runs SET state = 'failed', error = $1, lease_id = NULL, lease_expires_at = NULL, finished_at = $2 WHERE id = $3")
+        sqlx::query(sqlx::AssertSqlSafe(format!("UPDATE runs SET state = {RUN_FAILED}, error = $1, lease_id = NULL, lease_expires_at = NULL, finished_at = $2 WHERE id = $3")))
             .bind(error)
             .bind(now)
             .bind(run.get())
             .execute(&mut *c)
             .await?;
-    } else {
-        sqlx::query("UPDATE runs SET state = 'queued', lease_id = NULL, lease_expires_at = NULL WHERE id = $1")
+    } else if to == Some(RunState::Queued) {
+        sqlx::query(sqlx::AssertSqlSafe(format!("UPDATE runs SET state = {RUN_QUEUED}, lease_id = NULL, lease_expires_at = NULL WHERE id = $1")))
             .bind(run.get())
             .execute(&mut *c)
             .await?;
+    } else {
+        return Err(CoordinatorError::Storage(format!(
+            "run {run}: the state machine has no transition of a running run on {event:?} when {guard:?}"
+        )));
     }
     close_sweep_if_done(c, run).await
 }

@@ -18,6 +18,7 @@ use super::leases::{is_stale, touch_all};
 use super::propose::propose;
 use crate::clock::now_ms;
 use crate::error::{CoordinatorError, Result};
+use crate::store::states_sql::{ATTEMPT_RUNNING, RUN_QUEUED, RUN_RUNNING, SWEEP_RUNNING};
 
 /// Leases the next queued run (oldest sweep first, then plan order) to a worker's device;
 /// `None` when nothing is queued. When the oldest running sweep with work is a tpe sweep
@@ -66,11 +67,11 @@ impl Write for Lease {
 
 /// The oldest running tpe sweep that has made fewer runs than its cap, if any.
 async fn growing_tpe(c: &mut AnyConnection) -> Result<Option<i64>> {
-    Ok(sqlx::query_scalar(
-        "SELECT s.id FROM sweeps s WHERE s.state = 'running' AND s.method = 'tpe'
+    Ok(sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "SELECT s.id FROM sweeps s WHERE s.state = {SWEEP_RUNNING} AND s.method = 'tpe'
            AND s.run_cap > (SELECT COUNT(*) FROM runs r WHERE r.sweep_id = s.id)
-         ORDER BY s.id LIMIT 1",
-    )
+         ORDER BY s.id LIMIT 1"
+    )))
     .fetch_optional(&mut *c)
     .await?)
 }
@@ -192,7 +193,7 @@ async fn memory_used(
     let sql = format!(
         "SELECT a.worker_id, a.device, CAST(COALESCE(SUM(r.memory_bytes), 0) AS BIGINT), COUNT(*)
          FROM runs r JOIN attempts a ON a.id = r.lease_id
-         WHERE r.state = 'running' AND a.worker_id IN ({}) GROUP BY a.worker_id, a.device",
+         WHERE r.state = {RUN_RUNNING} AND a.worker_id IN ({}) GROUP BY a.worker_id, a.device",
         Params::of(c).list(1, fitting.len())
     );
     let mut query = sqlx::query_as::<_, (i64, String, i64, i64)>(sqlx::AssertSqlSafe(sql));
@@ -235,12 +236,12 @@ fn room(lease: &Lease, memory_json: &str, used: i64, running: i64) -> Option<i64
 /// ordering by s.id (the same value) made SQLite sort every queued run on every lease:
 /// 18 ms a lease with 10,000 queued.
 async fn next_queued(c: &mut AnyConnection, room: i64, n: usize) -> Result<Vec<AnyRow>> {
-    Ok(sqlx::query(
+    Ok(sqlx::query(sqlx::AssertSqlSafe(format!(
         "SELECT r.id, r.sweep_id, r.hyperparams_json, r.attempts, r.checkpoint_step, r.memory_bytes, s.name, s.samples_json, s.dataset_sha256, d.name AS dname, d.builtin
          FROM runs r JOIN sweeps s ON s.id = r.sweep_id JOIN datasets d ON d.sha256 = s.dataset_sha256
-         WHERE r.state = 'queued' AND s.state = 'running' AND r.memory_bytes <= $1
-         ORDER BY r.sweep_id, r.idx LIMIT $2",
-    )
+         WHERE r.state = {RUN_QUEUED} AND s.state = {SWEEP_RUNNING} AND r.memory_bytes <= $1
+         ORDER BY r.sweep_id, r.idx LIMIT $2"
+    )))
     .bind(room)
     .bind(n as i64)
     .fetch_all(&mut *c)
@@ -263,7 +264,7 @@ async fn start_attempts(
     let params = Params::of(c);
     let sql = format!(
         "INSERT INTO attempts (run_id, worker_id, device, started_at, state)
-         SELECT v.*, 'running' FROM (VALUES {}) AS v RETURNING id, run_id",
+         SELECT v.*, {ATTEMPT_RUNNING} FROM (VALUES {}) AS v RETURNING id, run_id",
         params.rows(leased.len(), 4)
     );
     let mut query = sqlx::query_as::<_, (i64, i64)>(sqlx::AssertSqlSafe(sql));
@@ -281,8 +282,8 @@ async fn start_attempts(
         .map(|(a, r)| (r, a))
         .collect();
     let sql = format!(
-        "UPDATE runs SET state = 'running', attempts = runs.attempts + 1, lease_id = v.column2, lease_expires_at = v.column3
-         FROM (VALUES {}) AS v WHERE runs.id = v.column1 AND runs.state = 'queued'",
+        "UPDATE runs SET state = {RUN_RUNNING}, attempts = runs.attempts + 1, lease_id = v.column2, lease_expires_at = v.column3
+         FROM (VALUES {}) AS v WHERE runs.id = v.column1 AND runs.state = {RUN_QUEUED}",
         params.rows(leased.len(), 3)
     );
     let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));

@@ -9,6 +9,7 @@ use serde::Deserialize;
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
+use gptsweep_api::transitions::Event;
 use gptsweep_api::{Directive, Evaluation, LeaseId, RunId, RunState, WorkerId};
 
 use super::Write;
@@ -18,6 +19,7 @@ use super::workers::touch;
 use crate::clock::now_ms;
 use crate::error::{CoordinatorError, Result};
 use crate::store::column;
+use crate::store::states_sql::{ATTEMPT_EXPIRED, RUN_RUNNING};
 
 /// What checking a lease found: the directive for the holder, whether the run's sweep
 /// uses early termination, the holder's worker with when it was last seen, and the run's
@@ -303,19 +305,19 @@ impl Write for ExpireLeases {
 
     async fn apply(self, c: &mut AnyConnection) -> Result<Vec<RunId>> {
         let now = now_ms();
-        let expired: Vec<(i64, i64)> = sqlx::query_as(
-            "SELECT id, lease_id FROM runs WHERE state = 'running' AND lease_expires_at < $1",
-        )
+        let expired: Vec<(i64, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT id, lease_id FROM runs WHERE state = {RUN_RUNNING} AND lease_expires_at < $1"
+        )))
         .bind(now)
         .fetch_all(&mut *c)
         .await?;
         for (run_id, lease_id) in &expired {
-            sqlx::query("UPDATE attempts SET state = 'expired', reason = 'lease expired: the worker went quiet', ended_at = $1 WHERE id = $2")
+            sqlx::query(sqlx::AssertSqlSafe(format!("UPDATE attempts SET state = {ATTEMPT_EXPIRED}, reason = 'lease expired: the worker went quiet', ended_at = $1 WHERE id = $2")))
                 .bind(now)
                 .bind(lease_id)
                 .execute(&mut *c)
                 .await?;
-            requeue_or_fail(c, RunId(*run_id), self.max_attempts).await?;
+            requeue_or_fail(c, RunId(*run_id), Event::Expire, self.max_attempts).await?;
         }
         Ok(expired.into_iter().map(|(r, _)| RunId(r)).collect())
     }
@@ -335,9 +337,9 @@ impl Write for GraceLeases {
 
     async fn apply(self, c: &mut AnyConnection) -> Result<u64> {
         let until = now_ms() + self.lease_ms;
-        let extended = sqlx::query(
-            "UPDATE runs SET lease_expires_at = $1 WHERE state = 'running' AND (lease_expires_at IS NULL OR lease_expires_at < $2)",
-        )
+        let extended = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE runs SET lease_expires_at = $1 WHERE state = {RUN_RUNNING} AND (lease_expires_at IS NULL OR lease_expires_at < $2)"
+        )))
         .bind(until)
         .bind(until)
         .execute(&mut *c)

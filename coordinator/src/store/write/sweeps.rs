@@ -9,6 +9,9 @@ use super::group::each_chunk;
 use super::{Write, on_postgres};
 use crate::clock::now_ms;
 use crate::error::{CoordinatorError, Result};
+use crate::store::states_sql::{
+    RUN_CANCELLED, RUN_QUEUED, RUN_RUNNING, RUN_STOPPED, SWEEP_CANCELLED, SWEEP_RUNNING,
+};
 use crate::sweep::{CorpusShapes, PlannedRun, SweepSpec};
 
 /// A sweep ready to be stored.
@@ -47,9 +50,9 @@ pub(super) async fn insert_run(
     params: u64,
     memory: u64,
 ) -> Result<i64> {
-    let id = sqlx::query_scalar(
-        "INSERT INTO runs (sweep_id, idx, hyperparams_json, swept_json, state, num_params, created_at, memory_bytes) VALUES ($1, $2, $3, $4, 'queued', $5, $6, $7) RETURNING id",
-    )
+    let id = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "INSERT INTO runs (sweep_id, idx, hyperparams_json, swept_json, state, num_params, created_at, memory_bytes) VALUES ($1, $2, $3, $4, {RUN_QUEUED}, $5, $6, $7) RETURNING id"
+    )))
     .bind(sweep)
     .bind(run.index as i64)
     .bind(serde_json::to_string(&run.hyperparams).expect("serialises"))
@@ -76,7 +79,7 @@ async fn insert_runs(
         7,
         |rows| {
             format!(
-                "INSERT INTO runs (sweep_id, idx, hyperparams_json, swept_json, num_params, created_at, memory_bytes, state) SELECT v.*, 'queued' FROM (VALUES {rows}) AS v"
+                "INSERT INTO runs (sweep_id, idx, hyperparams_json, swept_json, num_params, created_at, memory_bytes, state) SELECT v.*, {RUN_QUEUED} FROM (VALUES {rows}) AS v"
             )
         },
         |query, (run, size, memory)| {
@@ -137,10 +140,10 @@ impl Write for CreateSweep {
         }
         let now = now_ms();
         let spec_json = serde_json::to_string(&s.spec).expect("spec serialises");
-        let id: i64 = sqlx::query_scalar(
+        let id: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
             "INSERT INTO sweeps (name, file_name, yaml, spec_json, method, metric, goal, dataset_sha256, state, created_at, early_min_iter, early_eta, run_cap, vocab_size, shortest_split, gpt2_shortest_split, samples_json)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'running', $9, $10, $11, $12, $13, $14, $15, $16) RETURNING id",
-        )
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, {SWEEP_RUNNING}, $9, $10, $11, $12, $13, $14, $15, $16) RETURNING id"
+        )))
         .bind(&s.spec.name)
         .bind(&s.file_name)
         .bind(&s.yaml)
@@ -182,19 +185,19 @@ impl Write for Cancel {
 
     async fn apply(self, c: &mut AnyConnection) -> Result<(u32, u32)> {
         let now = now_ms();
-        let queued = sqlx::query("UPDATE runs SET state = 'cancelled', finished_at = $1 WHERE sweep_id = $2 AND state = 'queued'")
+        let queued = sqlx::query(sqlx::AssertSqlSafe(format!("UPDATE runs SET state = {RUN_CANCELLED}, finished_at = $1 WHERE sweep_id = $2 AND state = {RUN_QUEUED}")))
             .bind(now)
             .bind(self.sweep.get())
             .execute(&mut *c)
             .await?;
-        let running = sqlx::query("UPDATE runs SET stop_reason = CASE WHEN stop_requested = 1 THEN stop_reason ELSE $1 END, stop_requested = 1 WHERE sweep_id = $2 AND state = 'running'")
+        let running = sqlx::query(sqlx::AssertSqlSafe(format!("UPDATE runs SET stop_reason = CASE WHEN stop_requested = 1 THEN stop_reason ELSE $1 END, stop_requested = 1 WHERE sweep_id = $2 AND state = {RUN_RUNNING}")))
             .bind(CANCELLED_REASON)
             .bind(self.sweep.get())
             .execute(&mut *c)
             .await?;
-        sqlx::query(
-            "UPDATE sweeps SET state = 'cancelled', finished_at = $1 WHERE id = $2 AND state = 'running'",
-        )
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE sweeps SET state = {SWEEP_CANCELLED}, finished_at = $1 WHERE id = $2 AND state = {SWEEP_RUNNING}"
+        )))
         .bind(now)
         .bind(self.sweep.get())
         .execute(&mut *c)
@@ -239,9 +242,9 @@ impl Write for Retry {
         }
         let mut n = 0;
         if self.cancelled && !self.stopped {
-            n += sqlx::query(
-                "UPDATE runs SET state = 'queued', stop_requested = 0, stop_reason = '', attempts = 0, error = '', finished_at = NULL WHERE sweep_id = $1 AND state = 'stopped' AND stop_reason = $2",
-            )
+            n += sqlx::query(sqlx::AssertSqlSafe(format!(
+                "UPDATE runs SET state = {RUN_QUEUED}, stop_requested = 0, stop_reason = '', attempts = 0, error = '', finished_at = NULL WHERE sweep_id = $1 AND state = {RUN_STOPPED} AND stop_reason = $2"
+            )))
             .bind(self.sweep.get())
             .bind(CANCELLED_REASON)
             .execute(&mut *c)
@@ -249,9 +252,9 @@ impl Write for Retry {
             .rows_affected() as u32;
         }
         for state in states {
-            n += sqlx::query(
-                "UPDATE runs SET state = 'queued', stop_requested = 0, stop_reason = '', attempts = 0, error = '', finished_at = NULL WHERE sweep_id = $1 AND state = $2",
-            )
+            n += sqlx::query(sqlx::AssertSqlSafe(format!(
+                "UPDATE runs SET state = {RUN_QUEUED}, stop_requested = 0, stop_reason = '', attempts = 0, error = '', finished_at = NULL WHERE sweep_id = $1 AND state = $2"
+            )))
             .bind(self.sweep.get())
             .bind(state.as_str())
             .execute(&mut *c)
@@ -259,10 +262,12 @@ impl Write for Retry {
             .rows_affected() as u32;
         }
         if n > 0 {
-            sqlx::query("UPDATE sweeps SET state = 'running', finished_at = NULL WHERE id = $1")
-                .bind(self.sweep.get())
-                .execute(&mut *c)
-                .await?;
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "UPDATE sweeps SET state = {SWEEP_RUNNING}, finished_at = NULL WHERE id = $1"
+            )))
+            .bind(self.sweep.get())
+            .execute(&mut *c)
+            .await?;
         }
         Ok(n)
     }

@@ -5,12 +5,14 @@ use std::collections::BTreeMap;
 
 use sqlx::AnyConnection;
 
+use gptsweep_api::transitions::Event;
 use gptsweep_api::{LeaseId, Outcome, RunId, WorkerId};
 
 use super::Write;
 use super::finishing::hand_back;
 use crate::clock::now_ms;
 use crate::error::Result;
+use crate::store::states_sql::RUN_RUNNING;
 
 /// Registers a worker with its key; answers its id.
 #[derive(Debug, Clone)]
@@ -65,10 +67,10 @@ impl Write for Deregister {
             .bind(self.worker.get())
             .execute(&mut *c)
             .await?;
-        let held: Vec<(i64, i64)> = sqlx::query_as(
+        let held: Vec<(i64, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
             "SELECT r.id, r.lease_id FROM runs r JOIN attempts a ON a.id = r.lease_id
-             WHERE r.state = 'running' AND a.worker_id = $1",
-        )
+             WHERE r.state = {RUN_RUNNING} AND a.worker_id = $1"
+        )))
         .bind(self.worker.get())
         .fetch_all(&mut *c)
         .await?;
@@ -81,6 +83,7 @@ impl Write for Deregister {
                 LeaseId(lease),
                 Outcome::Preempted,
                 reason,
+                Event::Leave,
                 now,
             )
             .await?;

@@ -28,18 +28,11 @@ pub(super) fn parse(
             Err(e) => e,
         };
         let mut d = diagnose(&err, yaml);
-        let key = err
-            .to_string()
-            .lines()
-            .next()
-            .and_then(|l| l.split("unknown field `").nth(1))
-            .and_then(|r| r.split('`').next())
-            .map(str::to_string);
-        let (Some(key), Some(loc)) = (key, err.location()) else {
+        let (Some((key, known)), Some(loc)) = (unknown_field(&err), err.location()) else {
             return (Err(d), unknown);
         };
         let (line, column) = (loc.line() as usize, loc.column() as usize);
-        d.message = hint(&key, column == 1, d.message);
+        d.message = hint(key, known, column == 1, d.message);
         if unknown.len() >= MAX_UNKNOWN || !cut(&mut text, line, column) {
             return (Err(d), unknown);
         }
@@ -78,19 +71,31 @@ fn cut(text: &mut String, line: usize, column: usize) -> bool {
     true
 }
 
-/// An unknown key's message with what the user most likely meant.
-fn hint(key: &str, top_level: bool, message: String) -> String {
+/// The unknown key serde refused and the keys it expected there, read from the error's
+/// structure (under the wrappers that add an alias's location or a source snippet); `None`
+/// for any other error.
+fn unknown_field(mut err: &serde_saphyr::Error) -> Option<(&str, &[&'static str])> {
+    use serde_saphyr::Error;
+    loop {
+        match err {
+            Error::AliasError { error, .. } | Error::WithSnippet { error, .. } => err = error,
+            Error::SerdeUnknownField {
+                field, expected, ..
+            } => return Some((field, expected)),
+            _ => return None,
+        }
+    }
+}
+
+/// An unknown key's message with what the user most likely meant among the `known` keys.
+fn hint(key: &str, known: &[&str], top_level: bool, message: String) -> String {
     if top_level && HyperparamDef::find(key).is_some() {
         return format!(
             "{key}: a hyperparameter, not a key of the sweep file: put it under train: (fixed \
              for every run) or parameters: (swept)"
         );
     }
-    let known = message
-        .split_once("(known keys: ")
-        .map(|(_, rest)| rest.trim_end_matches(')'))
-        .unwrap_or("");
-    match nearest_name(key, known.split(", ").filter(|k| !k.is_empty())) {
+    match nearest_name(key, known.iter().copied()) {
         Some(k) => message.replacen("unknown key", &format!("unknown key; did you mean {k}?"), 1),
         None => message,
     }

@@ -18,6 +18,7 @@ use burn_fusion::{Fusion, FusionBackend};
 pub use embedding_kernel::AtomicAdd;
 
 use super::{GptOps, composed};
+use crate::gpu_attention::{self, AttentionOps};
 
 /// [`GptOps::token_embedding_backward`] on a cubecl backend with the atomic add of `add`:
 /// our kernel where it applies (f32 gradients), burn's composed one otherwise. The tests run
@@ -36,13 +37,24 @@ pub fn embedding_backward_with<R: CubeRuntime, F: FloatElement, I: IntElement, B
 }
 
 /// The inner backends whose `Autodiff` takes its `GptOps` from the impl below: the cubecl
-/// backends, plain or fused (burn-flex has its own, `cpu.rs`).
-pub trait CubeKernels: GptOps {}
+/// backends, plain or fused, with the attention kernels of [`crate::gpu_attention`] (burn-flex
+/// has its own, `cpu.rs`).
+pub trait CubeKernels: GptOps + AttentionOps {}
 
 impl<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement> GptOps
     for CubeBackend<R, F, I, BT>
 {
     const VOCAB_MULTIPLE: usize = 8;
+
+    fn causal_attention(
+        qkv: FloatTensor<Self>,
+        n_head: usize,
+        scale: f32,
+        dropout: f64,
+    ) -> FloatTensor<Self> {
+        gpu_attention::infer_primitive::<Self>(qkv, n_head, scale)
+            .unwrap_or_else(|qkv| composed::causal_attention::<Self>(qkv, n_head, scale, dropout))
+    }
 
     fn token_embedding_backward(
         vocab: usize,
@@ -59,8 +71,18 @@ impl<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement> CubeKernel
 {
 }
 
-impl<B: FusionBackend + GptOps> GptOps for Fusion<B> {
+impl<B: FusionBackend + CubeKernels> GptOps for Fusion<B> {
     const VOCAB_MULTIPLE: usize = B::VOCAB_MULTIPLE;
+
+    fn causal_attention(
+        qkv: FloatTensor<Self>,
+        n_head: usize,
+        scale: f32,
+        dropout: f64,
+    ) -> FloatTensor<Self> {
+        gpu_attention::infer_primitive::<Self>(qkv, n_head, scale)
+            .unwrap_or_else(|qkv| composed::causal_attention::<Self>(qkv, n_head, scale, dropout))
+    }
 
     fn token_embedding_backward(
         vocab: usize,
@@ -75,6 +97,16 @@ impl<B: FusionBackend + CubeKernels> CubeKernels for Fusion<B> {}
 
 impl<B: CubeKernels, C: CheckpointStrategy> GptOps for Autodiff<B, C> {
     const VOCAB_MULTIPLE: usize = B::VOCAB_MULTIPLE;
+
+    fn causal_attention(
+        qkv: FloatTensor<Self>,
+        n_head: usize,
+        scale: f32,
+        dropout: f64,
+    ) -> FloatTensor<Self> {
+        gpu_attention::train_checked::<B, C>(qkv, n_head, scale, dropout)
+            .unwrap_or_else(|qkv| composed::causal_attention::<Self>(qkv, n_head, scale, dropout))
+    }
 
     fn token_embedding(weights: FloatTensor<Self>, ids: IntTensor<Self>) -> FloatTensor<Self> {
         embedding_node::train::<B, C>(weights, ids)

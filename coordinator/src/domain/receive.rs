@@ -4,10 +4,11 @@
 //! before it is written, validated as it passes (UTF-8 text; the checkpoint format and
 //! its hashes) and written on the blocking pool. Any refusal or failure, and a client gone
 //! mid-stream, drops the staged blob and with it its file: nothing is left behind. Only a
-//! whole, valid upload is named by its sha256.
+//! whole, valid upload is named by its sha256. The chunks come as a plain stream: a
+//! transport that loses its caller ends it with the error to answer
+//! ([`CoordinatorError::Interrupted`] for gRPC).
 
 use tokio_stream::{Stream, StreamExt};
-use tonic::Status;
 
 use gptsweep_api::RunId;
 use gptsweep_core::checkpoint::BlobCheck;
@@ -64,7 +65,10 @@ impl<C: Check> Sink<C> {
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T> {
     tokio::task::spawn_blocking(f)
         .await
-        .map_err(|e| CoordinatorError::Storage(format!("writing an upload failed: {e}")))
+        .map_err(|source| CoordinatorError::Task {
+            what: "writing an upload",
+            source,
+        })
 }
 
 impl Coordinator {
@@ -78,7 +82,7 @@ impl Coordinator {
         name: &str,
         declared: u64,
         first: Vec<u8>,
-        rest: impl Stream<Item = Result<Vec<u8>, Status>> + Send,
+        rest: impl Stream<Item = Result<Vec<u8>>> + Send,
     ) -> Result<(String, u64)> {
         let what = format!("dataset {name}");
         if declared > MAX_DATASET_BYTES as u64 {
@@ -159,7 +163,7 @@ impl Coordinator {
         &self,
         run: RunId,
         first: Vec<u8>,
-        rest: impl Stream<Item = Result<Vec<u8>, Status>> + Send,
+        rest: impl Stream<Item = Result<Vec<u8>>> + Send,
     ) -> Result<String> {
         let what = format!("checkpoint of run {run}");
         let _slot = self.uploads.checkpoint_slot()?;
@@ -190,7 +194,7 @@ impl Coordinator {
         what: &str,
         mut sink: Sink<C>,
         first: Vec<u8>,
-        rest: impl Stream<Item = Result<Vec<u8>, Status>> + Send,
+        rest: impl Stream<Item = Result<Vec<u8>>> + Send,
         limit: u64,
         mut each: impl FnMut(u64, u64) -> Result<()>,
     ) -> Result<Sink<C>> {
@@ -201,7 +205,7 @@ impl Coordinator {
                 Some(data) => data,
                 None => match rest.next().await {
                     None => return Ok(sink),
-                    Some(Err(status)) => return Err(CoordinatorError::Interrupted(status)),
+                    Some(Err(e)) => return Err(e),
                     Some(Ok(data)) => data,
                 },
             };
@@ -247,10 +251,7 @@ mod tests {
     }
 
     /// `bytes` as the rest of an upload, in chunks of `size`.
-    fn chunks(
-        bytes: &[u8],
-        size: usize,
-    ) -> impl Stream<Item = Result<Vec<u8>, Status>> + Send + use<> {
+    fn chunks(bytes: &[u8], size: usize) -> impl Stream<Item = Result<Vec<u8>>> + Send + use<> {
         let chunks: Vec<_> = bytes.chunks(size).map(|c| Ok(c.to_vec())).collect();
         tokio_stream::iter(chunks)
     }
@@ -327,7 +328,9 @@ mod tests {
         );
         let gone = tokio_stream::iter(vec![
             Ok(blob[100..2000].to_vec()),
-            Err(Status::cancelled("the worker went away")),
+            Err(CoordinatorError::Interrupted(tonic::Status::cancelled(
+                "the worker went away",
+            ))),
         ]);
         let interrupted = c
             .receive_checkpoint(run, blob[..100].to_vec(), gone)

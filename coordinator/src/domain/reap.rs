@@ -1,5 +1,5 @@
 //! The lease reaper: every tick, leases not renewed in time are expired and their runs
-//! requeued. It must never blame a worker for the coordinator's own silence, so it grants
+//! requeued ([`Coordinator::reap`]), or failed once they used up their attempts. It must never blame a worker for the coordinator's own silence, so it grants
 //! a grace (every running lease lasts one more lease timeout from now, as after a
 //! restart) instead of expiring when
 //! - a storage fault kept its writes, and the workers' renewals, from committing; or
@@ -15,8 +15,9 @@ use std::time::{Duration, Instant};
 
 use super::Coordinator;
 use crate::clock::now_ms;
-use crate::error::CoordinatorError;
+use crate::error::{CoordinatorError, Result};
 use crate::store::{ExpireLeases, GraceLeases};
+use gptsweep_api::RunId;
 
 /// How the reaper notices that time passed without it.
 #[derive(Debug)]
@@ -49,12 +50,52 @@ impl Stall {
 }
 
 impl Coordinator {
+    /// Judges every running lease from now (a grace of one lease timeout: its worker could
+    /// not renew it while no coordinator answered) and starts the lease reaper and the
+    /// collection of unused datasets. Called as serving starts, so that a slow start (a
+    /// busy database, many orphans to collect) does not use up the grace before any
+    /// worker can be heard.
+    pub(crate) async fn start_leases(&self) -> Result<()> {
+        let graced = self.grace_leases().await?;
+        if graced > 0 {
+            tracing::info!(
+                "{graced} running runs keep their leases for {:?} from now",
+                self.config.lease_timeout
+            );
+        }
+        self.spawn_reaper();
+        self.spawn_collector();
+        Ok(())
+    }
+
+    /// Gives every running lease one lease timeout from now; answers how many.
+    async fn grace_leases(&self) -> Result<u64> {
+        let lease_ms = self.lease_ms();
+        self.store.write(GraceLeases { lease_ms }).await
+    }
+
+    /// Expires the leases not renewed in time: their runs are queued again, or failed
+    /// once they used up their attempts. Answers those runs.
+    pub async fn reap(&self) -> Result<Vec<RunId>> {
+        let expired = self
+            .store
+            .write(ExpireLeases {
+                max_attempts: self.config.max_attempts,
+            })
+            .await?;
+        if !expired.is_empty() {
+            self.metrics.leases_expired.inc_by(expired.len() as u64);
+            tracing::warn!("leases expired, runs requeued: {expired:?}");
+            self.work.notify_waiters();
+        }
+        Ok(expired)
+    }
+
     /// Starts the reaper (see the module's doc).
-    pub(super) fn spawn_reaper(&self) {
+    fn spawn_reaper(&self) {
         let c = self.clone();
         let lease = self.config.lease_timeout;
         let period = (lease / 10).clamp(Duration::from_millis(100), Duration::from_secs(2));
-        let lease_ms = lease.as_millis() as i64;
         let mut stopping = self.stopping.subscribe();
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(period);
@@ -75,7 +116,7 @@ impl Coordinator {
                     recovering = true;
                 }
                 if recovering {
-                    match c.store.write(GraceLeases { lease_ms }).await {
+                    match c.grace_leases().await {
                         Ok(_) => recovering = false,
                         Err(CoordinatorError::WriterGone) => return,
                         Err(e) => tracing::error!("lease reaper: {e}"),
@@ -84,18 +125,7 @@ impl Coordinator {
                     // have been heard.
                     continue;
                 }
-                match c
-                    .store
-                    .write(ExpireLeases {
-                        max_attempts: c.config.max_attempts,
-                    })
-                    .await
-                {
-                    Ok(expired) if !expired.is_empty() => {
-                        c.metrics.leases_expired.inc_by(expired.len() as u64);
-                        tracing::warn!("leases expired, runs requeued: {expired:?}");
-                        c.work.notify_waiters();
-                    }
+                match c.reap().await {
                     Ok(_) => {}
                     Err(CoordinatorError::WriterGone) => return,
                     Err(e) => {
