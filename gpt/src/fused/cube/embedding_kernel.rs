@@ -11,8 +11,9 @@
 //! `index_add_`/embedding backward on CUDA does: sums agree to f32 rounding, not bit for bit.
 //!
 //! Where the device has no atomic f32 add (Vulkan without `shaderBufferFloat32AtomicAdd`),
-//! the same kernel adds through a compare-and-swap loop on the value's bits (`u32` atomics,
-//! which every Vulkan and CUDA device has).
+//! burn's composed version runs. (A compare-and-swap loop on the value's `u32` bits was tried
+//! for those: cubecl 0.10's SPIR-V compiler panics on it, "Atomic should have a scope
+//! registered"; CUDA devices all have the f32 add.)
 
 use burn::tensor::{DType, Shape};
 use burn_cubecl::kernel::into_contiguous;
@@ -23,29 +24,13 @@ use cubecl::ir::FloatKind;
 use cubecl::prelude::*;
 use cubecl::{CubeDim, calculate_cube_count_elemwise};
 
-/// How the kernel adds into the table.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AtomicAdd {
-    /// The device's atomic f32 add.
-    Float,
-    /// A compare-and-swap loop on `u32` bits.
-    CompareSwap,
-}
-
-impl AtomicAdd {
-    /// The best the device of `client` offers.
-    pub fn best<R: CubeRuntime>(client: &ComputeClient<R>) -> Self {
-        let f32_atomic = Type::new(StorageType::Atomic(FloatKind::F32.into()));
-        if client
-            .properties()
-            .atomic_type_usage(f32_atomic)
-            .contains(AtomicUsage::Add)
-        {
-            Self::Float
-        } else {
-            Self::CompareSwap
-        }
-    }
+/// Whether the device of `client` has the atomic f32 add the kernel needs.
+pub fn has_float_atomic_add<R: CubeRuntime>(client: &ComputeClient<R>) -> bool {
+    let f32_atomic = Type::new(StorageType::Atomic(FloatKind::F32.into()));
+    client
+        .properties()
+        .atomic_type_usage(f32_atomic)
+        .contains(AtomicUsage::Add)
 }
 
 #[cube(launch)]
@@ -65,47 +50,29 @@ fn add_rows_float<I: Int>(
     table[slot].fetch_add(grad[ABSOLUTE_POS]);
 }
 
-#[cube(launch)]
-fn add_rows_compare_swap<I: Int>(
-    grad: &Tensor<f32>,
-    ids: &Tensor<I>,
-    table: &mut Tensor<Atomic<u32>>,
-    width: usize,
-    total: usize,
-) {
-    if ABSOLUTE_POS >= total {
-        terminate!();
-    }
-    let value = grad[ABSOLUTE_POS];
-    if value != 0.0 {
-        let row = ABSOLUTE_POS / width;
-        let col = ABSOLUTE_POS % width;
-        let slot = usize::cast_from(ids[row]) * width + col;
-        let mut seen = table[slot].load();
-        loop {
-            let expected = seen;
-            let sum = (f32::from_bits(expected) + value).to_bits();
-            seen = table[slot].compare_exchange_weak(expected, sum);
-            if seen == expected {
-                break;
-            }
-        }
-    }
-}
+/// The inputs of a call the kernel declines, handed back (boxed: two tensors' metadata).
+pub type Declined<R> = Box<(CubeTensor<R>, CubeTensor<R>)>;
+
+/// The table's gradient, or the inputs where the kernel declines.
+pub type Table<R> = Result<CubeTensor<R>, Declined<R>>;
 
 /// The gradient of an embedding of `vocab` rows from the output gradient `grad [B, T, C]` and
-/// the ids `[B, T]`: `[vocab, C]`. `None` (the caller composes it instead) unless `grad` is f32
-/// and the ids are the backend's integer type `I`. Ids must be below `vocab` (the model's are:
+/// the ids `[B, T]`: `[vocab, C]`. `Err` with the inputs (the caller composes it instead)
+/// unless `grad` is f32, the ids are the backend's integer type `I` and the device has an
+/// atomic f32 add. Ids must be below `vocab` (the model's are:
 /// the tokenizer checks them).
 pub fn backward<R: CubeRuntime, I: IntElement>(
     vocab: usize,
     grad: CubeTensor<R>,
     ids: CubeTensor<R>,
     zeros: impl FnOnce(Shape) -> CubeTensor<R>,
-    add: AtomicAdd,
-) -> Result<CubeTensor<R>, (CubeTensor<R>, CubeTensor<R>)> {
-    if grad.dtype != DType::F32 || ids.dtype != I::dtype() || grad.meta.num_dims() != 3 {
-        return Err((grad, ids));
+) -> Table<R> {
+    if grad.dtype != DType::F32
+        || ids.dtype != I::dtype()
+        || grad.meta.num_dims() != 3
+        || !has_float_atomic_add(&grad.client)
+    {
+        return Err(Box::new((grad, ids)));
     }
     let width = grad.meta.shape()[2];
     let total = grad.meta.num_elements();
@@ -122,13 +89,8 @@ pub fn backward<R: CubeRuntime, I: IntElement>(
         ids.into_tensor_arg(),
         table.clone().into_tensor_arg(),
     );
-    match add {
-        AtomicAdd::Float => add_rows_float::launch::<I, R>(
-            &client, cube_count, cube_dim, args.0, args.1, args.2, width, total,
-        ),
-        AtomicAdd::CompareSwap => add_rows_compare_swap::launch::<I, R>(
-            &client, cube_count, cube_dim, args.0, args.1, args.2, width, total,
-        ),
-    };
+    add_rows_float::launch::<I, R>(
+        &client, cube_count, cube_dim, args.0, args.1, args.2, width, total,
+    );
     Ok(table)
 }

@@ -15,25 +15,27 @@ use burn::tensor::ops::{FloatTensor, FloatTensorOps, IntTensor};
 use burn_cubecl::{BoolElement, CubeBackend, CubeRuntime, FloatElement, IntElement};
 use burn_fusion::{Fusion, FusionBackend};
 
-pub use embedding_kernel::AtomicAdd;
+pub use embedding_kernel::has_float_atomic_add;
 
 use super::{GptOps, composed};
 use crate::gpu_attention::{self, AttentionOps};
 
-/// [`GptOps::token_embedding_backward`] on a cubecl backend with the atomic add of `add`:
-/// our kernel where it applies (f32 gradients), burn's composed one otherwise. The tests run
-/// both adds on whatever device they have.
-pub fn embedding_backward_with<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement>(
+/// [`GptOps::token_embedding_backward`] through our kernel on a cubecl backend: `Err` with the
+/// inputs where it does not apply (not f32, or no atomic f32 add on the device), for burn's
+/// composed version to run. Public for the tests, which check which one ran.
+pub fn embedding_backward_kernel<
+    R: CubeRuntime,
+    F: FloatElement,
+    I: IntElement,
+    BT: BoolElement,
+>(
     vocab: usize,
     grad: FloatTensor<CubeBackend<R, F, I, BT>>,
     ids: IntTensor<CubeBackend<R, F, I, BT>>,
-    add: AtomicAdd,
-) -> FloatTensor<CubeBackend<R, F, I, BT>> {
+) -> embedding_kernel::Table<R> {
     let device = grad.device.clone();
     let zeros = |shape| CubeBackend::<R, F, I, BT>::float_zeros(shape, &device, FloatDType::F32);
-    embedding_kernel::backward::<R, I>(vocab, grad, ids, zeros, add).unwrap_or_else(
-        |(grad, ids)| composed::embedding_backward::<CubeBackend<R, F, I, BT>>(vocab, grad, ids),
-    )
+    embedding_kernel::backward::<R, I>(vocab, grad, ids, zeros)
 }
 
 /// The inner backends whose `Autodiff` takes its `GptOps` from the impl below: the cubecl
@@ -61,8 +63,10 @@ impl<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement> GptOps
         grad: FloatTensor<Self>,
         ids: IntTensor<Self>,
     ) -> FloatTensor<Self> {
-        let add = AtomicAdd::best(&grad.client);
-        embedding_backward_with::<R, F, I, BT>(vocab, grad, ids, add)
+        embedding_backward_kernel::<R, F, I, BT>(vocab, grad, ids).unwrap_or_else(|declined| {
+            let (grad, ids) = *declined;
+            composed::embedding_backward::<Self>(vocab, grad, ids)
+        })
     }
 }
 
