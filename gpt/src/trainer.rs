@@ -374,14 +374,18 @@ impl<B: TrainBackend> Trainer<B> {
                     loss: l,
                 });
             }
-            if observer(self, Event::Step { step: done, loss }) == Flow::Stop {
-                return Ok(());
-            }
+            let stop = observer(self, Event::Step { step: done, loss }) == Flow::Stop;
+            // A step due an evaluation is evaluated even when training stops there (a drain,
+            // a stop): a run resumed from this step starts after it, so an evaluation skipped
+            // now would be missing from its history for good.
             if self.hp.evaluates_after(done) {
                 let eval = self.evaluate()?;
                 if observer(self, Event::Eval(eval)) == Flow::Stop {
                     return Ok(());
                 }
+            }
+            if stop {
+                return Ok(());
             }
         }
         Ok(())

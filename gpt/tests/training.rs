@@ -97,6 +97,31 @@ fn checkpoint_round_trip_gives_identical_logits() {
     assert_eq!(before, after);
 }
 
+/// A stop said after a step that is due an evaluation (a drain arriving then) still gets that
+/// evaluation, before training stops: a run resumed from there starts after it.
+#[test]
+fn a_stop_at_a_step_due_an_evaluation_evaluates_it_first() {
+    let _g = serial();
+    let corpus = small_corpus();
+    let mut t = Trainer::<CpuTrain>::new(tiny(20, 0.0), corpus, Default::default()).unwrap();
+    let mut seen = Vec::new();
+    t.run(0, |_, event| {
+        seen.push(event);
+        match event {
+            gptsweep_gpt::Event::Step { step: 10, .. } => Flow::Stop,
+            _ => Flow::Continue,
+        }
+    })
+    .unwrap();
+    assert_eq!(t.steps_done(), 10);
+    let steps: Vec<usize> = t.evals().iter().map(|e| e.step).collect();
+    assert_eq!(steps, [5, 10]);
+    assert!(
+        matches!(seen.last(), Some(gptsweep_gpt::Event::Eval(e)) if e.step == 10),
+        "the observer hears the evaluation at the stopping step last: {seen:?}"
+    );
+}
+
 #[test]
 fn resumed_training_continues_exactly_as_uninterrupted() {
     let _g = serial();

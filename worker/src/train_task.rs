@@ -154,8 +154,13 @@ impl Reporter {
 
 impl<B: TrainBackend> Observer<B> for Reporter {
     fn observe(&mut self, trainer: &Trainer<B>, event: Event) -> Flow {
-        match event {
-            Event::Step { step, .. } => self.stepped(step as u64),
+        // Whether this state has a checkpoint already, or will have one after the evaluation
+        // the trainer runs at this step before it stops.
+        let checkpointed = match event {
+            Event::Step { step, .. } => {
+                self.stepped(step as u64);
+                trainer.hyperparams().evaluates_after(step)
+            }
             Event::Eval(e) => {
                 let step = e.step as u64;
                 let _ = self.progress.send(Progress::Eval(e));
@@ -163,10 +168,13 @@ impl<B: TrainBackend> Observer<B> for Reporter {
                 self.checkpoint(trainer, "after an evaluation");
                 self.answered.wait_for(step, self.answer_within);
                 self.rate.pause();
+                true
             }
-        }
+        };
         if self.preempt.load(Ordering::Relaxed) {
-            self.checkpoint(trainer, "to hand the run back");
+            if !checkpointed {
+                self.checkpoint(trainer, "to hand the run back");
+            }
             Flow::Stop
         } else if self.stop.load(Ordering::Relaxed) {
             Flow::Stop
