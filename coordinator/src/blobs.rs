@@ -166,7 +166,7 @@ fn is_sha256(s: &str) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     #[test]
@@ -266,8 +266,8 @@ mod tests {
         );
     }
 
-    /// The names of the files in `dir`, sorted.
-    fn files_in(dir: &Path) -> Vec<String> {
+    /// The names of the files in `dir`, sorted (the receive tests use it too).
+    pub(crate) fn files_in(dir: &Path) -> Vec<String> {
         let mut names: Vec<String> = std::fs::read_dir(dir)
             .unwrap()
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())

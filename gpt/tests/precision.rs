@@ -5,51 +5,24 @@
 //! burn-flex keeps one process-wide RNG, so tests that seed it run one at a time.
 
 mod common;
-
-use std::sync::{Arc, Mutex, MutexGuard};
+mod cpu_training;
 
 use common::small_corpus;
+use cpu_training::{losses, serial, train};
 use gptsweep_gpt::backend::CpuTrain;
-use gptsweep_gpt::{Checkpoint, Corpus, Eval, Flow, Hyperparams, Precision, Trainer};
+use gptsweep_gpt::{Checkpoint, Flow, Hyperparams, Precision, Trainer};
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-static SERIAL: Mutex<()> = Mutex::new(());
-
-fn serial() -> MutexGuard<'static, ()> {
-    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
-}
-
+/// The CPU tests' tiny model, evaluated every 10 steps at a higher rate, in `precision`.
 fn tiny(precision: Precision, max_iters: usize, dropout: f64) -> Hyperparams {
     Hyperparams {
-        batch_size: 8,
-        block_size: 16,
-        n_embd: 32,
-        n_head: 4,
-        n_layer: 2,
-        dropout,
         lr: 3e-3,
-        max_iters,
         eval_interval: 10,
-        eval_iters: 4,
-        seed: 7,
         precision,
-        ..Default::default()
+        ..cpu_training::tiny(max_iters, dropout)
     }
-}
-
-fn train(hp: Hyperparams, corpus: &Arc<Corpus>) -> Vec<Eval> {
-    let mut t = Trainer::<CpuTrain>::new(hp, corpus.clone(), Default::default()).unwrap();
-    t.run(0, |_, _| Flow::Continue).unwrap();
-    t.evals().to_vec()
-}
-
-fn losses(evals: &[Eval]) -> Vec<(usize, f32, f32)> {
-    evals
-        .iter()
-        .map(|e| (e.step, e.train_loss, e.val_loss))
-        .collect()
 }
 
 #[test]

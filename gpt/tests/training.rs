@@ -4,55 +4,21 @@
 //! burn-flex keeps one process-wide RNG, so tests that seed it run one at a time.
 
 mod common;
+mod cpu_training;
 
-use std::sync::{Arc, Mutex, MutexGuard, mpsc};
+use std::sync::{Arc, mpsc};
 use std::time::Duration;
 
 use burn::tensor::{Int, Tensor, TensorData};
 use common::small_corpus;
+use cpu_training::{losses, serial, tiny, train};
 use gptsweep_gpt::backend::{CpuInfer, CpuTrain};
 use gptsweep_gpt::corpus::{BUILTIN_TINYSHAKESPEARE, TINYSHAKESPEARE};
-use gptsweep_gpt::{Checkpoint, Corpus, Eval, Flow, Hyperparams, TokenizerKind, Trainer};
+use gptsweep_gpt::{Checkpoint, Corpus, Flow, Hyperparams, TokenizerKind, Trainer};
 
 /// The binary's allocator, so these tests train at its speed.
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
-static SERIAL: Mutex<()> = Mutex::new(());
-
-fn serial() -> MutexGuard<'static, ()> {
-    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-fn tiny(max_iters: usize, dropout: f64) -> Hyperparams {
-    Hyperparams {
-        batch_size: 8,
-        block_size: 16,
-        n_embd: 32,
-        n_head: 4,
-        n_layer: 2,
-        dropout,
-        lr: 1e-3,
-        max_iters,
-        eval_interval: 5,
-        eval_iters: 4,
-        seed: 7,
-        ..Default::default()
-    }
-}
-
-fn train(hp: Hyperparams, corpus: &Arc<Corpus>) -> Vec<Eval> {
-    let mut t = Trainer::<CpuTrain>::new(hp, corpus.clone(), Default::default()).unwrap();
-    t.run(0, |_, _| Flow::Continue).unwrap();
-    t.evals().to_vec()
-}
-
-fn losses(evals: &[Eval]) -> Vec<(usize, f32, f32)> {
-    evals
-        .iter()
-        .map(|e| (e.step, e.train_loss, e.val_loss))
-        .collect()
-}
 
 #[test]
 fn same_seed_gives_the_same_losses() {

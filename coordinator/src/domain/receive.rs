@@ -241,6 +241,7 @@ mod tests {
     use super::*;
     use crate::CoordinatorConfig;
     use crate::blobs::sha256_hex;
+    use crate::blobs::tests::files_in;
     use crate::uploads::UploadLimits;
 
     /// A coordinator on a fresh state directory in `dir`, with these upload limits.
@@ -254,16 +255,6 @@ mod tests {
     fn chunks(bytes: &[u8], size: usize) -> impl Stream<Item = Result<Vec<u8>>> + Send + use<> {
         let chunks: Vec<_> = bytes.chunks(size).map(|c| Ok(c.to_vec())).collect();
         tokio_stream::iter(chunks)
-    }
-
-    /// The names of the files in `dir`, sorted.
-    fn files_in(dir: &Path) -> Vec<String> {
-        let mut names: Vec<String> = std::fs::read_dir(dir)
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .collect();
-        names.sort();
-        names
     }
 
     /// A checkpoint blob as a worker sends it (`Checkpoint::to_bytes`), with made-up
