@@ -36,6 +36,10 @@
 #            bits: weights and AdamW state too) with gpt/examples/cuda_precision.rs
 #            (PRECISION_BIN: build it with `cargo build --release --features cuda -p
 #            gptsweep-gpt --example cuda_precision`); a new dtype compiles every kernel again
+#   census   bench/kernel_census.sh on cuda, the lecture's shape, f32 and bf16 (CENSUS_PRECISIONS):
+#            the kernels one step launches and how many of each, and autotune's choice for
+#            each matrix product with every candidate's time (issue 33, item 2); it reads the
+#            kernel cache the other parts filled (run it after speed or precision)
 #   profile  where a lecture step's time goes: PyTorch's profiler (eager fp32 and TF32), then
 #            Nsight Compute's kernel times for 1,500 kernels of gptsweep's steady loop (the
 #            f32 run of PRECISION_BIN), summed by kernel name
@@ -260,6 +264,14 @@ if has allbf16; then
   echo; echo "== allbf16: the lecture's config in Cuda<bf16> (burn-cuda, wholly bf16: no master weights) =="
   timeout "${PRECISION_TIMEOUT:-540}" "$PRECISION_BIN" bf16 1000 250 > "$OUTDIR/bf16.out" 2> "$OUTDIR/bf16.err"
   echo "exit $?"; cat "$OUTDIR/bf16.out"
+fi
+
+if has census; then
+  for precision in ${CENSUS_PRECISIONS:-f32 bf16}; do
+    echo; echo "== census: the kernels of a lecture step on cuda, $precision =="
+    CACHE=${XDG_CACHE_HOME:-$HOME/.cache} BIN=$BIN DEVICE=cuda SHAPE=lecture PRECISION=$precision \
+      OUTDIR="$OUTDIR/census-$precision" timeout 600 bash bench/kernel_census.sh | cut -c1-400
+  done
 fi
 
 if has profile; then

@@ -17,6 +17,7 @@ pub use crate::fused::{GptOps, TrainBackend};
 
 mod cuda;
 mod kernel_cache;
+mod kernel_sources;
 mod precision;
 mod wgpu;
 

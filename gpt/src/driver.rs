@@ -40,8 +40,8 @@ pub trait Observer<B: AutodiffBackend> {
     /// Called once the trainer is ready, before its first step.
     fn started(&mut self, _trainer: &Trainer<B>) {}
 
-    /// Called after every step and every evaluation; [`Flow::Stop`] ends training there,
-    /// and the run then generates no samples.
+    /// Called after every step and every evaluation; [`Flow::Stop`] ends training there (after
+    /// the step's evaluation where one is due), and the run then generates no samples.
     fn observe(&mut self, trainer: &Trainer<B>, event: Event) -> Flow;
 }
 

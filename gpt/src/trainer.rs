@@ -44,7 +44,9 @@ pub enum Event {
 pub enum Flow {
     /// Keep training.
     Continue,
-    /// Stop now (cancelled or early-stopped); the trainer stays usable.
+    /// Stop (cancelled, early-stopped, drained); the trainer stays usable. Said after a step
+    /// that is due an evaluation, training stops after that evaluation (which the observer
+    /// hears), so that a run resumed from the step has it.
     Stop,
 }
 

@@ -12,7 +12,10 @@
 
 use std::path::Path;
 
-/// Points cubecl's compilation and autotune caches at `dir` (subdirectories `compiled` and
+use super::kernel_sources::OUR_KERNELS;
+
+/// Points cubecl's compilation and autotune caches at `dir` (subdirectories `compiled/ours-`
+/// the fingerprint of our kernels, so that a changed kernel of ours is compiled anew, and
 /// `autotune`) and autotunes at the `minimal` level, unless the user's cubecl configuration
 /// already chose. Call it before any GPU work; later calls, or a configuration cubecl has
 /// already read, are left alone. A build without GPU backends has nothing to configure.
@@ -24,7 +27,8 @@ pub fn use_kernel_cache(dir: &Path) {
 }
 
 /// What, besides the device and its driver, decides whether a cached kernel or autotune
-/// result is valid: this build (gptsweep's version, which fixes burn's and cubecl's) and the
+/// result is valid: this build (gptsweep's version, which fixes burn's and cubecl's kernels,
+/// and the fingerprint of our own kernels' source, which can change within a version) and the
 /// autotune level (a `minimal` result is not the `full` one). Part of the fleet kernel
 /// cache's scope; call it after [`use_kernel_cache`].
 pub fn kernel_build() -> String {
@@ -33,8 +37,9 @@ pub fn kernel_build() -> String {
     #[cfg(not(any(feature = "cuda", feature = "wgpu")))]
     let level = "none";
     format!(
-        "gptsweep {} (burn 0.21, cubecl 0.10), autotune {level}",
-        env!("CARGO_PKG_VERSION")
+        "gptsweep {} (burn 0.21, cubecl 0.10, our kernels {:016x}), autotune {level}",
+        env!("CARGO_PKG_VERSION"),
+        OUR_KERNELS
     )
 }
 
@@ -52,7 +57,8 @@ mod gpu {
         }
         let mut config = CubeClRuntimeConfig::from_current_dir().override_from_env();
         if config.compilation.cache.is_none() {
-            config.compilation.cache = Some(CacheConfig::File(dir.join("compiled")));
+            let ours = format!("ours-{:016x}", super::OUR_KERNELS);
+            config.compilation.cache = Some(CacheConfig::File(dir.join("compiled").join(ours)));
         }
         if matches!(config.autotune.cache, CacheConfig::Target) {
             config.autotune.cache = CacheConfig::File(dir.join("autotune"));

@@ -54,9 +54,9 @@ impl GptOps for CpuTrain {
         x: FloatTensor<Self>,
         gamma: FloatTensor<Self>,
         beta: FloatTensor<Self>,
-        eps: f32,
+        eps: f64,
     ) -> FloatTensor<Self> {
-        layer_norm_op::train(x, gamma, beta, eps)
+        layer_norm_op::train(x, gamma, beta, eps as f32)
     }
 
     fn train_dropout(x: FloatTensor<Self>, prob: f64) -> FloatTensor<Self> {

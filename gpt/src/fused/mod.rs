@@ -47,7 +47,7 @@ pub fn causal_attention<B: GptOps>(
 }
 
 /// burn's LayerNorm default, which the model's LayerNorms use (`LayerNormConfig::new`).
-const LAYER_NORM_EPS: f32 = 1e-5;
+const LAYER_NORM_EPS: f64 = 1e-5;
 
 /// `norm` applied to `x` over its last dimension ([`GptOps::affine_layer_norm`]).
 pub fn layer_norm<B: GptOps, const D: usize>(norm: &LayerNorm<B>, x: Tensor<B, D>) -> Tensor<B, D> {

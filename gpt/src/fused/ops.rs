@@ -43,9 +43,9 @@ pub trait GptOps: Backend {
         x: FloatTensor<Self>,
         gamma: FloatTensor<Self>,
         beta: FloatTensor<Self>,
-        eps: f32,
+        eps: f64,
     ) -> FloatTensor<Self> {
-        Self::layer_norm(x, gamma, Some(beta), eps as f64)
+        Self::layer_norm(x, gamma, Some(beta), eps)
     }
 
     /// `x` (rank 1 to 4) with each element zeroed with probability `prob` and the rest scaled

@@ -2,8 +2,9 @@
 //! backward, dropout inside: the CPU's fused attention (`fused::attention_kernel`) ported to
 //! cubecl kernels ([`kernel`]), so that a training step on a GPU neither materialises the
 //! `[B, H, T, T]` scores, weights and mask nor walks the dozen-node graph of the composed
-//! version. It is a burn custom operation in three layers, as burn's `custom-cubecl-kernel`
-//! example builds one:
+//! version. It is a burn custom operation in layers, as burn's `custom-cubecl-kernel` example
+//! builds one (the model reaches it through `GptOps::causal_attention` of these backends,
+//! `fused/cube/`):
 //! - [`AttentionOps`], implemented by `CubeBackend` (launching the kernels, `cube_op`) and by
 //!   `Fusion<CubeBackend>` (registering them as one custom operation in the fusion stream,
 //!   `fusion_op`), which is what burn's `Wgpu` and `Cuda` types are;
@@ -85,12 +86,6 @@ pub trait AttentionOps: Backend {
     /// The dropout multipliers the kernels apply, `[B * H, T, T]` (the factor of each weight:
     /// the mask's scale, or zero), on the device of `like`. For tests.
     fn attention_mask(like: FloatTensor<Self>, call: Call) -> FloatTensor<Self>;
-}
-
-/// `qkv [B, T, 3C] -> [B, T, C]` through the kernels, without a gradient.
-pub fn infer<B: AttentionOps>(qkv: Tensor<B, 3>, call: Call) -> Tensor<B, 3> {
-    let (out, _) = B::attention_forward(qkv.into_primitive().tensor(), call);
-    Tensor::from_primitive(TensorPrimitive::Float(out))
 }
 
 /// The dropout multipliers of `call.mask` as the kernels apply them, `[B * H, T, T]`, on

@@ -38,6 +38,18 @@ pub fn embedding_backward_kernel<
     embedding_kernel::backward::<R, I>(vocab, grad, ids, zeros)
 }
 
+/// [`GptOps::causal_attention`] without a gradient (evaluation, sampling) on a cubecl backend,
+/// plain or fused: the kernels, or the composed version where they do not cover the call.
+fn infer_attention<B: GptOps + AttentionOps>(
+    qkv: FloatTensor<B>,
+    n_head: usize,
+    scale: f32,
+    dropout: f64,
+) -> FloatTensor<B> {
+    gpu_attention::infer_primitive::<B>(qkv, n_head, scale)
+        .unwrap_or_else(|qkv| composed::causal_attention::<B>(qkv, n_head, scale, dropout))
+}
+
 /// The inner backends whose `Autodiff` takes its `GptOps` from the impl below: the cubecl
 /// backends, plain or fused, with the attention kernels of [`crate::gpu_attention`] (burn-flex
 /// has its own, `cpu.rs`).
@@ -54,8 +66,7 @@ impl<R: CubeRuntime, F: FloatElement, I: IntElement, BT: BoolElement> GptOps
         scale: f32,
         dropout: f64,
     ) -> FloatTensor<Self> {
-        gpu_attention::infer_primitive::<Self>(qkv, n_head, scale)
-            .unwrap_or_else(|qkv| composed::causal_attention::<Self>(qkv, n_head, scale, dropout))
+        infer_attention::<Self>(qkv, n_head, scale, dropout)
     }
 
     fn token_embedding_backward(
@@ -84,8 +95,7 @@ impl<B: FusionBackend + CubeKernels> GptOps for Fusion<B> {
         scale: f32,
         dropout: f64,
     ) -> FloatTensor<Self> {
-        gpu_attention::infer_primitive::<Self>(qkv, n_head, scale)
-            .unwrap_or_else(|qkv| composed::causal_attention::<Self>(qkv, n_head, scale, dropout))
+        infer_attention::<Self>(qkv, n_head, scale, dropout)
     }
 
     fn token_embedding_backward(
