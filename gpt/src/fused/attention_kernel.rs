@@ -10,6 +10,7 @@
 
 #![allow(unsafe_code)]
 
+use burn::tensor::TensorMetadata;
 use rayon::prelude::*;
 
 use super::dropout_mask::Mask;
@@ -29,6 +30,17 @@ pub struct Dims {
 }
 
 impl Dims {
+    /// The shape of the model's attention over `qkv [B, T, 3C]` with `n_head` heads.
+    pub fn of_qkv(qkv: &impl TensorMetadata, n_head: usize) -> Self {
+        let shape = qkv.shape();
+        Self {
+            batch: shape[0],
+            time: shape[1],
+            heads: n_head,
+            head_dim: shape[2] / 3 / n_head,
+        }
+    }
+
     /// (batch, time, heads, head width, C, 3C), after checking that `qkv` is `[B, T, 3C]`.
     fn check(&self, qkv: &[f32]) -> (usize, usize, usize, usize, usize, usize) {
         let c = self.heads * self.head_dim;

@@ -10,17 +10,6 @@ use super::attention_kernel::Dims;
 use super::dropout_mask::Mask;
 use super::{attention_op, dropout_op, layer_norm_op};
 use crate::backend::CpuTrain;
-use burn::tensor::TensorMetadata;
-
-/// The attention's shape from `qkv [B, T, 3C]` and the number of heads.
-fn dims(shape: &[usize], n_head: usize) -> Dims {
-    Dims {
-        batch: shape[0],
-        time: shape[1],
-        heads: n_head,
-        head_dim: shape[2] / 3 / n_head,
-    }
-}
 
 impl GptOps for Flex {
     const USES_RAYON: bool = true;
@@ -31,7 +20,7 @@ impl GptOps for Flex {
         scale: f32,
         _dropout: f64,
     ) -> FloatTensor<Self> {
-        let dims = dims(&qkv.shape(), n_head);
+        let dims = Dims::of_qkv(&qkv, n_head);
         attention_op::infer(qkv, dims, scale)
     }
 }
@@ -45,7 +34,7 @@ impl GptOps for CpuTrain {
         scale: f32,
         dropout: f64,
     ) -> FloatTensor<Self> {
-        let dims = dims(&qkv.shape(), n_head);
+        let dims = Dims::of_qkv(&qkv, n_head);
         let mask = (dropout > 0.0).then(|| Mask::draw(dropout));
         attention_op::train(qkv, dims, scale, mask)
     }

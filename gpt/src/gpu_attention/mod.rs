@@ -95,26 +95,14 @@ pub fn mask_tensor<B: AttentionOps>(like: &Tensor<B, 3>, call: Call) -> Tensor<B
     Tensor::from_primitive(TensorPrimitive::Float(out))
 }
 
-/// The call of the model's attention over `qkv [B, T, 3C]` with `n_head` heads, drawing the
-/// dropout key (the next of the step's keyed stream, as on the CPU) when `dropout` is above 0.
-pub fn model_call(dims: [usize; 3], n_head: usize, scale: f32, dropout: f64) -> Call {
-    let [batch, time, c3] = dims;
+/// The call of the model's attention of shape `dims`, drawing the dropout key (the next of
+/// the step's keyed stream, as on the CPU) when `dropout` is above 0.
+pub fn model_call(dims: Dims, scale: f32, dropout: f64) -> Call {
     Call {
-        dims: Dims {
-            batch,
-            time,
-            heads: n_head,
-            head_dim: c3 / 3 / n_head,
-        },
+        dims,
         scale,
         mask: (dropout > 0.0).then(|| Mask::draw(dropout)),
     }
-}
-
-/// The dims of a `[B, T, 3C]` primitive.
-fn dims3(qkv: &impl TensorMetadata) -> [usize; 3] {
-    let shape = qkv.shape();
-    [shape[0], shape[1], shape[2]]
 }
 
 /// The kernels without a gradient (evaluation, sampling) on a backend's primitives, for
@@ -125,7 +113,7 @@ pub fn infer_primitive<B: AttentionOps>(
     n_head: usize,
     scale: f32,
 ) -> Result<FloatTensor<B>, FloatTensor<B>> {
-    let call = model_call(dims3(&qkv), n_head, scale, 0.0);
+    let call = model_call(Dims::of_qkv(&qkv, n_head), scale, 0.0);
     if !call.covered(qkv.dtype()) {
         return Err(qkv);
     }
@@ -144,12 +132,14 @@ pub fn train_checked<B: AttentionOps, C: CheckpointStrategy>(
     scale: f32,
     dropout: f64,
 ) -> Covered<Autodiff<B, C>> {
-    let dims = dims3(&qkv);
-    if !model_call(dims, n_head, scale, 0.0).covered(qkv.dtype()) {
+    // Coverage is checked before the dropout key is drawn: a call the kernels decline leaves
+    // the step's key stream to the composed version.
+    let dims = Dims::of_qkv(&qkv, n_head);
+    if !model_call(dims, scale, 0.0).covered(qkv.dtype()) {
         return Err(qkv);
     }
     Ok(train_primitive::<B, C>(
         qkv,
-        model_call(dims, n_head, scale, dropout),
+        model_call(dims, scale, dropout),
     ))
 }
